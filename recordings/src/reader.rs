@@ -1,0 +1,575 @@
+//! Reading a recording from bytes: the chain walk shared with [`crate::verify`], and
+//! [`Recording`], the decoded events with their metadata.
+//!
+//! The walk is strict: every chunk's framing, sequence number, hash, chain link and
+//! signature (against the key in the header) must hold, or the first one that does not is
+//! reported. The one thing tolerated is a file that ends inside its last record, which is
+//! what a crash of the gateway leaves behind. Works on `&[u8]` only (no file system), so it
+//! also builds for the browser. Deciding whether the header's key is trusted is `verify.rs`.
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::codec::Decoder;
+use crate::error::ReadError;
+use crate::event::Event;
+use crate::format::{self, Frame, FrameRead, Hash, Header, TAG_CHUNK, TAG_SEAL};
+use crate::meta::Meta;
+
+/// How a recording ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The gateway sealed it when the session ended.
+    Sealed {
+        /// End time, microseconds since the recording started.
+        at_micros: u64,
+        /// Why the session ended, e.g. `client closed` or `grant expired`.
+        reason: String,
+    },
+    /// No seal: the gateway stopped without closing the recording (crash, kill -9, full
+    /// disk), or it is still being written.
+    CutShort {
+        /// Length of the intact part: everything from here on is ignored.
+        at_byte: u64,
+        /// The last complete chunk, `None` if there is none.
+        after_chunk: Option<u64>,
+    },
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Sealed { reason, .. } => write!(f, "sealed (session ended: {reason})"),
+            Ending::CutShort {
+                at_byte,
+                after_chunk: Some(chunk),
+            } => write!(
+                f,
+                "cut short (not sealed) at byte {at_byte} after chunk {chunk}"
+            ),
+            Ending::CutShort {
+                at_byte,
+                after_chunk: None,
+            } => write!(
+                f,
+                "cut short (not sealed) at byte {at_byte} before the first chunk"
+            ),
+        }
+    }
+}
+
+/// A chunk that passed every check.
+pub(crate) struct GoodChunk<'a> {
+    pub seq: u64,
+    /// Offset of the event bytes in the file.
+    pub events_at: usize,
+    pub events: &'a [u8],
+}
+
+/// The result of walking the chain.
+pub(crate) struct Walk<'a> {
+    pub header: Header,
+    /// Chunks that passed, in order, up to the first problem.
+    pub chunks: Vec<GoodChunk<'a>>,
+    /// Hash of the last good chunk (the header's if none).
+    pub head: Hash,
+    /// How the recording ends, or the first problem found after the header.
+    pub outcome: Result<Ending, ReadError>,
+}
+
+/// Walks header, chunks and seal. `Err` only when the header itself is unusable.
+pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
+    let header = format::parse_header(bytes)?;
+
+    // First pass: the records' framing, so that a misplaced chunk can be told from a
+    // missing one by looking ahead.
+    let mut frames = Vec::new();
+    let mut pos = header.len;
+    let tail = loop {
+        if pos >= bytes.len() {
+            break Tail::End;
+        }
+        match format::read_frame(bytes, pos) {
+            FrameRead::Whole(frame) => {
+                pos = frame.end();
+                frames.push(frame);
+            }
+            FrameRead::Truncated => break Tail::Truncated,
+            FrameRead::Damaged { tag, seq, body_len } => {
+                break Tail::Damaged { tag, seq, body_len }
+            }
+        }
+    };
+
+    let mut walk = Walk {
+        head: header.hash,
+        header,
+        chunks: Vec::new(),
+        // Replaced below in every case; the walk is returned only once it is known.
+        outcome: Err(ReadError::NotARecording),
+    };
+    let mut seal = None;
+    for (index, frame) in frames.iter().enumerate() {
+        if seal.is_some() {
+            walk.outcome = Err(ReadError::AfterSeal {
+                at_byte: frame.at as u64,
+            });
+            return Ok(walk);
+        }
+        let expected = walk.chunks.len() as u64;
+        let later = frames.get(index + 1..).unwrap_or_default();
+        let checked = match frame.tag {
+            TAG_CHUNK => check_chunk(&walk, frame, expected, later).map(|c| {
+                walk.head = c.1;
+                walk.chunks.push(c.0);
+            }),
+            TAG_SEAL => check_seal(&walk, frame, expected).map(|s| seal = Some(s)),
+            // The record header's check passed, so only a forger writes this.
+            _ => Err(ReadError::Altered {
+                chunk: expected,
+                at_byte: frame.at as u64,
+                what: "unknown record type",
+            }),
+        };
+        if let Err(e) = checked {
+            walk.outcome = Err(e);
+            return Ok(walk);
+        }
+    }
+
+    let after_chunk = walk.chunks.last().map(|c| c.seq);
+    walk.outcome = match (tail, seal) {
+        (Tail::End, Some(ending)) => Ok(ending),
+        (Tail::End | Tail::Truncated, None) => Ok(Ending::CutShort {
+            at_byte: pos as u64,
+            after_chunk,
+        }),
+        (Tail::Truncated | Tail::Damaged { .. }, Some(_)) => Err(ReadError::AfterSeal {
+            at_byte: pos as u64,
+        }),
+        (Tail::Damaged { tag, seq, body_len }, None) => {
+            Err(damaged(&walk, bytes, pos, tag, seq, body_len))
+        }
+    };
+    Ok(walk)
+}
+
+/// How the records end.
+enum Tail {
+    /// Exactly at the end of the file.
+    End,
+    /// Inside a record.
+    Truncated,
+    /// At a record whose header fails its check.
+    Damaged { tag: u8, seq: u64, body_len: u32 },
+}
+
+fn check_chunk<'a>(
+    walk: &Walk<'_>,
+    frame: &Frame<'a>,
+    expected: u64,
+    later: &[Frame<'_>],
+) -> Result<(GoodChunk<'a>, Hash), ReadError> {
+    let at_byte = frame.at as u64;
+    if frame.seq != expected {
+        let expected_comes_later = later
+            .iter()
+            .any(|f| f.tag == TAG_CHUNK && f.seq == expected);
+        return Err(if frame.seq < expected || expected_comes_later {
+            ReadError::Reordered {
+                chunk: frame.seq,
+                expected,
+                at_byte,
+            }
+        } else {
+            ReadError::Removed {
+                chunk: expected,
+                at_byte,
+            }
+        });
+    }
+    let altered = |what| ReadError::Altered {
+        chunk: expected,
+        at_byte,
+        what,
+    };
+    let body = format::split_chunk(frame.body).ok_or_else(|| altered("chunk too short"))?;
+    if format::chunk_hash(&body.prev, frame.seq, body.events) != body.hash {
+        return Err(altered("hash mismatch"));
+    }
+    let msg = format::chunk_message(&walk.header.hash, frame.seq, &body.hash);
+    if !format::signature_ok(&walk.header.key, &msg, &body.sig) {
+        return Err(altered("signature mismatch"));
+    }
+    if body.prev != walk.head {
+        return Err(altered("does not link to the previous chunk"));
+    }
+    let chunk = GoodChunk {
+        seq: frame.seq,
+        events_at: frame.at + format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN,
+        events: body.events,
+    };
+    Ok((chunk, body.hash))
+}
+
+fn check_seal(walk: &Walk<'_>, frame: &Frame<'_>, expected: u64) -> Result<Ending, ReadError> {
+    let at_byte = frame.at as u64;
+    let altered = |what| ReadError::Seal { at_byte, what };
+    let body = format::split_seal(frame.body).ok_or_else(|| altered("seal too short"))?;
+    if !format::seal_signature_ok(&walk.header.key, &walk.header.hash, frame.seq, frame.body) {
+        return Err(altered("signature mismatch"));
+    }
+    if frame.seq > expected {
+        return Err(ReadError::Removed {
+            chunk: expected,
+            at_byte,
+        });
+    }
+    if frame.seq < expected || body.head != walk.head {
+        return Err(altered("does not match the chunks before it"));
+    }
+    let reason = std::str::from_utf8(body.reason).map_err(|_| altered("reason is not UTF-8"))?;
+    Ok(Ending::Sealed {
+        at_micros: body.end_micros,
+        reason: reason.to_owned(),
+    })
+}
+
+/// Names the record whose header fails its check. A damaged type byte cannot be trusted,
+/// so the body decides first: if it verifies as a seal or as a chunk, that is what it is;
+/// otherwise the type byte (then intact, the damage being elsewhere in the header) does.
+fn damaged(
+    walk: &Walk<'_>,
+    bytes: &[u8],
+    at: usize,
+    tag: u8,
+    seq: u64,
+    body_len: u32,
+) -> ReadError {
+    let at_byte = at as u64;
+    let what = "damaged record header";
+    let as_seal = ReadError::Seal { at_byte, what };
+    let as_chunk = ReadError::Altered {
+        chunk: walk.chunks.len() as u64,
+        at_byte,
+        what,
+    };
+    let start = at + format::FRAME_HEADER_LEN;
+    let body = usize::try_from(body_len)
+        .ok()
+        .and_then(|len| bytes.get(start..start.checked_add(len)?));
+    let (key, header) = (&walk.header.key, &walk.header.hash);
+    match body {
+        Some(body) if format::seal_signature_ok(key, header, seq, body) => as_seal,
+        Some(body) if format::chunk_signature_ok(key, header, seq, body) => as_chunk,
+        _ if tag == TAG_SEAL => as_seal,
+        _ => as_chunk,
+    }
+}
+
+/// A parsed recording: metadata, events, and how it ends. Every chunk was checked against
+/// the gateway key named in the header; use [`crate::verify`] to also check that key.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    meta: Meta,
+    gateway_key: VerifyingKey,
+    events: Vec<(u64, Event)>,
+    chunks: u64,
+    head: Hash,
+    ending: Ending,
+}
+
+impl Recording {
+    /// Parses a whole recording. A partial last record is tolerated (see [`Ending`]); any
+    /// other damage is an error naming the chunk and byte offset.
+    pub fn parse(bytes: &[u8]) -> Result<Recording, ReadError> {
+        let walk = walk(bytes)?;
+        let ending = walk.outcome?;
+        let mut events = Vec::new();
+        for chunk in &walk.chunks {
+            let mut decoder = Decoder::new(chunk.events);
+            loop {
+                match decoder.next_event() {
+                    Ok(Some(event)) => events.push(event),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(ReadError::BadEvent {
+                            chunk: chunk.seq,
+                            at_byte: (chunk.events_at + e.at) as u64,
+                            what: e.what,
+                        })
+                    }
+                }
+            }
+        }
+        Ok(Recording {
+            meta: walk.header.meta,
+            gateway_key: walk.header.key,
+            events,
+            chunks: walk.chunks.len() as u64,
+            head: walk.head,
+            ending,
+        })
+    }
+
+    /// The metadata from the header.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The gateway key named in the header.
+    pub fn gateway_key(&self) -> &VerifyingKey {
+        &self.gateway_key
+    }
+
+    /// All events in recorded order, with their time in microseconds since the start.
+    pub fn events(&self) -> &[(u64, Event)] {
+        &self.events
+    }
+
+    /// Takes the events out.
+    pub fn into_events(self) -> Vec<(u64, Event)> {
+        self.events
+    }
+
+    /// Number of complete chunks.
+    pub fn chunk_count(&self) -> u64 {
+        self.chunks
+    }
+
+    /// Hash of the last complete chunk (of the header if none).
+    pub fn head_hash(&self) -> [u8; 32] {
+        self.head
+    }
+
+    /// How the recording ends.
+    pub fn ending(&self) -> &Ending {
+        &self.ending
+    }
+
+    /// Whether the gateway sealed the recording.
+    pub fn is_sealed(&self) -> bool {
+        matches!(self.ending, Ending::Sealed { .. })
+    }
+
+    /// Why the session ended, if sealed.
+    pub fn end_reason(&self) -> Option<&str> {
+        match &self.ending {
+            Ending::Sealed { reason, .. } => Some(reason),
+            Ending::CutShort { .. } => None,
+        }
+    }
+
+    /// Recording length in microseconds: the seal's end time, or the last event's time.
+    pub fn duration_micros(&self) -> u64 {
+        let last_event = self.events.iter().map(|(at, _)| *at).max().unwrap_or(0);
+        match self.ending {
+            Ending::Sealed { at_micros, .. } => at_micros.max(last_event),
+            Ending::CutShort { .. } => last_event,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Stream;
+    use crate::testutil::{key, meta, sample, Sample};
+    use crate::writer::Writer;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn random_byte_streams_round_trip_losslessly(
+            packets in proptest::collection::vec(
+                (0..3u8, proptest::collection::vec(any::<u8>(), 0..2000), any::<bool>()),
+                0..40,
+            ),
+            events in proptest::collection::vec(crate::codec::tests::arb_event(), 0..10),
+        ) {
+            let mut w = Writer::new(Vec::new(), meta(), &key()).unwrap();
+            let mut expected = Vec::new();
+            let mut t = 0;
+            for (stream, data, flush) in packets {
+                t += 17;
+                let (stream, event) = match stream {
+                    0 => (Stream::Input, Event::Input { channel: 0, data: data.clone() }),
+                    1 => (Stream::Output, Event::Output { channel: 0, data: data.clone() }),
+                    _ => (Stream::Stderr, Event::Stderr { channel: 0, data: data.clone() }),
+                };
+                w.push_data(t, stream, 0, &data).unwrap();
+                expected.push((t, event));
+                if flush {
+                    w.flush_chunk().unwrap();
+                }
+            }
+            for event in events {
+                t += 1;
+                w.push(t, event.clone()).unwrap();
+                expected.push((t, event));
+            }
+            let bytes = w.seal(t + 1, "client closed").unwrap();
+            let rec = Recording::parse(&bytes).unwrap();
+            prop_assert_eq!(rec.events(), &expected[..]);
+            prop_assert_eq!(rec.meta(), &meta());
+            prop_assert_eq!(rec.end_reason(), Some("client closed"));
+        }
+    }
+
+    #[test]
+    fn sealed_recording_reports_reason_and_end_time() {
+        let Sample { bytes, .. } = sample(true);
+        let rec = Recording::parse(&bytes).unwrap();
+        assert!(rec.is_sealed());
+        assert_eq!(
+            rec.ending(),
+            &Ending::Sealed {
+                at_micros: 9_000_000,
+                reason: "client closed".into()
+            }
+        );
+        assert_eq!(rec.chunk_count(), 4);
+        assert_eq!(rec.duration_micros(), 9_000_000);
+        assert_eq!(rec.gateway_key(), &key().verifying_key());
+    }
+
+    #[test]
+    fn unsealed_recording_is_cut_short_after_its_last_chunk() {
+        let Sample {
+            bytes, chunk_ends, ..
+        } = sample(false);
+        let rec = Recording::parse(&bytes).unwrap();
+        assert!(!rec.is_sealed());
+        assert_eq!(rec.end_reason(), None);
+        assert_eq!(
+            rec.ending(),
+            &Ending::CutShort {
+                at_byte: bytes.len() as u64,
+                after_chunk: Some(3)
+            }
+        );
+        assert_eq!(*chunk_ends.last().unwrap(), bytes.len());
+        assert_eq!(
+            rec.ending().to_string(),
+            format!(
+                "cut short (not sealed) at byte {} after chunk 3",
+                bytes.len()
+            )
+        );
+    }
+
+    #[test]
+    fn truncation_anywhere_after_the_header_keeps_the_chunks_before_it() {
+        let Sample {
+            bytes,
+            header_len,
+            chunk_ends,
+            events_per_chunk,
+        } = sample(true);
+        let full = Recording::parse(&bytes).unwrap();
+        for cut in header_len..bytes.len() {
+            let rec =
+                Recording::parse(&bytes[..cut]).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            let complete = chunk_ends.iter().filter(|end| **end <= cut).count();
+            let intact = chunk_ends
+                .get(complete.wrapping_sub(1))
+                .copied()
+                .unwrap_or(header_len);
+            assert_eq!(
+                rec.ending(),
+                &Ending::CutShort {
+                    at_byte: intact as u64,
+                    after_chunk: complete.checked_sub(1).map(|c| c as u64),
+                },
+                "cut at {cut}"
+            );
+            let n: usize = events_per_chunk[..complete].iter().sum();
+            assert_eq!(rec.events(), &full.events()[..n], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn truncation_inside_the_header_is_an_error() {
+        let Sample {
+            bytes, header_len, ..
+        } = sample(true);
+        for cut in 0..header_len {
+            let err = Recording::parse(&bytes[..cut]).unwrap_err();
+            assert!(
+                matches!(err, ReadError::Header { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_files_are_not_recordings() {
+        assert_eq!(
+            Recording::parse(b"SSH-2.0-OpenSSH_9.6\r\n").unwrap_err(),
+            ReadError::NotARecording
+        );
+        assert_eq!(
+            Recording::parse(b"{\"version\": 2}")
+                .unwrap_err()
+                .to_string(),
+            "not a Menwei recording (the file does not start with the recording magic)"
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_named() {
+        let Sample { mut bytes, .. } = sample(true);
+        bytes[8] = 9;
+        assert_eq!(
+            Recording::parse(&bytes).unwrap_err(),
+            ReadError::UnsupportedVersion {
+                found: 9,
+                supported: 1
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_in_the_middle_names_chunk_and_byte() {
+        let Sample {
+            mut bytes,
+            chunk_ends,
+            ..
+        } = sample(true);
+        let at = chunk_ends[1] + 200;
+        bytes[at] ^= 0x40;
+        let err = Recording::parse(&bytes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("chunk 2 altered (hash mismatch at byte {})", chunk_ends[1])
+        );
+    }
+
+    #[test]
+    fn hundred_mib_of_output_round_trips() {
+        let packet: Vec<u8> = (0..32 * 1024u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut w = Writer::new(Vec::new(), meta(), &key()).unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..3200u64 {
+            w.push_data(i, Stream::Output, 0, &packet).unwrap();
+            if w.buffered_bytes() > 1 << 20 {
+                w.flush_chunk().unwrap();
+            }
+        }
+        let bytes = w.seal(3200, "client closed").unwrap();
+        let wrote = started.elapsed();
+        let rec = Recording::parse(&bytes).unwrap();
+        let read = started.elapsed() - wrote;
+        let report = crate::verify(&bytes, &key().verifying_key());
+        eprintln!(
+            "100 MiB: write {wrote:?}, parse {read:?}, verify {:?}",
+            started.elapsed() - wrote - read
+        );
+        assert!(report.is_sealed(), "{report}");
+        assert_eq!(rec.events().len(), 3200);
+        assert!(rec
+            .events()
+            .iter()
+            .all(|(_, e)| matches!(e, Event::Output { data, .. } if *data == packet)));
+    }
+}

@@ -1,0 +1,259 @@
+//! Writing a recording while the session runs.
+//!
+//! Events are buffered in memory, already encoded; [`Writer::flush_chunk`] turns the buffer
+//! into one hashed, signed chunk, writes it with a single `write_all` and flushes the inner
+//! writer (which should sync to disk). The gateway calls it at least every second and when
+//! [`Writer::buffered_bytes`] passes its threshold, so a crash loses at most that much.
+//! Nothing here reads a clock: callers pass timestamps. Not for reading (see `reader.rs`).
+
+use std::io::Write;
+
+use ed25519_dalek::{Signer, SigningKey};
+use sha2::{Digest, Sha256};
+
+use crate::codec;
+use crate::error::WriteError;
+use crate::event::{Event, Stream};
+use crate::format::{self, Hash};
+use crate::meta::Meta;
+
+/// Room at the front of the buffer for the chunk's record header and fixed body part, so a
+/// chunk goes out in one write without copying the events.
+const PREFIX: usize = format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN;
+
+/// Writes one recording to `W`.
+pub struct Writer<W: Write> {
+    inner: W,
+    key: SigningKey,
+    header_hash: Hash,
+    /// Hash of the last chunk written (the header's before the first).
+    head: Hash,
+    next_seq: u64,
+    /// `PREFIX` placeholder bytes, then the encoded events of the next chunk.
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the signed header to `inner` and flushes it.
+    pub fn new(mut inner: W, meta: Meta, key: &SigningKey) -> Result<Writer<W>, WriteError> {
+        let header = format::encode_header(&meta, key)?;
+        inner.write_all(&header)?;
+        inner.flush()?;
+        let header_hash: Hash = Sha256::digest(&header).into();
+        Ok(Writer {
+            inner,
+            key: key.clone(),
+            header_hash,
+            head: header_hash,
+            next_seq: 0,
+            buf: vec![0; PREFIX],
+            failed: false,
+        })
+    }
+
+    fn usable(&self) -> Result<(), WriteError> {
+        if self.failed {
+            Err(WriteError::Failed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Buffers one event. Fails only after an earlier write failed.
+    pub fn push(&mut self, at_micros: u64, event: Event) -> Result<(), WriteError> {
+        self.usable()?;
+        codec::encode(&mut self.buf, at_micros, &event);
+        Ok(())
+    }
+
+    /// Buffers terminal data without building an [`Event`] (saves a copy per packet); the
+    /// same as pushing `Event::Input`/`Output`/`Stderr`.
+    pub fn push_data(
+        &mut self,
+        at_micros: u64,
+        stream: Stream,
+        channel: u32,
+        data: &[u8],
+    ) -> Result<(), WriteError> {
+        self.usable()?;
+        codec::encode_data(&mut self.buf, at_micros, stream, channel, data);
+        Ok(())
+    }
+
+    /// Bytes of encoded events waiting for the next chunk.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.len().saturating_sub(PREFIX)
+    }
+
+    /// Number of chunks written so far.
+    pub fn chunks_written(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Hash of the last chunk written (of the header before the first chunk): the value an
+    /// audit log can keep to pin the recording's content so far.
+    pub fn head_hash(&self) -> [u8; 32] {
+        self.head
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Writes the buffered events as one chunk and flushes. Does nothing when no events are
+    /// buffered. After an error the writer refuses further writes: the file may end in a
+    /// partial chunk, which readers treat as the recording being cut short there.
+    pub fn flush_chunk(&mut self) -> Result<(), WriteError> {
+        self.usable()?;
+        if self.buf.len() == PREFIX {
+            return Ok(());
+        }
+        let body_len = self.buf.len() - format::FRAME_HEADER_LEN;
+        let Ok(body_len) = u32::try_from(body_len) else {
+            self.failed = true;
+            return Err(WriteError::ChunkTooLarge {
+                len: self.buffered_bytes(),
+            });
+        };
+        let seq = self.next_seq;
+        let events = self.buf.get(PREFIX..).unwrap_or_default();
+        let hash = format::chunk_hash(&self.head, seq, events);
+        let sig = self
+            .key
+            .sign(&format::chunk_message(&self.header_hash, seq, &hash));
+        let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
+        format::fill(&mut self.buf, &[&frame, &self.head, &hash, &sig.to_bytes()]);
+        if let Err(e) = self.write_out() {
+            self.failed = true;
+            return Err(e);
+        }
+        self.head = hash;
+        self.next_seq += 1;
+        self.buf.truncate(PREFIX);
+        Ok(())
+    }
+
+    fn write_out(&mut self) -> Result<(), WriteError> {
+        self.inner.write_all(&self.buf)?;
+        self.inner.flush()?;
+        Ok(())
+    }
+
+    /// Writes the buffered events, then the seal (chunk count, head hash, end time, why the
+    /// session ended, signature), flushes and returns the inner writer. `at_micros` is the
+    /// end time, counted like event times.
+    pub fn seal(mut self, at_micros: u64, reason: &str) -> Result<W, WriteError> {
+        self.flush_chunk()?;
+        self.usable()?;
+        let seq = self.next_seq;
+        let body_len = format::SEAL_FIXED_LEN + reason.len();
+        let body_len =
+            u32::try_from(body_len).map_err(|_| WriteError::ChunkTooLarge { len: body_len })?;
+        let sig = self.key.sign(&format::seal_message(
+            &self.header_hash,
+            seq,
+            &self.head,
+            at_micros,
+            reason.as_bytes(),
+        ));
+        let mut record = Vec::with_capacity(format::FRAME_HEADER_LEN + body_len as usize);
+        record.extend_from_slice(&format::frame_header(format::TAG_SEAL, seq, body_len));
+        record.extend_from_slice(&self.head);
+        record.extend_from_slice(&at_micros.to_le_bytes());
+        record.extend_from_slice(&sig.to_bytes());
+        record.extend_from_slice(reason.as_bytes());
+        self.inner.write_all(&record)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{key, meta};
+
+    /// Accepts `limit` bytes, then fails, like a full disk.
+    struct FullDisk {
+        written: Vec<u8>,
+        limit: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = self.limit.saturating_sub(self.written.len());
+            if room == 0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            let n = room.min(buf.len());
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Counts flushes, to see that each chunk is synced.
+    #[derive(Default)]
+    struct Syncs {
+        bytes: Vec<u8>,
+        flushes: usize,
+    }
+
+    impl Write for Syncs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_chunk_is_flushed_and_empty_flushes_write_nothing() {
+        let mut w = Writer::new(Syncs::default(), meta(), &key()).unwrap();
+        assert_eq!(w.get_ref().flushes, 1, "header is flushed");
+        let header_len = w.get_ref().bytes.len();
+        w.flush_chunk().unwrap();
+        assert_eq!(w.get_ref().bytes.len(), header_len);
+        w.push_data(1, Stream::Output, 0, b"hello").unwrap();
+        assert_eq!(w.buffered_bytes(), 9);
+        w.flush_chunk().unwrap();
+        assert_eq!(w.get_ref().flushes, 2);
+        assert_eq!(w.buffered_bytes(), 0);
+        assert_eq!(w.chunks_written(), 1);
+        let out = w.seal(2, "client closed").unwrap();
+        assert_eq!(out.flushes, 3);
+    }
+
+    #[test]
+    fn failed_write_stops_the_writer_and_the_file_reads_as_cut_short() {
+        let mut w = Writer::new(
+            FullDisk {
+                written: Vec::new(),
+                limit: 600,
+            },
+            meta(),
+            &key(),
+        )
+        .unwrap();
+        w.push_data(1, Stream::Output, 0, &[b'a'; 100]).unwrap();
+        w.flush_chunk().unwrap();
+        w.push_data(2, Stream::Output, 0, &[b'b'; 500]).unwrap();
+        assert!(matches!(w.flush_chunk(), Err(WriteError::Io(_))));
+        assert!(matches!(
+            w.push_data(3, Stream::Output, 0, b"c"),
+            Err(WriteError::Failed)
+        ));
+        let bytes = w.get_ref().written.clone();
+        assert!(matches!(w.seal(4, "x"), Err(WriteError::Failed)));
+        let rec = crate::Recording::parse(&bytes).unwrap();
+        assert!(!rec.is_sealed());
+        assert_eq!(rec.chunk_count(), 1);
+    }
+}
