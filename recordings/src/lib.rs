@@ -3,7 +3,7 @@
 //!
 //! The crate is a pure library: no async, no clock, no file system. The [`Writer`] wraps any
 //! [`std::io::Write`] (the gateway hands it a file whose `flush` syncs to disk); the reader
-//! ([`Recording::parse`]) and [`verify`] work on `&[u8]`, so they also run in the browser.
+//! ([`Recording::parse`]) and [`verify()`] work on `&[u8]`, so they also run in the browser.
 //!
 //! # Format (version 1)
 //!
@@ -31,7 +31,7 @@
 //! last complete chunk is still readable and verifiable, a partial trailing record is ignored.
 //!
 //! Files: [`event`] (what is recorded), `codec` (event bytes), `format` (framing, hashes,
-//! signatures), [`writer`], [`reader`], [`verify`], [`asciicast`], [`error`].
+//! signatures), [`writer`], [`reader`], [`mod@verify`], [`asciicast`], [`error`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

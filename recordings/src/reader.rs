@@ -1,4 +1,4 @@
-//! Reading a recording from bytes: the chain walk shared with [`crate::verify`], and
+//! Reading a recording from bytes: the chain walk shared with [`crate::verify()`], and
 //! [`Recording`], the decoded events with their metadata.
 //!
 //! The walk is strict: every chunk's framing, sequence number, hash, chain link and
@@ -267,7 +267,7 @@ fn damaged(
 }
 
 /// A parsed recording: metadata, events, and how it ends. Every chunk was checked against
-/// the gateway key named in the header; use [`crate::verify`] to also check that key.
+/// the gateway key named in the header; use [`crate::verify()`] to also check that key.
 #[derive(Clone, Debug)]
 pub struct Recording {
     meta: Meta,
