@@ -1,0 +1,258 @@
+//! `menwei grant add | revoke | list`: an approver gives an engineer time-limited access to
+//! one target, or takes it back. Who may do so is `policy`'s decision; this file gathers the
+//! facts (roles from the database, the cap from the configuration), stores and audits.
+//! Ending live sessions on revocation is the enforcer's job, not this one's.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use policy::{Actor, Grant, GrantState};
+use serde_json::json;
+
+use super::output;
+use super::Ctx;
+use crate::audit::AuditEvent;
+use crate::db::GrantRecord;
+
+/// `menwei grant …`.
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Grant an engineer access to a target, starting now. Prints the grant id.
+    Add {
+        /// The engineer.
+        #[arg(long, value_name = "NAME")]
+        engineer: String,
+        /// The target.
+        #[arg(long, value_name = "NAME")]
+        target: String,
+        /// How long, e.g. 2h, 90m.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why (incident reference, fault level).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// The approver granting it.
+        #[arg(long = "by", value_name = "APPROVER")]
+        by: String,
+    },
+    /// Revoke a grant; live sessions under it are disconnected.
+    Revoke {
+        /// Grant id.
+        id: String,
+        /// The approver revoking it.
+        #[arg(long = "by", value_name = "APPROVER")]
+        by: String,
+    },
+    /// List grants, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(super) async fn run(ctx: &Ctx, cmd: GrantCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        GrantCommand::Add {
+            engineer,
+            target,
+            duration,
+            reason,
+            by,
+        } => add(ctx, &engineer, &target, &duration, &reason, &by).await,
+        GrantCommand::Revoke { id, by } => revoke(ctx, &id, &by).await,
+        GrantCommand::List { json } => list(ctx, json).await,
+    }
+}
+
+/// A new grant id: `g-` and 8 random hex digits.
+pub fn new_grant_id() -> String {
+    format!("g-{}", hex::encode(rand::random::<[u8; 4]>()))
+}
+
+async fn known_user(ctx: &Ctx, name: &str, what: &str) -> anyhow::Result<crate::db::User> {
+    policy::validate_name("user", name).map_err(|r| anyhow::anyhow!("{what}: {r}"))?;
+    let user = ctx
+        .db
+        .user(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{what}: no user {name:?}"))?;
+    if user.disabled {
+        anyhow::bail!("{what}: user {name:?} is disabled");
+    }
+    Ok(user)
+}
+
+async fn add(
+    ctx: &Ctx,
+    engineer: &str,
+    target: &str,
+    duration: &str,
+    reason: &str,
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    let duration = crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
+    let duration_ms = crate::time::duration_ms(duration);
+    let reason = reason.trim();
+    if reason.is_empty() {
+        anyhow::bail!("--reason must say why (incident, fault level)");
+    }
+    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        anyhow::bail!("--reason must be at most 500 characters on one line");
+    }
+    let approver = known_user(ctx, by, "--by").await?;
+    let eng = known_user(ctx, engineer, "--engineer").await?;
+    policy::validate_name("target", target).map_err(|r| anyhow::anyhow!("--target: {r}"))?;
+    if ctx.db.target(target).await?.is_none() {
+        anyhow::bail!("--target: no target {target:?}; see: menwei target list");
+    }
+    let max_ms = crate::time::duration_ms(ctx.config.grants.max_duration);
+    let decision = policy::create_grant(
+        &Actor {
+            name: &approver.name,
+            role: approver.role,
+        },
+        &Actor {
+            name: &eng.name,
+            role: eng.role,
+        },
+        duration_ms,
+        max_ms,
+    );
+    if let Err(refusal) = decision.into_result() {
+        ctx.audit(
+            AuditEvent::new(approver.name.clone(), "grant.create.refused", target).with_detail(
+                json!({
+                    "engineer": eng.name,
+                    "duration_ms": duration_ms,
+                    "code": refusal.code,
+                    "reason": reason,
+                }),
+            ),
+        )
+        .await?;
+        anyhow::bail!("{}", refusal.message);
+    }
+    let now = crate::time::now_ms();
+    let grant = Grant {
+        id: new_grant_id(),
+        engineer: eng.name.clone(),
+        target: target.to_string(),
+        starts_at: now,
+        ends_at: now.saturating_add(duration_ms),
+        revoked_at: None,
+        reason: reason.to_string(),
+        granted_by: approver.name.clone(),
+    };
+    ctx.db.grant_add(&grant, now).await?;
+    ctx.audit(
+        AuditEvent::new(approver.name.clone(), "grant.create", grant.id.clone()).with_detail(
+            json!({
+                "engineer": grant.engineer,
+                "target": grant.target,
+                "starts_at": crate::time::rfc3339(grant.starts_at),
+                "ends_at": crate::time::rfc3339(grant.ends_at),
+                "reason": grant.reason,
+            }),
+        ),
+    )
+    .await?;
+    println!("{}", grant.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
+    let approver = known_user(ctx, by, "--by").await?;
+    let grant = ctx
+        .db
+        .grant(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no grant {:?}; see: menwei grant list", output::clean(id)))?;
+    let decision = policy::revoke_grant(&Actor {
+        name: &approver.name,
+        role: approver.role,
+    });
+    if let Err(refusal) = decision.into_result() {
+        ctx.audit(
+            AuditEvent::new(approver.name.clone(), "grant.revoke.refused", grant.id.clone())
+                .with_detail(json!({"code": refusal.code})),
+        )
+        .await?;
+        anyhow::bail!("{}", refusal.message);
+    }
+    let now = crate::time::now_ms();
+    if !ctx.db.grant_revoke(&grant.id, &approver.name, now).await? {
+        anyhow::bail!("grant {} is already revoked", grant.id);
+    }
+    ctx.audit(
+        AuditEvent::new(approver.name.clone(), "grant.revoke", grant.id.clone()).with_detail(
+            json!({
+                "engineer": grant.engineer,
+                "target": grant.target,
+                "state_before": state_name(&grant, now),
+            }),
+        ),
+    )
+    .await?;
+    println!("grant {} revoked", grant.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `live`, `expired`, `revoked` or `not_yet`.
+pub fn state_name(g: &Grant, now: i64) -> &'static str {
+    match g.state(now) {
+        GrantState::Live { .. } => "live",
+        GrantState::Expired => "expired",
+        GrantState::Revoked => "revoked",
+        GrantState::NotYet => "not_yet",
+    }
+}
+
+fn grant_json(r: &GrantRecord, now: i64) -> serde_json::Value {
+    let g = &r.grant;
+    json!({
+        "id": g.id,
+        "engineer": g.engineer,
+        "target": g.target,
+        "starts_at": crate::time::rfc3339(g.starts_at),
+        "ends_at": crate::time::rfc3339(g.ends_at),
+        "revoked_at": g.revoked_at.map(crate::time::rfc3339),
+        "revoked_by": r.revoked_by,
+        "reason": g.reason,
+        "granted_by": g.granted_by,
+        "created_at": crate::time::rfc3339(r.created_at),
+        "state": state_name(g, now),
+    })
+}
+
+async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
+    let grants = ctx.db.grants().await?;
+    let now = crate::time::now_ms();
+    if as_json {
+        output::json(&serde_json::Value::Array(
+            grants.iter().map(|r| grant_json(r, now)).collect(),
+        ))?;
+    } else {
+        let rows: Vec<Vec<String>> = grants
+            .iter()
+            .map(|r| {
+                let g = &r.grant;
+                vec![
+                    g.id.clone(),
+                    output::clean(&g.engineer),
+                    output::clean(&g.target),
+                    state_name(g, now).to_string(),
+                    crate::time::rfc3339(g.starts_at),
+                    crate::time::rfc3339(g.ends_at),
+                    output::clean(&g.granted_by),
+                    output::clean(&g.reason),
+                ]
+            })
+            .collect();
+        output::table(
+            &["ID", "ENGINEER", "TARGET", "STATE", "STARTS", "ENDS", "BY", "REASON"],
+            &rows,
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,237 @@
+//! The `menwei` command line: argument parsing (clap) and one function per subcommand.
+//!
+//! Each admin, approver and auditor action here checks `policy`, changes the database and
+//! appends an audit entry. Errors come back as `anyhow` and are printed by `main` as one line.
+//! Not the SSH server: `menwei serve` only loads the configuration and hands over to
+//! [`crate::serve::run`].
+
+mod audit_log;
+mod grants;
+mod output;
+mod recordings;
+mod sessions;
+mod targets;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::audit::{self, AuditEvent};
+use crate::config::Config;
+use crate::db::Db;
+
+/// Menwei: remote-support SSH bastion gateway with audit.
+#[derive(Debug, Parser)]
+#[command(name = "menwei", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (menwei.toml).
+    #[arg(long, global = true, env = "MENWEI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up a data directory: configuration, keys, database.
+    Init(InitArgs),
+    /// Run the SSH gateway until SIGTERM.
+    Serve,
+    /// Accounts and their SSH keys.
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// Servers reachable through the gateway.
+    #[command(subcommand)]
+    Target(targets::TargetCommand),
+    /// Print the public key the gateway logs in to targets with.
+    ClientKey,
+    /// Time-limited access of an engineer to a target.
+    #[command(subcommand)]
+    Grant(grants::GrantCommand),
+    /// Sessions through the gateway.
+    #[command(subcommand)]
+    Session(sessions::SessionCommand),
+    /// Session recordings: verify, export, replay.
+    #[command(subcommand)]
+    Recording(recordings::RecordingCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit_log::AuditCommand),
+}
+
+/// `menwei init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Directory to set up (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Address the SSH server listens on.
+    #[arg(long, value_name = "HOST:PORT", default_value = crate::config::DEFAULT_LISTEN)]
+    pub ssh_listen: String,
+    /// Database URL [default: sqlite://DIR/menwei.db].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// This node's name [default: the host name, or gw1].
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+}
+
+/// Parses the arguments, runs the command, and turns any error into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// clap's own help and version go to stdout; its errors become one line.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments")
+                .trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see menwei --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error and its causes joined with ": " on one line, without repeats.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => {
+            let report = crate::init::init(crate::init::InitOptions {
+                data_dir: args.data_dir,
+                ssh_listen: args.ssh_listen,
+                database_url: args.database_url,
+                node_name: args.node_name,
+                actor: os_actor(),
+            })
+            .await?;
+            print!("{}", crate::init::next_steps(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => {
+            let config = load_config(cli.config.as_deref())?;
+            let db = Db::connect(&config.database.url).await?;
+            crate::serve::run(config, db).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(c) => users::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Target(c) => targets::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::ClientKey => {
+            let config = load_config(cli.config.as_deref())?;
+            let key = config.load_client_key()?;
+            let line = key
+                .public_key()
+                .to_openssh()
+                .map_err(|e| anyhow::anyhow!("cannot encode the client public key: {e}"))?;
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Grant(c) => grants::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Session(c) => sessions::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Recording(c) => recordings::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Audit(c) => audit_log::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+    }
+}
+
+/// Where the configuration is: `--config`, `$MENWEI_CONFIG`, or `./menwei.toml`.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let here = PathBuf::from("menwei.toml");
+            if !here.exists() {
+                anyhow::bail!(
+                    "no configuration file: pass --config FILE or set MENWEI_CONFIG \
+                     (menwei init --data-dir DIR writes DIR/menwei.toml)"
+                );
+            }
+            here
+        }
+    };
+    Ok(Config::load(&path)?)
+}
+
+/// The OS account running the CLI, as the audit log's actor for admin commands.
+pub fn os_actor() -> String {
+    std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "cli".to_string())
+}
+
+/// What every command after init needs.
+pub struct Ctx {
+    /// The configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+}
+
+impl Ctx {
+    async fn open(config: Option<&Path>) -> anyhow::Result<Ctx> {
+        let config = load_config(config)?;
+        let db = Db::connect(&config.database.url).await?;
+        Ok(Ctx { config, db })
+    }
+
+    /// Appends an audit entry written by this node.
+    pub async fn audit(&self, ev: AuditEvent) -> anyhow::Result<()> {
+        audit::append(&self.db, &self.config.node_name, ev).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! `menwei recording verify | export | play`: an auditor's tools for one session recording,
+//! found by session id in the recordings directory or given as a file. Each use is audited.
+//! The format, its chain and its asciicast rendering are the `recordings` crate's; this file
+//! only finds files, checks them against this gateway's key and writes the results out.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use recordings::{AsciicastOptions, Event, Recording};
+use serde_json::json;
+
+use super::output;
+use super::{os_actor, Ctx};
+use crate::audit::AuditEvent;
+
+/// `menwei recording …`.
+#[derive(Debug, Subcommand)]
+pub enum RecordingCommand {
+    /// Check a recording's hash chain and seal; exit 1 if it was altered.
+    Verify {
+        /// Session id, or a recording file.
+        #[arg(value_name = "ID|FILE")]
+        recording: String,
+    },
+    /// Export a recording.
+    Export {
+        /// Session id, or a recording file.
+        #[arg(value_name = "ID|FILE")]
+        recording: String,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Include the engineer's keystrokes (may contain passwords typed at prompts).
+        #[arg(long)]
+        include_input: bool,
+    },
+    /// Replay a session's terminal output on stdout with its original timing.
+    Play {
+        /// Session id, or a recording file.
+        #[arg(value_name = "ID|FILE")]
+        recording: String,
+        /// Speed factor: 2 plays twice as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// asciicast v2, for asciinema play.
+    Asciicast,
+}
+
+/// Gaps in playback longer than this are shortened to it.
+const MAX_IDLE: Duration = Duration::from_secs(2);
+
+pub(super) async fn run(ctx: &Ctx, cmd: RecordingCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RecordingCommand::Verify { recording } => verify(ctx, &recording).await,
+        RecordingCommand::Export {
+            recording,
+            format: ExportFormat::Asciicast,
+            output,
+            include_input,
+        } => export(ctx, &recording, output.as_deref(), include_input).await,
+        RecordingCommand::Play { recording, speed } => play(ctx, &recording, speed).await,
+    }
+}
+
+/// The recording file for `arg`: an existing file if it looks like a path, else the session
+/// id's recording in the recordings directory.
+async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<PathBuf> {
+    let as_path = Path::new(arg);
+    let path_like = arg.contains('/') || arg.ends_with(".mwrec");
+    if path_like && as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    if path_like && arg.contains('/') {
+        anyhow::bail!("recording file {arg} does not exist");
+    }
+    let id = arg.strip_suffix(".mwrec").unwrap_or(arg);
+    if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || id.starts_with('.') {
+        anyhow::bail!("{:?} is neither a session id nor a recording file", output::clean(arg));
+    }
+    // The session row may name the file; otherwise it is <dir>/<id>.mwrec.
+    if let Some(session) = ctx.db.session(id).await? {
+        if let Some(rec) = session.recording {
+            let p = Path::new(&rec);
+            let p = if p.is_absolute() { p.to_path_buf() } else { ctx.config.recordings.dir.join(p) };
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    let p = ctx.config.recordings.dir.join(format!("{id}.mwrec"));
+    if !p.is_file() {
+        anyhow::bail!("no recording for session {id} ({} does not exist)", p.display());
+    }
+    Ok(p)
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read recording {}", path.display()))
+}
+
+fn trusted_key(ctx: &Ctx) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    Ok(ctx.config.load_signing_key()?.verifying_key())
+}
+
+/// Verifies against this gateway's key and parses; any damage is an error naming where.
+fn open_verified(ctx: &Ctx, path: &Path) -> anyhow::Result<Recording> {
+    let bytes = read(path)?;
+    let report = recordings::verify(&bytes, &trusted_key(ctx)?);
+    if !report.is_ok() {
+        anyhow::bail!("{}: {report}", path.display());
+    }
+    Recording::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+async fn verify(ctx: &Ctx, arg: &str) -> anyhow::Result<ExitCode> {
+    let path = locate(ctx, arg).await?;
+    let bytes = read(&path)?;
+    let report = recordings::verify(&bytes, &trusted_key(ctx)?);
+    ctx.audit(
+        AuditEvent::new(os_actor(), "recording.verify", subject(&report.session_id, arg)).with_detail(
+            json!({
+                "file": path.display().to_string(),
+                "ok": report.is_ok(),
+                "sealed": report.is_sealed(),
+                "chunks": report.chunks,
+                "report": report.to_string(),
+            }),
+        ),
+    )
+    .await?;
+    println!("{report}");
+    if report.is_ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {report}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn subject(session_id: &Option<String>, arg: &str) -> String {
+    session_id.clone().unwrap_or_else(|| output::clean(arg))
+}
+
+async fn export(
+    ctx: &Ctx,
+    arg: &str,
+    out: Option<&Path>,
+    include_input: bool,
+) -> anyhow::Result<ExitCode> {
+    let path = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &path)?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "recording.export", rec.meta().session_id.clone()).with_detail(
+            json!({
+                "format": "asciicast",
+                "include_input": include_input,
+                "output": out.map(|p| p.display().to_string()),
+            }),
+        ),
+    )
+    .await?;
+    let cast = recordings::to_asciicast(
+        &rec,
+        &AsciicastOptions {
+            include_input,
+            ..AsciicastOptions::default()
+        },
+    );
+    match out {
+        Some(file) => std::fs::write(file, cast.as_bytes())
+            .with_context(|| format!("cannot write {}", file.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(cast.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn play(ctx: &Ctx, arg: &str, speed: f64) -> anyhow::Result<ExitCode> {
+    if !(speed.is_finite() && speed > 0.0) {
+        anyhow::bail!("--speed must be a positive number, e.g. 2 or 0.5");
+    }
+    let path = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &path)?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "recording.play", rec.meta().session_id.clone())
+            .with_detail(json!({"speed": speed})),
+    )
+    .await?;
+    let events = rec.into_events();
+    let Some(channel) = interactive_channel(&events) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut last = 0u64;
+    let mut stdout = std::io::stdout();
+    for (at, event) in &events {
+        let data = match event {
+            Event::Output { channel: c, data } | Event::Stderr { channel: c, data }
+                if *c == channel =>
+            {
+                data
+            }
+            _ => continue,
+        };
+        let gap = Duration::from_micros(at.saturating_sub(last)).min(MAX_IDLE);
+        last = last.max(*at);
+        let wait = gap.div_f64(speed);
+        if !wait.is_zero() {
+            stdout.flush()?;
+            tokio::time::sleep(wait).await;
+        }
+        stdout.write_all(data)?;
+    }
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first channel with a pty or shell request, else the first with output.
+fn interactive_channel(events: &[(u64, Event)]) -> Option<u32> {
+    let first = |want: fn(&Event) -> bool| {
+        events
+            .iter()
+            .find(|(_, e)| want(e))
+            .and_then(|(_, e)| e.channel())
+    };
+    first(|e| matches!(e, Event::Pty { .. } | Event::Shell { .. }))
+        .or_else(|| first(|e| matches!(e, Event::Output { .. } | Event::Stderr { .. })))
+}

@@ -1,0 +1,229 @@
+//! `menwei user add | key add | list`: accounts, their one role, and their SSH public keys.
+//! Not authentication (the SSH server does that with the keys stored here).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use policy::Role;
+use russh::keys::{HashAlg, PublicKey};
+use serde_json::json;
+
+use super::output;
+use super::{os_actor, Ctx};
+use crate::audit::AuditEvent;
+use crate::db::UserKey;
+
+/// `menwei user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account with one role.
+    Add {
+        /// Login name.
+        name: String,
+        /// engineer, approver, auditor or admin. An account's role never changes.
+        #[arg(long)]
+        role: String,
+        /// An OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub).
+        #[arg(long, value_name = "FILE.pub")]
+        key: Option<PathBuf>,
+    },
+    /// SSH keys of an account.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// List accounts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `menwei user key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Add an OpenSSH public key to an account.
+    Add {
+        /// Login name.
+        name: String,
+        /// The public key file.
+        #[arg(value_name = "FILE.pub")]
+        file: PathBuf,
+    },
+}
+
+pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        UserCommand::Add { name, role, key } => add(ctx, &name, &role, key.as_deref()).await,
+        UserCommand::Key(KeyCommand::Add { name, file }) => key_add(ctx, &name, &file).await,
+        UserCommand::List { json } => list(ctx, json).await,
+    }
+}
+
+async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::Result<ExitCode> {
+    policy::validate_name("user", name)?;
+    let role: Role = role.parse()?;
+    // Read the keys first so a bad file creates nothing.
+    let keys = match key {
+        Some(file) => read_public_keys(file)?,
+        None => Vec::new(),
+    };
+    let users = ctx.db.users().await?;
+    if let Some(existing) = users.iter().find(|u| u.name.eq_ignore_ascii_case(name)) {
+        if let Err(refusal) = policy::assign_role(Some(existing.role), role).into_result() {
+            ctx.audit(
+                AuditEvent::new(os_actor(), "user.role.refused", existing.name.clone()).with_detail(
+                    json!({"role": existing.role.as_str(), "requested": role.as_str(), "code": refusal.code}),
+                ),
+            )
+            .await?;
+            anyhow::bail!("user {:?}: {}", existing.name, refusal.message);
+        }
+        anyhow::bail!("user {:?} already exists", existing.name);
+    }
+    policy::assign_role(None, role).into_result()?;
+    let now = crate::time::now_ms();
+    ctx.db.user_add(name, role, now).await?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.add", name)
+            .with_detail(json!({"role": role.as_str()})),
+    )
+    .await?;
+    for (line, fingerprint) in &keys {
+        store_key(ctx, name, line, fingerprint).await?;
+    }
+    println!("user {name:?} added as {role}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn key_add(ctx: &Ctx, name: &str, file: &Path) -> anyhow::Result<ExitCode> {
+    let keys = read_public_keys(file)?;
+    if ctx.db.user(name).await?.is_none() {
+        anyhow::bail!("no user {name:?}; add it first: menwei user add {name} --role ROLE");
+    }
+    let existing: Vec<String> = ctx
+        .db
+        .user_key_rows(name)
+        .await?
+        .into_iter()
+        .map(|k| k.fingerprint)
+        .collect();
+    for (_, fingerprint) in &keys {
+        if existing.contains(fingerprint) {
+            anyhow::bail!("user {name:?} already has key {fingerprint}");
+        }
+    }
+    for (line, fingerprint) in &keys {
+        store_key(ctx, name, line, fingerprint).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn store_key(ctx: &Ctx, name: &str, line: &str, fingerprint: &str) -> anyhow::Result<()> {
+    ctx.db
+        .user_key_add(&UserKey {
+            user_name: name.to_string(),
+            public_key: line.to_string(),
+            fingerprint: fingerprint.to_string(),
+            added_at: crate::time::now_ms(),
+        })
+        .await?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.key.add", name)
+            .with_detail(json!({"fingerprint": fingerprint})),
+    )
+    .await?;
+    println!("user {name:?}: key {fingerprint} added");
+    Ok(())
+}
+
+/// The keys in an OpenSSH public key file (one per line; `#` comments and blank lines
+/// skipped), each as (normalized line, `SHA256:…` fingerprint).
+pub fn read_public_keys(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read public key file {}", file.display()))?;
+    parse_public_keys(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+fn parse_public_keys(text: &str) -> Result<Vec<(String, String)>, String> {
+    if text.contains("PRIVATE KEY") {
+        return Err("this is a private key; pass the public key (the .pub file)".to_string());
+    }
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = PublicKey::from_openssh(line).map_err(|e| {
+            format!("line {}: not an OpenSSH public key ({e})", i + 1)
+        })?;
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let normalized = key
+            .to_openssh()
+            .map_err(|e| format!("line {}: cannot encode key ({e})", i + 1))?;
+        if keys.iter().any(|(_, f)| *f == fingerprint) {
+            return Err(format!("line {}: key {fingerprint} appears twice", i + 1));
+        }
+        keys.push((output::clean(&normalized), fingerprint));
+    }
+    if keys.is_empty() {
+        return Err("no public key in file".to_string());
+    }
+    Ok(keys)
+}
+
+async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
+    let users = ctx.db.users().await?;
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for u in users {
+        let keys = ctx.db.user_key_rows(&u.name).await?;
+        let fingerprints: Vec<String> = keys.into_iter().map(|k| k.fingerprint).collect();
+        rows.push(vec![
+            output::clean(&u.name),
+            u.role.to_string(),
+            fingerprints.len().to_string(),
+            if u.disabled { "disabled" } else { "active" }.to_string(),
+            crate::time::rfc3339(u.created_at),
+        ]);
+        items.push(json!({
+            "name": u.name,
+            "role": u.role.as_str(),
+            "disabled": u.disabled,
+            "created_at": crate::time::rfc3339(u.created_at),
+            "keys": fingerprints,
+        }));
+    }
+    if as_json {
+        output::json(&serde_json::Value::Array(items))?;
+    } else {
+        output::table(&["NAME", "ROLE", "KEYS", "STATUS", "CREATED"], &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ8b9mLkQ0d8A8x1w8a9y2m3Rr4x0dWb8Ue4cY1eYQk alice@laptop";
+
+    #[test]
+    fn public_key_files_parse_and_bad_ones_say_where() {
+        let keys = parse_public_keys(&format!("# mine\n\n{KEY}\n")).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].1.starts_with("SHA256:"));
+        assert!(parse_public_keys("ssh-ed25519 garbage\n")
+            .unwrap_err()
+            .starts_with("line 1: not an OpenSSH public key"));
+        assert!(parse_public_keys("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+            .unwrap_err()
+            .contains("private key"));
+        assert!(parse_public_keys("").unwrap_err().contains("no public key"));
+        assert!(parse_public_keys(&format!("{KEY}\n{KEY}\n"))
+            .unwrap_err()
+            .contains("twice"));
+    }
+}

@@ -1,0 +1,689 @@
+//! The operator's configuration: one TOML file (`menwei.toml`) read once at start.
+//!
+//! This module parses and checks the file, resolves every relative path against the file's
+//! own directory, and loads the key files it names. Errors name the file, line, column and
+//! key. It holds only what an operator writes and reviews; users, targets, grants and
+//! sessions live in the database ([`crate::db`]), never here.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Why the configuration could not be used. Every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A key file named by the configuration could not be loaded.
+    #[error("cannot load {what} from {path}: {message}")]
+    Key {
+        /// Which key (e.g. "SSH host key").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// The whole configuration, with absolute paths.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The configuration file itself (absolute).
+    pub path: PathBuf,
+    /// The directory holding it; relative paths in the file are relative to it.
+    pub dir: PathBuf,
+    /// This gateway node's name, written into sessions and audit entries.
+    pub node_name: String,
+    /// The SSH server engineers connect to.
+    pub ssh: SshConfig,
+    /// Where runtime state lives.
+    pub database: DatabaseConfig,
+    /// Where recordings are written.
+    pub recordings: RecordingsConfig,
+    /// The gateway's own key files.
+    pub keys: KeysConfig,
+    /// Limits on grants.
+    pub grants: GrantsConfig,
+    /// Per-target overrides, by target name.
+    pub targets: BTreeMap<String, TargetOverrides>,
+}
+
+/// `[ssh]`.
+#[derive(Debug, Clone)]
+pub struct SshConfig {
+    /// Address the SSH server listens on.
+    pub listen: SocketAddr,
+    /// The gateway's SSH host key (OpenSSH private key file).
+    pub host_key: PathBuf,
+    /// Failed authentications allowed per user and per source address within the window.
+    pub max_auth_failures: u32,
+    /// The window for `max_auth_failures`.
+    pub auth_failure_window: Duration,
+    /// Sessions without traffic for this long are closed; `None`: never.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite:///abs/path.db` (relative paths already resolved) or `postgres://…`.
+    pub url: String,
+}
+
+/// `[recordings]`.
+#[derive(Debug, Clone)]
+pub struct RecordingsConfig {
+    /// Directory holding `<session id>.mwrec` files.
+    pub dir: PathBuf,
+    /// How often recordings are flushed to disk at the latest.
+    pub flush_interval: Duration,
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone)]
+pub struct KeysConfig {
+    /// The gateway's client key for logging in to targets (OpenSSH private key file).
+    pub client_key: PathBuf,
+    /// 32 random bytes sealing target passwords.
+    pub vault_key: PathBuf,
+    /// Ed25519 seed (32 bytes) sealing recordings.
+    pub recording_signing_key: PathBuf,
+}
+
+/// `[grants]`.
+#[derive(Debug, Clone)]
+pub struct GrantsConfig {
+    /// Longest grant an approver may create.
+    pub max_duration: Duration,
+}
+
+/// `[targets.NAME]`: overrides for one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetOverrides {
+    /// Whether non-interactive exec (`ssh … command`) is allowed. Default true.
+    pub allow_exec: bool,
+}
+
+impl Default for TargetOverrides {
+    fn default() -> Self {
+        TargetOverrides { allow_exec: true }
+    }
+}
+
+/// Default SSH listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+
+impl Config {
+    /// Reads and checks the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let path = std::path::absolute(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&path, &text)
+    }
+
+    /// Parses configuration text as if it were read from `path` (absolute).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', "; ");
+            let message = match e.span() {
+                Some(span) => match key_path_at(text, span.start) {
+                    Some(key) if !message.contains(&format!("`{}`", last_segment(&key))) => {
+                        format!("key {key}: {message}")
+                    }
+                    Some(key) => format!("{message} (key {key})"),
+                    None => message,
+                },
+                None => message,
+            };
+            syntax_error(path, text, e.span().map(|s| s.start), message)
+        })?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
+            syntax_error(
+                path,
+                text,
+                Some(span.start),
+                format!("invalid value for key {key}: {why}"),
+            )
+        };
+        let duration = |key: &str, v: &Spanned<String>| {
+            crate::time::parse_duration(v.get_ref()).map_err(|e| invalid(key, v.span(), e))
+        };
+        let nonempty_path = |key: &str, v: &Spanned<String>| {
+            if v.get_ref().trim().is_empty() {
+                Err(invalid(key, v.span(), "empty path".to_string()))
+            } else {
+                Ok(dir.join(v.get_ref()))
+            }
+        };
+
+        let node_name = match raw.node_name {
+            Some(n) => {
+                if n.get_ref().is_empty()
+                    || n.get_ref().len() > 64
+                    || n.get_ref().chars().any(|c| c.is_control() || c.is_whitespace())
+                {
+                    return Err(invalid(
+                        "node_name",
+                        n.span(),
+                        "expected 1 to 64 characters without spaces or control characters"
+                            .to_string(),
+                    ));
+                }
+                n.into_inner()
+            }
+            None => default_node_name(),
+        };
+
+        let ssh = raw.ssh.unwrap_or_default();
+        let listen = match &ssh.listen {
+            Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    "ssh.listen",
+                    v.span(),
+                    format!("{:?}: {e}; expected HOST:PORT such as 127.0.0.1:2222", v.get_ref()),
+                )
+            })?,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| syntax_error(path, text, None, "bad default".into()))?,
+        };
+        let max_auth_failures = match &ssh.max_auth_failures {
+            Some(v) => {
+                let n = *v.get_ref();
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        invalid(
+                            "ssh.max_auth_failures",
+                            v.span(),
+                            format!("{n}: expected a whole number from 1 to 4294967295"),
+                        )
+                    })?
+            }
+            None => 5,
+        };
+        let ssh = SshConfig {
+            listen,
+            host_key: ssh
+                .host_key
+                .as_ref()
+                .map(|v| nonempty_path("ssh.host_key", v))
+                .transpose()?
+                .unwrap_or_else(|| dir.join("ssh_host_ed25519_key")),
+            max_auth_failures,
+            auth_failure_window: ssh
+                .auth_failure_window
+                .as_ref()
+                .map(|v| duration("ssh.auth_failure_window", v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(300)),
+            idle_timeout: ssh
+                .idle_timeout
+                .as_ref()
+                .map(|v| duration("ssh.idle_timeout", v))
+                .transpose()?,
+        };
+
+        let database = raw.database.unwrap_or_default();
+        let url = match &database.url {
+            Some(v) => resolve_database_url(v.get_ref(), &dir)
+                .map_err(|why| invalid("database.url", v.span(), why))?,
+            None => resolve_database_url("sqlite://menwei.db", &dir)
+                .map_err(|why| syntax_error(path, text, None, why))?,
+        };
+
+        let rec = raw.recordings.unwrap_or_default();
+        let recordings = RecordingsConfig {
+            dir: rec
+                .dir
+                .as_ref()
+                .map(|v| nonempty_path("recordings.dir", v))
+                .transpose()?
+                .unwrap_or_else(|| dir.join("recordings")),
+            flush_interval: rec
+                .flush_interval
+                .as_ref()
+                .map(|v| duration("recordings.flush_interval", v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(1)),
+        };
+
+        let keys = raw.keys.unwrap_or_default();
+        let keys = KeysConfig {
+            client_key: keys
+                .client_key
+                .as_ref()
+                .map(|v| nonempty_path("keys.client_key", v))
+                .transpose()?
+                .unwrap_or_else(|| dir.join("client_ed25519_key")),
+            vault_key: keys
+                .vault_key
+                .as_ref()
+                .map(|v| nonempty_path("keys.vault_key", v))
+                .transpose()?
+                .unwrap_or_else(|| dir.join("vault.key")),
+            recording_signing_key: keys
+                .recording_signing_key
+                .as_ref()
+                .map(|v| nonempty_path("keys.recording_signing_key", v))
+                .transpose()?
+                .unwrap_or_else(|| dir.join("recording_signing_key")),
+        };
+
+        let grants = raw.grants.unwrap_or_default();
+        let grants = GrantsConfig {
+            max_duration: grants
+                .max_duration
+                .as_ref()
+                .map(|v| duration("grants.max_duration", v))
+                .transpose()?
+                .unwrap_or(Duration::from_secs(24 * 3600)),
+        };
+
+        let targets = raw
+            .targets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, t)| {
+                (
+                    name,
+                    TargetOverrides {
+                        allow_exec: t.allow_exec.unwrap_or(true),
+                    },
+                )
+            })
+            .collect();
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            dir,
+            node_name,
+            ssh,
+            database: DatabaseConfig { url },
+            recordings,
+            keys,
+            grants,
+            targets,
+        })
+    }
+
+    /// Whether non-interactive exec is allowed on target `name` (default: yes).
+    pub fn target_allows_exec(&self, name: &str) -> bool {
+        self.targets.get(name).is_none_or(|t| t.allow_exec)
+    }
+
+    /// The gateway's SSH host key.
+    pub fn load_host_key(&self) -> Result<russh::keys::PrivateKey, ConfigError> {
+        load_openssh_key("SSH host key", &self.ssh.host_key)
+    }
+
+    /// The gateway's client key for logging in to targets.
+    pub fn load_client_key(&self) -> Result<russh::keys::PrivateKey, ConfigError> {
+        load_openssh_key("client key", &self.keys.client_key)
+    }
+
+    /// The Ed25519 key that seals recordings.
+    pub fn load_signing_key(&self) -> Result<ed25519_dalek::SigningKey, ConfigError> {
+        let path = &self.keys.recording_signing_key;
+        let seed = crate::vault::read_key_file(path).map_err(|message| ConfigError::Key {
+            what: "recording signing key",
+            path: path.clone(),
+            message,
+        })?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// The vault sealing target passwords.
+    pub fn load_vault(&self) -> Result<crate::vault::Vault, ConfigError> {
+        crate::vault::Vault::load(&self.keys.vault_key).map_err(|e| ConfigError::Key {
+            what: "vault key",
+            path: self.keys.vault_key.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn load_openssh_key(what: &'static str, path: &Path) -> Result<russh::keys::PrivateKey, ConfigError> {
+    russh::keys::load_secret_key(path, None).map_err(|e| ConfigError::Key {
+        what,
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// This machine's host name, or "gw1".
+pub fn default_node_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+        })
+        .unwrap_or_else(|| "gw1".to_string())
+}
+
+/// Resolves a relative SQLite path against `dir`; leaves other URLs alone.
+pub fn resolve_database_url(url: &str, dir: &Path) -> Result<String, String> {
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let (file, query) = match rest.split_once('?') {
+            Some((f, q)) => (f, Some(q)),
+            None => (rest, None),
+        };
+        if file.is_empty() {
+            return Err(format!(
+                "{url:?} names no database file; expected e.g. sqlite://menwei.db"
+            ));
+        }
+        let file = if file == ":memory:" {
+            file.to_string()
+        } else {
+            dir.join(file).to_string_lossy().into_owned()
+        };
+        Ok(match query {
+            Some(q) => format!("sqlite://{file}?{q}"),
+            None => format!("sqlite://{file}"),
+        })
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_string())
+    } else {
+        Err("expected a sqlite://FILE or postgres://USER:PASSWORD@HOST/DB URL".to_string())
+    }
+}
+
+fn syntax_error(path: &Path, text: &str, offset: Option<usize>, message: String) -> ConfigError {
+    let (line, column) = offset.map(|o| line_col(text, o)).unwrap_or((1, 1));
+    ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted key whose line holds byte `offset`: the nearest `[table]` header above it and
+/// the `key =` on that line. A best effort for error messages.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let rest = text.get(line_start..)?;
+    let line = rest.split('\n').next().unwrap_or(rest);
+    let trimmed = line.trim();
+    let header = |l: &str| -> Option<String> {
+        let l = l.trim();
+        let inner = l.strip_prefix('[')?.split(']').next()?;
+        Some(inner.trim_matches(['[', ' ']).trim().to_string())
+    };
+    if trimmed.starts_with('[') {
+        return header(trimmed);
+    }
+    let key = trimmed.split('=').next()?.trim().trim_matches('"').to_string();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let table = text
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .and_then(header);
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key,
+    })
+}
+
+fn last_segment(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    node_name: Option<Spanned<String>>,
+    ssh: Option<RawSsh>,
+    database: Option<RawDatabase>,
+    recordings: Option<RawRecordings>,
+    keys: Option<RawKeys>,
+    grants: Option<RawGrants>,
+    targets: Option<BTreeMap<String, RawTarget>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSsh {
+    listen: Option<Spanned<String>>,
+    host_key: Option<Spanned<String>>,
+    max_auth_failures: Option<Spanned<i64>>,
+    auth_failure_window: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRecordings {
+    dir: Option<Spanned<String>>,
+    flush_interval: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    client_key: Option<Spanned<String>>,
+    vault_key: Option<Spanned<String>>,
+    recording_signing_key: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    max_duration: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    allow_exec: Option<bool>,
+}
+
+/// The commented configuration `menwei init` writes.
+pub fn template(node_name: &str, listen: &str, database_url: &str) -> String {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    format!(
+        r#"# Menwei gateway configuration. Relative paths are relative to this file's directory.
+# Users, targets, grants and sessions live in the database, not here.
+
+# This node's name, written into sessions and audit entries.
+node_name = {node}
+
+[ssh]
+# Where engineers connect: ssh -p PORT engineer:target@HOST
+listen = {listen}
+# The gateway's SSH host key (OpenSSH format).
+host_key = "ssh_host_ed25519_key"
+# Failed logins allowed per user and per source address within auth_failure_window.
+max_auth_failures = 5
+auth_failure_window = "5m"
+# Close sessions idle for this long (remove the line to never close idle sessions).
+idle_timeout = "15m"
+
+[database]
+# sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.
+url = {url}
+
+[recordings]
+# Session recordings (<session id>.mwrec); flushed to disk at least every flush_interval.
+dir = "recordings"
+flush_interval = "1s"
+
+[keys]
+# The key the gateway logs in to targets with; `menwei client-key` prints its public half.
+client_key = "client_ed25519_key"
+# Seals target passwords in the database. Losing it loses the passwords.
+vault_key = "vault.key"
+# Seals recordings (Ed25519); `menwei recording verify` checks against it.
+recording_signing_key = "recording_signing_key"
+
+[grants]
+# The longest grant an approver may create.
+max_duration = "24h"
+
+# Per-target overrides, e.g. to refuse non-interactive exec (`ssh ... command`):
+# [targets.web01]
+# allow_exec = false
+"#,
+        node = q(node_name),
+        listen = q(listen),
+        url = q(database_url),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
+    }
+
+    #[test]
+    fn template_parses_with_defaults_and_absolute_paths() {
+        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://menwei.db")).unwrap();
+        assert_eq!(c.node_name, "gw1");
+        assert_eq!(c.ssh.listen, "127.0.0.1:2222".parse().unwrap());
+        assert_eq!(c.ssh.host_key, Path::new("/etc/menwei/ssh_host_ed25519_key"));
+        assert_eq!(c.ssh.max_auth_failures, 5);
+        assert_eq!(c.ssh.auth_failure_window, Duration::from_secs(300));
+        assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
+        assert_eq!(c.database.url, "sqlite:///etc/menwei/menwei.db");
+        assert_eq!(c.recordings.dir, Path::new("/etc/menwei/recordings"));
+        assert_eq!(c.recordings.flush_interval, Duration::from_secs(1));
+        assert_eq!(c.keys.vault_key, Path::new("/etc/menwei/vault.key"));
+        assert_eq!(c.grants.max_duration, Duration::from_secs(86400));
+        assert!(c.target_allows_exec("web01"));
+    }
+
+    #[test]
+    fn target_overrides_apply() {
+        let c = parse("[targets.web01]\nallow_exec = false\n[targets.db01]\n").unwrap();
+        assert!(!c.target_allows_exec("web01"));
+        assert!(c.target_allows_exec("db01"));
+        assert!(c.target_allows_exec("other"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "node_name = \"gw1\"\n\n[ssh]\nlisen = \"127.0.0.1:2222\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:4:1: "), "{e}");
+        assert!(e.contains("unknown field `lisen`"), "{e}");
+        assert!(e.contains("ssh.lisen"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn invalid_listen_names_key_and_line() {
+        let text = "[ssh]\nmax_auth_failures = 3\nlisten = \"nowhere\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:3:10: invalid value for key ssh.listen"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let e = parse("[ssh]\nmax_auth_failures = \"five\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:2:"), "{e}");
+        assert!(e.contains("ssh.max_auth_failures"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_and_url_are_named() {
+        let e = parse("[grants]\nmax_duration = \"forever\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2:16: invalid value for key grants.max_duration"), "{e}");
+        let e = parse("[database]\nurl = \"mysql://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2:7: invalid value for key database.url"), "{e}");
+    }
+
+    #[test]
+    fn broken_toml_names_line() {
+        let e = parse("node_name = \"gw1\"\n[ssh\n").unwrap_err().to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:2:"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn postgres_url_is_kept_and_sqlite_query_survives() {
+        let c = parse("[database]\nurl = \"postgres://u:p@h/db\"\n").unwrap();
+        assert_eq!(c.database.url, "postgres://u:p@h/db");
+        assert_eq!(
+            resolve_database_url("sqlite:x.db?mode=rwc", Path::new("/d")).unwrap(),
+            "sqlite:///d/x.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve_database_url("sqlite:///abs/x.db", Path::new("/d")).unwrap(),
+            "sqlite:///abs/x.db"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! The database schema, as one ordered list of migrations that runs unchanged on SQLite and
+//! PostgreSQL: portable types only (TEXT, BIGINT), no auto-increment (the gateway makes its
+//! own ids), instants as BIGINT unix milliseconds. Applied versions are kept in
+//! `schema_migrations`. Add a migration by appending; never edit one that has shipped.
+
+/// One schema change.
+pub struct Migration {
+    /// Increasing version number, stored in `schema_migrations`.
+    pub version: i64,
+    /// What it does, for error messages.
+    pub name: &'static str,
+    /// Statements, run in order inside one transaction.
+    pub statements: &'static [&'static str],
+}
+
+/// Creates the bookkeeping table; safe to run every time.
+pub const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY,
+    applied_at BIGINT NOT NULL
+)";
+
+/// All migrations, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "users, keys, targets, grants, sessions, audit log",
+    statements: &[
+        // One row per account, one role per account: separation of duties (an account
+        // never holds two of admin, approver, auditor) is the shape of the table itself.
+        "CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('engineer', 'approver', 'auditor', 'admin')),
+            created_at BIGINT NOT NULL,
+            disabled BIGINT NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+        )",
+        "CREATE TABLE user_keys (
+            user_name TEXT NOT NULL REFERENCES users (name),
+            public_key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            added_at BIGINT NOT NULL,
+            PRIMARY KEY (user_name, fingerprint)
+        )",
+        "CREATE TABLE targets (
+            name TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            login TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            host_key TEXT,
+            host_key_fingerprint TEXT,
+            password_enc TEXT,
+            created_at BIGINT NOT NULL
+        )",
+        // Nobody grants to themselves; a grant always ends after it starts.
+        "CREATE TABLE grants (
+            id TEXT PRIMARY KEY,
+            engineer TEXT NOT NULL REFERENCES users (name),
+            target TEXT NOT NULL REFERENCES targets (name),
+            starts_at BIGINT NOT NULL,
+            ends_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            revoked_by TEXT,
+            reason TEXT NOT NULL,
+            granted_by TEXT NOT NULL REFERENCES users (name),
+            created_at BIGINT NOT NULL,
+            CHECK (ends_at > starts_at),
+            CHECK (engineer <> granted_by)
+        )",
+        "CREATE INDEX grants_by_engineer ON grants (engineer, ends_at)",
+        "CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            engineer TEXT NOT NULL,
+            target TEXT NOT NULL,
+            grant_id TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            ended_at BIGINT,
+            end_reason TEXT,
+            recording TEXT,
+            node TEXT NOT NULL,
+            client_addr TEXT
+        )",
+        "CREATE INDEX sessions_by_start ON sessions (started_at)",
+        "CREATE INDEX sessions_by_grant ON sessions (grant_id)",
+        // Append-only, hash-chained; see crate::audit.
+        "CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            node TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )",
+        "CREATE INDEX audit_log_by_time ON audit_log (at)",
+        // The newest entry seen by any writer: deleting entries off the end of the chain
+        // must also rewind this row, which verify checks.
+        "CREATE TABLE audit_head (
+            id BIGINT PRIMARY KEY CHECK (id = 1),
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL
+        )",
+    ],
+}];

@@ -1,0 +1,513 @@
+//! One engineer session channel, from open to close: the requests that set it up, the
+//! decision on what it may run, and then the relay.
+//!
+//! The data path: engineer channel → [`Recorder`] → target channel, and back. Each
+//! direction is its own loop with bounded buffers: russh's per-channel queue on the way
+//! in, the target's SSH window on the way out, the recorder's bounded queue in between,
+//! and the engineer's SSH window on the way back; a slow reader slows the writer instead
+//! of growing memory. Every byte is recorded before it is forwarded, so nothing reaches
+//! either side that is not in the recording.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use policy::{ChannelRequest, ChannelRules, Decision, Refusal};
+use recordings::{Event, Side};
+use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
+use serde_json::json;
+
+use super::connection::ConnState;
+use super::menu;
+use super::session::LiveSession;
+use crate::enforcer::{trip, End};
+use crate::recorder::Recorder;
+
+/// The program a channel asked to run.
+enum Start {
+    Shell,
+    Exec(Vec<u8>),
+    Subsystem(String),
+}
+
+/// What the engineer asked for before the program started.
+#[derive(Default)]
+pub struct Setup {
+    /// The pseudo-terminal, if one was requested.
+    pub pty: Option<PtyRequest>,
+    env: Vec<(String, String)>,
+    refused: Vec<(String, String)>,
+}
+
+/// A pty-req, kept to replay it to the target.
+#[derive(Clone)]
+pub struct PtyRequest {
+    /// TERM.
+    pub term: String,
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+    pix_width: u32,
+    pix_height: u32,
+    modes: Vec<(Pty, u32)>,
+}
+
+type ToEngineer = ChannelWriteHalf<server::Msg>;
+
+/// Runs one session channel until it closes.
+pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
+    let id = channel.id();
+    let (mut from_engineer, to_engineer) = channel.split();
+    let mut setup = Setup::default();
+
+    let start = loop {
+        let Some(msg) = from_engineer.wait().await else {
+            return;
+        };
+        match msg {
+            ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+                terminal_modes,
+                ..
+            } => {
+                setup.pty = Some(PtyRequest {
+                    term,
+                    cols: col_width,
+                    rows: row_height,
+                    pix_width,
+                    pix_height,
+                    modes: terminal_modes,
+                });
+                let _ = conn.handle.channel_success(id).await;
+            }
+            ChannelMsg::SetEnv {
+                variable_name,
+                variable_value,
+                ..
+            } => {
+                // env requests carry no reply from OpenSSH clients; refused ones are dropped quietly.
+                let req = ChannelRequest::Env {
+                    name: &variable_name,
+                };
+                if matches!(policy::channel_request(&req, &rules(&conn, None)), Decision::Allow(())) {
+                    setup.env.push((variable_name, variable_value));
+                }
+            }
+            ChannelMsg::RequestShell { .. } => break Start::Shell,
+            ChannelMsg::Exec { command, .. } => break Start::Exec(command),
+            ChannelMsg::RequestSubsystem { name, .. } => break Start::Subsystem(name),
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                ..
+            } => {
+                if let Some(pty) = setup.pty.as_mut() {
+                    pty.cols = col_width;
+                    pty.rows = row_height;
+                }
+            }
+            ChannelMsg::RequestX11 { .. } => {
+                refuse_request(&conn, &to_engineer, &mut setup, &ChannelRequest::X11, "x11").await;
+                let _ = conn.handle.channel_failure(id).await;
+            }
+            // russh answers agent requests itself from `Handler::agent_request` (always no).
+            ChannelMsg::AgentForward { .. } => {
+                refuse_request(&conn, &to_engineer, &mut setup, &ChannelRequest::AgentForward, "agent forwarding").await;
+            }
+            ChannelMsg::Close => return,
+            // Input or signals before any program runs have nowhere to go.
+            ChannelMsg::Data { .. }
+            | ChannelMsg::ExtendedData { .. }
+            | ChannelMsg::Signal { .. }
+            | ChannelMsg::Eof => {}
+            // Messages a client does not send on a session channel: ignored.
+            ChannelMsg::Open { .. }
+            | ChannelMsg::XonXoff { .. }
+            | ChannelMsg::ExitStatus { .. }
+            | ChannelMsg::ExitSignal { .. }
+            | ChannelMsg::WindowAdjusted { .. }
+            | ChannelMsg::Success
+            | ChannelMsg::Failure
+            | ChannelMsg::OpenFailure(_) => {}
+            _ => {}
+        }
+    };
+
+    let pty = setup.pty.is_some();
+    let target = match conn.target() {
+        Err(refusal) => return refuse(&conn, &to_engineer, id, pty, &refusal).await,
+        Ok(Some(target)) => target,
+        Ok(None) => match (&start, pty) {
+            (Start::Shell, true) => {
+                let _ = conn.handle.channel_success(id).await;
+                match menu::choose(&conn, &mut from_engineer, &to_engineer).await {
+                    Some(target) => target,
+                    None => {
+                        let _ = to_engineer.exit_status(1).await;
+                        let _ = to_engineer.eof().await;
+                        let _ = to_engineer.close().await;
+                        return;
+                    }
+                }
+            }
+            _ => {
+                let refusal = Refusal {
+                    code: "no_target",
+                    message: format!(
+                        "no target given; connect as {}:TARGET (run `ssh -t` without a command for a menu of your granted targets)",
+                        conn.engineer
+                    ),
+                };
+                return refuse(&conn, &to_engineer, id, pty, &refusal).await;
+            }
+        },
+    };
+    let menu_chosen = conn.target().ok().flatten().is_none();
+
+    // What the program may be.
+    let (request, what) = match &start {
+        Start::Shell => (ChannelRequest::Shell, "shell".to_string()),
+        Start::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
+        Start::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
+    };
+    if let Decision::Deny(refusal) = policy::channel_request(&request, &rules(&conn, Some(&target))) {
+        let command = match &start {
+            Start::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
+            _ => String::new(),
+        };
+        conn.ctx
+            .audit(&conn.engineer, "channel.refused", &target, json!({"request": what, "code": refusal.code, "command": command, "client": conn.client_addr}))
+            .await;
+        if let Some(live) = conn.current_session().await {
+            let _ = live.recorder.record(Event::Refused { channel: Some(id_u32(id)), what: what.clone(), reason: refusal.message.clone() }).await;
+        }
+        let reply_first = !menu_chosen;
+        return refuse_after(&conn, &to_engineer, id, pty, &refusal, reply_first).await;
+    }
+
+    let live = match conn.session(&target).await {
+        Ok(live) => live,
+        Err(refusal) => return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await,
+    };
+    let upstream = match live.upstream.open_session().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(session = %live.id, "target refused a channel: {e}");
+            let refusal = Refusal { code: "target_channel_refused", message: format!("target \"{target}\" refused to open a channel") };
+            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await;
+        }
+    };
+    let (from_target, to_target) = upstream.split();
+    let ch = id_u32(id);
+    let rec = &live.recorder;
+    let setup_ok = async {
+        rec.record(Event::ChannelOpen { channel: ch, kind: "session".into() }).await?;
+        for (what, reason) in &setup.refused {
+            rec.record(Event::Refused { channel: Some(ch), what: what.clone(), reason: reason.clone() }).await?;
+        }
+        for (name, value) in &setup.env {
+            rec.record(Event::Env { channel: ch, name: name.clone(), value: value.clone().into_bytes() }).await?;
+            let _ = to_target.set_env(false, name.clone(), value.clone()).await;
+        }
+        if let Some(p) = &setup.pty {
+            rec.record(Event::Pty {
+                channel: ch,
+                term: p.term.clone(),
+                cols: p.cols,
+                rows: p.rows,
+                modes: p.modes.iter().map(|(m, v)| (*m as u8, *v)).collect(),
+            })
+            .await?;
+            let _ = to_target.request_pty(false, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await;
+        }
+        match &start {
+            Start::Shell => {
+                rec.record(Event::Shell { channel: ch }).await?;
+                let _ = to_target.request_shell(!menu_chosen).await;
+            }
+            Start::Exec(cmd) => {
+                rec.record(Event::Exec { channel: ch, command: cmd.clone() }).await?;
+                let _ = to_target.exec(true, cmd.clone()).await;
+            }
+            Start::Subsystem(name) => {
+                rec.record(Event::Subsystem { channel: ch, name: name.clone() }).await?;
+                let _ = to_target.request_subsystem(true, name.clone()).await;
+            }
+        }
+        Ok::<(), crate::recorder::RecordingFailed>(())
+    };
+    if setup_ok.await.is_err() {
+        trip(&live.end, End::new("recording_failed", "the session recording cannot be written, so the session is closed"));
+    }
+
+    tokio::join!(
+        engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target),
+        target_to_engineer(&conn, &live, id, from_target, &to_engineer, pty),
+    );
+}
+
+fn id_u32(id: russh::ChannelId) -> u32 {
+    u32::from(id)
+}
+
+fn rules(conn: &ConnState, target: Option<&str>) -> ChannelRules {
+    ChannelRules {
+        exec_allowed: target.is_none_or(|t| conn.ctx.config.target_allows_exec(t)),
+        uploads_allowed: false,
+    }
+}
+
+/// Input: engineer → recorder → target.
+async fn engineer_to_target(
+    conn: &ConnState,
+    live: &LiveSession,
+    id: russh::ChannelId,
+    mut from_engineer: ChannelReadHalf,
+    to_target: &ChannelWriteHalf<russh::client::Msg>,
+    target: &str,
+) {
+    let ch = id_u32(id);
+    let rec = &live.recorder;
+    loop {
+        let msg = tokio::select! {
+            msg = from_engineer.wait() => msg,
+            _ = live.ended() => return,
+        };
+        let Some(msg) = msg else {
+            let _ = to_target.close().await;
+            return;
+        };
+        let recorded = match msg {
+            ChannelMsg::Data { data } => {
+                let r = rec.record(Event::Input { channel: ch, data: data.to_vec() }).await;
+                if r.is_ok() && to_target.data_bytes(data).await.is_err() {
+                    return;
+                }
+                r
+            }
+            ChannelMsg::Eof => {
+                let r = rec.record(Event::Eof { channel: ch, from: Side::Engineer }).await;
+                let _ = to_target.eof().await;
+                r
+            }
+            ChannelMsg::Close => {
+                let _ = rec.record(Event::ChannelClose { channel: ch, from: Side::Engineer }).await;
+                let _ = to_target.close().await;
+                return;
+            }
+            ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height } => {
+                let r = rec.record(Event::Resize { channel: ch, cols: col_width, rows: row_height }).await;
+                let _ = to_target.window_change(col_width, row_height, pix_width, pix_height).await;
+                r
+            }
+            ChannelMsg::Signal { signal } => {
+                let r = rec.record(Event::Signal { channel: ch, name: sig_name(&signal) }).await;
+                let _ = to_target.signal(signal).await;
+                r
+            }
+            ChannelMsg::RequestX11 { .. } => {
+                refused_live(conn, live, ch, &ChannelRequest::X11, "x11", target).await;
+                let _ = conn.handle.channel_failure(id).await;
+                Ok(())
+            }
+            ChannelMsg::AgentForward { .. } => {
+                refused_live(conn, live, ch, &ChannelRequest::AgentForward, "agent forwarding", target).await;
+                Ok(())
+            }
+            // A channel runs one program: a second pty, shell, exec or subsystem is refused.
+            ChannelMsg::RequestPty { .. }
+            | ChannelMsg::RequestShell { .. }
+            | ChannelMsg::Exec { .. }
+            | ChannelMsg::RequestSubsystem { .. } => {
+                let _ = conn.handle.channel_failure(id).await;
+                Ok(())
+            }
+            // Engineers have no stderr towards the target; env after start is meaningless.
+            ChannelMsg::ExtendedData { .. } | ChannelMsg::SetEnv { .. } => Ok(()),
+            // Not sent by clients on a running session channel.
+            ChannelMsg::Open { .. }
+            | ChannelMsg::XonXoff { .. }
+            | ChannelMsg::ExitStatus { .. }
+            | ChannelMsg::ExitSignal { .. }
+            | ChannelMsg::WindowAdjusted { .. }
+            | ChannelMsg::Success
+            | ChannelMsg::Failure
+            | ChannelMsg::OpenFailure(_) => Ok(()),
+            _ => Ok(()),
+        };
+        if recorded.is_err() {
+            trip(&live.end, End::new("recording_failed", "the session recording cannot be written, so the session is closed"));
+            return;
+        }
+    }
+}
+
+/// Output: target → recorder → engineer; also carries the end line when the session ends.
+async fn target_to_engineer(
+    conn: &ConnState,
+    live: &LiveSession,
+    id: russh::ChannelId,
+    mut from_target: ChannelReadHalf,
+    to_engineer: &ToEngineer,
+    pty: bool,
+) {
+    let ch = id_u32(id);
+    let rec: &Recorder = &live.recorder;
+    loop {
+        let msg = tokio::select! {
+            msg = from_target.wait() => msg,
+            end = live.ended() => {
+                say_end(to_engineer, pty, &end).await;
+                return;
+            }
+        };
+        let Some(msg) = msg else {
+            let _ = to_engineer.close().await;
+            return;
+        };
+        let recorded = match msg {
+            ChannelMsg::Data { data } => {
+                let r = rec.record(Event::Output { channel: ch, data: data.to_vec() }).await;
+                if r.is_ok() && to_engineer.data_bytes(data).await.is_err() {
+                    return;
+                }
+                r
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                let r = rec.record(Event::Stderr { channel: ch, data: data.to_vec() }).await;
+                if r.is_ok() && to_engineer.extended_data_bytes(ext, data).await.is_err() {
+                    return;
+                }
+                r
+            }
+            ChannelMsg::Eof => {
+                let r = rec.record(Event::Eof { channel: ch, from: Side::Target }).await;
+                let _ = to_engineer.eof().await;
+                r
+            }
+            ChannelMsg::Close => {
+                let _ = rec.record(Event::ChannelClose { channel: ch, from: Side::Target }).await;
+                let _ = to_engineer.close().await;
+                return;
+            }
+            ChannelMsg::ExitStatus { exit_status } => {
+                let r = rec.record(Event::ExitStatus { channel: ch, code: exit_status }).await;
+                let _ = to_engineer.exit_status(exit_status).await;
+                r
+            }
+            ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
+                let r = rec
+                    .record(Event::ExitSignal { channel: ch, signal: sig_name(&signal_name), core_dumped, message: error_message.clone() })
+                    .await;
+                let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
+                r
+            }
+            // The reply to the shell/exec/subsystem request, passed on in order.
+            ChannelMsg::Success => {
+                let _ = conn.handle.channel_success(id).await;
+                Ok(())
+            }
+            ChannelMsg::Failure => {
+                let _ = conn.handle.channel_failure(id).await;
+                Ok(())
+            }
+            // Flow control is russh's; requests a server would never send a client are ignored.
+            ChannelMsg::WindowAdjusted { .. }
+            | ChannelMsg::XonXoff { .. }
+            | ChannelMsg::Open { .. }
+            | ChannelMsg::OpenFailure(_)
+            | ChannelMsg::RequestPty { .. }
+            | ChannelMsg::RequestShell { .. }
+            | ChannelMsg::Exec { .. }
+            | ChannelMsg::Signal { .. }
+            | ChannelMsg::RequestSubsystem { .. }
+            | ChannelMsg::RequestX11 { .. }
+            | ChannelMsg::SetEnv { .. }
+            | ChannelMsg::WindowChange { .. }
+            | ChannelMsg::AgentForward { .. } => Ok(()),
+            _ => Ok(()),
+        };
+        if recorded.is_err() {
+            let end = End::new("recording_failed", "the session recording cannot be written, so the session is closed");
+            trip(&live.end, end.clone());
+            say_end(to_engineer, pty, &end).await;
+            return;
+        }
+    }
+}
+
+async fn say_end(to_engineer: &ToEngineer, pty: bool, end: &End) {
+    if end.code == "client_closed" {
+        return;
+    }
+    let nl = if pty { "\r\n" } else { "\n" };
+    let line = format!("{nl}menwei: {}{nl}", end.message);
+    let _ = to_engineer.extended_data_bytes(1, Bytes::from(line)).await;
+    let _ = to_engineer.eof().await;
+    let _ = to_engineer.close().await;
+}
+
+/// Name of a signal as SSH spells it (without "SIG").
+pub fn sig_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT".into(),
+        Sig::ALRM => "ALRM".into(),
+        Sig::FPE => "FPE".into(),
+        Sig::HUP => "HUP".into(),
+        Sig::ILL => "ILL".into(),
+        Sig::INT => "INT".into(),
+        Sig::KILL => "KILL".into(),
+        Sig::PIPE => "PIPE".into(),
+        Sig::QUIT => "QUIT".into(),
+        Sig::SEGV => "SEGV".into(),
+        Sig::TERM => "TERM".into(),
+        Sig::USR1 => "USR1".into(),
+        Sig::Custom(name) => name.clone(),
+    }
+}
+
+/// A request refused before the program started: told, audited, kept for the recording.
+async fn refuse_request(conn: &ConnState, to_engineer: &ToEngineer, setup: &mut Setup, req: &ChannelRequest<'_>, what: &str) {
+    let refusal = match policy::channel_request(req, &rules(conn, None)) {
+        Decision::Deny(r) => r,
+        Decision::Allow(()) => return,
+    };
+    conn.ctx
+        .audit(&conn.engineer, "channel.refused", &conn.target_name_for_audit(), json!({"request": what, "code": refusal.code, "client": conn.client_addr}))
+        .await;
+    let nl = if setup.pty.is_some() { "\r\n" } else { "\n" };
+    let _ = to_engineer.extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message))).await;
+    setup.refused.push((what.to_string(), refusal.message));
+}
+
+/// A request refused while the program runs: recorded, audited; the program goes on.
+async fn refused_live(conn: &ConnState, live: &LiveSession, ch: u32, req: &ChannelRequest<'_>, what: &str, target: &str) {
+    let refusal = match policy::channel_request(req, &rules(conn, Some(target))) {
+        Decision::Deny(r) => r,
+        Decision::Allow(()) => return,
+    };
+    conn.ctx
+        .audit(&conn.engineer, "channel.refused", target, json!({"request": what, "code": refusal.code, "session": live.id, "client": conn.client_addr}))
+        .await;
+    let _ = live.recorder.record(Event::Refused { channel: Some(ch), what: what.into(), reason: refusal.message }).await;
+}
+
+/// Refuses the channel's start request: success reply, one stderr line, exit status 1.
+async fn refuse(conn: &ConnState, to_engineer: &ToEngineer, id: russh::ChannelId, pty: bool, refusal: &Refusal) {
+    refuse_after(conn, to_engineer, id, pty, refusal, true).await;
+}
+
+async fn refuse_after(conn: &ConnState, to_engineer: &ToEngineer, id: russh::ChannelId, pty: bool, refusal: &Refusal, reply: bool) {
+    if reply {
+        let _ = conn.handle.channel_success(id).await;
+    }
+    let nl = if pty { "\r\n" } else { "\n" };
+    let _ = to_engineer.extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message))).await;
+    let _ = to_engineer.exit_status(1).await;
+    let _ = to_engineer.eof().await;
+    let _ = to_engineer.close().await;
+}

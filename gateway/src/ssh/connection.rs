@@ -1,0 +1,317 @@
+//! One engineer's SSH connection: authentication, and what is opened on it.
+//!
+//! Authentication is by public key only: the login name says who (and where to), the key
+//! must be one registered to that user. Failed attempts are throttled per user and per
+//! source address and audited. After login, every session channel gets its own task
+//! ([`super::channel`]); the first one that runs a program opens the live session to the
+//! target ([`super::session`]), which later channels on the same connection share
+//! (OpenSSH ControlMaster). Forwarding of any kind is refused here, audited.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use policy::Refusal;
+use russh::keys::PublicKey;
+use russh::server::{self, Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::channel;
+use super::server::Context;
+use super::session::{self, LiveSession};
+use super::throttle::Throttle;
+use super::upstream::fingerprint;
+
+/// The handler russh drives for one TCP connection.
+pub struct Connection {
+    ctx: Arc<Context>,
+    peer: Option<SocketAddr>,
+    /// After a successful key check: who, and the parsed login.
+    authed: Option<(String, Result<Option<String>, Refusal>)>,
+    state: Option<Arc<ConnState>>,
+    gone: watch::Sender<bool>,
+}
+
+impl Connection {
+    /// A handler for a connection from `peer`.
+    pub fn new(ctx: Arc<Context>, peer: Option<SocketAddr>) -> Connection {
+        let (gone, _) = watch::channel(false);
+        Connection {
+            ctx,
+            peer,
+            authed: None,
+            state: None,
+            gone,
+        }
+    }
+
+    fn client_addr(&self) -> String {
+        self.peer.map(|p| p.to_string()).unwrap_or_default()
+    }
+
+    fn throttle_keys(&self, user: &str) -> Vec<String> {
+        let mut keys = vec![Throttle::user_key(user)];
+        if let Some(peer) = self.peer {
+            keys.push(Throttle::addr_key(&peer.ip()));
+        }
+        keys
+    }
+
+    fn publickey_only() -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
+            partial_success: false,
+        }
+    }
+
+    /// Checks `key` for login name `raw`; `verified` is true once the client proved it holds the key.
+    async fn check_key(&mut self, raw: &str, key: &PublicKey, verified: bool) -> Auth {
+        let login = policy::parse_login(raw.as_bytes());
+        // Who is trying: the parsed engineer, or for a malformed login the name before ':'.
+        let engineer = match &login {
+            Ok(l) => Some(l.engineer.clone()),
+            Err(_) => raw
+                .split(':')
+                .next()
+                .filter(|n| policy::validate_name("user", n).is_ok())
+                .map(str::to_string),
+        };
+        let shown = engineer.clone().unwrap_or_else(|| "(invalid name)".into());
+        let keys = self.throttle_keys(&shown);
+        if self.ctx.throttle.is_blocked(&keys) {
+            if verified {
+                self.ctx
+                    .audit(&shown, "login.failure", "", json!({"reason": "throttled", "client": self.client_addr()}))
+                    .await;
+            }
+            return Self::publickey_only();
+        }
+        let fp = fingerprint(key);
+        let outcome = match &engineer {
+            None => Err("malformed login name"),
+            Some(name) => match (self.ctx.db.user(name).await, self.ctx.db.user_keys(name).await) {
+                (Ok(Some(user)), Ok(lines)) if !user.disabled => {
+                    let registered = lines.iter().any(|line| {
+                        PublicKey::from_openssh(line).is_ok_and(|k| fingerprint(&k) == fp)
+                    });
+                    if registered {
+                        Ok(())
+                    } else {
+                        Err("key not registered for this user")
+                    }
+                }
+                (Ok(Some(_)), Ok(_)) => Err("user disabled"),
+                (Ok(None), _) => Err("unknown user"),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!("cannot check a login, refusing it: {e}");
+                    return Self::publickey_only();
+                }
+            },
+        };
+        match (outcome, engineer) {
+            (Ok(()), Some(engineer)) => {
+                if verified {
+                    self.ctx
+                        .audit(&engineer, "login.success", "", json!({"key": fp, "client": self.client_addr(), "login": raw}))
+                        .await;
+                    let target = login.map(|l| l.target);
+                    self.authed = Some((engineer, target));
+                }
+                Auth::Accept
+            }
+            (outcome, _) => {
+                let reason = match (reason_of(&login), outcome) {
+                    (Some(r), _) => r,
+                    (None, Err(r)) => r,
+                    (None, Ok(())) => "malformed login name",
+                };
+                self.ctx.throttle.record_failure(&keys);
+                self.ctx
+                    .audit(&shown, "login.failure", "", json!({"reason": reason, "key": fp, "client": self.client_addr()}))
+                    .await;
+                Self::publickey_only()
+            }
+        }
+    }
+
+    async fn refuse_forwarding(&self, what: &str) {
+        let Some(state) = &self.state else { return };
+        let refusal = match policy::channel_request(
+            &policy::ChannelRequest::LocalForward,
+            &policy::ChannelRules { exec_allowed: true, uploads_allowed: false },
+        ) {
+            policy::Decision::Deny(r) => r,
+            policy::Decision::Allow(()) => return,
+        };
+        self.ctx
+            .audit(&state.engineer, "channel.refused", &state.target_name_for_audit(), json!({"request": what, "code": refusal.code, "client": state.client_addr}))
+            .await;
+        if let Some(live) = state.current_session().await {
+            let _ = live
+                .recorder
+                .record(recordings::Event::Refused { channel: None, what: what.into(), reason: refusal.message })
+                .await;
+        }
+    }
+}
+
+fn reason_of(login: &Result<policy::Login, Refusal>) -> Option<&'static str> {
+    login.as_ref().err().map(|_| "malformed login name")
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.gone.send(true);
+    }
+}
+
+impl server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        Ok(Self::publickey_only())
+    }
+
+    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        // Password login is off; the attempt is still a failed login.
+        let keys = self.throttle_keys(user);
+        self.ctx.throttle.record_failure(&keys);
+        Ok(Self::publickey_only())
+    }
+
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        Ok(self.check_key(user, offer.public_key, false).await)
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        Ok(self.check_key(user, key.public_key, true).await)
+    }
+
+    async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        let Some((engineer, login_target)) = self.authed.take() else {
+            return Err(russh::Error::NotAuthenticated);
+        };
+        self.state = Some(Arc::new(ConnState {
+            ctx: self.ctx.clone(),
+            engineer,
+            login_target,
+            chosen: std::sync::Mutex::new(None),
+            client_addr: self.client_addr(),
+            handle: session.handle(),
+            gone: self.gone.subscribe(),
+            live: tokio::sync::Mutex::new(None),
+        }));
+        Ok(())
+    }
+
+    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        let Some(state) = self.state.clone() else {
+            reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        };
+        reply.accept().await;
+        tokio::spawn(channel::run(state, channel));
+        Ok(())
+    }
+
+    async fn channel_open_x11(&mut self, _channel: Channel<Msg>, _addr: &str, _port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        // X11 channels only follow an x11-req, which is always refused.
+        self.refuse_forwarding("x11 channel").await;
+        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        Ok(())
+    }
+
+    async fn channel_open_direct_tcpip(&mut self, _channel: Channel<Msg>, _host: &str, _port: u32, _orig: &str, _orig_port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        // -L and -D: data would leave the site through the gateway.
+        self.refuse_forwarding("local port forwarding").await;
+        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        Ok(())
+    }
+
+    async fn channel_open_forwarded_tcpip(&mut self, _channel: Channel<Msg>, _host: &str, _port: u32, _orig: &str, _orig_port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        // Only a server opens forwarded-tcpip channels; from a client it is refused.
+        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        Ok(())
+    }
+
+    async fn channel_open_direct_streamlocal(&mut self, _channel: Channel<Msg>, _path: &str, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+        self.refuse_forwarding("stream-local forwarding").await;
+        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        Ok(())
+    }
+
+    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+        // Refused; the channel task tells the engineer and audits it.
+        Ok(false)
+    }
+
+    async fn tcpip_forward(&mut self, _address: &str, _port: &mut u32, _session: &mut Session) -> Result<bool, Self::Error> {
+        self.refuse_forwarding("remote port forwarding").await;
+        Ok(false)
+    }
+
+    async fn streamlocal_forward(&mut self, _path: &str, _session: &mut Session) -> Result<bool, Self::Error> {
+        self.refuse_forwarding("stream-local forwarding").await;
+        Ok(false)
+    }
+}
+
+/// What the channels of one authenticated connection share.
+pub struct ConnState {
+    /// The gateway.
+    pub ctx: Arc<Context>,
+    /// Who logged in.
+    pub engineer: String,
+    login_target: Result<Option<String>, Refusal>,
+    chosen: std::sync::Mutex<Option<String>>,
+    /// The engineer's address, for audit.
+    pub client_addr: String,
+    /// russh's handle on this connection.
+    pub handle: server::Handle,
+    gone: watch::Receiver<bool>,
+    live: tokio::sync::Mutex<Option<Arc<LiveSession>>>,
+}
+
+impl ConnState {
+    /// The target named at login (or chosen from the menu), `None` when there is none yet,
+    /// or the refusal of a malformed login name.
+    pub fn target(&self) -> Result<Option<String>, Refusal> {
+        match &self.login_target {
+            Err(refusal) => Err(refusal.clone()),
+            Ok(Some(t)) => Ok(Some(t.clone())),
+            Ok(None) => Ok(self.chosen.lock().ok().and_then(|c| c.clone())),
+        }
+    }
+
+    /// Records the menu's choice.
+    pub fn choose_target(&self, name: &str) {
+        if let Ok(mut c) = self.chosen.lock() {
+            *c = Some(name.to_string());
+        }
+    }
+
+    /// The target for audit entries (empty when none).
+    pub fn target_name_for_audit(&self) -> String {
+        self.target().ok().flatten().unwrap_or_default()
+    }
+
+    /// The live session of this connection, if one is open.
+    pub async fn current_session(&self) -> Option<Arc<LiveSession>> {
+        self.live.lock().await.clone()
+    }
+
+    /// The live session to `target`, opening it on first use.
+    pub async fn session(self: &Arc<Self>, target: &str) -> Result<Arc<LiveSession>, Refusal> {
+        let mut slot = self.live.lock().await;
+        if let Some(live) = slot.as_ref() {
+            if live.is_ending() {
+                return Err(Refusal { code: "session_ended", message: "this session has ended; reconnect".into() });
+            }
+            return Ok(live.clone());
+        }
+        let live = session::open(&self.ctx, &self.engineer, target, &self.client_addr, self.handle.clone(), self.gone.clone()).await?;
+        *slot = Some(live.clone());
+        Ok(live)
+    }
+}

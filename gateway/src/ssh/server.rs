@@ -1,0 +1,111 @@
+//! The SSH server engineers connect to: its russh configuration, the shared [`Context`]
+//! every connection sees, and the accept loop. Not what happens on a connection
+//! ([`super::connection`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use russh::server::{Config as RusshConfig, Server as _};
+use russh::{MethodKind, MethodSet};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::connection::Connection;
+use super::throttle::Throttle;
+use crate::audit::{self, AuditEvent};
+use crate::config::Config;
+use crate::db::Db;
+use crate::enforcer::Registry;
+use crate::vault::Vault;
+
+/// Everything a connection needs from the gateway.
+pub struct Context {
+    /// The loaded configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The gateway's client key for targets.
+    pub client_key: Arc<PrivateKey>,
+    /// The key that seals recordings.
+    pub signing_key: ed25519_dalek::SigningKey,
+    /// Opens target passwords.
+    pub vault: Vault,
+    /// Failed-login counters.
+    pub throttle: Throttle,
+    /// Live sessions on this node.
+    pub sessions: Arc<Registry>,
+}
+
+impl Context {
+    /// Appends to the audit log; a failure is logged loudly (the event itself is never dropped silently).
+    pub async fn audit(&self, actor: &str, action: &'static str, subject: &str, detail: serde_json::Value) {
+        let event = AuditEvent {
+            actor: actor.to_string(),
+            action: action.into(),
+            subject: subject.to_string(),
+            detail,
+        };
+        if let Err(e) = audit::append(&self.db, &self.config.node_name, event).await {
+            tracing::error!(action, actor, "cannot append to the audit log: {e}");
+        }
+    }
+}
+
+/// The russh server configuration: public key only, bounded buffers.
+fn russh_config(host_key: PrivateKey) -> RusshConfig {
+    RusshConfig {
+        server_id: russh::SshId::Standard("SSH-2.0-Menwei".into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        keys: vec![host_key],
+        auth_rejection_time: Duration::from_millis(300),
+        auth_rejection_time_initial: Some(Duration::from_millis(0)),
+        max_auth_attempts: 6,
+        inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(30)),
+        keepalive_max: 4,
+        window_size: 2 * 1024 * 1024,
+        maximum_packet_size: 32768,
+        // Each channel buffers at most this many packets from the engineer before the
+        // connection stops reading: bounded memory per channel.
+        channel_buffer_size: 32,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+struct Acceptor {
+    ctx: Arc<Context>,
+}
+
+impl russh::server::Server for Acceptor {
+    type Handler = Connection;
+
+    fn new_client(&mut self, peer: Option<std::net::SocketAddr>) -> Connection {
+        Connection::new(self.ctx.clone(), peer)
+    }
+
+    fn handle_session_error(&mut self, error: russh::Error) {
+        tracing::debug!("connection ended with an error: {error}");
+    }
+}
+
+/// Serves SSH on `listener` until `shutdown` turns true.
+pub async fn serve(
+    ctx: Arc<Context>,
+    host_key: PrivateKey,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let config = Arc::new(russh_config(host_key));
+    let mut acceptor = Acceptor { ctx };
+    let running = acceptor.run_on_socket(config, &listener);
+    let handle = running.handle();
+    tokio::select! {
+        result = running => result.map_err(|e| anyhow::anyhow!("SSH server stopped: {e}")),
+        _ = shutdown.wait_for(|s| *s) => {
+            handle.shutdown("menwei gateway is shutting down".into());
+            Ok(())
+        }
+    }
+}

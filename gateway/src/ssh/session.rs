@@ -1,0 +1,268 @@
+//! A live session: one engineer's SSH connection joined to one target under one grant.
+//!
+//! Opening one is where the gateway decides: the grant must be live ([`policy::connect`]),
+//! the target pinned, the recording writable and the database reachable, or nothing opens
+//! (fail closed). Once open, a supervisor task waits for the end: the enforcer tripping the
+//! end switch (grant expired or revoked, gateway stopping), the recording failing, or the
+//! engineer leaving; then it tells the channels, seals the recording, and writes the end
+//! into the database and the audit log. Not the byte relay ([`super::channel`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use policy::{Decision, Grant, Refusal};
+use rand::RngCore;
+use russh::server;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::server::Context;
+use super::upstream::{Credential, Upstream, UpstreamError};
+use crate::db::NewSession;
+use crate::enforcer::{trip, End, EndSwitch};
+use crate::recorder::Recorder;
+use crate::time::now_ms;
+
+/// How long the supervisor gives channels to print the end line before disconnecting.
+const GOODBYE: Duration = Duration::from_millis(300);
+
+/// One live session.
+pub struct LiveSession {
+    /// Session id, also the recording's file stem.
+    pub id: String,
+    /// Target name (never its address).
+    pub target: String,
+    /// The recording of this session.
+    pub recorder: Recorder,
+    /// The connection to the target.
+    pub upstream: Upstream,
+    /// Tripped once, when the session must end.
+    pub end: EndSwitch,
+}
+
+impl LiveSession {
+    /// Resolves with the end reason once the session is ending.
+    pub async fn ended(&self) -> End {
+        let mut rx = self.end.subscribe();
+        loop {
+            if let Some(end) = rx.borrow_and_update().clone() {
+                return end;
+            }
+            if rx.changed().await.is_err() {
+                return End::new("session_closed", "the session is closed");
+            }
+        }
+    }
+
+    /// Whether the session is ending.
+    pub fn is_ending(&self) -> bool {
+        self.end.borrow().is_some()
+    }
+}
+
+fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+fn db_unavailable() -> Refusal {
+    Refusal {
+        code: "database_unavailable",
+        message: "the gateway cannot check access right now (its database is unavailable); no session can start, try again shortly".into(),
+    }
+}
+
+/// Decides and opens a session for `engineer` to `target`, or says why not.
+/// `gone` turns true when the engineer's connection has closed.
+pub async fn open(
+    ctx: &Arc<Context>,
+    engineer: &str,
+    target: &str,
+    client_addr: &str,
+    handle: server::Handle,
+    gone: watch::Receiver<bool>,
+) -> Result<Arc<LiveSession>, Refusal> {
+    let grants = ctx.db.grants_for(engineer).await.map_err(|e| {
+        tracing::error!("cannot read grants: {e}");
+        db_unavailable()
+    })?;
+    let grant: Grant = match policy::connect(engineer, target, now_ms(), &grants) {
+        Decision::Allow(g) => g.clone(),
+        Decision::Deny(refusal) => {
+            ctx.audit(
+                engineer,
+                "connect.refused",
+                target,
+                json!({"code": refusal.code, "reason": refusal.message, "client": client_addr}),
+            )
+            .await;
+            return Err(refusal);
+        }
+    };
+    let row = ctx
+        .db
+        .target(target)
+        .await
+        .map_err(|_| db_unavailable())?
+        .ok_or_else(|| Refusal {
+            code: "no_grant",
+            message: format!("no live grant for target \"{target}\"; ask an approver for access"),
+        })?;
+    let Some(pin) = row.host_key_fingerprint.clone() else {
+        ctx.audit(engineer, "connect.refused", target, json!({"code": "target_unpinned", "client": client_addr})).await;
+        return Err(Refusal {
+            code: "target_unpinned",
+            message: format!("target \"{target}\" has no pinned host key, so the gateway will not connect; an administrator must run: menwei target pin {target}"),
+        });
+    };
+    let password = match &row.password_enc {
+        Some(sealed) => match ctx.vault.open(sealed) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                tracing::error!(target = target, "cannot open the target's vaulted password: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let credential = Credential {
+        login: row.login.clone(),
+        key: ctx.client_key.clone(),
+        password,
+    };
+    let upstream = match Upstream::connect(&row.address, &pin, &credential).await {
+        Ok(u) => u,
+        Err(e) => {
+            let action = match e {
+                UpstreamError::HostKeyMismatch { .. } => "target.hostkey_mismatch",
+                _ => "connect.refused",
+            };
+            tracing::warn!(target = target, "connection to target failed: {e}");
+            ctx.audit(engineer, action, target, json!({"code": e.code(), "detail": e.to_string(), "client": client_addr})).await;
+            return Err(Refusal {
+                code: e.code(),
+                message: e.engineer_message(target),
+            });
+        }
+    };
+
+    let id = random_id("s-");
+    let started_at = now_ms();
+    let meta = recordings::Meta {
+        session_id: id.clone(),
+        engineer: engineer.to_string(),
+        target: target.to_string(),
+        grant_id: grant.id.clone(),
+        started_at_ms: started_at,
+        node: ctx.config.node_name.clone(),
+    };
+    let recorder = match Recorder::start(
+        &ctx.config.recordings.dir,
+        meta,
+        &ctx.signing_key,
+        ctx.config.recordings.flush_interval,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot create the recording: {e}");
+            upstream.close().await;
+            ctx.audit(engineer, "connect.refused", target, json!({"code": "recording_unavailable", "client": client_addr})).await;
+            return Err(Refusal {
+                code: "recording_unavailable",
+                message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
+            });
+        }
+    };
+    let new = NewSession {
+        id: id.clone(),
+        engineer: engineer.to_string(),
+        target: target.to_string(),
+        grant_id: grant.id.clone(),
+        started_at,
+        recording: recorder.path().display().to_string(),
+        node: ctx.config.node_name.clone(),
+        client_addr: client_addr.to_string(),
+    };
+    if let Err(e) = ctx.db.session_start(&new).await {
+        tracing::error!("cannot record the session start: {e}");
+        let _ = recorder.seal("refused: database unavailable").await;
+        upstream.close().await;
+        return Err(db_unavailable());
+    }
+    ctx.audit(
+        engineer,
+        "session.start",
+        target,
+        json!({"session": id, "grant": grant.id, "client": client_addr, "node": ctx.config.node_name}),
+    )
+    .await;
+
+    let (end, _) = watch::channel(None);
+    let end: EndSwitch = Arc::new(end);
+    ctx.sessions.insert(&id, grant.clone(), end.clone());
+    let live = Arc::new(LiveSession {
+        id,
+        target: target.to_string(),
+        recorder,
+        upstream,
+        end,
+    });
+    tokio::spawn(supervise(
+        ctx.clone(),
+        live.clone(),
+        engineer.to_string(),
+        handle,
+        gone,
+    ));
+    Ok(live)
+}
+
+/// Waits for the session's end, then closes everything in order.
+async fn supervise(
+    ctx: Arc<Context>,
+    live: Arc<LiveSession>,
+    engineer: String,
+    handle: server::Handle,
+    mut gone: watch::Receiver<bool>,
+) {
+    let end = tokio::select! {
+        end = live.ended() => end,
+        _ = live.recorder.failed() => End::new("recording_failed", "the session recording cannot be written, so the session is closed"),
+        _ = gone.wait_for(|g| *g) => End::new("client_closed", "the engineer closed the connection"),
+    };
+    trip(&live.end, end.clone());
+    let client_left = end.code == "client_closed";
+    if !client_left {
+        // Channels print the end line and close; give them a moment before disconnecting.
+        tokio::time::sleep(GOODBYE).await;
+    }
+    let _ = live
+        .recorder
+        .record(recordings::Event::Marker {
+            text: format!("session ended: {}", end.message),
+        })
+        .await;
+    let sealed = live.recorder.seal(&end.message).await.is_ok();
+    live.upstream.close().await;
+    if !client_left {
+        let _ = handle
+            .disconnect(
+                russh::Disconnect::ByApplication,
+                format!("menwei: {}", end.message),
+                "en".into(),
+            )
+            .await;
+    }
+    if let Err(e) = ctx.db.session_end(&live.id, now_ms(), end.code).await {
+        tracing::error!(session = %live.id, "cannot record the session end: {e}");
+    }
+    ctx.audit(
+        &engineer,
+        "session.end",
+        &live.target,
+        json!({"session": live.id, "reason": end.code, "message": end.message, "recording_sealed": sealed}),
+    )
+    .await;
+    ctx.sessions.remove(&live.id);
+}

@@ -1,0 +1,193 @@
+//! An engineer: an ed25519 key pair and the real OpenSSH clients pointed at the gateway.
+//!
+//! Every run's stdout and stderr are checked for target addresses and ports (see
+//! [`crate::leaks`]); the common options make the clients ignore the machine's own
+//! config, agent and known_hosts.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::gateway::Gateway;
+use crate::leaks::check_out;
+use crate::process::{run, Out, Spawned, Stdin};
+use crate::pty::PtySession;
+use crate::SHORT;
+
+/// How long one client run may take unless a test says otherwise.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An engineer's identity on this machine.
+pub struct Engineer {
+    /// The gateway user name.
+    pub name: String,
+    /// Private key file.
+    pub key: PathBuf,
+    /// Public key file (`.pub`).
+    pub pubkey: PathBuf,
+    dir: TempDir,
+}
+
+impl Engineer {
+    /// Generates a fresh ed25519 key for `name` (not yet known to any gateway).
+    pub fn new(name: &str) -> Engineer {
+        let dir = tempfile::Builder::new()
+            .prefix("menwei-eng-")
+            .tempdir()
+            .unwrap();
+        let key = dir.path().join("id_ed25519");
+        let mut c = Command::new("ssh-keygen");
+        c.args(["-q", "-t", "ed25519", "-N", "", "-C"])
+            .arg(format!("{name}@e2e"))
+            .arg("-f")
+            .arg(&key);
+        run(c, Stdin::Null, SHORT).ok();
+        Engineer {
+            name: name.to_string(),
+            pubkey: key.with_extension("pub"),
+            key,
+            dir,
+        }
+    }
+
+    /// A directory of the engineer's own (their laptop's disk).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// The options every client run gets.
+    pub fn common_opts(&self) -> Vec<String> {
+        [
+            "-F",
+            "/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=15",
+            "-i",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([self.key.to_string_lossy().into_owned()])
+        .collect()
+    }
+
+    /// `NAME:TARGET`, the login that names a target.
+    pub fn to(&self, target: &str) -> String {
+        format!("{}:{target}", self.name)
+    }
+
+    /// `ssh OPTS... COMMON -p PORT USER@127.0.0.1 REMOTE...` as a command, not started.
+    pub fn ssh_command(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str]) -> Command {
+        // The test's options first: for ssh the first value of an option wins, so a test
+        // can raise LogLevel to see the client's INFO messages.
+        let mut c = Command::new("ssh");
+        c.args(opts)
+            .args(self.common_opts())
+            .arg("-p")
+            .arg(gw.port.to_string())
+            .arg(format!("{user}@127.0.0.1"));
+        if !remote.is_empty() {
+            c.arg("--").args(remote);
+        }
+        c
+    }
+
+    /// Runs `ssh` to completion (deadline [`CLIENT_TIMEOUT`]).
+    #[track_caller]
+    pub fn ssh(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str], stdin: Stdin) -> Out {
+        let out = run(self.ssh_command(gw, user, opts, remote), stdin, CLIENT_TIMEOUT);
+        check_out(&out);
+        out
+    }
+
+    /// `ssh NAME:TARGET@gateway CMD` with stdin from /dev/null.
+    #[track_caller]
+    pub fn exec(&self, gw: &Gateway, target: &str, cmd: &str) -> Out {
+        self.ssh(gw, &self.to(target), &[], &[cmd], Stdin::Null)
+    }
+
+    /// `ssh NAME:TARGET@gateway CMD` with `input` on stdin.
+    #[track_caller]
+    pub fn exec_input(&self, gw: &Gateway, target: &str, cmd: &str, input: &[u8]) -> Out {
+        self.ssh(gw, &self.to(target), &[], &[cmd], Stdin::Bytes(input.to_vec()))
+    }
+
+    /// Starts `ssh` in the background (output checked for leaks when waited for).
+    pub fn spawn(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str], stdin: Stdin) -> Spawned {
+        Spawned::start(self.ssh_command(gw, user, opts, remote), stdin, None).on_exit(check_out)
+    }
+
+    /// Starts `ssh NAME:TARGET@gateway CMD` in the background.
+    pub fn spawn_exec(&self, gw: &Gateway, target: &str, cmd: &str) -> Spawned {
+        self.spawn(gw, &self.to(target), &[], &[cmd], Stdin::Null)
+    }
+
+    /// `scp COMMON -P PORT -o User=NAME:TARGET ARGS...` (remote paths as `127.0.0.1:PATH`).
+    #[track_caller]
+    pub fn scp(&self, gw: &Gateway, target: &str, args: &[&str]) -> Out {
+        let mut c = Command::new("scp");
+        c.args(self.common_opts())
+            .arg("-P")
+            .arg(gw.port.to_string())
+            .arg("-o")
+            .arg(format!("User={}", self.to(target)))
+            .args(args);
+        let out = run(c, Stdin::Null, CLIENT_TIMEOUT);
+        check_out(&out);
+        out
+    }
+
+    /// `sftp COMMON -P PORT -b - NAME:TARGET@gateway` with `batch` as the command list.
+    #[track_caller]
+    pub fn sftp(&self, gw: &Gateway, target: &str, batch: &str) -> Out {
+        let mut c = Command::new("sftp");
+        c.args(self.common_opts())
+            .arg("-P")
+            .arg(gw.port.to_string())
+            .arg("-o")
+            .arg(format!("User={}", self.to(target)))
+            .args(["-b", "-", "127.0.0.1"]);
+        let out = run(c, Stdin::Bytes(batch.as_bytes().to_vec()), CLIENT_TIMEOUT);
+        check_out(&out);
+        out
+    }
+
+    /// `rsync -e "ssh COMMON -p PORT -l NAME:TARGET" ARGS...` (remote paths as
+    /// `127.0.0.1:PATH`).
+    #[track_caller]
+    pub fn rsync(&self, gw: &Gateway, target: &str, args: &[&str]) -> Out {
+        let e = format!(
+            "ssh {} -p {} -l {}",
+            self.common_opts().join(" "),
+            gw.port,
+            self.to(target)
+        );
+        let mut c = Command::new("rsync");
+        c.arg("-e").arg(e).args(args);
+        let out = run(c, Stdin::Null, CLIENT_TIMEOUT);
+        check_out(&out);
+        out
+    }
+
+    /// `ssh -tt USER@gateway` inside a real pseudo-terminal of `rows`×`cols`.
+    pub fn pty(&self, gw: &Gateway, user: &str, opts: &[&str], rows: u16, cols: u16) -> PtySession {
+        let mut argv: Vec<String> = vec!["ssh".into(), "-tt".into()];
+        argv.extend(opts.iter().map(|s| s.to_string()));
+        argv.extend(self.common_opts());
+        argv.push("-p".into());
+        argv.push(gw.port.to_string());
+        argv.push(format!("{user}@127.0.0.1"));
+        PtySession::start(&argv, rows, cols)
+    }
+}

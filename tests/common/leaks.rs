@@ -1,0 +1,74 @@
+//! What an engineer must never see: the addresses and ports of targets.
+//!
+//! Every [`crate::Sshd`] registers its address and port here when it starts; every run of
+//! an engineer's client (`ssh`, `scp`, `sftp`, `rsync`, the pty sessions) is checked
+//! against the list when it ends. So the whole suite doubles as the test that no message,
+//! menu or error carries a target's address.
+
+use std::sync::Mutex;
+
+use crate::process::Out;
+
+static SECRETS: Mutex<Vec<Secret>> = Mutex::new(Vec::new());
+
+#[derive(Clone)]
+enum Secret {
+    /// Appears as a substring (an address such as `127.0.0.2`).
+    Text(String),
+    /// Appears as a number not surrounded by other digits (a port).
+    Number(String),
+}
+
+/// Registers a target's address and port as secret.
+pub(crate) fn register(ip: &str, port: u16) {
+    let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    s.push(Secret::Text(ip.to_string()));
+    s.push(Secret::Number(port.to_string()));
+}
+
+fn find(hay: &[u8]) -> Option<String> {
+    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for s in secrets {
+        match s {
+            Secret::Text(t) => {
+                if crate::process::contains(hay, t.as_bytes()) {
+                    return Some(t);
+                }
+            }
+            Secret::Number(n) => {
+                let n = n.as_bytes();
+                for (i, w) in hay.windows(n.len()).enumerate() {
+                    if w == n {
+                        let before = i.checked_sub(1).and_then(|j| hay.get(j));
+                        let after = hay.get(i + n.len());
+                        let digit = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_digit());
+                        if !digit(before) && !digit(after) {
+                            return Some(String::from_utf8_lossy(n).into_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Panics if `text` contains a registered target address or port.
+#[track_caller]
+pub fn assert_no_leak(text: &[u8], context: &str) {
+    if let Some(s) = find(text) {
+        panic!(
+            "engineer-visible text leaks target address/port {s:?} ({context}):\n{}",
+            String::from_utf8_lossy(text)
+        );
+    }
+}
+
+/// The check attached to every engineer client run.
+pub(crate) fn check_out(out: &Out) {
+    if std::thread::panicking() {
+        return;
+    }
+    assert_no_leak(&out.stdout, &format!("stdout of {}", out.what));
+    assert_no_leak(&out.stderr, &format!("stderr of {}", out.what));
+}

@@ -1,0 +1,133 @@
+//! Shared harness for the end-to-end tests: real processes on loopback, nothing mocked.
+//!
+//! A test builds what it needs from these pieces, each an RAII guard whose `Drop` stops
+//! what it started:
+//!
+//! - [`Database`]: SQLite (the default file in the gateway's data dir) or a fresh
+//!   PostgreSQL database per test, created with `psql` from `MENWEI_TEST_PG_URL` and
+//!   dropped afterwards. [`both_databases!`] turns one test body into a test per database.
+//! - [`Sshd`]: an OpenSSH `sshd` target on `127.0.0.2`..`127.0.0.9` with its own host key
+//!   and config, so that a target's address is a string that appears nowhere else.
+//! - [`Gateway`]: `menwei init` in a tempdir, `menwei serve` as a child, CLI helpers.
+//! - [`Engineer`]: an ed25519 key and the real `ssh`/`scp`/`sftp`/`rsync` clients. Every
+//!   run checks that no engineer-visible text carries a target's address or port.
+//! - [`PtySession`]: `ssh` inside a real pseudo-terminal (via Python's `pty`), for shells,
+//!   menus and window changes.
+//! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
+//!   grant, the starting point of most tests.
+//!
+//! It is not a library for the product: it only drives the built `menwei` binary
+//! (`target/debug/menwei`, or `MENWEI_BIN`). Every wait has a deadline, so a broken
+//! gateway fails a test instead of hanging it.
+
+// Test code: a failed expectation is a panic, with the context needed to understand it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod database;
+mod engineer;
+mod gateway;
+mod leaks;
+mod process;
+mod pty;
+mod sshd;
+mod world;
+
+pub use database::{Database, Db};
+pub use engineer::Engineer;
+pub use gateway::Gateway;
+pub use leaks::assert_no_leak;
+pub use process::{contains, free_port, kill_group, run, signal, wait_until, Out, Spawned, Stdin};
+pub use pty::PtySession;
+pub use sshd::Sshd;
+pub use world::{World, WorldOpts, WEB01_DESCRIPTION};
+pub use gateway::menwei_bin;
+
+use std::time::Duration;
+
+/// Default deadline for one command of the CLI or one short `ssh` run.
+pub const SHORT: Duration = Duration::from_secs(30);
+
+/// Expands one test body into a test per database: `name::sqlite` and `name::postgres`.
+///
+/// ```ignore
+/// both_databases! {
+///     fn exec_returns_exit_status(db) {
+///         let w = World::new(db);
+///         ...
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! both_databases {
+    ($( $(#[$meta:meta])* fn $name:ident($db:ident) $body:block )*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($db: $crate::Db) $body
+
+            #[test]
+            fn sqlite() {
+                body($crate::Db::Sqlite)
+            }
+
+            #[test]
+            fn postgres() {
+                body($crate::Db::Postgres)
+            }
+        }
+    )*};
+}
+
+/// A JSON field as text whether the binary wrote it as a string or a number.
+pub fn json_text(v: &serde_json::Value, key: &str) -> String {
+    match v.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Lowercase text contains one of the words that say "no" to an engineer.
+pub fn says_refused(text: &str) -> bool {
+    let t = text.to_lowercase();
+    [
+        "refused",
+        "not allowed",
+        "denied",
+        "disabled",
+        "forbidden",
+        "not permitted",
+        "no live grant",
+        "no grant",
+        "prohibited",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+}
+
+/// The non-empty lines of `text`, trimmed.
+pub fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Asserts `out` failed and told the user why in exactly one line on stderr.
+pub fn assert_one_line_refusal(out: &Out) {
+    assert!(!out.success(), "expected a refusal, got success:\n{out}");
+    let l = lines(&out.stderr_text());
+    assert_eq!(l.len(), 1, "expected exactly one line on stderr:\n{out}");
+    assert!(
+        says_refused(&l[0]) || l[0].to_lowercase().contains("grant"),
+        "the refusal line does not say it refused: {:?}\n{out}",
+        l[0]
+    );
+}

@@ -1,0 +1,78 @@
+//! The usual starting point: a serving gateway, one pinned target `web01`, engineer
+//! `alice` with a key, approver `bob`, and a live grant for alice on web01.
+
+use crate::database::Db;
+use crate::engineer::Engineer;
+use crate::gateway::Gateway;
+use crate::sshd::Sshd;
+
+/// What to change in the usual world.
+pub struct WorldOpts {
+    /// Duration of alice's grant on web01, `None` for no grant.
+    pub grant_for: Option<&'static str>,
+    /// Pin web01's host key.
+    pub pin: bool,
+    /// TOML appended to `menwei.toml` before `serve`.
+    pub config: &'static str,
+}
+
+impl Default for WorldOpts {
+    fn default() -> Self {
+        WorldOpts {
+            grant_for: Some("2h"),
+            pin: true,
+            config: "",
+        }
+    }
+}
+
+/// Gateway + web01 + alice + bob (+ grant).
+pub struct World {
+    /// Dropped first: the gateway stops before its targets and database go.
+    pub gw: Gateway,
+    /// The target `web01`.
+    pub web01: Sshd,
+    /// Engineer alice, key registered.
+    pub alice: Engineer,
+    /// alice's grant on web01, if any.
+    pub grant: Option<String>,
+}
+
+/// web01's description, as the menu shows it.
+pub const WEB01_DESCRIPTION: &str = "Front web server (e2e)";
+
+impl World {
+    /// The usual world.
+    pub fn new(db: Db) -> World {
+        World::with(db, WorldOpts::default())
+    }
+
+    /// The usual world, changed by `opts`.
+    pub fn with(db: Db, opts: WorldOpts) -> World {
+        let web01 = Sshd::start();
+        let mut gw = Gateway::init(db);
+        if !opts.config.is_empty() {
+            gw.append_config(opts.config);
+        }
+        gw.add_user("bob", "approver");
+        let alice = Engineer::new("alice");
+        gw.add_engineer(&alice);
+        gw.add_target("web01", &web01, WEB01_DESCRIPTION);
+        if opts.pin {
+            gw.pin("web01");
+        }
+        let grant = opts.grant_for.map(|d| gw.grant("alice", "web01", d));
+        gw.serve();
+        World {
+            gw,
+            web01,
+            alice,
+            grant,
+        }
+    }
+
+    /// alice's grant id (panics if the world was built without one).
+    pub fn grant_id(&self) -> &str {
+        self.grant.as_deref().expect("this world has no grant")
+    }
+}

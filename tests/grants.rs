@@ -1,0 +1,93 @@
+//! Grants are live: no grant, no connection; revocation and expiry end live sessions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::time::{Duration, Instant};
+
+use menwei_e2e::*;
+
+/// Waits for `s` to exit and returns when it did.
+fn exit_instant(s: &mut Spawned, timeout: Duration) -> (Instant, Out) {
+    let deadline = Instant::now() + timeout;
+    while !s.exited() {
+        assert!(
+            Instant::now() < deadline,
+            "the session is still alive {timeout:?} later:\n{}",
+            s.snapshot()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let at = Instant::now();
+    (at, s.wait(SHORT))
+}
+
+fn grant_state(gw: &Gateway, id: &str) -> String {
+    let g = gw
+        .grants()
+        .into_iter()
+        .find(|g| json_text(g, "id") == id)
+        .unwrap_or_else(|| panic!("grant {id} not in grant list"));
+    json_text(&g, "state")
+}
+
+both_databases! {
+    fn connection_without_a_grant_is_refused_in_one_line(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
+        let out = w.alice.exec(&w.gw, "web01", "echo should-not-run");
+        assert_one_line_refusal(&out);
+        assert!(!out.stdout_text().contains("should-not-run"));
+
+        // A grant on another target does not open this one.
+        let web02 = Sshd::start();
+        w.gw.add_target("web02", &web02, "other");
+        w.gw.pin("web02");
+        w.gw.grant("alice", "web02", "1h");
+        let out = w.alice.exec(&w.gw, "web01", "echo should-not-run");
+        assert_one_line_refusal(&out);
+        w.alice.exec(&w.gw, "web02", "true").ok();
+    }
+
+    fn revoked_grant_disconnects_live_session_within_a_second(db) {
+        let w = World::new(db);
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 60");
+        s.wait_stdout("started", SHORT);
+        let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 80);
+        t.line("echo PTY_$((1+1))");
+        t.expect("PTY_2", SHORT);
+
+        w.gw.revoke(w.grant_id());
+        let revoked = Instant::now();
+        let (ended, out) = exit_instant(&mut s, Duration::from_secs(5));
+        let took = ended - revoked;
+        assert!(took <= Duration::from_secs(1), "exec session ended {took:?} after the revoke:\n{out}");
+        assert!(!out.success(), "{out}");
+        assert!(
+            out.all_text().to_lowercase().contains("revoked"),
+            "the engineer is not told the grant was revoked:\n{out}"
+        );
+        let pty_out = t.wait(Duration::from_secs(2));
+        assert!(pty_out.stdout_text().to_lowercase().contains("revoked"), "pty session:\n{pty_out}");
+
+        assert_eq!(grant_state(&w.gw, w.grant_id()), "revoked");
+        let again = w.alice.exec(&w.gw, "web01", "true");
+        assert_one_line_refusal(&again);
+        w.gw.wait_audit("grant.revoke", |e| e.to_string().contains(w.grant_id()));
+    }
+
+    fn expired_grant_disconnects_live_session(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
+        let id = w.gw.grant("alice", "web01", "4s");
+        let granted = Instant::now();
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 60");
+        s.wait_stdout("started", SHORT);
+        assert_eq!(grant_state(&w.gw, &id), "live");
+        let (ended, out) = exit_instant(&mut s, Duration::from_secs(15));
+        let after_end = ended.saturating_duration_since(granted + Duration::from_secs(4));
+        assert!(ended >= granted + Duration::from_millis(3000), "ended before the grant did:\n{out}");
+        assert!(after_end <= Duration::from_secs(1), "session outlived its grant by {after_end:?}:\n{out}");
+        let t = out.all_text().to_lowercase();
+        assert!(t.contains("expired") || t.contains("ended"), "the engineer is not told why:\n{out}");
+        assert_eq!(grant_state(&w.gw, &id), "expired");
+        assert_one_line_refusal(&w.alice.exec(&w.gw, "web01", "true"));
+    }
+}

@@ -1,0 +1,203 @@
+//! Recordings: they hold exactly what the engineer saw, any change to them is found,
+//! a crash leaves a readable recording, a clean stop seals it, and the asciicast export
+//! plays in Debian's asciinema.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use menwei_e2e::*;
+use serde_json::Value;
+
+/// Waits for alice's latest session to have ended; returns (id, recording file).
+fn ended_session(gw: &Gateway) -> (String, PathBuf) {
+    let s = wait_until("the session to end", Duration::from_secs(10), || {
+        let s = gw.last_session("alice");
+        (!json_text(&s, "ended_at").is_empty()).then_some(s)
+    });
+    (json_text(&s, "id"), recording_path(gw, &s))
+}
+
+fn recording_path(gw: &Gateway, s: &Value) -> PathBuf {
+    let p = PathBuf::from(json_text(s, "recording"));
+    let p = if p.is_absolute() { p } else { gw.data_dir().join(p) };
+    assert!(p.is_file(), "session's recording {} is not a file: {s}", p.display());
+    p
+}
+
+/// The "o" events of an asciicast v2 document, concatenated.
+fn asciicast_output(cast: &str) -> String {
+    let mut it = cast.lines();
+    let header: Value = serde_json::from_str(it.next().expect("empty asciicast")).unwrap();
+    assert_eq!(header["version"], 2, "asciicast header: {header}");
+    let mut out = String::new();
+    let mut last_t = 0.0;
+    for l in it.filter(|l| !l.trim().is_empty()) {
+        let ev: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("asciicast event {l:?}: {e}"));
+        let t = ev[0].as_f64().unwrap_or_else(|| panic!("event time: {l}"));
+        assert!(t >= last_t, "asciicast times go backwards at {l}");
+        last_t = t;
+        if ev[1] == "o" {
+            out.push_str(ev[2].as_str().unwrap());
+        }
+    }
+    out
+}
+
+fn export(gw: &Gateway, id: &str) -> String {
+    gw.cli_ok(&["recording", "export", id, "--format", "asciicast"])
+}
+
+/// A finished interactive session (pty, through pipes so stdout is exactly the bytes
+/// the client received); returns what the client received.
+fn interactive_session(w: &World) -> Vec<u8> {
+    let mut s = w.alice.spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+    s.send("echo 'ünïcödé ✓ 门卫'; seq 1 3000; printf '\\033[1mbold\\033[0m\\n'\n".as_bytes());
+    s.wait_stdout("3000", SHORT);
+    s.send(b"exit\n");
+    let out = s.wait(SHORT);
+    out.ok();
+    out.stdout
+}
+
+fn flip(p: &PathBuf, at: usize) -> PathBuf {
+    let mut b = std::fs::read(p).unwrap();
+    b[at] ^= 0x01;
+    let copy = p.with_file_name(format!("flipped-{at}.mwrec"));
+    std::fs::write(&copy, b).unwrap();
+    copy
+}
+
+both_databases! {
+    fn recording_of_interactive_session_holds_exactly_the_bytes_the_client_received(db) {
+        let w = World::new(db);
+        let received = interactive_session(&w);
+        let (id, _) = ended_session(&w.gw);
+        let recorded = asciicast_output(&export(&w.gw, &id));
+        let received = String::from_utf8(received).expect("the session printed UTF-8");
+        assert!(received.contains("2999\r\n3000"), "{received:?}");
+        assert!(
+            recorded == received,
+            "recording differs from what the client received\n recorded ({} bytes): {:?}\n received ({} bytes): {:?}",
+            recorded.len(), recorded.chars().take(600).collect::<String>(),
+            received.len(), received.chars().take(600).collect::<String>()
+        );
+        // The output option of `export` writes the same.
+        let f = w.gw.scratch().join("s.cast");
+        w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--output", f.to_str().unwrap()]);
+        assert_eq!(asciicast_output(&std::fs::read_to_string(&f).unwrap()), received);
+    }
+
+    fn flipping_one_byte_makes_verify_name_the_chunk(db) {
+        let w = World::new(db);
+        interactive_session(&w);
+        let (id, file) = ended_session(&w.gw);
+        let ok = w.gw.cli(&["recording", "verify", &id]);
+        ok.ok();
+        let ok = w.gw.cli(&["recording", "verify", file.to_str().unwrap()]);
+        ok.ok();
+
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        assert!(len > 1000, "recording is only {len} bytes");
+        for at in [len / 3, len / 2, len * 2 / 3] {
+            let copy = flip(&file, at);
+            let out = w.gw.cli(&["recording", "verify", copy.to_str().unwrap()]);
+            assert!(!out.success(), "verify accepted a recording with byte {at} of {len} flipped:\n{out}");
+            assert!(out.all_text().to_lowercase().contains("chunk"), "verify does not name the chunk (byte {at} of {len}):\n{out}");
+            assert!(!out.all_text().contains("panicked"), "{out}");
+        }
+    }
+
+    fn kill_9_mid_session_leaves_a_recording_that_verifies_as_cut_short(db) {
+        let mut w = World::new(db);
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 60");
+        s.wait_stdout("line3", SHORT);
+        // Flushed at least every second.
+        std::thread::sleep(Duration::from_millis(1600));
+        w.gw.kill9();
+        s.wait(SHORT);
+
+        let sess = w.gw.last_session("alice");
+        let id = json_text(&sess, "id");
+        let out = w.gw.cli(&["recording", "verify", &id]);
+        assert!(out.all_text().to_lowercase().contains("cut short"), "verify after kill -9:\n{out}");
+        assert!(!out.all_text().contains("panicked"), "{out}");
+        let file = recording_path(&w.gw, &sess);
+        let out = w.gw.cli(&["recording", "verify", file.to_str().unwrap()]);
+        assert!(out.all_text().to_lowercase().contains("cut short"), "{out}");
+
+        let cast = asciicast_output(&export(&w.gw, &id));
+        assert!(cast.contains("line1\r\nline2\r\nline3") || cast.contains("line1\nline2\nline3"), "export of the cut-short recording: {cast:?}");
+
+        // And the gateway comes back.
+        w.gw.serve();
+        w.alice.exec(&w.gw, "web01", "true").ok();
+    }
+
+    fn sigterm_tells_live_sessions_and_seals_their_recordings(db) {
+        let mut w = World::new(db);
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 60");
+        s.wait_stdout("started", SHORT);
+        let stopped = w.gw.stop(Duration::from_secs(15));
+        assert_eq!(stopped.code(), 0, "menwei serve after SIGTERM:\n{stopped}");
+        let out = s.wait(Duration::from_secs(5));
+        assert!(!out.stderr_text().trim().is_empty(), "the session was not told why it ended:\n{out}");
+
+        let sess = w.gw.last_session("alice");
+        assert!(!json_text(&sess, "ended_at").is_empty(), "session not ended: {sess}");
+        let id = json_text(&sess, "id");
+        let v = w.gw.cli(&["recording", "verify", &id]);
+        v.ok();
+        let t = v.all_text().to_lowercase();
+        assert!(t.contains("sealed") && !t.contains("unsealed") && !t.contains("cut short"), "{v}");
+    }
+
+    fn asciicast_export_plays_in_asciinema(db) {
+        let w = World::new(db);
+        interactive_session(&w);
+        let (id, _) = ended_session(&w.gw);
+        let f = w.gw.scratch().join("play.cast");
+        std::fs::write(&f, export(&w.gw, &id)).unwrap();
+        let mut c = Command::new("timeout");
+        c.args(["60", "asciinema", "play", "-s", "50", "-i", "0.1"]).arg(&f);
+        let out = run(c, Stdin::Null, Duration::from_secs(70));
+        out.ok();
+        assert!(out.stdout_text().contains("3000"), "asciinema showed: {out}");
+
+        let out = w.gw.cli(&["recording", "play", &id, "--speed", "50"]);
+        out.ok();
+        assert!(out.stdout_text().contains("3000"), "{out}");
+    }
+
+    fn corrupt_or_truncated_recordings_give_a_clear_error(db) {
+        let w = World::new(db);
+        interactive_session(&w);
+        let (_, file) = ended_session(&w.gw);
+        let bytes = std::fs::read(&file).unwrap();
+        let dir = w.gw.scratch();
+        let truncated = dir.join("truncated.mwrec");
+        std::fs::write(&truncated, &bytes[..bytes.len() / 2 + 7]).unwrap();
+        let garbage = dir.join("garbage.mwrec");
+        std::fs::write(&garbage, (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
+        let empty = dir.join("empty.mwrec");
+        std::fs::write(&empty, b"").unwrap();
+        for f in [&truncated, &garbage, &empty] {
+            let p = f.to_str().unwrap();
+            for args in [vec!["recording", "verify", p], vec!["recording", "export", p, "--format", "asciicast"], vec!["recording", "play", p, "--speed", "100"]] {
+                let out = w.gw.cli(&args);
+                assert!(!out.all_text().contains("panicked"), "{out}");
+                // A truncated file may still export and play up to the cut; the others
+                // have nothing to show.
+                if f != &truncated {
+                    out.failed();
+                    assert_eq!(lines(&out.stderr_text()).len(), 1, "one line, please:\n{out}");
+                }
+            }
+        }
+        let out = w.gw.cli(&["recording", "verify", truncated.to_str().unwrap()]);
+        let t = out.all_text().to_lowercase();
+        assert!(t.contains("cut short") || t.contains("truncat") || t.contains("chunk"), "{out}");
+    }
+}

@@ -1,0 +1,109 @@
+//! Bulk data: 100 MiB each way arrives intact, and a client that stops reading does not
+//! make the gateway buffer without bound.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use menwei_e2e::*;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const MIB100: u64 = 100 * 1024 * 1024;
+const BULK: Duration = Duration::from_secs(240);
+
+fn sha256_file(p: &Path) -> (u64, String) {
+    let mut f = File::open(p).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).unwrap();
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    (n, hex::encode(h.finalize()))
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+both_databases! {
+    fn download_of_100_mib_arrives_with_the_same_sha256(db) {
+        let w = World::new(db);
+        let dest = w.gw.scratch().join("down.bin");
+        let remote = format!(
+            "f=$(mktemp); head -c {MIB100} /dev/urandom > $f; sha256sum < $f >&2; cat $f; rm -f $f"
+        );
+        let cmd = w.alice.ssh_command(&w.gw, "alice:web01", &[], &[&remote]);
+        let mut c = Spawned::start(cmd, Stdin::Null, Some(dest.clone()));
+        let out = c.wait(BULK);
+        out.ok();
+        let (n, local) = sha256_file(&dest);
+        assert_eq!(n, MIB100, "received {n} bytes");
+        assert!(out.stderr_text().starts_with(&local), "target's sha256 {:?} != received {local}", out.stderr_text());
+        assert_no_leak(&out.stderr, "download stderr");
+    }
+
+    fn upload_of_100_mib_arrives_with_the_same_sha256(db) {
+        let w = World::new(db);
+        let src = w.gw.scratch().join("up.bin");
+        {
+            let mut f = File::create(&src).unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            for _ in 0..100 {
+                rand::thread_rng().fill_bytes(&mut buf);
+                f.write_all(&buf).unwrap();
+            }
+        }
+        let (_, local) = sha256_file(&src);
+        let cmd = w.alice.ssh_command(&w.gw, "alice:web01", &[], &["sha256sum"]);
+        let mut c = Spawned::start(cmd, Stdin::File(src), None);
+        let out = c.wait(BULK);
+        out.ok();
+        assert!(out.stdout_text().starts_with(&local), "target got sha256 {:?}, sent {local}", out.stdout_text());
+    }
+
+    fn client_that_stops_reading_does_not_grow_gateway_memory(db) {
+        let w = World::new(db);
+        let pid = w.gw.pid();
+        let before = rss_kib(pid);
+        // The client's stdout is a pipe that nobody reads: ssh stops reading the socket,
+        // and the target keeps writing as fast as it can.
+        let ssh = w.alice.ssh_command(&w.gw, "alice:web01", &[], &["cat /dev/zero"]);
+        let line = format!(
+            "{} | sleep 60",
+            std::iter::once(ssh.get_program())
+                .chain(ssh.get_args())
+                .map(|a| format!("'{}'", a.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let mut sh = Command::new("bash");
+        sh.arg("-c").arg(line);
+        let _stalled = Spawned::start(sh, Stdin::Null, None);
+        std::thread::sleep(Duration::from_secs(6));
+        let during = rss_kib(pid);
+
+        // Meanwhile, others are served.
+        let out = w.alice.exec(&w.gw, "web01", "echo still-served");
+        out.ok();
+        assert_eq!(out.stdout_text(), "still-served\n");
+        let after = rss_kib(pid);
+        let grown = during.max(after).saturating_sub(before);
+        assert!(grown < 64 * 1024, "gateway RSS grew by {grown} KiB (from {before} KiB) behind a stalled reader");
+    }
+}
