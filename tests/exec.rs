@@ -45,10 +45,10 @@ both_databases! {
             &w.gw,
             "alice:web01",
             &["-o", "SendEnv=LANG LC_* FOO MENWEI_SECRET"],
-            &["echo \"[$LANG][$LC_E2E][$FOO][$MENWEI_SECRET]\""],
+            &["echo \"[$LANG][$LC_PAPER][$FOO][$MENWEI_SECRET]\""],
         );
         c.env("LANG", "C.UTF-8")
-            .env("LC_E2E", "lc-passes")
+            .env("LC_PAPER", "lc-passes")
             .env("FOO", "foo-stays")
             .env("MENWEI_SECRET", "secret-stays");
         let out = run(c, Stdin::Null, SHORT);
@@ -93,6 +93,10 @@ both_databases! {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
+        if outs.iter().any(|o| !o.success()) {
+            let m = master.kill();
+            panic!("a channel failed:\n{}\nmaster:\n{m}", outs.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("\n"));
+        }
         for (i, o) in outs.iter().enumerate() {
             o.ok();
             assert_eq!(o.stdout_text(), format!("channel-{i}\n"), "{o}");

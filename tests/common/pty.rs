@@ -79,7 +79,7 @@ impl PtySession {
             .prefix("menwei-pty-")
             .tempdir()
             .unwrap();
-        let helper = dir.path().join("pty.py");
+        let helper = dir.path().join("menwei_pty_driver.py");
         fs::write(&helper, HELPER).unwrap();
         let ctl = dir.path().join("ctl");
         let mut mk = Command::new("mkfifo");
