@@ -1,7 +1,12 @@
 //! The audit log: what goes in, and that no row can be changed, removed or slipped in
 //! without `menwei audit verify` noticing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use menwei_e2e::*;
 
@@ -11,21 +16,32 @@ fn audit_verify(gw: &Gateway) -> Out {
 
 /// The first `seq` of an `action` row, read behind the product's back.
 fn seq_of(gw: &Gateway, action: &str) -> i64 {
-    let o = gw.sql(&format!("SELECT MIN(seq) FROM audit_log WHERE action = '{action}'"));
+    let o = gw.sql(&format!(
+        "SELECT MIN(seq) FROM audit_log WHERE action = '{action}'"
+    ));
     o.ok();
-    o.stdout_text().trim().parse().unwrap_or_else(|_| panic!("no {action} row: {o}"))
+    o.stdout_text()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no {action} row: {o}"))
 }
 
 #[track_caller]
 fn assert_verify_fails_at(gw: &Gateway, seq: i64, what: &str) {
     let out = audit_verify(gw);
-    assert!(!out.success(), "audit verify accepted a log with {what}:\n{out}");
+    assert!(
+        !out.success(),
+        "audit verify accepted a log with {what}:\n{out}"
+    );
     let text = out.all_text();
     let s = seq.to_string();
     let names_it = text
         .split(|c: char| !c.is_ascii_digit())
         .any(|tok| tok == s);
-    assert!(names_it, "audit verify does not name row {seq} ({what}):\n{out}");
+    assert!(
+        names_it,
+        "audit verify does not name row {seq} ({what}):\n{out}"
+    );
 }
 
 both_databases! {

@@ -1,7 +1,12 @@
 //! Non-interactive exec through the gateway: output, errors, exit status, stdin,
 //! environment, several channels on one connection.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,12 @@
 //! a crash leaves a readable recording, a clean stop seals it, and the asciicast export
 //! plays in Debian's asciinema.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,8 +27,16 @@ fn ended_session(gw: &Gateway) -> (String, PathBuf) {
 
 fn recording_path(gw: &Gateway, s: &Value) -> PathBuf {
     let p = PathBuf::from(json_text(s, "recording"));
-    let p = if p.is_absolute() { p } else { gw.data_dir().join(p) };
-    assert!(p.is_file(), "session's recording {} is not a file: {s}", p.display());
+    let p = if p.is_absolute() {
+        p
+    } else {
+        gw.data_dir().join(p)
+    };
+    assert!(
+        p.is_file(),
+        "session's recording {} is not a file: {s}",
+        p.display()
+    );
     p
 }
 
@@ -35,7 +48,8 @@ fn asciicast_output(cast: &str) -> String {
     let mut out = String::new();
     let mut last_t = 0.0;
     for l in it.filter(|l| !l.trim().is_empty()) {
-        let ev: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("asciicast event {l:?}: {e}"));
+        let ev: Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("asciicast event {l:?}: {e}"));
         let t = ev[0].as_f64().unwrap_or_else(|| panic!("event time: {l}"));
         assert!(t >= last_t, "asciicast times go backwards at {l}");
         last_t = t;
@@ -53,7 +67,9 @@ fn export(gw: &Gateway, id: &str) -> String {
 /// A finished interactive session (pty, through pipes so stdout is exactly the bytes
 /// the client received); returns what the client received.
 fn interactive_session(w: &World) -> Vec<u8> {
-    let mut s = w.alice.spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+    let mut s = w
+        .alice
+        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
     s.send("echo 'ünïcödé ✓ 门卫'; seq 1 3000; printf '\\033[1mbold\\033[0m\\n'\n".as_bytes());
     s.wait_stdout("3000", SHORT);
     s.send(b"exit\n");
@@ -121,7 +137,9 @@ both_databases! {
 
         let sess = w.gw.last_session("alice");
         let id = json_text(&sess, "id");
+        // Intact up to the crash: verify succeeds and says the recording was cut short.
         let out = w.gw.cli(&["recording", "verify", &id]);
+        out.ok();
         assert!(out.all_text().to_lowercase().contains("cut short"), "verify after kill -9:\n{out}");
         assert!(!out.all_text().contains("panicked"), "{out}");
         let file = recording_path(&w.gw, &sess);
@@ -152,6 +170,16 @@ both_databases! {
         v.ok();
         let t = v.all_text().to_lowercase();
         assert!(t.contains("sealed") && !t.contains("unsealed") && !t.contains("cut short"), "{v}");
+    }
+
+    fn exec_recording_holds_stdout_and_stderr(db) {
+        let w = World::new(db);
+        let out = w.alice.exec(&w.gw, "web01", "echo to-stdout; echo to-stderr >&2; exit 3");
+        assert_eq!(out.code(), 3);
+        let (id, _) = ended_session(&w.gw);
+        let cast = asciicast_output(&export(&w.gw, &id));
+        assert!(cast.contains("to-stdout") && cast.contains("to-stderr"), "exec recording: {cast:?}");
+        w.gw.cli(&["recording", "verify", &id]).ok();
     }
 
     fn asciicast_export_plays_in_asciinema(db) {

@@ -1,7 +1,12 @@
 //! Data does not leave the site: file transfer, forwarding of every kind, agent and X11
 //! are refused by default, each with a message to the engineer and an audit event.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,12 @@
 //! Interactive use: a shell in a real terminal, window changes, Ctrl-C, the target menu,
 //! and exec turned off per target.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Duration;
 
@@ -32,6 +37,17 @@ both_databases! {
         t.line("exit 7");
         let out = t.wait(T);
         assert_eq!(out.code(), 7, "the shell's exit status comes back:\n{out}");
+
+        // The recording has the resize.
+        let id = wait_until("the session to end", SHORT, || {
+            let s = w.gw.last_session("alice");
+            (!json_text(&s, "ended_at").is_empty()).then(|| json_text(&s, "id"))
+        });
+        let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast"]);
+        assert!(
+            cast.lines().any(|l| l.contains("\"r\"") && l.contains("120x40")),
+            "no resize event 120x40 in the recording:\n{cast}"
+        );
     }
 
     fn menu_lists_granted_targets_by_name_and_description_only(db) {

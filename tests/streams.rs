@@ -1,7 +1,12 @@
 //! Bulk data: 100 MiB each way arrives intact, and a client that stops reading does not
 //! make the gateway buffer without bound.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::fs::File;
 use std::io::{Read, Write};

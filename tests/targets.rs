@@ -1,7 +1,12 @@
 //! Targets: pinning, changed host keys, unreachable targets. None of it may show the
 //! engineer where a target is.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use menwei_e2e::*;
 

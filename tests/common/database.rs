@@ -52,7 +52,17 @@ fn with_db_name(url: &str, name: &str) -> String {
 
 fn psql(url: &str, sql: &str) -> Out {
     let mut c = Command::new("psql");
-    c.args([url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-t", "-A", "-c", sql]);
+    c.args([
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-c",
+        sql,
+    ]);
     run(c, Stdin::Null, SHORT)
 }
 

@@ -105,8 +105,19 @@ impl Engineer {
 
     /// Runs `ssh` to completion (deadline [`CLIENT_TIMEOUT`]).
     #[track_caller]
-    pub fn ssh(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str], stdin: Stdin) -> Out {
-        let out = run(self.ssh_command(gw, user, opts, remote), stdin, CLIENT_TIMEOUT);
+    pub fn ssh(
+        &self,
+        gw: &Gateway,
+        user: &str,
+        opts: &[&str],
+        remote: &[&str],
+        stdin: Stdin,
+    ) -> Out {
+        let out = run(
+            self.ssh_command(gw, user, opts, remote),
+            stdin,
+            CLIENT_TIMEOUT,
+        );
         check_out(&out);
         out
     }
@@ -120,11 +131,24 @@ impl Engineer {
     /// `ssh NAME:TARGET@gateway CMD` with `input` on stdin.
     #[track_caller]
     pub fn exec_input(&self, gw: &Gateway, target: &str, cmd: &str, input: &[u8]) -> Out {
-        self.ssh(gw, &self.to(target), &[], &[cmd], Stdin::Bytes(input.to_vec()))
+        self.ssh(
+            gw,
+            &self.to(target),
+            &[],
+            &[cmd],
+            Stdin::Bytes(input.to_vec()),
+        )
     }
 
     /// Starts `ssh` in the background (output checked for leaks when waited for).
-    pub fn spawn(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str], stdin: Stdin) -> Spawned {
+    pub fn spawn(
+        &self,
+        gw: &Gateway,
+        user: &str,
+        opts: &[&str],
+        remote: &[&str],
+        stdin: Stdin,
+    ) -> Spawned {
         Spawned::start(self.ssh_command(gw, user, opts, remote), stdin, None).on_exit(check_out)
     }
 

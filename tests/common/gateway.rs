@@ -82,7 +82,11 @@ impl Gateway {
         let out = run(c, Stdin::Null, Duration::from_secs(60));
         assert!(out.success(), "menwei init failed:\n{out}");
         let config = data.join("menwei.toml");
-        assert!(config.is_file(), "menwei init wrote no {}", config.display());
+        assert!(
+            config.is_file(),
+            "menwei init wrote no {}",
+            config.display()
+        );
         Gateway {
             serve: None,
             config,
@@ -330,7 +334,11 @@ impl Gateway {
             "bob",
         ]);
         let l = crate::lines(&out);
-        assert_eq!(l.len(), 1, "grant add must print only the id, printed {out:?}");
+        assert_eq!(
+            l.len(),
+            1,
+            "grant add must print only the id, printed {out:?}"
+        );
         l[0].clone()
     }
 
@@ -359,10 +367,7 @@ impl Drop for Gateway {
         if std::thread::panicking() {
             let log = self.log();
             let tail: Vec<&str> = log.lines().rev().take(120).collect();
-            eprintln!(
-                "----- menwei serve log (last {} lines) -----",
-                tail.len()
-            );
+            eprintln!("----- menwei serve log (last {} lines) -----", tail.len());
             for l in tail.iter().rev() {
                 eprintln!("{l}");
             }

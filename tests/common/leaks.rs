@@ -72,3 +72,20 @@ pub(crate) fn check_out(out: &Out) {
     assert_no_leak(&out.stdout, &format!("stdout of {}", out.what));
     assert_no_leak(&out.stderr, &format!("stderr of {}", out.what));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses_and_ports_but_not_longer_numbers() {
+        register("127.0.0.9", 40123);
+        assert_eq!(
+            find(b"connect to 127.0.0.9 failed"),
+            Some("127.0.0.9".into())
+        );
+        assert_eq!(find(b"port 40123."), Some("40123".into()));
+        assert_eq!(find(b"seq 1401234 and 400123"), None);
+        assert_eq!(find(b"menwei: target \"web01\" is not reachable"), None);
+    }
+}

@@ -39,13 +39,13 @@ mod world;
 
 pub use database::{Database, Db};
 pub use engineer::Engineer;
+pub use gateway::menwei_bin;
 pub use gateway::Gateway;
 pub use leaks::assert_no_leak;
 pub use process::{contains, free_port, kill_group, run, signal, wait_until, Out, Spawned, Stdin};
 pub use pty::PtySession;
 pub use sshd::Sshd;
 pub use world::{World, WorldOpts, WEB01_DESCRIPTION};
-pub use gateway::menwei_bin;
 
 use std::time::Duration;
 

@@ -189,8 +189,7 @@ impl Spawned {
         }
         match &stdout_file {
             Some(p) => {
-                let f =
-                    File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
+                let f = File::create(p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
                 cmd.stdout(Stdio::from(f));
             }
             None => {
@@ -260,7 +259,10 @@ impl Spawned {
 
     /// Writes to the child's stdin pipe.
     pub fn send(&mut self, bytes: &[u8]) {
-        let w = self.stdin.as_mut().expect("stdin is not a pipe (or closed)");
+        let w = self
+            .stdin
+            .as_mut()
+            .expect("stdin is not a pipe (or closed)");
         w.write_all(bytes)
             .unwrap_or_else(|e| panic!("write to {}: {e}", self.what));
         let _ = w.flush();
@@ -371,8 +373,7 @@ impl Spawned {
         // Readers end when every holder of the pipes is gone; a forked grandchild may
         // keep them open, so give them a moment, then kill the group and move on.
         let drain_deadline = Instant::now() + Duration::from_secs(3);
-        while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < drain_deadline
-        {
+        while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < drain_deadline {
             thread::sleep(Duration::from_millis(10));
         }
         if self.readers.iter().any(|r| !r.is_finished()) {
@@ -470,4 +471,34 @@ fn describe(cmd: &Command) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_child_is_killed_at_its_deadline_with_its_output() {
+        let mut c = Command::new("bash");
+        c.args(["-c", "echo before; sleep 30 & sleep 30"]);
+        let started = Instant::now();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            run(c, Stdin::Null, Duration::from_millis(500))
+        }));
+        let msg = *r.expect_err("must panic").downcast::<String>().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            msg.contains("still running") && msg.contains("before"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn stdin_bytes_reach_the_child_and_end_with_eof() {
+        let mut c = Command::new("cat");
+        c.arg("-");
+        let out = run(c, Stdin::Bytes(b"abc".to_vec()), Duration::from_secs(5));
+        out.ok();
+        assert_eq!(out.stdout, b"abc");
+    }
 }
