@@ -61,30 +61,21 @@ pub enum AuditError {
     Encode(String),
 }
 
-/// The hash of an entry: SHA-256 over each field as an 8-byte big-endian length followed by
-/// its UTF-8 bytes, in the order seq, at, node, actor, action, subject, detail, prev_hash
-/// (seq and at in decimal), as lowercase hex.
-pub fn entry_hash(
-    seq: i64,
-    at: i64,
-    node: &str,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
-    prev_hash: &str,
-) -> String {
+/// The hash of an entry (its own `hash` field is ignored): SHA-256 over each field as an
+/// 8-byte big-endian length followed by its UTF-8 bytes, in the order seq, at, node, actor,
+/// action, subject, detail, prev_hash (seq and at in decimal), as lowercase hex.
+pub fn entry_hash(r: &AuditRow) -> String {
     let mut h = Sha256::new();
     h.update(b"menwei-audit-v1");
     for field in [
-        seq.to_string().as_str(),
-        at.to_string().as_str(),
-        node,
-        actor,
-        action,
-        subject,
-        detail,
-        prev_hash,
+        r.seq.to_string().as_str(),
+        r.at.to_string().as_str(),
+        &r.node,
+        &r.actor,
+        &r.action,
+        &r.subject,
+        &r.detail,
+        &r.prev_hash,
     ] {
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
@@ -92,24 +83,12 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-fn row_hash(r: &AuditRow) -> String {
-    entry_hash(
-        r.seq,
-        r.at,
-        &r.node,
-        &r.actor,
-        &r.action,
-        &r.subject,
-        &r.detail,
-        &r.prev_hash,
-    )
-}
-
 const MAX_ATTEMPTS: u32 = 50;
 
 /// Appends `ev` as written by `node`, chained to the newest entry. Returns the new seq.
 pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditError> {
-    let detail = serde_json::to_string(&ev.detail).map_err(|e| AuditError::Encode(e.to_string()))?;
+    let detail =
+        serde_json::to_string(&ev.detail).map_err(|e| AuditError::Encode(e.to_string()))?;
     for attempt in 0..MAX_ATTEMPTS {
         let (last_seq, prev_hash) = db
             .audit_last()
@@ -117,8 +96,7 @@ pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditErr
             .unwrap_or_else(|| (0, GENESIS.to_string()));
         let seq = last_seq.saturating_add(1);
         let at = crate::time::now_ms();
-        let hash = entry_hash(seq, at, node, &ev.actor, ev.action, &ev.subject, &detail, &prev_hash);
-        let row = AuditRow {
+        let mut row = AuditRow {
             seq,
             at,
             node: node.to_string(),
@@ -127,8 +105,9 @@ pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditErr
             subject: ev.subject.clone(),
             detail: detail.clone(),
             prev_hash,
-            hash,
+            hash: String::new(),
         };
+        row.hash = entry_hash(&row);
         match db.audit_insert(&row).await {
             Ok(()) => {
                 db.audit_head_advance(seq, &row.hash).await?;
@@ -226,12 +205,13 @@ const PAGE: i64 = 1000;
 
 /// If `r` hashes correctly under a nearby seq, that seq: the row was renumbered.
 fn original_seq(r: &AuditRow) -> Option<i64> {
+    let mut moved = r.clone();
     (1..=256i64)
         .flat_map(|d| [r.seq.saturating_sub(d), r.seq.saturating_add(d)])
         .filter(|s| *s >= 1)
         .find(|s| {
-            entry_hash(*s, r.at, &r.node, &r.actor, &r.action, &r.subject, &r.detail, &r.prev_hash)
-                == r.hash
+            moved.seq = *s;
+            entry_hash(&moved) == r.hash
         })
 }
 
@@ -254,7 +234,7 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, AuditError> {
                 })
             } else if r.seq < expected {
                 Some(Problem::Inserted)
-            } else if row_hash(r) != r.hash {
+            } else if entry_hash(r) != r.hash {
                 Some(match original_seq(r) {
                     Some(original) => Problem::Moved { original },
                     None => Problem::Changed,
@@ -352,7 +332,8 @@ pub enum ExportError {
 }
 
 fn json_line(r: &AuditRow) -> String {
-    let detail: Value = serde_json::from_str(&r.detail).unwrap_or_else(|_| Value::String(r.detail.clone()));
+    let detail: Value =
+        serde_json::from_str(&r.detail).unwrap_or_else(|_| Value::String(r.detail.clone()));
     serde_json::json!({
         "seq": r.seq,
         "at": crate::time::rfc3339(r.at),
@@ -422,7 +403,10 @@ mod tests {
     #[tokio::test]
     async fn intact_chain_verifies() {
         let (_d, db) = sqlite().await;
-        assert_eq!(verify(&db).await.unwrap().to_string(), "audit log intact: 0 entries");
+        assert_eq!(
+            verify(&db).await.unwrap().to_string(),
+            "audit log intact: 0 entries"
+        );
         fill(&db, 5).await;
         let r = verify(&db).await.unwrap();
         assert!(r.intact());
@@ -444,14 +428,18 @@ mod tests {
     async fn changed_and_rehashed_row_breaks_the_next_link() {
         let (_d, db) = sqlite().await;
         fill(&db, 5).await;
-        let row = db.audit_rows(2, 1).await.unwrap().remove(0);
-        let hash = entry_hash(row.seq, row.at, &row.node, "mallory", &row.action, &row.subject, &row.detail, &row.prev_hash);
+        let mut row = db.audit_rows(2, 1).await.unwrap().remove(0);
+        row.actor = "mallory".into();
+        let hash = entry_hash(&row);
         sqlx::query("UPDATE audit_log SET actor = 'mallory', hash = $1 WHERE seq = 3")
             .bind(hash)
             .execute(db.pool())
             .await
             .unwrap();
-        assert_eq!(verify(&db).await.unwrap().problem, Some((4, Problem::Inserted)));
+        assert_eq!(
+            verify(&db).await.unwrap().problem,
+            Some((4, Problem::Inserted))
+        );
     }
 
     #[tokio::test]
@@ -485,7 +473,17 @@ mod tests {
             .await
             .unwrap()
             .get(0);
-        let hash = entry_hash(2, 1, "gw1", "x", "user.add", "eve", "{}", &prev);
+        let hash = entry_hash(&AuditRow {
+            seq: 2,
+            at: 1,
+            node: "gw1".into(),
+            actor: "x".into(),
+            action: "user.add".into(),
+            subject: "eve".into(),
+            detail: "{}".into(),
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        });
         sqlx::query(
             "INSERT INTO audit_log (seq, at, node, actor, action, subject, detail, prev_hash, hash)
              VALUES (2, 1, 'gw1', 'x', 'user.add', 'eve', '{}', $1, $2)",
@@ -545,18 +543,33 @@ mod tests {
         .await
         .unwrap();
         let mut out = Vec::new();
-        assert_eq!(export(&db, ExportFormat::Csv, None, &mut out).await.unwrap(), 1);
+        assert_eq!(
+            export(&db, ExportFormat::Csv, None, &mut out)
+                .await
+                .unwrap(),
+            1
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with(CSV_HEADER), "{text}");
-        assert!(text.contains(r#""{""description"":""a \""b\"", c\nd""}""#), "{text}");
+        assert!(
+            text.contains(r#""{""description"":""a \""b\"", c\nd""}""#),
+            "{text}"
+        );
         let mut out = Vec::new();
-        export(&db, ExportFormat::Jsonl, None, &mut out).await.unwrap();
+        export(&db, ExportFormat::Jsonl, None, &mut out)
+            .await
+            .unwrap();
         let line: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(line["action"], "target.add");
         assert_eq!(line["seq"], 1);
         let mut out = Vec::new();
         let future = crate::time::now_ms() + 60_000;
-        assert_eq!(export(&db, ExportFormat::Jsonl, Some(future), &mut out).await.unwrap(), 0);
+        assert_eq!(
+            export(&db, ExportFormat::Jsonl, Some(future), &mut out)
+                .await
+                .unwrap(),
+            0
+        );
         assert!(out.is_empty());
     }
 

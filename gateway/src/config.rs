@@ -193,7 +193,9 @@ impl Config {
             Some(n) => {
                 if n.get_ref().is_empty()
                     || n.get_ref().len() > 64
-                    || n.get_ref().chars().any(|c| c.is_control() || c.is_whitespace())
+                    || n.get_ref()
+                        .chars()
+                        .any(|c| c.is_control() || c.is_whitespace())
                 {
                     return Err(invalid(
                         "node_name",
@@ -213,7 +215,10 @@ impl Config {
                 invalid(
                     "ssh.listen",
                     v.span(),
-                    format!("{:?}: {e}; expected HOST:PORT such as 127.0.0.1:2222", v.get_ref()),
+                    format!(
+                        "{:?}: {e}; expected HOST:PORT such as 127.0.0.1:2222",
+                        v.get_ref()
+                    ),
                 )
             })?,
             None => DEFAULT_LISTEN
@@ -223,16 +228,13 @@ impl Config {
         let max_auth_failures = match &ssh.max_auth_failures {
             Some(v) => {
                 let n = *v.get_ref();
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| {
-                        invalid(
-                            "ssh.max_auth_failures",
-                            v.span(),
-                            format!("{n}: expected a whole number from 1 to 4294967295"),
-                        )
-                    })?
+                u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    invalid(
+                        "ssh.max_auth_failures",
+                        v.span(),
+                        format!("{n}: expected a whole number from 1 to 4294967295"),
+                    )
+                })?
             }
             None => 5,
         };
@@ -377,7 +379,10 @@ impl Config {
     }
 }
 
-fn load_openssh_key(what: &'static str, path: &Path) -> Result<russh::keys::PrivateKey, ConfigError> {
+fn load_openssh_key(
+    what: &'static str,
+    path: &Path,
+) -> Result<russh::keys::PrivateKey, ConfigError> {
     russh::keys::load_secret_key(path, None).map_err(|e| ConfigError::Key {
         what,
         path: path.to_path_buf(),
@@ -465,7 +470,12 @@ fn key_path_at(text: &str, offset: usize) -> Option<String> {
     if trimmed.starts_with('[') {
         return header(trimmed);
     }
-    let key = trimmed.split('=').next()?.trim().trim_matches('"').to_string();
+    let key = trimmed
+        .split('=')
+        .next()?
+        .trim()
+        .trim_matches('"')
+        .to_string();
     if key.is_empty() || key.starts_with('#') {
         return None;
     }
@@ -605,7 +615,10 @@ mod tests {
         let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://menwei.db")).unwrap();
         assert_eq!(c.node_name, "gw1");
         assert_eq!(c.ssh.listen, "127.0.0.1:2222".parse().unwrap());
-        assert_eq!(c.ssh.host_key, Path::new("/etc/menwei/ssh_host_ed25519_key"));
+        assert_eq!(
+            c.ssh.host_key,
+            Path::new("/etc/menwei/ssh_host_ed25519_key")
+        );
         assert_eq!(c.ssh.max_auth_failures, 5);
         assert_eq!(c.ssh.auth_failure_window, Duration::from_secs(300));
         assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
@@ -659,16 +672,24 @@ mod tests {
         let e = parse("[grants]\nmax_duration = \"forever\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":2:16: invalid value for key grants.max_duration"), "{e}");
+        assert!(
+            e.contains(":2:16: invalid value for key grants.max_duration"),
+            "{e}"
+        );
         let e = parse("[database]\nurl = \"mysql://x\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":2:7: invalid value for key database.url"), "{e}");
+        assert!(
+            e.contains(":2:7: invalid value for key database.url"),
+            "{e}"
+        );
     }
 
     #[test]
     fn broken_toml_names_line() {
-        let e = parse("node_name = \"gw1\"\n[ssh\n").unwrap_err().to_string();
+        let e = parse("node_name = \"gw1\"\n[ssh\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/etc/menwei/menwei.toml:2:"), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }

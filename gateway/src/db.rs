@@ -37,7 +37,9 @@ pub enum DbError {
         message: String,
     },
     /// The database was migrated by a newer menwei.
-    #[error("database schema version {found} is newer than this menwei knows ({known}); upgrade menwei")]
+    #[error(
+        "database schema version {found} is newer than this menwei knows ({known}); upgrade menwei"
+    )]
     TooNew {
         /// Version in the database.
         found: i64,
@@ -328,7 +330,8 @@ impl Db {
         self.pool.close().await;
     }
 
-    /// The pool, for modules that keep their own tables (audit).
+    /// The pool, for tests that tamper with rows.
+    #[cfg(test)]
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -606,12 +609,20 @@ impl Db {
         .bind(&s.client_addr)
         .execute(&self.pool)
         .await
-        .map_err(DbError::query(format!("recording start of session {:?}", s.id)))?;
+        .map_err(DbError::query(format!(
+            "recording start of session {:?}",
+            s.id
+        )))?;
         Ok(())
     }
 
     /// Records a session's end (only the first end counts).
-    pub async fn session_end(&self, id: &str, ended_at: Millis, reason: &str) -> Result<(), DbError> {
+    pub async fn session_end(
+        &self,
+        id: &str,
+        ended_at: Millis,
+        reason: &str,
+    ) -> Result<(), DbError> {
         sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
@@ -651,7 +662,9 @@ impl Db {
         .bind(node)
         .fetch_all(&self.pool)
         .await
-        .map_err(DbError::query(format!("listing open sessions on node {node:?}")))?;
+        .map_err(DbError::query(format!(
+            "listing open sessions on node {node:?}"
+        )))?;
         rows.iter().map(session_from_row).collect()
     }
 
@@ -697,13 +710,14 @@ impl Db {
     /// Moves the audit head forward to (seq, hash) unless it is already there or further.
     pub async fn audit_head_advance(&self, seq: i64, hash: &str) -> Result<(), DbError> {
         let what = "advancing the audit head";
-        let done = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq < $3")
-            .bind(seq)
-            .bind(hash)
-            .bind(seq)
-            .execute(&self.pool)
-            .await
-            .map_err(DbError::query(what))?;
+        let done =
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq < $3")
+                .bind(seq)
+                .bind(hash)
+                .bind(seq)
+                .execute(&self.pool)
+                .await
+                .map_err(DbError::query(what))?;
         if done.rows_affected() == 0 {
             let r = sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)")
                 .bind(seq)
@@ -894,7 +908,9 @@ pub(crate) mod tests {
         let base = std::env::var("MENWEI_TEST_POSTGRES").ok()?;
         sqlx::any::install_default_drivers();
         let name = format!("menwei_unit_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let admin = sqlx::AnyPool::connect(&format!("{base}/postgres")).await.unwrap();
+        let admin = sqlx::AnyPool::connect(&format!("{base}/postgres"))
+            .await
+            .unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin)
             .await
@@ -924,8 +940,14 @@ pub(crate) mod tests {
             added_at: 5,
         };
         db.user_key_add(&key).await.unwrap();
-        assert!(matches!(db.user_key_add(&key).await, Err(DbError::Conflict(_))));
-        assert_eq!(db.user_keys("alice").await.unwrap(), vec!["ssh-ed25519 AAAA alice"]);
+        assert!(matches!(
+            db.user_key_add(&key).await,
+            Err(DbError::Conflict(_))
+        ));
+        assert_eq!(
+            db.user_keys("alice").await.unwrap(),
+            vec!["ssh-ed25519 AAAA alice"]
+        );
 
         let t = Target {
             name: "web01".into(),
@@ -939,7 +961,9 @@ pub(crate) mod tests {
         };
         db.target_add(&t).await.unwrap();
         assert!(matches!(db.target_add(&t).await, Err(DbError::Conflict(_))));
-        db.target_pin("web01", "ssh-ed25519 AAAA", "SHA256:y").await.unwrap();
+        db.target_pin("web01", "ssh-ed25519 AAAA", "SHA256:y")
+            .await
+            .unwrap();
         let t2 = db.target("web01").await.unwrap().unwrap();
         assert_eq!(t2.host_key_fingerprint.as_deref(), Some("SHA256:y"));
         assert_eq!(t2.password_enc, None);

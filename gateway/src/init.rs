@@ -60,7 +60,10 @@ const DEFAULT_DB_URL: &str = "sqlite://menwei.db";
 pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
     let dir = std::path::absolute(&opts.data_dir)
         .with_context(|| format!("cannot resolve {}", opts.data_dir.display()))?;
-    let node_name = opts.node_name.clone().unwrap_or_else(config::default_node_name);
+    let node_name = opts
+        .node_name
+        .clone()
+        .unwrap_or_else(config::default_node_name);
     let db_url_written = opts
         .database_url
         .clone()
@@ -145,6 +148,10 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
     let config = Config::load(&config_path)?;
 
     let db = Db::connect(&config.database.url).await?;
+    if let Some(file) = sqlite_file(&config.database.url) {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot set permissions on {}", file.display()))?;
+    }
     audit::append(
         &db,
         &config.node_name,
@@ -252,7 +259,10 @@ mod tests {
         assert_eq!(c.node_name, "gw-test");
         c.load_host_key().unwrap();
         let client = c.load_client_key().unwrap();
-        assert_eq!(client.public_key().to_openssh().unwrap(), report.client_public_key);
+        assert_eq!(
+            client.public_key().to_openssh().unwrap(),
+            report.client_public_key
+        );
         c.load_signing_key().unwrap();
         c.load_vault().unwrap();
         assert!(c.recordings.dir.is_dir());
@@ -267,7 +277,10 @@ mod tests {
         let err = init(opts(&dir)).await.unwrap_err().to_string();
         assert_eq!(
             err,
-            format!("{}/menwei.toml already exists; refusing to overwrite", dir.display())
+            format!(
+                "{}/menwei.toml already exists; refusing to overwrite",
+                dir.display()
+            )
         );
         assert_eq!(std::fs::read(dir.join(VAULT_KEY)).unwrap(), before);
     }

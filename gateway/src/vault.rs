@@ -213,7 +213,10 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Secret::new("hunter2".to_string());
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
-        assert_eq!(format!("{:?}", Vault::from_key([1; 32])), "Vault(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Vault::from_key([1; 32])),
+            "Vault(<redacted>)"
+        );
     }
 
     #[test]

@@ -91,7 +91,8 @@ async fn add(
     reason: &str,
     by: &str,
 ) -> anyhow::Result<ExitCode> {
-    let duration = crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
+    let duration =
+        crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
     let duration_ms = crate::time::duration_ms(duration);
     let reason = reason.trim();
     if reason.is_empty() {
@@ -163,19 +164,21 @@ async fn add(
 
 async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
     let approver = known_user(ctx, by, "--by").await?;
-    let grant = ctx
-        .db
-        .grant(id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no grant {:?}; see: menwei grant list", output::clean(id)))?;
+    let grant = ctx.db.grant(id).await?.ok_or_else(|| {
+        anyhow::anyhow!("no grant {:?}; see: menwei grant list", output::clean(id))
+    })?;
     let decision = policy::revoke_grant(&Actor {
         name: &approver.name,
         role: approver.role,
     });
     if let Err(refusal) = decision.into_result() {
         ctx.audit(
-            AuditEvent::new(approver.name.clone(), "grant.revoke.refused", grant.id.clone())
-                .with_detail(json!({"code": refusal.code})),
+            AuditEvent::new(
+                approver.name.clone(),
+                "grant.revoke.refused",
+                grant.id.clone(),
+            )
+            .with_detail(json!({"code": refusal.code})),
         )
         .await?;
         anyhow::bail!("{}", refusal.message);
@@ -250,7 +253,9 @@ async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         output::table(
-            &["ID", "ENGINEER", "TARGET", "STATE", "STARTS", "ENDS", "BY", "REASON"],
+            &[
+                "ID", "ENGINEER", "TARGET", "STATE", "STARTS", "ENDS", "BY", "REASON",
+            ],
             &rows,
         )?;
     }

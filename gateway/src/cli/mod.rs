@@ -122,13 +122,18 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
+            let text = rendered
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first} (see menwei --help)");
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("Usage:")
+                        && !l.starts_with("For more information")
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            eprintln!("error: {text} (see menwei --help)");
             ExitCode::from(2)
         }
     }
@@ -138,7 +143,11 @@ fn usage_error(e: clap::Error) -> ExitCode {
 pub fn error_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
-        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
@@ -209,7 +218,12 @@ pub fn os_actor() -> String {
     std::env::var("USER")
         .ok()
         .or_else(|| std::env::var("LOGNAME").ok())
-        .map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+        .map(|u| {
+            u.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        })
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "cli".to_string())
 }

@@ -19,7 +19,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
                 s.push_str("  ");
             }
             s.push_str(cell);
-            s.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+            s.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()),
+            ));
         }
         s.trim_end().to_string()
     };
@@ -47,7 +50,8 @@ pub fn clean(s: &str) -> String {
 
 /// An optional instant as RFC 3339, or `-`.
 pub fn time_or_dash(ms: Option<i64>) -> String {
-    ms.map(crate::time::rfc3339).unwrap_or_else(|| "-".to_string())
+    ms.map(crate::time::rfc3339)
+        .unwrap_or_else(|| "-".to_string())
 }
 
 #[cfg(test)]

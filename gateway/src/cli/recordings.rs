@@ -87,14 +87,27 @@ async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<PathBuf> {
         anyhow::bail!("recording file {arg} does not exist");
     }
     let id = arg.strip_suffix(".mwrec").unwrap_or(arg);
-    if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || id.starts_with('.') {
-        anyhow::bail!("{:?} is neither a session id nor a recording file", output::clean(arg));
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || id.starts_with('.')
+    {
+        anyhow::bail!(
+            "{:?} is neither a session id nor a recording file",
+            output::clean(arg)
+        );
     }
     // The session row may name the file; otherwise it is <dir>/<id>.mwrec.
     if let Some(session) = ctx.db.session(id).await? {
         if let Some(rec) = session.recording {
             let p = Path::new(&rec);
-            let p = if p.is_absolute() { p.to_path_buf() } else { ctx.config.recordings.dir.join(p) };
+            let p = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                ctx.config.recordings.dir.join(p)
+            };
             if p.is_file() {
                 return Ok(p);
             }
@@ -102,7 +115,10 @@ async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<PathBuf> {
     }
     let p = ctx.config.recordings.dir.join(format!("{id}.mwrec"));
     if !p.is_file() {
-        anyhow::bail!("no recording for session {id} ({} does not exist)", p.display());
+        anyhow::bail!(
+            "no recording for session {id} ({} does not exist)",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -130,15 +146,18 @@ async fn verify(ctx: &Ctx, arg: &str) -> anyhow::Result<ExitCode> {
     let bytes = read(&path)?;
     let report = recordings::verify(&bytes, &trusted_key(ctx)?);
     ctx.audit(
-        AuditEvent::new(os_actor(), "recording.verify", subject(&report.session_id, arg)).with_detail(
-            json!({
-                "file": path.display().to_string(),
-                "ok": report.is_ok(),
-                "sealed": report.is_sealed(),
-                "chunks": report.chunks,
-                "report": report.to_string(),
-            }),
-        ),
+        AuditEvent::new(
+            os_actor(),
+            "recording.verify",
+            subject(&report.session_id, arg),
+        )
+        .with_detail(json!({
+            "file": path.display().to_string(),
+            "ok": report.is_ok(),
+            "sealed": report.is_sealed(),
+            "chunks": report.chunks,
+            "report": report.to_string(),
+        })),
     )
     .await?;
     println!("{report}");
@@ -163,13 +182,16 @@ async fn export(
     let path = locate(ctx, arg).await?;
     let rec = open_verified(ctx, &path)?;
     ctx.audit(
-        AuditEvent::new(os_actor(), "recording.export", rec.meta().session_id.clone()).with_detail(
-            json!({
-                "format": "asciicast",
-                "include_input": include_input,
-                "output": out.map(|p| p.display().to_string()),
-            }),
-        ),
+        AuditEvent::new(
+            os_actor(),
+            "recording.export",
+            rec.meta().session_id.clone(),
+        )
+        .with_detail(json!({
+            "format": "asciicast",
+            "include_input": include_input,
+            "output": out.map(|p| p.display().to_string()),
+        })),
     )
     .await?;
     let cast = recordings::to_asciicast(

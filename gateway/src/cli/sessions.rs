@@ -66,7 +66,16 @@ async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         output::table(
-            &["ID", "ENGINEER", "TARGET", "GRANT", "STARTED", "ENDED", "END REASON", "NODE"],
+            &[
+                "ID",
+                "ENGINEER",
+                "TARGET",
+                "GRANT",
+                "STARTED",
+                "ENDED",
+                "END REASON",
+                "NODE",
+            ],
             &rows,
         )?;
     }

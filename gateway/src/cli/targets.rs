@@ -146,14 +146,21 @@ fn read_password_stdin() -> anyhow::Result<Zeroizing<String>> {
 
 fn check_address(address: &str) -> anyhow::Result<()> {
     let bad = || {
-        anyhow::anyhow!("--address {address:?}: expected HOST:PORT such as 192.0.2.10:22 or [2001:db8::1]:22")
+        anyhow::anyhow!(
+            "--address {address:?}: expected HOST:PORT such as 192.0.2.10:22 or [2001:db8::1]:22"
+        )
     };
     let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if port == 0
         || host.is_empty()
-        || host.chars().any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '@')
+        || host
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '@')
     {
         return Err(bad());
     }
@@ -185,7 +192,12 @@ async fn pin(ctx: &Ctx, name: &str, replace: bool) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("no target {name:?}; see: menwei target list"))?;
     let key = crate::ssh::upstream::fetch_host_key(&t.address)
         .await
-        .with_context(|| format!("cannot fetch the host key of target {name:?} at {}", t.address))?;
+        .with_context(|| {
+            format!(
+                "cannot fetch the host key of target {name:?} at {}",
+                t.address
+            )
+        })?;
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
     let algorithm = key.algorithm().as_str().to_string();
     let line = key
@@ -248,7 +260,12 @@ async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
                     output::clean(&t.name),
                     output::clean(&t.address),
                     output::clean(&t.login),
-                    if t.password_enc.is_some() { "password" } else { "key" }.to_string(),
+                    if t.password_enc.is_some() {
+                        "password"
+                    } else {
+                        "key"
+                    }
+                    .to_string(),
                     t.host_key_fingerprint
                         .as_deref()
                         .map_or_else(|| "(not pinned)".to_string(), output::clean),
@@ -257,7 +274,14 @@ async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
             })
             .collect();
         output::table(
-            &["NAME", "ADDRESS", "LOGIN", "AUTH", "HOST KEY", "DESCRIPTION"],
+            &[
+                "NAME",
+                "ADDRESS",
+                "LOGIN",
+                "AUTH",
+                "HOST KEY",
+                "DESCRIPTION",
+            ],
             &rows,
         )?;
     }
@@ -273,7 +297,15 @@ mod tests {
         check_address("192.0.2.10:22").unwrap();
         check_address("[2001:db8::1]:2222").unwrap();
         check_address("web.internal:22").unwrap();
-        for bad in ["web", "web:", ":22", "web:0", "web:99999", "a b:22", "u@h:22"] {
+        for bad in [
+            "web",
+            "web:",
+            ":22",
+            "web:0",
+            "web:99999",
+            "a b:22",
+            "u@h:22",
+        ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
     }

@@ -86,14 +86,13 @@ async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::R
     let now = crate::time::now_ms();
     ctx.db.user_add(name, role, now).await?;
     ctx.audit(
-        AuditEvent::new(os_actor(), "user.add", name)
-            .with_detail(json!({"role": role.as_str()})),
+        AuditEvent::new(os_actor(), "user.add", name).with_detail(json!({"role": role.as_str()})),
     )
     .await?;
+    println!("user {name:?} added as {role}");
     for (line, fingerprint) in &keys {
         store_key(ctx, name, line, fingerprint).await?;
     }
-    println!("user {name:?} added as {role}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -156,9 +155,8 @@ fn parse_public_keys(text: &str) -> Result<Vec<(String, String)>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let key = PublicKey::from_openssh(line).map_err(|e| {
-            format!("line {}: not an OpenSSH public key ({e})", i + 1)
-        })?;
+        let key = PublicKey::from_openssh(line)
+            .map_err(|e| format!("line {}: not an OpenSSH public key ({e})", i + 1))?;
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let normalized = key
             .to_openssh()
