@@ -5,8 +5,9 @@
 //! entry's hash, so changing, deleting, inserting or reordering a row breaks the chain, and
 //! [`verify`] names the first bad seq. Several nodes may append at once (shared PostgreSQL):
 //! the seq is the primary key, and a writer that loses the race re-reads the head and retries.
-//! Not a place for secrets: `detail` must never hold passwords, keys or target addresses that
-//! engineers may not see… it is read by auditors, but exported freely.
+//! Not a place for secrets: the log is exported and handed on, so `detail` never holds
+//! passwords, keys, or a target's address or login. Not tamper-proof against someone who can
+//! rewrite the whole table from some row on; that needs an external anchor (a later issue).
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -507,6 +508,26 @@ mod tests {
         exec(&db, "UPDATE audit_log SET seq = 3 WHERE seq = 100").await;
         let r = verify(&db).await.unwrap();
         assert_eq!(r.problem, Some((2, Problem::Moved { original: 3 })));
+    }
+
+    #[tokio::test]
+    async fn postgres_chain_detects_a_changed_row() {
+        let Some(db) = crate::db::tests::postgres().await else {
+            eprintln!("MENWEI_TEST_POSTGRES not set; skipping");
+            return;
+        };
+        fill(&db, 4).await;
+        assert!(verify(&db).await.unwrap().intact());
+        exec(&db, "UPDATE audit_log SET subject = 'x' WHERE seq = 2").await;
+        assert_eq!(
+            verify(&db).await.unwrap().problem,
+            Some((2, Problem::Changed))
+        );
+        exec(&db, "DELETE FROM audit_log WHERE seq = 2").await;
+        assert_eq!(
+            verify(&db).await.unwrap().problem,
+            Some((2, Problem::Deleted { from: 2, to: 2 }))
+        );
     }
 
     #[tokio::test]
