@@ -63,6 +63,19 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// For an INSERT: a unique violation is a [`DbError::Conflict`] saying `conflict`, any
+    /// other failure a query error while `what`.
+    fn insert(conflict: String, what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+        let what = what.into();
+        move |e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(conflict)
+            } else {
+                DbError::query(what)(e)
+            }
+        }
+    }
+
     fn query(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
         let what = what.into();
         move |e| DbError::Query {
@@ -365,13 +378,10 @@ impl Db {
             .bind(now)
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    DbError::Conflict(format!("user {name:?} already exists"))
-                } else {
-                    DbError::query(format!("adding user {name:?}"))(e)
-                }
-            })?;
+            .map_err(DbError::insert(
+                format!("user {name:?} already exists"),
+                format!("adding user {name:?}"),
+            ))?;
         Ok(())
     }
 
@@ -419,16 +429,13 @@ impl Db {
         .bind(key.added_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::Conflict(format!(
-                    "user {:?} already has key {}",
-                    key.user_name, key.fingerprint
-                ))
-            } else {
-                DbError::query(format!("adding a key to user {:?}", key.user_name))(e)
-            }
-        })?;
+        .map_err(DbError::insert(
+            format!(
+                "user {:?} already has key {}",
+                key.user_name, key.fingerprint
+            ),
+            format!("adding a key to user {:?}", key.user_name),
+        ))?;
         Ok(())
     }
 
@@ -470,13 +477,10 @@ impl Db {
         .bind(t.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::Conflict(format!("target {:?} already exists", t.name))
-            } else {
-                DbError::query(format!("adding target {:?}", t.name))(e)
-            }
-        })?;
+        .map_err(DbError::insert(
+            format!("target {:?} already exists", t.name),
+            format!("adding target {:?}", t.name),
+        ))?;
         Ok(())
     }
 
@@ -564,13 +568,10 @@ impl Db {
         .bind(created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::Conflict(format!("grant {:?} already exists", g.id))
-            } else {
-                DbError::query(format!("adding grant {:?}", g.id))(e)
-            }
-        })?;
+        .map_err(DbError::insert(
+            format!("grant {:?} already exists", g.id),
+            format!("adding grant {:?}", g.id),
+        ))?;
         Ok(())
     }
 
@@ -697,13 +698,10 @@ impl Db {
         .bind(&r.hash)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                DbError::Conflict(format!("audit seq {} is taken", r.seq))
-            } else {
-                DbError::query("appending to the audit log")(e)
-            }
-        })?;
+        .map_err(DbError::insert(
+            format!("audit seq {} is taken", r.seq),
+            "appending to the audit log",
+        ))?;
         Ok(())
     }
 
