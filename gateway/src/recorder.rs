@@ -72,7 +72,14 @@ impl Recorder {
         let (queue, rx) = mpsc::channel(QUEUE);
         let (failed_tx, failed) = watch::channel(false);
         let path = Arc::new(path);
-        tokio::spawn(run(writer, file, rx, failed_tx, flush_interval, path.clone()));
+        tokio::spawn(run(
+            writer,
+            file,
+            rx,
+            failed_tx,
+            flush_interval,
+            path.clone(),
+        ));
         Ok(Recorder {
             queue,
             started: Instant::now(),

@@ -24,7 +24,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let signing_key = config.load_signing_key()?;
     let vault = config.load_vault()?;
     std::fs::create_dir_all(&config.recordings.dir).with_context(|| {
-        format!("cannot create recordings directory {}", config.recordings.dir.display())
+        format!(
+            "cannot create recordings directory {}",
+            config.recordings.dir.display()
+        )
     })?;
     let listen = config.ssh.listen;
     let listener = TcpListener::bind(listen)
@@ -42,14 +45,30 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     });
     let (stop, stopped) = watch::channel(false);
     let enforcer = tokio::spawn(enforcer::run(sessions.clone(), db, stopped.clone()));
-    let ssh = tokio::spawn(server::serve(ctx.clone(), host_key, listener, stopped.clone()));
+    let ssh = tokio::spawn(server::serve(
+        ctx.clone(),
+        host_key,
+        listener,
+        stopped.clone(),
+    ));
     eprintln!("menwei: listening on ssh://{listen}");
-    ctx.audit("menwei", "gateway.start", &ctx.config.node_name, serde_json::json!({"listen": listen.to_string()}))
-        .await;
+    ctx.audit(
+        "menwei",
+        "gateway.start",
+        &ctx.config.node_name,
+        serde_json::json!({"listen": listen.to_string()}),
+    )
+    .await;
 
     wait_for_signal().await?;
-    eprintln!("menwei: stopping; ending {} live session(s)", sessions.len());
-    sessions.end_all(&End::new("gateway_shutdown", "the gateway is shutting down; the session is closed"));
+    eprintln!(
+        "menwei: stopping; ending {} live session(s)",
+        sessions.len()
+    );
+    sessions.end_all(&End::new(
+        "gateway_shutdown",
+        "the gateway is shutting down; the session is closed",
+    ));
     let deadline = tokio::time::Instant::now() + DRAIN;
     while !sessions.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -57,7 +76,13 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let _ = enforcer.await;
     let _ = ssh.await;
-    ctx.audit("menwei", "gateway.stop", &ctx.config.node_name, serde_json::json!({})).await;
+    ctx.audit(
+        "menwei",
+        "gateway.stop",
+        &ctx.config.node_name,
+        serde_json::json!({}),
+    )
+    .await;
     eprintln!("menwei: stopped");
     Ok(())
 }

@@ -53,6 +53,8 @@ mod tests {
     #[test]
     fn durations_parse_and_bad_ones_say_what_is_expected() {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("two hours").unwrap_err().contains("expected"));
+        assert!(parse_duration("two hours")
+            .unwrap_err()
+            .contains("expected"));
     }
 }

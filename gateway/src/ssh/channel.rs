@@ -93,7 +93,10 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 let req = ChannelRequest::Env {
                     name: &variable_name,
                 };
-                if matches!(policy::channel_request(&req, &rules(&conn, None)), Decision::Allow(())) {
+                if matches!(
+                    policy::channel_request(&req, &rules(&conn, None)),
+                    Decision::Allow(())
+                ) {
                     setup.env.push((variable_name, variable_value));
                 }
             }
@@ -116,14 +119,22 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             }
             // russh answers agent requests itself from `Handler::agent_request` (always no).
             ChannelMsg::AgentForward { .. } => {
-                refuse_request(&conn, &to_engineer, &mut setup, &ChannelRequest::AgentForward, "agent forwarding").await;
+                refuse_request(
+                    &conn,
+                    &to_engineer,
+                    &mut setup,
+                    &ChannelRequest::AgentForward,
+                    "agent forwarding",
+                )
+                .await;
             }
             ChannelMsg::Close => return,
-            // Input or signals before any program runs have nowhere to go.
-            ChannelMsg::Data { .. }
-            | ChannelMsg::ExtendedData { .. }
-            | ChannelMsg::Signal { .. }
-            | ChannelMsg::Eof => {}
+            // Input or signals before any program runs have nowhere to go; the input's
+            // window goes back to the engineer.
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                let _ = conn.handle.consumed(id, len_u32(&data)).await;
+            }
+            ChannelMsg::Signal { .. } | ChannelMsg::Eof => {}
             // Messages a client does not send on a session channel: ignored.
             ChannelMsg::Open { .. }
             | ChannelMsg::XonXoff { .. }
@@ -174,7 +185,8 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Start::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
         Start::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
-    if let Decision::Deny(refusal) = policy::channel_request(&request, &rules(&conn, Some(&target))) {
+    if let Decision::Deny(refusal) = policy::channel_request(&request, &rules(&conn, Some(&target)))
+    {
         let command = match &start {
             Start::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
             _ => String::new(),
@@ -183,7 +195,14 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             .audit(&conn.engineer, "channel.refused", &target, json!({"request": what, "code": refusal.code, "command": command, "client": conn.client_addr}))
             .await;
         if let Some(live) = conn.current_session().await {
-            let _ = live.recorder.record(Event::Refused { channel: Some(id_u32(id)), what: what.clone(), reason: refusal.message.clone() }).await;
+            let _ = live
+                .recorder
+                .record(Event::Refused {
+                    channel: Some(id_u32(id)),
+                    what: what.clone(),
+                    reason: refusal.message.clone(),
+                })
+                .await;
         }
         let reply_first = !menu_chosen;
         return refuse_after(&conn, &to_engineer, id, pty, &refusal, reply_first).await;
@@ -191,13 +210,18 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
 
     let live = match conn.session(&target).await {
         Ok(live) => live,
-        Err(refusal) => return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await,
+        Err(refusal) => {
+            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await
+        }
     };
     let upstream = match live.upstream.open_session().await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(session = %live.id, "target refused a channel: {e}");
-            let refusal = Refusal { code: "target_channel_refused", message: format!("target \"{target}\" refused to open a channel") };
+            let refusal = Refusal {
+                code: "target_channel_refused",
+                message: format!("target \"{target}\" refused to open a channel"),
+            };
             return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await;
         }
     };
@@ -205,12 +229,26 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     let ch = id_u32(id);
     let rec = &live.recorder;
     let setup_ok = async {
-        rec.record(Event::ChannelOpen { channel: ch, kind: "session".into() }).await?;
+        rec.record(Event::ChannelOpen {
+            channel: ch,
+            kind: "session".into(),
+        })
+        .await?;
         for (what, reason) in &setup.refused {
-            rec.record(Event::Refused { channel: Some(ch), what: what.clone(), reason: reason.clone() }).await?;
+            rec.record(Event::Refused {
+                channel: Some(ch),
+                what: what.clone(),
+                reason: reason.clone(),
+            })
+            .await?;
         }
         for (name, value) in &setup.env {
-            rec.record(Event::Env { channel: ch, name: name.clone(), value: value.clone().into_bytes() }).await?;
+            rec.record(Event::Env {
+                channel: ch,
+                name: name.clone(),
+                value: value.clone().into_bytes(),
+            })
+            .await?;
             let _ = to_target.set_env(false, name.clone(), value.clone()).await;
         }
         if let Some(p) = &setup.pty {
@@ -222,7 +260,17 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 modes: p.modes.iter().map(|(m, v)| (*m as u8, *v)).collect(),
             })
             .await?;
-            let _ = to_target.request_pty(false, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await;
+            let _ = to_target
+                .request_pty(
+                    false,
+                    &p.term,
+                    p.cols,
+                    p.rows,
+                    p.pix_width,
+                    p.pix_height,
+                    &p.modes,
+                )
+                .await;
         }
         match &start {
             Start::Shell => {
@@ -230,24 +278,42 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 let _ = to_target.request_shell(!menu_chosen).await;
             }
             Start::Exec(cmd) => {
-                rec.record(Event::Exec { channel: ch, command: cmd.clone() }).await?;
+                rec.record(Event::Exec {
+                    channel: ch,
+                    command: cmd.clone(),
+                })
+                .await?;
                 let _ = to_target.exec(true, cmd.clone()).await;
             }
             Start::Subsystem(name) => {
-                rec.record(Event::Subsystem { channel: ch, name: name.clone() }).await?;
+                rec.record(Event::Subsystem {
+                    channel: ch,
+                    name: name.clone(),
+                })
+                .await?;
                 let _ = to_target.request_subsystem(true, name.clone()).await;
             }
         }
         Ok::<(), crate::recorder::RecordingFailed>(())
     };
     if setup_ok.await.is_err() {
-        trip(&live.end, End::new("recording_failed", "the session recording cannot be written, so the session is closed"));
+        trip(
+            &live.end,
+            End::new(
+                "recording_failed",
+                "the session recording cannot be written, so the session is closed",
+            ),
+        );
     }
 
     tokio::join!(
         engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target),
         target_to_engineer(&conn, &live, id, from_target, &to_engineer, pty),
     );
+}
+
+fn len_u32(data: &[u8]) -> u32 {
+    u32::try_from(data.len()).unwrap_or(u32::MAX)
 }
 
 fn id_u32(id: russh::ChannelId) -> u32 {
@@ -266,7 +332,48 @@ async fn engineer_to_target(
     conn: &ConnState,
     live: &LiveSession,
     id: russh::ChannelId,
+    from_engineer: ChannelReadHalf,
+    to_target: &ChannelWriteHalf<russh::client::Msg>,
+    target: &str,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(IN_QUEUE);
+    tokio::join!(
+        drain_engineer(live, from_engineer, tx),
+        write_target(conn, live, id, rx, to_target, target),
+    );
+}
+
+/// Messages queued between the engineer's connection and the target. Their bytes are
+/// bounded by the SSH window, which goes back to the engineer only as input is consumed
+/// (`window_on_consume`); the count bounds tiny packets. The connection must not stop
+/// reading while the target is slow: the engineer's window adjustments for output travel
+/// in the same stream, and a program that echoes (`cat`) would deadlock both directions.
+const IN_QUEUE: usize = 4096;
+
+/// Takes the engineer's channel messages off the connection as they arrive.
+async fn drain_engineer(
+    live: &LiveSession,
     mut from_engineer: ChannelReadHalf,
+    tx: tokio::sync::mpsc::Sender<ChannelMsg>,
+) {
+    loop {
+        let msg = tokio::select! {
+            msg = from_engineer.wait() => msg,
+            _ = live.ended() => return,
+        };
+        let Some(msg) = msg else { return };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Records each engineer message and passes it to the target, within the target's window.
+async fn write_target(
+    conn: &ConnState,
+    live: &LiveSession,
+    id: russh::ChannelId,
+    mut rx: tokio::sync::mpsc::Receiver<ChannelMsg>,
     to_target: &ChannelWriteHalf<russh::client::Msg>,
     target: &str,
 ) {
@@ -274,7 +381,7 @@ async fn engineer_to_target(
     let rec = &live.recorder;
     loop {
         let msg = tokio::select! {
-            msg = from_engineer.wait() => msg,
+            msg = rx.recv() => msg,
             _ = live.ended() => return,
         };
         let Some(msg) = msg else {
@@ -283,29 +390,64 @@ async fn engineer_to_target(
         };
         let recorded = match msg {
             ChannelMsg::Data { data } => {
-                let r = rec.record(Event::Input { channel: ch, data: data.to_vec() }).await;
+                let r = rec
+                    .record(Event::Input {
+                        channel: ch,
+                        data: data.to_vec(),
+                    })
+                    .await;
+                let len = len_u32(&data);
                 if r.is_ok() && to_target.data_bytes(data).await.is_err() {
                     return;
                 }
+                let _ = conn.handle.consumed(id, len).await;
                 r
             }
             ChannelMsg::Eof => {
-                let r = rec.record(Event::Eof { channel: ch, from: Side::Engineer }).await;
+                let r = rec
+                    .record(Event::Eof {
+                        channel: ch,
+                        from: Side::Engineer,
+                    })
+                    .await;
                 let _ = to_target.eof().await;
                 r
             }
             ChannelMsg::Close => {
-                let _ = rec.record(Event::ChannelClose { channel: ch, from: Side::Engineer }).await;
+                let _ = rec
+                    .record(Event::ChannelClose {
+                        channel: ch,
+                        from: Side::Engineer,
+                    })
+                    .await;
                 let _ = to_target.close().await;
                 return;
             }
-            ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height } => {
-                let r = rec.record(Event::Resize { channel: ch, cols: col_width, rows: row_height }).await;
-                let _ = to_target.window_change(col_width, row_height, pix_width, pix_height).await;
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            } => {
+                let r = rec
+                    .record(Event::Resize {
+                        channel: ch,
+                        cols: col_width,
+                        rows: row_height,
+                    })
+                    .await;
+                let _ = to_target
+                    .window_change(col_width, row_height, pix_width, pix_height)
+                    .await;
                 r
             }
             ChannelMsg::Signal { signal } => {
-                let r = rec.record(Event::Signal { channel: ch, name: sig_name(&signal) }).await;
+                let r = rec
+                    .record(Event::Signal {
+                        channel: ch,
+                        name: sig_name(&signal),
+                    })
+                    .await;
                 let _ = to_target.signal(signal).await;
                 r
             }
@@ -315,7 +457,15 @@ async fn engineer_to_target(
                 Ok(())
             }
             ChannelMsg::AgentForward { .. } => {
-                refused_live(conn, live, ch, &ChannelRequest::AgentForward, "agent forwarding", target).await;
+                refused_live(
+                    conn,
+                    live,
+                    ch,
+                    &ChannelRequest::AgentForward,
+                    "agent forwarding",
+                    target,
+                )
+                .await;
                 Ok(())
             }
             // A channel runs one program: a second pty, shell, exec or subsystem is refused.
@@ -326,8 +476,13 @@ async fn engineer_to_target(
                 let _ = conn.handle.channel_failure(id).await;
                 Ok(())
             }
-            // Engineers have no stderr towards the target; env after start is meaningless.
-            ChannelMsg::ExtendedData { .. } | ChannelMsg::SetEnv { .. } => Ok(()),
+            // Engineers have no stderr towards the target: dropped, its window given back.
+            ChannelMsg::ExtendedData { data, .. } => {
+                let _ = conn.handle.consumed(id, len_u32(&data)).await;
+                Ok(())
+            }
+            // Environment after the program started is meaningless.
+            ChannelMsg::SetEnv { .. } => Ok(()),
             // Not sent by clients on a running session channel.
             ChannelMsg::Open { .. }
             | ChannelMsg::XonXoff { .. }
@@ -340,10 +495,39 @@ async fn engineer_to_target(
             _ => Ok(()),
         };
         if recorded.is_err() {
-            trip(&live.end, End::new("recording_failed", "the session recording cannot be written, so the session is closed"));
+            trip(
+                &live.end,
+                End::new(
+                    "recording_failed",
+                    "the session recording cannot be written, so the session is closed",
+                ),
+            );
             return;
         }
     }
+}
+
+/// Packets queued between reading the target and writing to the engineer (each at most
+/// 32 KiB, so at most 4 MiB per channel). The queue lets the target keep draining while
+/// the engineer's connection is momentarily busy taking input: without it, a program that
+/// echoes its input (`cat`) would deadlock both directions under a bulk paste.
+const OUT_QUEUE: usize = 128;
+
+/// What goes back to the engineer, in the target's order.
+enum Out {
+    Data(Bytes),
+    Ext(u32, Bytes),
+    Eof,
+    Close,
+    Exit(u32),
+    Signal {
+        sig: Sig,
+        core_dumped: bool,
+        message: String,
+        lang: String,
+    },
+    Success,
+    Failure,
 }
 
 /// Output: target → recorder → engineer; also carries the end line when the session ends.
@@ -351,70 +535,92 @@ async fn target_to_engineer(
     conn: &ConnState,
     live: &LiveSession,
     id: russh::ChannelId,
-    mut from_target: ChannelReadHalf,
+    from_target: ChannelReadHalf,
     to_engineer: &ToEngineer,
     pty: bool,
 ) {
-    let ch = id_u32(id);
+    let (tx, rx) = tokio::sync::mpsc::channel(OUT_QUEUE);
+    tokio::join!(
+        read_target(live, id_u32(id), from_target, tx),
+        write_engineer(conn, live, id, rx, to_engineer, pty),
+    );
+}
+
+/// Reads the target's channel and records each message before queueing it.
+async fn read_target(
+    live: &LiveSession,
+    ch: u32,
+    mut from_target: ChannelReadHalf,
+    tx: tokio::sync::mpsc::Sender<Out>,
+) {
     let rec: &Recorder = &live.recorder;
     loop {
         let msg = tokio::select! {
             msg = from_target.wait() => msg,
-            end = live.ended() => {
-                say_end(to_engineer, pty, &end).await;
-                return;
-            }
+            _ = live.ended() => return,
         };
         let Some(msg) = msg else {
-            let _ = to_engineer.close().await;
+            let _ = tx.send(Out::Close).await;
             return;
         };
-        let recorded = match msg {
-            ChannelMsg::Data { data } => {
-                let r = rec.record(Event::Output { channel: ch, data: data.to_vec() }).await;
-                if r.is_ok() && to_engineer.data_bytes(data).await.is_err() {
-                    return;
-                }
-                r
-            }
-            ChannelMsg::ExtendedData { data, ext } => {
-                let r = rec.record(Event::Stderr { channel: ch, data: data.to_vec() }).await;
-                if r.is_ok() && to_engineer.extended_data_bytes(ext, data).await.is_err() {
-                    return;
-                }
-                r
-            }
-            ChannelMsg::Eof => {
-                let r = rec.record(Event::Eof { channel: ch, from: Side::Target }).await;
-                let _ = to_engineer.eof().await;
-                r
-            }
-            ChannelMsg::Close => {
-                let _ = rec.record(Event::ChannelClose { channel: ch, from: Side::Target }).await;
-                let _ = to_engineer.close().await;
-                return;
-            }
-            ChannelMsg::ExitStatus { exit_status } => {
-                let r = rec.record(Event::ExitStatus { channel: ch, code: exit_status }).await;
-                let _ = to_engineer.exit_status(exit_status).await;
-                r
-            }
-            ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
-                let r = rec
-                    .record(Event::ExitSignal { channel: ch, signal: sig_name(&signal_name), core_dumped, message: error_message.clone() })
-                    .await;
-                let _ = conn.handle.exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag).await;
-                r
-            }
+        let (event, out) = match msg {
+            ChannelMsg::Data { data } => (
+                Some(Event::Output {
+                    channel: ch,
+                    data: data.to_vec(),
+                }),
+                Some(Out::Data(data)),
+            ),
+            ChannelMsg::ExtendedData { data, ext } => (
+                Some(Event::Stderr {
+                    channel: ch,
+                    data: data.to_vec(),
+                }),
+                Some(Out::Ext(ext, data)),
+            ),
+            ChannelMsg::Eof => (
+                Some(Event::Eof {
+                    channel: ch,
+                    from: Side::Target,
+                }),
+                Some(Out::Eof),
+            ),
+            ChannelMsg::Close => (
+                Some(Event::ChannelClose {
+                    channel: ch,
+                    from: Side::Target,
+                }),
+                Some(Out::Close),
+            ),
+            ChannelMsg::ExitStatus { exit_status } => (
+                Some(Event::ExitStatus {
+                    channel: ch,
+                    code: exit_status,
+                }),
+                Some(Out::Exit(exit_status)),
+            ),
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => (
+                Some(Event::ExitSignal {
+                    channel: ch,
+                    signal: sig_name(&signal_name),
+                    core_dumped,
+                    message: error_message.clone(),
+                }),
+                Some(Out::Signal {
+                    sig: signal_name,
+                    core_dumped,
+                    message: error_message,
+                    lang: lang_tag,
+                }),
+            ),
             // The reply to the shell/exec/subsystem request, passed on in order.
-            ChannelMsg::Success => {
-                let _ = conn.handle.channel_success(id).await;
-                Ok(())
-            }
-            ChannelMsg::Failure => {
-                let _ = conn.handle.channel_failure(id).await;
-                Ok(())
-            }
+            ChannelMsg::Success => (None, Some(Out::Success)),
+            ChannelMsg::Failure => (None, Some(Out::Failure)),
             // Flow control is russh's; requests a server would never send a client are ignored.
             ChannelMsg::WindowAdjusted { .. }
             | ChannelMsg::XonXoff { .. }
@@ -428,13 +634,71 @@ async fn target_to_engineer(
             | ChannelMsg::RequestX11 { .. }
             | ChannelMsg::SetEnv { .. }
             | ChannelMsg::WindowChange { .. }
-            | ChannelMsg::AgentForward { .. } => Ok(()),
-            _ => Ok(()),
+            | ChannelMsg::AgentForward { .. } => (None, None),
+            _ => (None, None),
         };
-        if recorded.is_err() {
-            let end = End::new("recording_failed", "the session recording cannot be written, so the session is closed");
-            trip(&live.end, end.clone());
-            say_end(to_engineer, pty, &end).await;
+        if let Some(event) = event {
+            if rec.record(event).await.is_err() {
+                trip(
+                    &live.end,
+                    End::new(
+                        "recording_failed",
+                        "the session recording cannot be written, so the session is closed",
+                    ),
+                );
+                return;
+            }
+        }
+        if let Some(out) = out {
+            let closing = matches!(out, Out::Close);
+            if tx.send(out).await.is_err() || closing {
+                return;
+            }
+        }
+    }
+}
+
+/// Writes queued output to the engineer, within the engineer's SSH window.
+async fn write_engineer(
+    conn: &ConnState,
+    live: &LiveSession,
+    id: russh::ChannelId,
+    mut rx: tokio::sync::mpsc::Receiver<Out>,
+    to_engineer: &ToEngineer,
+    pty: bool,
+) {
+    loop {
+        let out = tokio::select! {
+            out = rx.recv() => out,
+            end = live.ended() => {
+                say_end(to_engineer, pty, &end).await;
+                return;
+            }
+        };
+        let delivered = match out {
+            None => return,
+            Some(Out::Data(data)) => to_engineer.data_bytes(data).await.is_ok(),
+            Some(Out::Ext(ext, data)) => to_engineer.extended_data_bytes(ext, data).await.is_ok(),
+            Some(Out::Eof) => to_engineer.eof().await.is_ok(),
+            Some(Out::Close) => {
+                let _ = to_engineer.close().await;
+                return;
+            }
+            Some(Out::Exit(code)) => to_engineer.exit_status(code).await.is_ok(),
+            Some(Out::Signal {
+                sig,
+                core_dumped,
+                message,
+                lang,
+            }) => conn
+                .handle
+                .exit_signal_request(id, sig, core_dumped, message, lang)
+                .await
+                .is_ok(),
+            Some(Out::Success) => conn.handle.channel_success(id).await.is_ok(),
+            Some(Out::Failure) => conn.handle.channel_failure(id).await.is_ok(),
+        };
+        if !delivered {
             return;
         }
     }
@@ -471,21 +735,41 @@ pub fn sig_name(sig: &Sig) -> String {
 }
 
 /// A request refused before the program started: told, audited, kept for the recording.
-async fn refuse_request(conn: &ConnState, to_engineer: &ToEngineer, setup: &mut Setup, req: &ChannelRequest<'_>, what: &str) {
+async fn refuse_request(
+    conn: &ConnState,
+    to_engineer: &ToEngineer,
+    setup: &mut Setup,
+    req: &ChannelRequest<'_>,
+    what: &str,
+) {
     let refusal = match policy::channel_request(req, &rules(conn, None)) {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };
     conn.ctx
-        .audit(&conn.engineer, "channel.refused", &conn.target_name_for_audit(), json!({"request": what, "code": refusal.code, "client": conn.client_addr}))
+        .audit(
+            &conn.engineer,
+            "channel.refused",
+            &conn.target_name_for_audit(),
+            json!({"request": what, "code": refusal.code, "client": conn.client_addr}),
+        )
         .await;
     let nl = if setup.pty.is_some() { "\r\n" } else { "\n" };
-    let _ = to_engineer.extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message))).await;
+    let _ = to_engineer
+        .extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message)))
+        .await;
     setup.refused.push((what.to_string(), refusal.message));
 }
 
 /// A request refused while the program runs: recorded, audited; the program goes on.
-async fn refused_live(conn: &ConnState, live: &LiveSession, ch: u32, req: &ChannelRequest<'_>, what: &str, target: &str) {
+async fn refused_live(
+    conn: &ConnState,
+    live: &LiveSession,
+    ch: u32,
+    req: &ChannelRequest<'_>,
+    what: &str,
+    target: &str,
+) {
     let refusal = match policy::channel_request(req, &rules(conn, Some(target))) {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
@@ -493,20 +777,42 @@ async fn refused_live(conn: &ConnState, live: &LiveSession, ch: u32, req: &Chann
     conn.ctx
         .audit(&conn.engineer, "channel.refused", target, json!({"request": what, "code": refusal.code, "session": live.id, "client": conn.client_addr}))
         .await;
-    let _ = live.recorder.record(Event::Refused { channel: Some(ch), what: what.into(), reason: refusal.message }).await;
+    let _ = live
+        .recorder
+        .record(Event::Refused {
+            channel: Some(ch),
+            what: what.into(),
+            reason: refusal.message,
+        })
+        .await;
 }
 
 /// Refuses the channel's start request: success reply, one stderr line, exit status 1.
-async fn refuse(conn: &ConnState, to_engineer: &ToEngineer, id: russh::ChannelId, pty: bool, refusal: &Refusal) {
+async fn refuse(
+    conn: &ConnState,
+    to_engineer: &ToEngineer,
+    id: russh::ChannelId,
+    pty: bool,
+    refusal: &Refusal,
+) {
     refuse_after(conn, to_engineer, id, pty, refusal, true).await;
 }
 
-async fn refuse_after(conn: &ConnState, to_engineer: &ToEngineer, id: russh::ChannelId, pty: bool, refusal: &Refusal, reply: bool) {
+async fn refuse_after(
+    conn: &ConnState,
+    to_engineer: &ToEngineer,
+    id: russh::ChannelId,
+    pty: bool,
+    refusal: &Refusal,
+    reply: bool,
+) {
     if reply {
         let _ = conn.handle.channel_success(id).await;
     }
     let nl = if pty { "\r\n" } else { "\n" };
-    let _ = to_engineer.extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message))).await;
+    let _ = to_engineer
+        .extended_data_bytes(1, Bytes::from(format!("menwei: {}{nl}", refusal.message)))
+        .await;
     let _ = to_engineer.exit_status(1).await;
     let _ = to_engineer.eof().await;
     let _ = to_engineer.close().await;

@@ -82,7 +82,12 @@ impl Connection {
         if self.ctx.throttle.is_blocked(&keys) {
             if verified {
                 self.ctx
-                    .audit(&shown, "login.failure", "", json!({"reason": "throttled", "client": self.client_addr()}))
+                    .audit(
+                        &shown,
+                        "login.failure",
+                        "",
+                        json!({"reason": "throttled", "client": self.client_addr()}),
+                    )
                     .await;
             }
             return Self::publickey_only();
@@ -90,7 +95,10 @@ impl Connection {
         let fp = fingerprint(key);
         let outcome = match &engineer {
             None => Err("malformed login name"),
-            Some(name) => match (self.ctx.db.user(name).await, self.ctx.db.user_keys(name).await) {
+            Some(name) => match (
+                self.ctx.db.user(name).await,
+                self.ctx.db.user_keys(name).await,
+            ) {
                 (Ok(Some(user)), Ok(lines)) if !user.disabled => {
                     let registered = lines.iter().any(|line| {
                         PublicKey::from_openssh(line).is_ok_and(|k| fingerprint(&k) == fp)
@@ -113,7 +121,12 @@ impl Connection {
             (Ok(()), Some(engineer)) => {
                 if verified {
                     self.ctx
-                        .audit(&engineer, "login.success", "", json!({"key": fp, "client": self.client_addr(), "login": raw}))
+                        .audit(
+                            &engineer,
+                            "login.success",
+                            "",
+                            json!({"key": fp, "client": self.client_addr(), "login": raw}),
+                        )
                         .await;
                     let target = login.map(|l| l.target);
                     self.authed = Some((engineer, target));
@@ -128,7 +141,12 @@ impl Connection {
                 };
                 self.ctx.throttle.record_failure(&keys);
                 self.ctx
-                    .audit(&shown, "login.failure", "", json!({"reason": reason, "key": fp, "client": self.client_addr()}))
+                    .audit(
+                        &shown,
+                        "login.failure",
+                        "",
+                        json!({"reason": reason, "key": fp, "client": self.client_addr()}),
+                    )
                     .await;
                 Self::publickey_only()
             }
@@ -139,18 +157,30 @@ impl Connection {
         let Some(state) = &self.state else { return };
         let refusal = match policy::channel_request(
             &policy::ChannelRequest::LocalForward,
-            &policy::ChannelRules { exec_allowed: true, uploads_allowed: false },
+            &policy::ChannelRules {
+                exec_allowed: true,
+                uploads_allowed: false,
+            },
         ) {
             policy::Decision::Deny(r) => r,
             policy::Decision::Allow(()) => return,
         };
         self.ctx
-            .audit(&state.engineer, "channel.refused", &state.target_name_for_audit(), json!({"request": what, "code": refusal.code, "client": state.client_addr}))
+            .audit(
+                &state.engineer,
+                "channel.refused",
+                &state.target_name_for_audit(),
+                json!({"request": what, "code": refusal.code, "client": state.client_addr}),
+            )
             .await;
         if let Some(live) = state.current_session().await {
             let _ = live
                 .recorder
-                .record(recordings::Event::Refused { channel: None, what: what.into(), reason: refusal.message })
+                .record(recordings::Event::Refused {
+                    channel: None,
+                    what: what.into(),
+                    reason: refusal.message,
+                })
                 .await;
         }
     }
@@ -180,11 +210,19 @@ impl server::Handler for Connection {
         Ok(Self::publickey_only())
     }
 
-    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
         Ok(self.check_key(user, offer.public_key, false).await)
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         Ok(self.check_key(user, key.public_key, true).await)
     }
 
@@ -205,9 +243,16 @@ impl server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let Some(state) = self.state.clone() else {
-            reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         };
         reply.accept().await;
@@ -215,43 +260,95 @@ impl server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_open_x11(&mut self, _channel: Channel<Msg>, _addr: &str, _port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_x11(
+        &mut self,
+        _channel: Channel<Msg>,
+        _addr: &str,
+        _port: u32,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         // X11 channels only follow an x11-req, which is always refused.
         self.refuse_forwarding("x11 channel").await;
-        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
-    async fn channel_open_direct_tcpip(&mut self, _channel: Channel<Msg>, _host: &str, _port: u32, _orig: &str, _orig_port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        _host: &str,
+        _port: u32,
+        _orig: &str,
+        _orig_port: u32,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         // -L and -D: data would leave the site through the gateway.
         self.refuse_forwarding("local port forwarding").await;
-        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
-    async fn channel_open_forwarded_tcpip(&mut self, _channel: Channel<Msg>, _host: &str, _port: u32, _orig: &str, _orig_port: u32, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_forwarded_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        _host: &str,
+        _port: u32,
+        _orig: &str,
+        _orig_port: u32,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         // Only a server opens forwarded-tcpip channels; from a client it is refused.
-        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
-    async fn channel_open_direct_streamlocal(&mut self, _channel: Channel<Msg>, _path: &str, reply: server::ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_direct_streamlocal(
+        &mut self,
+        _channel: Channel<Msg>,
+        _path: &str,
+        reply: server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         self.refuse_forwarding("stream-local forwarding").await;
-        reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
-    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         // Refused; the channel task tells the engineer and audits it.
         Ok(false)
     }
 
-    async fn tcpip_forward(&mut self, _address: &str, _port: &mut u32, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn tcpip_forward(
+        &mut self,
+        _address: &str,
+        _port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         self.refuse_forwarding("remote port forwarding").await;
         Ok(false)
     }
 
-    async fn streamlocal_forward(&mut self, _path: &str, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn streamlocal_forward(
+        &mut self,
+        _path: &str,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         self.refuse_forwarding("stream-local forwarding").await;
         Ok(false)
     }
@@ -306,11 +403,22 @@ impl ConnState {
         let mut slot = self.live.lock().await;
         if let Some(live) = slot.as_ref() {
             if live.is_ending() {
-                return Err(Refusal { code: "session_ended", message: "this session has ended; reconnect".into() });
+                return Err(Refusal {
+                    code: "session_ended",
+                    message: "this session has ended; reconnect".into(),
+                });
             }
             return Ok(live.clone());
         }
-        let live = session::open(&self.ctx, &self.engineer, target, &self.client_addr, self.handle.clone(), self.gone.clone()).await?;
+        let live = session::open(
+            &self.ctx,
+            &self.engineer,
+            target,
+            &self.client_addr,
+            self.handle.clone(),
+            self.gone.clone(),
+        )
+        .await?;
         *slot = Some(live.clone());
         Ok(live)
     }

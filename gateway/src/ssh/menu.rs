@@ -29,7 +29,11 @@ pub async fn choose(
     let grants = match conn.ctx.db.grants_for(&conn.engineer).await {
         Ok(g) => g,
         Err(_) => {
-            say(to, "menwei: the gateway cannot read grants right now; try again shortly\n").await;
+            say(
+                to,
+                "menwei: the gateway cannot read grants right now; try again shortly\n",
+            )
+            .await;
             return None;
         }
     };
@@ -46,13 +50,23 @@ pub async fn choose(
     }
     targets.sort();
     if targets.is_empty() {
-        say(to, &format!("menwei: {} holds no live grant right now; ask an approver for access\n", conn.engineer)).await;
+        say(
+            to,
+            &format!(
+                "menwei: {} holds no live grant right now; ask an approver for access\n",
+                conn.engineer
+            ),
+        )
+        .await;
         return None;
     }
     let mut text = format!("Menwei — targets granted to {} now:\n", conn.engineer);
     for (i, (name, description, ends)) in targets.iter().enumerate() {
         let until = crate::time::rfc3339(*ends);
-        text.push_str(&format!("  {:>2}) {name:<20} {description}  (until {until})\n", i + 1));
+        text.push_str(&format!(
+            "  {:>2}) {name:<20} {description}  (until {until})\n",
+            i + 1
+        ));
     }
     text.push_str("Choose a number or name (Ctrl-D to leave): ");
     if !say(to, &text).await {
@@ -67,6 +81,10 @@ pub async fn choose(
             }
             continue;
         };
+        let _ = conn
+            .handle
+            .consumed(to.id(), u32::try_from(data.len()).unwrap_or(u32::MAX))
+            .await;
         for byte in data.iter().copied() {
             match byte {
                 b'\r' | b'\n' => {

@@ -39,7 +39,13 @@ pub struct Context {
 
 impl Context {
     /// Appends to the audit log; a failure is logged loudly (the event itself is never dropped silently).
-    pub async fn audit(&self, actor: &str, action: &'static str, subject: &str, detail: serde_json::Value) {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &'static str,
+        subject: &str,
+        detail: serde_json::Value,
+    ) {
         let event = AuditEvent {
             actor: actor.to_string(),
             action: action.into(),
@@ -70,6 +76,10 @@ fn russh_config(host_key: PrivateKey) -> RusshConfig {
         // connection stops reading: bounded memory per channel.
         channel_buffer_size: 32,
         nodelay: true,
+        // Window goes back to the engineer only as the relay consumes input
+        // (`Handle::consumed`), so a slow target slows the engineer's client through SSH
+        // flow control and the connection never stops reading (vendor/russh patch).
+        window_on_consume: true,
         ..Default::default()
     }
 }

@@ -110,7 +110,13 @@ pub async fn open(
             message: format!("no live grant for target \"{target}\"; ask an approver for access"),
         })?;
     let Some(pin) = row.host_key_fingerprint.clone() else {
-        ctx.audit(engineer, "connect.refused", target, json!({"code": "target_unpinned", "client": client_addr})).await;
+        ctx.audit(
+            engineer,
+            "connect.refused",
+            target,
+            json!({"code": "target_unpinned", "client": client_addr}),
+        )
+        .await;
         return Err(Refusal {
             code: "target_unpinned",
             message: format!("target \"{target}\" has no pinned host key, so the gateway will not connect; an administrator must run: menwei target pin {target}"),
@@ -120,7 +126,10 @@ pub async fn open(
         Some(sealed) => match ctx.vault.open(sealed) {
             Ok(secret) => Some(secret),
             Err(e) => {
-                tracing::error!(target = target, "cannot open the target's vaulted password: {e}");
+                tracing::error!(
+                    target = target,
+                    "cannot open the target's vaulted password: {e}"
+                );
                 None
             }
         },
@@ -139,7 +148,13 @@ pub async fn open(
                 _ => "connect.refused",
             };
             tracing::warn!(target = target, "connection to target failed: {e}");
-            ctx.audit(engineer, action, target, json!({"code": e.code(), "detail": e.to_string(), "client": client_addr})).await;
+            ctx.audit(
+                engineer,
+                action,
+                target,
+                json!({"code": e.code(), "detail": e.to_string(), "client": client_addr}),
+            )
+            .await;
             return Err(Refusal {
                 code: e.code(),
                 message: e.engineer_message(target),
@@ -167,7 +182,13 @@ pub async fn open(
         Err(e) => {
             tracing::error!("cannot create the recording: {e}");
             upstream.close().await;
-            ctx.audit(engineer, "connect.refused", target, json!({"code": "recording_unavailable", "client": client_addr})).await;
+            ctx.audit(
+                engineer,
+                "connect.refused",
+                target,
+                json!({"code": "recording_unavailable", "client": client_addr}),
+            )
+            .await;
             return Err(Refusal {
                 code: "recording_unavailable",
                 message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
