@@ -33,7 +33,8 @@ enum Command {
 /// Handle to a session's recording task. Cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    queue: mpsc::Sender<Command>,
+    /// `None` only in benchmark builds measuring the cost of recording.
+    queue: Option<mpsc::Sender<Command>>,
     started: Instant,
     failed: watch::Receiver<bool>,
     path: Arc<PathBuf>,
@@ -81,11 +82,23 @@ impl Recorder {
             path.clone(),
         ));
         Ok(Recorder {
-            queue,
+            queue: Some(queue),
             started: Instant::now(),
             failed,
             path,
         })
+    }
+
+    /// A recorder that keeps nothing, for `--features bench-no-recording` only.
+    #[cfg(feature = "bench-no-recording")]
+    pub fn disabled(dir: &Path, session_id: &str) -> Recorder {
+        let (_, failed) = watch::channel(false);
+        Recorder {
+            queue: None,
+            started: Instant::now(),
+            failed,
+            path: Arc::new(dir.join(format!("{session_id}.norecording"))),
+        }
     }
 
     /// Where the recording is written.
@@ -103,7 +116,10 @@ impl Recorder {
         if *self.failed.borrow() {
             return Err(RecordingFailed);
         }
-        self.queue
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        queue
             .send(Command::Event(self.now(), event))
             .await
             .map_err(|_| RecordingFailed)
@@ -121,8 +137,11 @@ impl Recorder {
 
     /// Writes the remaining events, seals the recording with `reason` and waits for it.
     pub async fn seal(&self, reason: &str) -> Result<(), RecordingFailed> {
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
         let (done, wait) = oneshot::channel();
-        self.queue
+        queue
             .send(Command::Seal(self.now(), reason.to_string(), done))
             .await
             .map_err(|_| RecordingFailed)?;

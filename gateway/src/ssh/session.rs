@@ -172,12 +172,25 @@ pub async fn open(
         started_at_ms: started_at,
         node: ctx.config.node_name.clone(),
     };
-    let recorder = match Recorder::start(
+    #[cfg(feature = "bench-no-recording")]
+    let recorder = if std::env::var_os("MENWEI_BENCH_NO_RECORDING").is_some() {
+        Ok(Recorder::disabled(&ctx.config.recordings.dir, &meta.session_id))
+    } else {
+        Recorder::start(
+            &ctx.config.recordings.dir,
+            meta,
+            &ctx.signing_key,
+            ctx.config.recordings.flush_interval,
+        )
+    };
+    #[cfg(not(feature = "bench-no-recording"))]
+    let recorder = Recorder::start(
         &ctx.config.recordings.dir,
         meta,
         &ctx.signing_key,
         ctx.config.recordings.flush_interval,
-    ) {
+    );
+    let recorder = match recorder {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot create the recording: {e}");
