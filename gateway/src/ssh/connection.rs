@@ -20,7 +20,6 @@ use tokio::sync::watch;
 use super::channel;
 use super::server::Context;
 use super::session::{self, LiveSession};
-use super::throttle::Throttle;
 use super::upstream::fingerprint;
 
 /// The handler russh drives for one TCP connection.
@@ -50,12 +49,8 @@ impl Connection {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
 
-    fn throttle_keys(&self, user: &str) -> Vec<String> {
-        let mut keys = vec![Throttle::user_key(user)];
-        if let Some(peer) = self.peer {
-            keys.push(Throttle::addr_key(&peer.ip()));
-        }
-        keys
+    fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.peer.map(|p| p.ip())
     }
 
     fn publickey_only() -> Auth {
@@ -78,8 +73,7 @@ impl Connection {
                 .map(str::to_string),
         };
         let shown = engineer.clone().unwrap_or_else(|| "(invalid name)".into());
-        let keys = self.throttle_keys(&shown);
-        if self.ctx.throttle.is_blocked(&keys) {
+        if self.ctx.throttle.is_blocked(&shown, self.peer_ip()) {
             if verified {
                 self.ctx
                     .audit(
@@ -139,7 +133,7 @@ impl Connection {
                     (None, Err(r)) => r,
                     (None, Ok(())) => "malformed login name",
                 };
-                self.ctx.throttle.record_failure(&keys);
+                self.ctx.throttle.record_failure(&shown, self.peer_ip());
                 self.ctx
                     .audit(
                         &shown,
@@ -205,8 +199,7 @@ impl server::Handler for Connection {
 
     async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
         // Password login is off; the attempt is still a failed login.
-        let keys = self.throttle_keys(user);
-        self.ctx.throttle.record_failure(&keys);
+        self.ctx.throttle.record_failure(user, self.peer_ip());
         Ok(Self::publickey_only())
     }
 

@@ -1,13 +1,21 @@
-//! Throttling of failed logins, per user name and per source address: after
-//! `max_failures` within `window`, further attempts from that user or address are
+//! Throttling of failed logins, per user name (from one source address) and per source
+//! address: after `max_failures` failures for one user from one address, or four times as
+//! many from one address across users, within `window`, further attempts from there are
 //! refused until the oldest failure leaves the window. Not a ban list: nothing persists.
+//!
+//! Why per user *and address* rather than per user alone: public-key logins cannot be
+//! guessed, so the throttle is there to slow probing and floods, and a per-user lock
+//! would let anyone lock an engineer out by failing on purpose from elsewhere.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Entries kept at most; when more keys are seen the stalest are dropped.
 const MAX_KEYS: usize = 100_000;
+/// An address may fail this many times the per-user limit across all user names.
+const ADDRESS_FACTOR: usize = 4;
 
 /// Failed-login counters shared by all connections of one gateway node.
 pub struct Throttle {
@@ -17,42 +25,43 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// A throttle allowing `max_failures` within `window` per key.
+    /// A throttle allowing `max_failures` per user and address within `window`.
     pub fn new(max_failures: u32, window: Duration) -> Throttle {
         Throttle {
-            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
+            max_failures: usize::try_from(max_failures)
+                .unwrap_or(usize::MAX)
+                .max(1),
             window,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The key for a user name.
-    pub fn user_key(user: &str) -> String {
-        format!("user:{user}")
+    fn keys(user: &str, addr: Option<IpAddr>) -> Vec<(String, usize)> {
+        let addr_text = addr.map(|a| a.to_string()).unwrap_or_default();
+        let mut keys = vec![(format!("user:{user}@{addr_text}"), 1)];
+        if addr.is_some() {
+            keys.push((format!("addr:{addr_text}"), ADDRESS_FACTOR));
+        }
+        keys
     }
 
-    /// The key for a source address.
-    pub fn addr_key(addr: &std::net::IpAddr) -> String {
-        format!("addr:{addr}")
-    }
-
-    /// Whether any of `keys` has used up its failures.
-    pub fn is_blocked(&self, keys: &[String]) -> bool {
+    /// Whether `user` from `addr` has used up its failures.
+    pub fn is_blocked(&self, user: &str, addr: Option<IpAddr>) -> bool {
         let now = Instant::now();
         let Ok(mut map) = self.failures.lock() else {
             // A poisoned lock means a panic elsewhere: fail closed.
             return true;
         };
-        keys.iter().any(|key| {
+        Self::keys(user, addr).iter().any(|(key, factor)| {
             map.get_mut(key).is_some_and(|q| {
                 prune(q, now, self.window);
-                q.len() >= self.max_failures
+                q.len() >= self.max_failures.saturating_mul(*factor)
             })
         })
     }
 
-    /// Counts one failure against each of `keys`.
-    pub fn record_failure(&self, keys: &[String]) {
+    /// Counts one failure of `user` from `addr`.
+    pub fn record_failure(&self, user: &str, addr: Option<IpAddr>) {
         let now = Instant::now();
         let Ok(mut map) = self.failures.lock() else {
             return;
@@ -63,10 +72,10 @@ impl Throttle {
                 !q.is_empty()
             });
         }
-        for key in keys {
-            let q = map.entry(key.clone()).or_default();
+        for (key, factor) in Self::keys(user, addr) {
+            let q = map.entry(key).or_default();
             prune(q, now, self.window);
-            if q.len() < self.max_failures * 2 {
+            if q.len() < self.max_failures.saturating_mul(factor) {
                 q.push_back(now);
             }
         }
@@ -74,7 +83,10 @@ impl Throttle {
 }
 
 fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while q.front().is_some_and(|t| now.duration_since(*t) > window) {
+    while q
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > window)
+    {
         q.pop_front();
     }
 }
@@ -83,26 +95,38 @@ fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
     #[test]
-    fn blocks_after_max_failures_for_that_key_only() {
+    fn blocks_a_user_from_an_address_after_max_failures_but_not_elsewhere() {
         let t = Throttle::new(3, Duration::from_secs(60));
-        let alice = vec![Throttle::user_key("alice")];
-        let bob = vec![Throttle::user_key("bob")];
         for _ in 0..3 {
-            assert!(!t.is_blocked(&alice));
-            t.record_failure(&alice);
+            assert!(!t.is_blocked("alice", ip("10.0.0.9")));
+            t.record_failure("alice", ip("10.0.0.9"));
         }
-        assert!(t.is_blocked(&alice));
-        assert!(!t.is_blocked(&bob));
+        assert!(t.is_blocked("alice", ip("10.0.0.9")));
+        assert!(!t.is_blocked("alice", ip("10.0.0.1")));
+        assert!(!t.is_blocked("bob", ip("10.0.0.9")));
+    }
+
+    #[test]
+    fn an_address_failing_across_many_users_is_blocked() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        for i in 0..8 {
+            t.record_failure(&format!("u{i}"), ip("10.0.0.9"));
+        }
+        assert!(t.is_blocked("someone-new", ip("10.0.0.9")));
+        assert!(!t.is_blocked("someone-new", ip("10.0.0.1")));
     }
 
     #[test]
     fn failures_leave_the_window() {
         let t = Throttle::new(1, Duration::from_millis(20));
-        let k = vec![Throttle::user_key("a")];
-        t.record_failure(&k);
-        assert!(t.is_blocked(&k));
+        t.record_failure("a", None);
+        assert!(t.is_blocked("a", None));
         std::thread::sleep(Duration::from_millis(40));
-        assert!(!t.is_blocked(&k));
+        assert!(!t.is_blocked("a", None));
     }
 }

@@ -923,7 +923,10 @@ impl Encrypted {
         auth_user: &mut String,
     ) -> Result<(), H::Error> {
         // https://tools.ietf.org/html/rfc4252#section-5
-        let user = map_err!(String::decode(r))?;
+        // Menwei patch: a user name that is not UTF-8 is passed on with U+FFFD in place of
+        // the bad bytes, so the handler can refuse it like any other bad name instead of
+        // the connection dropping without a word.
+        let user = String::from_utf8_lossy(&map_err!(Vec::<u8>::decode(r))?).into_owned();
         let service_name = map_err!(String::decode(r))?;
         let method = map_err!(String::decode(r))?;
         debug!("name: {user:?} {service_name:?} {method:?}",);
