@@ -554,15 +554,27 @@ async fn read_target(
     tx: tokio::sync::mpsc::Sender<Out>,
 ) {
     let rec: &Recorder = &live.recorder;
+    // The target's EOF is held back until its exit status (or close): an OpenSSH client
+    // whose input is done closes the channel on EOF, and russh answers that close at once,
+    // so an exit status that came after the EOF would never reach the engineer.
+    let mut eof_held = false;
     loop {
         let msg = tokio::select! {
             msg = from_target.wait() => msg,
             _ = live.ended() => return,
         };
         let Some(msg) = msg else {
+            if eof_held {
+                let _ = tx.send(Out::Eof).await;
+            }
             let _ = tx.send(Out::Close).await;
             return;
         };
+        let release_eof = eof_held
+            && matches!(
+                msg,
+                ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } | ChannelMsg::Close
+            );
         let (event, out) = match msg {
             ChannelMsg::Data { data } => (
                 Some(Event::Output {
@@ -578,13 +590,10 @@ async fn read_target(
                 }),
                 Some(Out::Ext(ext, data)),
             ),
-            ChannelMsg::Eof => (
-                Some(Event::Eof {
-                    channel: ch,
-                    from: Side::Target,
-                }),
-                Some(Out::Eof),
-            ),
+            ChannelMsg::Eof => {
+                eof_held = true;
+                (Some(Event::Eof { channel: ch, from: Side::Target }), None)
+            }
             ChannelMsg::Close => (
                 Some(Event::ChannelClose {
                     channel: ch,
@@ -651,8 +660,21 @@ async fn read_target(
         }
         if let Some(out) = out {
             let closing = matches!(out, Out::Close);
+            let closing_first = closing && release_eof;
+            if closing_first {
+                eof_held = false;
+                if tx.send(Out::Eof).await.is_err() {
+                    return;
+                }
+            }
             if tx.send(out).await.is_err() || closing {
                 return;
+            }
+            if release_eof && eof_held {
+                eof_held = false;
+                if tx.send(Out::Eof).await.is_err() {
+                    return;
+                }
             }
         }
     }
