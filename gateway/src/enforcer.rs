@@ -8,6 +8,7 @@
 //! ([`crate::ssh::session`]): the enforcer only says "end", with the reason.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub type EndSwitch = Arc<watch::Sender<Option<End>>>;
 struct Entry {
     grant: Grant,
     end: EndSwitch,
+    /// Last traffic in either direction, epoch milliseconds.
+    activity: Arc<AtomicI64>,
 }
 
 /// Live sessions on this node, by session id.
@@ -53,10 +56,38 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers a live session under `grant`.
-    pub fn insert(&self, session_id: &str, grant: Grant, end: EndSwitch) {
+    /// Registers a live session under `grant`; `activity` holds its last traffic time.
+    pub fn insert(&self, session_id: &str, grant: Grant, end: EndSwitch, activity: Arc<AtomicI64>) {
         if let Ok(mut map) = self.sessions.lock() {
-            map.insert(session_id.to_string(), Entry { grant, end });
+            map.insert(
+                session_id.to_string(),
+                Entry {
+                    grant,
+                    end,
+                    activity,
+                },
+            );
+        }
+    }
+
+    /// Ends every session without traffic for `timeout`.
+    fn end_idle(&self, now: policy::Millis, timeout: Duration) {
+        let limit = crate::time::duration_ms(timeout);
+        if let Ok(map) = self.sessions.lock() {
+            for entry in map.values() {
+                if now.saturating_sub(entry.activity.load(Ordering::Relaxed)) >= limit {
+                    trip(
+                        &entry.end,
+                        End::new(
+                            "idle_timeout",
+                            format!(
+                                "the session was idle for {}; it is closed",
+                                policy::format_duration(limit)
+                            ),
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -121,14 +152,23 @@ pub fn trip(switch: &watch::Sender<Option<End>>, end: End) {
     });
 }
 
-/// Checks every live session against its grant until `shutdown` turns true.
-pub async fn run(registry: Arc<Registry>, db: Db, mut shutdown: watch::Receiver<bool>) {
+/// Checks every live session against its grant and the idle timeout until `shutdown`
+/// turns true.
+pub async fn run(
+    registry: Arc<Registry>,
+    db: Db,
+    idle_timeout: Option<Duration>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(CHECK_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+        if let Some(timeout) = idle_timeout {
+            registry.end_idle(crate::time::now_ms(), timeout);
         }
         let live = registry.grants();
         let mut fresh: HashMap<String, Option<Grant>> = HashMap::new();

@@ -44,7 +44,12 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         sessions: sessions.clone(),
     });
     let (stop, stopped) = watch::channel(false);
-    let enforcer = tokio::spawn(enforcer::run(sessions.clone(), db, stopped.clone()));
+    let enforcer = tokio::spawn(enforcer::run(
+        sessions.clone(),
+        db,
+        ctx.config.ssh.idle_timeout,
+        stopped.clone(),
+    ));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,

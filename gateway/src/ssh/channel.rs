@@ -390,6 +390,7 @@ async fn write_target(
         };
         let recorded = match msg {
             ChannelMsg::Data { data } => {
+                live.touch();
                 let r = rec
                     .record(Event::Input {
                         channel: ch,
@@ -576,13 +577,16 @@ async fn read_target(
                 ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } | ChannelMsg::Close
             );
         let (event, out) = match msg {
-            ChannelMsg::Data { data } => (
-                Some(Event::Output {
-                    channel: ch,
-                    data: data.to_vec(),
-                }),
-                Some(Out::Data(data)),
-            ),
+            ChannelMsg::Data { data } => {
+                live.touch();
+                (
+                    Some(Event::Output {
+                        channel: ch,
+                        data: data.to_vec(),
+                    }),
+                    Some(Out::Data(data)),
+                )
+            }
             ChannelMsg::ExtendedData { data, ext } => (
                 Some(Event::Stderr {
                     channel: ch,
@@ -592,7 +596,13 @@ async fn read_target(
             ),
             ChannelMsg::Eof => {
                 eof_held = true;
-                (Some(Event::Eof { channel: ch, from: Side::Target }), None)
+                (
+                    Some(Event::Eof {
+                        channel: ch,
+                        from: Side::Target,
+                    }),
+                    None,
+                )
             }
             ChannelMsg::Close => (
                 Some(Event::ChannelClose {

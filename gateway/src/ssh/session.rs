@@ -7,6 +7,7 @@
 //! engineer leaving; then it tells the channels, seals the recording, and writes the end
 //! into the database and the audit log. Not the byte relay ([`super::channel`]).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub struct LiveSession {
     pub upstream: Upstream,
     /// Tripped once, when the session must end.
     pub end: EndSwitch,
+    /// Last traffic in either direction, epoch milliseconds (for the idle timeout).
+    pub activity: Arc<AtomicI64>,
 }
 
 impl LiveSession {
@@ -52,6 +55,11 @@ impl LiveSession {
                 return End::new("session_closed", "the session is closed");
             }
         }
+    }
+
+    /// Notes traffic now.
+    pub fn touch(&self) {
+        self.activity.store(now_ms(), Ordering::Relaxed);
     }
 
     /// Whether the session is ending.
@@ -174,7 +182,10 @@ pub async fn open(
     };
     #[cfg(feature = "bench-no-recording")]
     let recorder = if std::env::var_os("MENWEI_BENCH_NO_RECORDING").is_some() {
-        Ok(Recorder::disabled(&ctx.config.recordings.dir, &meta.session_id))
+        Ok(Recorder::disabled(
+            &ctx.config.recordings.dir,
+            &meta.session_id,
+        ))
     } else {
         Recorder::start(
             &ctx.config.recordings.dir,
@@ -234,13 +245,16 @@ pub async fn open(
 
     let (end, _) = watch::channel(None);
     let end: EndSwitch = Arc::new(end);
-    ctx.sessions.insert(&id, grant.clone(), end.clone());
+    let activity = Arc::new(AtomicI64::new(now_ms()));
+    ctx.sessions
+        .insert(&id, grant.clone(), end.clone(), activity.clone());
     let live = Arc::new(LiveSession {
         id,
         target: target.to_string(),
         recorder,
         upstream,
         end,
+        activity,
     });
     tokio::spawn(supervise(
         ctx.clone(),

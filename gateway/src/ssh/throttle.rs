@@ -28,9 +28,7 @@ impl Throttle {
     /// A throttle allowing `max_failures` per user and address within `window`.
     pub fn new(max_failures: u32, window: Duration) -> Throttle {
         Throttle {
-            max_failures: usize::try_from(max_failures)
-                .unwrap_or(usize::MAX)
-                .max(1),
+            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
             window,
             failures: Mutex::new(HashMap::new()),
         }
@@ -83,10 +81,7 @@ impl Throttle {
 }
 
 fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while q
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > window)
-    {
+    while q.front().is_some_and(|t| now.duration_since(*t) > window) {
         q.pop_front();
     }
 }
