@@ -79,6 +79,26 @@ both_databases! {
         w.gw.wait_audit("grant.revoke", |e| e.to_string().contains(w.grant_id()));
     }
 
+    fn idle_session_is_closed_after_the_idle_timeout(db) {
+        let w = World::with(
+            db,
+            WorldOpts { replace: &[("idle_timeout = \"15m\"", "idle_timeout = \"2s\"")], ..WorldOpts::default() },
+        );
+        // Traffic keeps a session alive past the timeout...
+        let busy = w.alice.exec(&w.gw, "web01", "for i in 1 2 3 4 5 6; do echo tick; sleep 0.5; done");
+        busy.ok();
+        assert_eq!(busy.stdout_text().lines().count(), 6, "{busy}");
+        // ...silence ends it, with a line saying why.
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 60");
+        s.wait_stdout("started", SHORT);
+        let quiet = Instant::now();
+        let (ended, out) = exit_instant(&mut s, Duration::from_secs(10));
+        let took = ended - quiet;
+        assert!(took >= Duration::from_millis(1500) && took <= Duration::from_secs(4), "idle session ended after {took:?}:\n{out}");
+        assert!(out.all_text().contains("idle"), "the engineer is not told why:\n{out}");
+        w.gw.wait_audit("session.end", |e| e.to_string().contains("idle_timeout"));
+    }
+
     fn expired_grant_disconnects_live_session(db) {
         let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
         let id = w.gw.grant("alice", "web01", "4s");

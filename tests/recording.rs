@@ -182,6 +182,20 @@ both_databases! {
         w.gw.cli(&["recording", "verify", &id]).ok();
     }
 
+    fn recording_cat_gives_back_binary_output_byte_for_byte(db) {
+        let w = World::new(db);
+        let out = w.alice.exec(&w.gw, "web01", "head -c 2000000 /dev/urandom; printf 'err\\377\\n' >&2");
+        out.ok();
+        assert_eq!(out.stdout.len(), 2_000_000);
+        let (id, _) = ended_session(&w.gw);
+        let recorded = w.gw.cli(&["recording", "cat", &id, "--stream", "output"]);
+        recorded.ok();
+        assert!(recorded.stdout == out.stdout, "the recorded output differs from what the client received");
+        let stderr = w.gw.cli(&["recording", "cat", &id, "--stream", "stderr"]);
+        assert_eq!(stderr.ok().stdout, b"err\xff\n".to_vec());
+        w.gw.wait_audit("recording.cat", |e| e.to_string().contains(&id));
+    }
+
     fn asciicast_export_plays_in_asciinema(db) {
         let w = World::new(db);
         interactive_session(&w);

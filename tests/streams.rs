@@ -82,6 +82,27 @@ both_databases! {
         assert!(out.stdout_text().starts_with(&local), "target got sha256 {:?}, sent {local}", out.stdout_text());
     }
 
+    fn bulk_input_echoed_by_the_target_comes_back_intact(db) {
+        // Both directions at full speed through one channel: the target's `cat` only reads
+        // as fast as its output drains, so a relay that stopped reading the engineer's
+        // connection under input pressure would deadlock here.
+        let w = World::new(db);
+        let src = w.gw.scratch().join("echo-in.bin");
+        {
+            let mut f = File::create(&src).unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            for _ in 0..50 {
+                rand::thread_rng().fill_bytes(&mut buf);
+                f.write_all(&buf).unwrap();
+            }
+        }
+        let dest = w.gw.scratch().join("echo-out.bin");
+        let cmd = w.alice.ssh_command(&w.gw, "alice:web01", &[], &["cat"]);
+        let mut c = Spawned::start(cmd, Stdin::File(src.clone()), Some(dest.clone()));
+        c.wait(BULK).ok();
+        assert_eq!(sha256_file(&dest), sha256_file(&src), "the echoed stream differs from what was sent");
+    }
+
     fn client_that_stops_reading_does_not_grow_gateway_memory(db) {
         let w = World::new(db);
         let pid = w.gw.pid();

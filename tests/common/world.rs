@@ -14,6 +14,8 @@ pub struct WorldOpts {
     pub pin: bool,
     /// TOML appended to `menwei.toml` before `serve`.
     pub config: &'static str,
+    /// Lines of the generated `menwei.toml` replaced before `serve`: (old line, new line).
+    pub replace: &'static [(&'static str, &'static str)],
 }
 
 impl Default for WorldOpts {
@@ -22,6 +24,7 @@ impl Default for WorldOpts {
             grant_for: Some("2h"),
             pin: true,
             config: "",
+            replace: &[],
         }
     }
 }
@@ -53,6 +56,9 @@ impl World {
         let mut gw = Gateway::init(db);
         if !opts.config.is_empty() {
             gw.append_config(opts.config);
+        }
+        for (old, new) in opts.replace {
+            gw.replace_config_line(old, new);
         }
         gw.add_user("bob", "approver");
         let alice = Engineer::new("alice");

@@ -1,4 +1,4 @@
-//! `menwei recording verify | export | play`: an auditor's tools for one session recording,
+//! `menwei recording verify | export | play | cat`: an auditor's tools for one session recording,
 //! found by session id in the recordings directory or given as a file. Each use is audited.
 //! The format, its chain and its asciicast rendering are the `recordings` crate's; this file
 //! only finds files, checks them against this gateway's key and writes the results out.
@@ -41,6 +41,18 @@ pub enum RecordingCommand {
         #[arg(long)]
         include_input: bool,
     },
+    /// Write one recorded stream's raw bytes to stdout, exactly as they crossed the gateway.
+    Cat {
+        /// Session id, or a recording file.
+        #[arg(value_name = "ID|FILE")]
+        recording: String,
+        /// Which stream: what the target sent (output, stderr) or what the engineer typed (input).
+        #[arg(long, value_enum, default_value = "output")]
+        stream: StreamArg,
+        /// Only this session channel (default: every channel, in recorded order).
+        #[arg(long)]
+        channel: Option<u32>,
+    },
     /// Replay a session's terminal output on stdout with its original timing.
     Play {
         /// Session id, or a recording file.
@@ -59,6 +71,17 @@ pub enum ExportFormat {
     Asciicast,
 }
 
+/// A recorded byte stream.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StreamArg {
+    /// What the target printed to standard output.
+    Output,
+    /// What the target printed to standard error.
+    Stderr,
+    /// What the engineer typed (may contain passwords typed at prompts).
+    Input,
+}
+
 /// Gaps in playback longer than this are shortened to it.
 const MAX_IDLE: Duration = Duration::from_secs(2);
 
@@ -72,6 +95,11 @@ pub(super) async fn run(ctx: &Ctx, cmd: RecordingCommand) -> anyhow::Result<Exit
             include_input,
         } => export(ctx, &recording, output.as_deref(), include_input).await,
         RecordingCommand::Play { recording, speed } => play(ctx, &recording, speed).await,
+        RecordingCommand::Cat {
+            recording,
+            stream,
+            channel,
+        } => cat(ctx, &recording, stream, channel).await,
     }
 }
 
@@ -247,6 +275,40 @@ async fn play(ctx: &Ctx, arg: &str, speed: f64) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(wait).await;
         }
         stdout.write_all(data)?;
+    }
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cat(
+    ctx: &Ctx,
+    arg: &str,
+    stream: StreamArg,
+    only: Option<u32>,
+) -> anyhow::Result<ExitCode> {
+    let path = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &path)?;
+    let name = match stream {
+        StreamArg::Output => "output",
+        StreamArg::Stderr => "stderr",
+        StreamArg::Input => "input",
+    };
+    ctx.audit(
+        AuditEvent::new(os_actor(), "recording.cat", rec.meta().session_id.clone())
+            .with_detail(json!({"stream": name, "channel": only})),
+    )
+    .await?;
+    let mut stdout = std::io::stdout().lock();
+    for (_, event) in rec.events() {
+        let (channel, data) = match (stream, event) {
+            (StreamArg::Output, Event::Output { channel, data })
+            | (StreamArg::Stderr, Event::Stderr { channel, data })
+            | (StreamArg::Input, Event::Input { channel, data }) => (*channel, data),
+            _ => continue,
+        };
+        if only.is_none_or(|c| c == channel) {
+            stdout.write_all(data)?;
+        }
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
