@@ -121,7 +121,10 @@ impl Gateway {
     /// Replaces the line `old` of `menwei.toml` with `new` (takes effect at the next `serve`).
     pub fn replace_config_line(&self, old: &str, new: &str) {
         let s = fs::read_to_string(&self.config).unwrap();
-        assert!(s.lines().any(|l| l == old), "menwei.toml has no line {old:?}:\n{s}");
+        assert!(
+            s.lines().any(|l| l == old),
+            "menwei.toml has no line {old:?}:\n{s}"
+        );
         let s: Vec<&str> = s.lines().map(|l| if l == old { new } else { l }).collect();
         fs::write(&self.config, s.join("\n") + "\n").unwrap();
     }

@@ -117,10 +117,8 @@ pub async fn choose(
                     return None;
                 }
                 // Backspace and DEL erase one character.
-                8 | 127 => {
-                    if line.pop().is_some() {
-                        say(to, "\u{8} \u{8}").await;
-                    }
+                8 | 127 if line.pop().is_some() => {
+                    say(to, "\u{8} \u{8}").await;
                 }
                 b if (0x20..0x7f).contains(&b) && line.len() < MAX_INPUT => {
                     line.push(b);

@@ -48,7 +48,7 @@ impl Context {
     ) {
         let event = AuditEvent {
             actor: actor.to_string(),
-            action: action.into(),
+            action,
             subject: subject.to_string(),
             detail,
         };
