@@ -117,8 +117,9 @@ pub fn to_asciicast(rec: &Recording, opts: &AsciicastOptions) -> String {
     out
 }
 
-/// The first channel with a pty or shell request, else the first with output.
-fn interactive_channel(events: &[(u64, Event)]) -> Option<u32> {
+/// The first channel with a pty or shell request, else the first with output: the one a
+/// player shows.
+pub fn interactive_channel(events: &[(u64, Event)]) -> Option<u32> {
     let first = |want: fn(&Event) -> bool| {
         events
             .iter()

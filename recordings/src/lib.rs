@@ -49,7 +49,7 @@ pub mod writer;
 #[cfg(test)]
 mod testutil;
 
-pub use asciicast::{to_asciicast, AsciicastOptions};
+pub use asciicast::{interactive_channel, to_asciicast, AsciicastOptions};
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Side, Stream};
 pub use meta::Meta;

@@ -253,7 +253,7 @@ async fn play(ctx: &Ctx, arg: &str, speed: f64) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let events = rec.into_events();
-    let Some(channel) = interactive_channel(&events) else {
+    let Some(channel) = recordings::interactive_channel(&events) else {
         return Ok(ExitCode::SUCCESS);
     };
     let mut last = 0u64;
@@ -312,16 +312,4 @@ async fn cat(
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The first channel with a pty or shell request, else the first with output.
-fn interactive_channel(events: &[(u64, Event)]) -> Option<u32> {
-    let first = |want: fn(&Event) -> bool| {
-        events
-            .iter()
-            .find(|(_, e)| want(e))
-            .and_then(|(_, e)| e.channel())
-    };
-    first(|e| matches!(e, Event::Pty { .. } | Event::Shell { .. }))
-        .or_else(|| first(|e| matches!(e, Event::Output { .. } | Event::Stderr { .. })))
 }
