@@ -20,7 +20,9 @@ pub const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// All migrations, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2];
+
+const MIGRATION_1: Migration = Migration {
     version: 1,
     name: "users, keys, targets, grants, sessions, audit log",
     statements: &[
@@ -100,4 +102,65 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             hash TEXT NOT NULL
         )",
     ],
-}];
+};
+
+const MIGRATION_2: Migration = Migration {
+    version: 2,
+    name: "requests, reviews, request grants, TOTP, notifications",
+    statements: &[
+        // A request for access (docs/approvals.md). Terminal states stay on record.
+        "CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            engineer TEXT NOT NULL REFERENCES users (name),
+            targets TEXT NOT NULL,
+            grp TEXT,
+            reason TEXT NOT NULL,
+            incident TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('A', 'B', 'C', 'D')),
+            duration_ms BIGINT NOT NULL CHECK (duration_ms > 0),
+            starts_at BIGINT,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'approved', 'denied', 'withdrawn', 'lapsed')),
+            approvals_needed BIGINT NOT NULL CHECK (approvals_needed >= 1),
+            filed_at BIGINT NOT NULL,
+            decided_at BIGINT,
+            lapses_at BIGINT NOT NULL,
+            break_glass BIGINT NOT NULL DEFAULT 0 CHECK (break_glass IN (0, 1)),
+            extends_grant TEXT,
+            signed_off_by TEXT REFERENCES users (name),
+            signed_off_at BIGINT,
+            signoff_comment TEXT
+        )",
+        "CREATE INDEX requests_by_state ON requests (state, filed_at)",
+        "CREATE INDEX requests_by_engineer ON requests (engineer, filed_at)",
+        // One review per approver per request: distinct approvers by construction.
+        "CREATE TABLE reviews (
+            request_id TEXT NOT NULL REFERENCES requests (id),
+            approver TEXT NOT NULL REFERENCES users (name),
+            verdict TEXT NOT NULL CHECK (verdict IN ('approve', 'deny')),
+            comment TEXT NOT NULL DEFAULT '',
+            duration_ms BIGINT,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (request_id, approver)
+        )",
+        "ALTER TABLE grants ADD COLUMN request_id TEXT REFERENCES requests (id)",
+        "ALTER TABLE grants ADD COLUMN emergency BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX grants_by_request ON grants (request_id)",
+        // Sealed by the vault; never shown again after enrollment.
+        "ALTER TABLE users ADD COLUMN totp_secret TEXT",
+        "ALTER TABLE users ADD COLUMN totp_enrolled_at BIGINT",
+        // Webhook deliveries; undeliverable ones are kept.
+        "CREATE TABLE notifications (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            attempts BIGINT NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL,
+            delivered_at BIGINT,
+            last_error TEXT,
+            webhook TEXT NOT NULL
+        )",
+        "CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt_at)",
+    ],
+};
