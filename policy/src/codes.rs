@@ -50,3 +50,39 @@ pub const SUBSYSTEM_REFUSED: &str = "subsystem_refused";
 pub const BAD_USERNAME: &str = "bad_username";
 /// A malformed user or target name (CLI, API).
 pub const BAD_NAME: &str = "bad_name";
+
+/// Only engineers file requests.
+pub const NOT_ENGINEER: &str = "not_engineer";
+/// A request names neither targets nor a group, or both.
+pub const NO_TARGETS: &str = "no_targets";
+/// A request names a target group the policy does not have.
+pub const UNKNOWN_GROUP: &str = "unknown_group";
+/// The policy does not let this engineer request this target (or group).
+pub const TARGET_NOT_REQUESTABLE: &str = "target_not_requestable";
+/// A request's start time lies before the moment it is filed.
+pub const START_IN_PAST: &str = "start_in_past";
+/// Someone acts on a request that is not theirs (withdraw, break-glass, filing for another).
+pub const NOT_YOURS: &str = "not_yours";
+
+/// An approver tried to review their own request.
+pub const SELF_REVIEW: &str = "self_review";
+/// The same approver reviewed this request before.
+pub const ALREADY_REVIEWED: &str = "already_reviewed";
+/// The request was already approved, denied, withdrawn or lapsed.
+pub const NOT_PENDING: &str = "not_pending";
+/// The request waited past its lapse time without a decision.
+pub const REQUEST_LAPSED: &str = "request_lapsed";
+/// An approver tried to make the window longer than requested.
+pub const LENGTHEN_REFUSED: &str = "lengthen_refused";
+
+/// Break-glass is turned off by policy.
+pub const BREAK_GLASS_OFF: &str = "break_glass_off";
+/// Break-glass is only for A-level faults.
+pub const BREAK_GLASS_LEVEL: &str = "break_glass_level";
+/// The response window has not passed yet.
+pub const BREAK_GLASS_TOO_EARLY: &str = "break_glass_too_early";
+/// Break-glass covers the targets of one group only.
+pub const BREAK_GLASS_GROUPS: &str = "break_glass_groups";
+
+/// A session reached the policy's longest session.
+pub const MAX_SESSION: &str = "max_session";

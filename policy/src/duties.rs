@@ -16,7 +16,7 @@ pub struct Actor<'a> {
 
 /// Whether two account names are the same account. Ignores ASCII case, so that a
 /// case-insensitive user store can never let `Olga` grant to `olga`.
-fn same_account(a: &str, b: &str) -> bool {
+pub(crate) fn same_account(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 

@@ -9,7 +9,11 @@
 //!   this role ([`assign_role`], separation of duties);
 //! - may this channel request pass ([`channel_request`], [`classify_exec`]): by default no
 //!   file transfer and no forwarding of any kind;
-//! - is this SSH login name well formed ([`parse_login`], [`validate_name`]).
+//! - is this SSH login name well formed ([`parse_login`], [`validate_name`]);
+//! - the approvals: the [`Policy`] model and its validation, filing a request
+//!   ([`file_request`]), reviewing it ([`review`]), withdrawing and lapsing it,
+//!   break-glass ([`break_glass`]), end-of-grant warnings ([`warning_due`]) and the longest
+//!   session ([`session_limit`]).
 //!
 //! Every answer is a [`Decision`]; a refusal carries a stable machine code (see [`codes`])
 //! for the audit log and one line that is safe to show the engineer: it never contains a
@@ -23,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod access;
+mod break_glass;
 mod channel;
 pub mod codes;
 mod decision;
@@ -30,19 +35,33 @@ mod duration;
 mod duties;
 mod exec;
 mod grant;
+mod level;
 mod login;
+mod request;
+mod review;
 mod role;
+mod rules;
 mod shell;
+mod warning;
 
 pub use access::{connect, session_check, SessionCheck};
+pub use break_glass::{break_glass, break_glass_open};
 pub use channel::{channel_request, ChannelRequest, ChannelRules};
 pub use decision::{Decision, Refusal};
 pub use duration::format_duration;
 pub use duties::{assign_role, create_grant, revoke_grant, Actor};
 pub use exec::{classify_exec, ExecKind};
 pub use grant::{Grant, GrantState};
+pub use level::{Level, UnknownLevel};
 pub use login::{parse_login, validate_name, Login, MAX_NAME_LEN};
+pub use request::{
+    file_request, is_lapsed, withdraw, NewRequest, Request, RequestPlan, RequestState,
+    UnknownRequestState,
+};
+pub use review::{review, Review, ReviewOutcome, UnknownVerdict, Verdict};
 pub use role::{Role, UnknownRole};
+pub use rules::{BreakGlass, Group, Policy, PolicyProblem, BREAK_GLASS_CEILING_MS, MAX_APPROVALS};
+pub use warning::{session_limit, warning_due, Warning};
 
 /// A point in time or a span of time: milliseconds (since the unix epoch for points).
 pub type Millis = i64;

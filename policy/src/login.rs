@@ -73,6 +73,15 @@ pub fn validate_name(kind: &str, name: &str) -> Result<(), Refusal> {
     }
 }
 
+/// `name` in double quotes for a message when it is well formed, else `fallback`
+/// (`this target`), so a message never echoes arbitrary bytes.
+pub(crate) fn quoted(name: &str, fallback: &str) -> String {
+    match problem(name) {
+        None => format!("\"{name}\""),
+        Some(_) => fallback.to_owned(),
+    }
+}
+
 /// Parses an SSH login name: `alice:web01` asks for target `web01` as engineer `alice`;
 /// `alice` asks for the menu.
 ///
