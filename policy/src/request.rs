@@ -207,8 +207,8 @@ pub fn file_request(policy: &Policy, requester: &Actor, req: &NewRequest) -> Dec
                 return Decision::deny(
                     codes::UNKNOWN_GROUP,
                     format!(
-                        "there is no {}; ask an admin which groups exist",
-                        group_phrase(name)
+                        "there is no target group {}; ask an admin which groups exist",
+                        quoted(name, "by that name")
                     ),
                 );
             };
@@ -292,4 +292,385 @@ pub fn withdraw(req: &Request, actor: &str, now: Millis) -> Decision {
 /// Whether `req` is pending and has waited until its lapse time at `now`.
 pub fn is_lapsed(req: &Request, now: Millis) -> bool {
     req.state == RequestState::Pending && now >= req.lapses_at
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rules::tests::{names, policy};
+    use crate::Verdict;
+    use proptest::prelude::*;
+
+    pub(crate) const MIN: Millis = 60_000;
+    pub(crate) const HOUR: Millis = 60 * MIN;
+    pub(crate) const T0: Millis = 1_700_000_000_000;
+
+    const ALICE: Actor = Actor {
+        name: "alice",
+        role: Role::Engineer,
+    };
+
+    /// A pending level-A request by alice for web01, filed at `T0`, for 1 h, 1 approver.
+    pub(crate) fn request() -> Request {
+        Request {
+            id: "r-1".to_owned(),
+            engineer: "alice".to_owned(),
+            targets: names(&["web01"]),
+            level: Level::A,
+            duration_ms: HOUR,
+            starts_at: None,
+            state: RequestState::Pending,
+            approvals_needed: 1,
+            filed_at: T0,
+            lapses_at: T0 + 4 * HOUR,
+            reviews: vec![],
+            break_glass: false,
+            extends_grant: None,
+        }
+    }
+
+    fn new<'a>(targets: &'a [String], group: Option<&'a str>) -> NewRequest<'a> {
+        NewRequest {
+            engineer: "alice",
+            targets,
+            group,
+            level: Level::B,
+            duration_ms: HOUR,
+            starts_at: None,
+            now: T0,
+        }
+    }
+
+    fn refused<T: fmt::Debug>(d: Decision<T>) -> (&'static str, String) {
+        match d {
+            Decision::Deny(r) => (r.code, r.message),
+            Decision::Allow(v) => panic!("allowed: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in RequestState::ALL {
+            assert_eq!(state.as_str().parse::<RequestState>(), Ok(state));
+            assert_eq!(state.to_string(), state.as_str());
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{state}\"")
+            );
+        }
+        assert_eq!("Lapsed".parse::<RequestState>(), Ok(RequestState::Lapsed));
+        assert_eq!(
+            "open".parse::<RequestState>().unwrap_err().to_string(),
+            r#"unknown request state "open"; expected pending, approved, denied, withdrawn or lapsed"#
+        );
+    }
+
+    #[test]
+    fn targets_are_filed_deduplicated_with_the_largest_approvals() {
+        let targets = names(&["web01", "db01", "web01"]);
+        let plan = file_request(&policy(), &ALICE, &new(&targets, None))
+            .into_result()
+            .unwrap();
+        assert_eq!(
+            plan,
+            RequestPlan {
+                targets: names(&["web01", "db01"]),
+                approvals_needed: 2,
+                duration_ms: HOUR,
+                starts_at: None,
+                lapses_at: T0 + 4 * HOUR,
+            }
+        );
+    }
+
+    #[test]
+    fn a_group_is_expanded() {
+        let plan = file_request(&policy(), &ALICE, &new(&[], Some("web")))
+            .into_result()
+            .unwrap();
+        assert_eq!(plan.targets, names(&["web01", "web02"]));
+        assert_eq!(plan.approvals_needed, 1);
+    }
+
+    #[test]
+    fn a_future_start_is_kept() {
+        let targets = names(&["web01"]);
+        let req = NewRequest {
+            starts_at: Some(T0 + HOUR),
+            ..new(&targets, None)
+        };
+        let plan = file_request(&policy(), &ALICE, &req).into_result().unwrap();
+        assert_eq!(plan.starts_at, Some(T0 + HOUR));
+    }
+
+    #[test]
+    fn only_engineers_file() {
+        let olga = Actor {
+            name: "alice",
+            role: Role::Approver,
+        };
+        let targets = names(&["web01"]);
+        assert_eq!(
+            refused(file_request(&policy(), &olga, &new(&targets, None))),
+            (
+                "not_engineer",
+                "only engineers can request access; this account is an approver".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn engineers_file_only_for_themselves() {
+        let bob = Actor {
+            name: "bob",
+            role: Role::Engineer,
+        };
+        let targets = names(&["web01"]);
+        assert_eq!(
+            refused(file_request(&policy(), &bob, &new(&targets, None))),
+            (
+                "not_yours",
+                "an engineer can request access only for themself".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn targets_or_a_group_not_both_nor_neither() {
+        let targets = names(&["web01"]);
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &new(&targets, Some("web")))),
+            (
+                "no_targets",
+                "name either targets or a group, not both".to_owned()
+            )
+        );
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &new(&[], None))),
+            (
+                "no_targets",
+                "name the targets or the group to request access to".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_group_is_named() {
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &new(&[], Some("mail")))),
+            (
+                "unknown_group",
+                r#"there is no target group "mail"; ask an admin which groups exist"#.to_owned()
+            )
+        );
+        let (_, message) = refused(file_request(&policy(), &ALICE, &new(&[], Some("m\x1b"))));
+        assert_eq!(message, "there is no target group by that name; ask an admin which groups exist");
+    }
+
+    #[test]
+    fn targets_outside_the_engineers_groups_are_refused() {
+        let targets = names(&["db01"]);
+        let bob = Actor {
+            name: "bob",
+            role: Role::Engineer,
+        };
+        let req = NewRequest {
+            engineer: "bob",
+            ..new(&targets, None)
+        };
+        assert_eq!(
+            refused(file_request(&policy(), &bob, &req)),
+            (
+                "target_not_requestable",
+                r#"you may not request access to "db01""#.to_owned()
+            )
+        );
+        let req = NewRequest {
+            engineer: "bob",
+            ..new(&[], Some("databases"))
+        };
+        assert_eq!(
+            refused(file_request(&policy(), &bob, &req)),
+            (
+                "target_not_requestable",
+                r#"you may not request access to group "databases""#.to_owned()
+            )
+        );
+        let odd = names(&["mail01", "x\x1b"]);
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &new(&odd[1..], None))).1,
+            "you may not request access to this target"
+        );
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &new(&odd[..1], None))).1,
+            r#"you may not request access to "mail01""#
+        );
+    }
+
+    #[test]
+    fn duration_is_positive_and_within_the_level_cap() {
+        let targets = names(&["web01"]);
+        for duration_ms in [0, -HOUR] {
+            let req = NewRequest {
+                duration_ms,
+                ..new(&targets, None)
+            };
+            assert_eq!(
+                refused(file_request(&policy(), &ALICE, &req)),
+                (
+                    "bad_duration",
+                    "the wanted duration must be longer than zero".to_owned()
+                )
+            );
+        }
+        let req = NewRequest {
+            level: Level::A,
+            duration_ms: 2 * HOUR + 1,
+            ..new(&targets, None)
+        };
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &req)),
+            ("duration_over_cap", "level A allows at most 2 h".to_owned())
+        );
+        let req = NewRequest {
+            level: Level::D,
+            duration_ms: 120 * HOUR,
+            ..new(&targets, None)
+        };
+        assert!(file_request(&policy(), &ALICE, &req).is_allow());
+    }
+
+    #[test]
+    fn start_may_not_lie_in_the_past() {
+        let targets = names(&["web01"]);
+        let req = NewRequest {
+            starts_at: Some(T0 - 1),
+            ..new(&targets, None)
+        };
+        assert_eq!(
+            refused(file_request(&policy(), &ALICE, &req)),
+            (
+                "start_in_past",
+                "the start time is in the past; leave it out to start as soon as approved"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn only_the_filer_withdraws_a_pending_request() {
+        let req = request();
+        assert_eq!(withdraw(&req, "alice", T0), Decision::Allow(()));
+        assert_eq!(withdraw(&req, "ALICE", T0), Decision::Allow(()));
+        assert_eq!(
+            refused(withdraw(&req, "bob", T0)),
+            (
+                "not_yours",
+                "only the engineer who filed a request can withdraw it".to_owned()
+            )
+        );
+        for (state, what) in [
+            (RequestState::Approved, "was already approved"),
+            (RequestState::Denied, "was denied"),
+            (RequestState::Withdrawn, "was withdrawn"),
+            (RequestState::Lapsed, "has lapsed"),
+        ] {
+            let req = Request {
+                state,
+                ..request()
+            };
+            assert_eq!(
+                refused(withdraw(&req, "alice", T0)),
+                (
+                    "not_pending",
+                    format!("request \"r-1\" {what}; it is no longer pending")
+                )
+            );
+        }
+        assert_eq!(
+            refused(withdraw(&req, "alice", T0 + 4 * HOUR)).1,
+            "request \"r-1\" has lapsed; it is no longer pending"
+        );
+    }
+
+    #[test]
+    fn a_pending_request_lapses_at_its_lapse_time() {
+        let req = request();
+        assert!(!is_lapsed(&req, T0 + 4 * HOUR - 1));
+        assert!(is_lapsed(&req, T0 + 4 * HOUR));
+        let approved = Request {
+            state: RequestState::Approved,
+            ..request()
+        };
+        assert!(!is_lapsed(&approved, T0 + 5 * HOUR));
+    }
+
+    #[test]
+    fn requests_serialize_for_the_api() {
+        let mut req = request();
+        req.reviews.push(Review {
+            approver: "olga".to_owned(),
+            verdict: Verdict::Approve,
+            duration_ms: None,
+            at: T0,
+        });
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(json.contains(r#""state":"pending""#), "{json}");
+        assert!(json.contains(r#""verdict":"approve""#), "{json}");
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+    }
+
+    fn arb_state() -> impl Strategy<Value = RequestState> {
+        prop::sample::select(RequestState::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn withdraw_only_by_the_owner_while_pending(
+            actor in prop::sample::select(vec!["alice", "Alice", "bob", "olga", ""]),
+            state in arb_state(),
+            now in T0..T0 + 8 * HOUR,
+        ) {
+            let req = Request { state, ..request() };
+            let d = withdraw(&req, actor, now);
+            let ok = actor.eq_ignore_ascii_case("alice")
+                && state == RequestState::Pending
+                && now < req.lapses_at;
+            prop_assert_eq!(d.is_allow(), ok, "{:?}", d);
+        }
+
+        #[test]
+        fn a_filed_plan_is_within_policy(
+            p in crate::rules::tests::arb_policy(),
+            engineer in prop::sample::select(vec!["alice", "bob"]),
+            targets in prop::sample::subsequence(vec!["web01", "web02", "db01", "mail01"], 0..=4),
+            group in prop::option::of(prop::sample::select(vec!["web", "db", "all", "nope"])),
+            level in prop::sample::select(Level::ALL.to_vec()),
+            duration_ms in -HOUR..200 * HOUR,
+            start in prop::option::of(-HOUR..HOUR),
+        ) {
+            let targets = names(&targets);
+            let actor = Actor { name: engineer, role: Role::Engineer };
+            let req = NewRequest {
+                engineer, targets: &targets, group, level, duration_ms,
+                starts_at: start.map(|s| T0 + s), now: T0,
+            };
+            match file_request(&p, &actor, &req) {
+                Decision::Allow(plan) => {
+                    prop_assert!(!plan.targets.is_empty());
+                    for t in &plan.targets {
+                        prop_assert!(p.may_request(engineer, t));
+                        prop_assert_eq!(plan.targets.iter().filter(|o| *o == t).count(), 1);
+                    }
+                    prop_assert!(0 < plan.duration_ms && plan.duration_ms <= p.max_for(level));
+                    prop_assert!(plan.starts_at.is_none_or(|s| s >= T0));
+                    prop_assert_eq!(plan.approvals_needed, p.approvals_needed(&plan.targets));
+                    prop_assert!(plan.approvals_needed >= 1);
+                }
+                Decision::Deny(r) => {
+                    prop_assert!(r.message.chars().all(|c| (' '..='~').contains(&c)));
+                }
+            }
+        }
+    }
 }

@@ -270,3 +270,315 @@ pub(crate) fn group_phrase(name: &str) -> String {
         Err(_) => "this group".to_owned(),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    pub(crate) fn group(targets: &[&str], engineers: &[&str], approvals: u32) -> Group {
+        Group {
+            targets: names(targets),
+            engineers: names(engineers),
+            approvals,
+            allow_exec: true,
+            allow_uploads: false,
+        }
+    }
+
+    /// `web` (web01, web02; everyone; 1 approver; exec) and `databases` (db01; alice and
+    /// carol; 2 approvers; no exec); break-glass on.
+    pub(crate) fn policy() -> Policy {
+        let mut p = Policy::default();
+        p.break_glass.enabled = true;
+        p.groups
+            .insert("web".to_owned(), group(&["web01", "web02"], &["*"], 1));
+        p.groups.insert(
+            "databases".to_owned(),
+            Group {
+                allow_exec: false,
+                ..group(&["db01"], &["alice", "carol"], 2)
+            },
+        );
+        p
+    }
+
+    fn keys(problems: &[PolicyProblem]) -> Vec<&str> {
+        problems.iter().map(|p| p.key.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_tender() {
+        let p = Policy::default();
+        assert_eq!(p.idle_timeout_ms, 15 * MINUTE);
+        assert_eq!(p.max_session_ms, 8 * HOUR);
+        assert_eq!(p.request_ttl_ms, 4 * HOUR);
+        assert_eq!(p.response_window_ms, 30 * MINUTE);
+        assert_eq!(p.max_for(Level::A), 2 * HOUR);
+        assert_eq!(p.max_for(Level::B), 2 * HOUR);
+        assert_eq!(p.max_for(Level::C), 24 * HOUR);
+        assert_eq!(p.max_for(Level::D), 120 * HOUR);
+        assert!(!p.break_glass.enabled);
+        assert_eq!(p.break_glass.max_ms, 2 * HOUR);
+        assert!(p.groups.is_empty());
+        assert_eq!(p.validate(None), vec![]);
+        assert_eq!(policy().validate(None), vec![]);
+    }
+
+    #[test]
+    fn durations_must_be_positive() {
+        let p = Policy {
+            idle_timeout_ms: 0,
+            max_session_ms: -1,
+            request_ttl_ms: 0,
+            response_window_ms: 0,
+            ..Policy::default()
+        };
+        let problems = p.validate(None);
+        assert_eq!(
+            keys(&problems),
+            [
+                "policy.idle_timeout",
+                "policy.max_session",
+                "policy.request_ttl",
+                "policy.response_window"
+            ]
+        );
+        assert_eq!(
+            problems[0].to_string(),
+            "policy.idle_timeout: must be longer than zero"
+        );
+    }
+
+    #[test]
+    fn every_level_needs_a_positive_cap() {
+        let mut p = Policy::default();
+        p.levels.remove(&Level::C);
+        p.levels.insert(Level::D, 0);
+        let problems = p.validate(None);
+        assert_eq!(keys(&problems), ["policy.levels.C", "policy.levels.D"]);
+        assert_eq!(
+            problems[0].message,
+            "missing; give the longest grant for level C, e.g. \"2h\""
+        );
+        assert_eq!(p.max_for(Level::C), 0);
+    }
+
+    #[test]
+    fn break_glass_is_at_most_two_hours() {
+        for max_ms in [0, 2 * HOUR + 1] {
+            let mut p = Policy::default();
+            p.break_glass.max_ms = max_ms;
+            let problems = p.validate(None);
+            assert_eq!(keys(&problems), ["policy.break_glass.max_duration"]);
+            assert_eq!(
+                problems[0].message,
+                "must be longer than zero and at most 2 h"
+            );
+        }
+    }
+
+    #[test]
+    fn approvals_are_between_one_and_ten() {
+        for approvals in [0, 11] {
+            let mut p = policy();
+            p.groups.insert("db".to_owned(), group(&["db01"], &["*"], approvals));
+            let problems = p.validate(None);
+            assert_eq!(keys(&problems), ["policy.groups.db.approvals"]);
+            assert_eq!(
+                problems[0].message,
+                "must be between 1 and 10 distinct approvers"
+            );
+        }
+        let mut p = policy();
+        p.groups.insert("db".to_owned(), group(&["db01"], &["*"], 10));
+        assert_eq!(p.validate(None), vec![]);
+    }
+
+    #[test]
+    fn group_names_targets_and_engineers_are_checked() {
+        let mut p = Policy::default();
+        p.groups.insert("-x".to_owned(), group(&["web01"], &["*"], 1));
+        p.groups.insert("empty".to_owned(), group(&[], &["*"], 1));
+        p.groups
+            .insert("bad".to_owned(), group(&["web 01"], &["al ice", "*"], 1));
+        let problems = p.validate(None);
+        assert_eq!(
+            keys(&problems),
+            [
+                "policy.groups.-x",
+                "policy.groups.bad.targets",
+                "policy.groups.bad.engineers",
+                "policy.groups.empty.targets"
+            ]
+        );
+        assert_eq!(
+            problems[0].message,
+            "group name must start with a letter, a digit or '_'"
+        );
+        assert_eq!(
+            problems[1].message,
+            "target name contains U+0020; use only letters, digits, '.', '_' and '-'"
+        );
+        assert_eq!(
+            problems[2].message,
+            "user name contains U+0020; use only letters, digits, '.', '_' and '-', or use \"*\" for every engineer"
+        );
+        assert_eq!(problems[3].message, "lists no targets; name at least one");
+    }
+
+    #[test]
+    fn unprintable_group_names_are_escaped_in_the_key() {
+        let mut p = Policy::default();
+        p.groups.insert("a\x1bb".to_owned(), group(&["web01"], &["*"], 1));
+        let problems = p.validate(None);
+        assert_eq!(keys(&problems), ["policy.groups.a\\u{1b}b"]);
+    }
+
+    #[test]
+    fn targets_must_exist_when_known() {
+        let p = policy();
+        let known = names(&["web01", "db01"]);
+        let problems = p.validate(Some(&known));
+        assert_eq!(keys(&problems), ["policy.groups.web.targets"]);
+        assert_eq!(
+            problems[0].message,
+            "unknown target \"web02\"; add it with: menwei target add web02"
+        );
+        assert_eq!(p.validate(Some(&names(&["web01", "web02", "db01"]))), vec![]);
+    }
+
+    #[test]
+    fn who_may_request_what() {
+        let p = policy();
+        assert!(p.may_request("bob", "web01"));
+        assert!(p.may_request("alice", "db01"));
+        assert!(!p.may_request("bob", "db01"));
+        assert!(!p.may_request("Alice", "db01"), "names match exactly");
+        assert!(!p.may_request("alice", "mail01"), "in no group");
+        assert_eq!(
+            p.groups_with("db01").map(|(n, _)| n).collect::<Vec<_>>(),
+            ["databases"]
+        );
+    }
+
+    #[test]
+    fn approvals_needed_is_the_largest_among_the_groups() {
+        let mut p = policy();
+        assert_eq!(p.approvals_needed(&names(&["web01"])), 1);
+        assert_eq!(p.approvals_needed(&names(&["web01", "db01"])), 2);
+        assert_eq!(p.approvals_needed(&names(&["mail01"])), 1);
+        assert_eq!(p.approvals_needed(&[]), 1);
+        p.groups.insert("all".to_owned(), group(&["web01"], &["*"], 3));
+        assert_eq!(p.approvals_needed(&names(&["web01"])), 3);
+    }
+
+    #[test]
+    fn channel_rules_need_every_group_to_allow() {
+        let mut p = policy();
+        let web = p.channel_rules("web01", true);
+        assert!(web.exec_allowed && !web.uploads_allowed);
+        assert!(!p.channel_rules("web01", false).exec_allowed, "target says no");
+        assert!(!p.channel_rules("db01", true).exec_allowed);
+        let loose = p.channel_rules("mail01", true);
+        assert!(loose.exec_allowed && !loose.uploads_allowed);
+        p.groups.insert(
+            "uploads".to_owned(),
+            Group {
+                allow_uploads: true,
+                ..group(&["web02"], &["*"], 1)
+            },
+        );
+        assert!(!p.channel_rules("web02", true).uploads_allowed, "web says no");
+        p.groups.get_mut("web").unwrap().allow_uploads = true;
+        assert!(p.channel_rules("web02", true).uploads_allowed);
+    }
+
+    #[test]
+    fn approvers_and_admins_always_need_totp() {
+        let p = Policy {
+            totp_roles: vec![],
+            ..Policy::default()
+        };
+        assert!(p.totp_required(Role::Approver) && p.totp_required(Role::Admin));
+        assert!(!p.totp_required(Role::Engineer) && !p.totp_required(Role::Auditor));
+        let p = Policy {
+            totp_roles: vec![Role::Engineer],
+            ..Policy::default()
+        };
+        assert!(p.totp_required(Role::Engineer));
+    }
+
+    fn arb_group() -> impl Strategy<Value = Group> {
+        (
+            prop::sample::subsequence(vec!["web01", "web02", "db01"], 0..=3),
+            prop::sample::subsequence(vec!["alice", "bob", "*"], 0..=3),
+            0u32..12,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(targets, engineers, approvals, allow_exec, allow_uploads)| Group {
+                allow_exec,
+                allow_uploads,
+                ..group(&targets, &engineers, approvals)
+            })
+    }
+
+    pub(crate) fn arb_policy() -> impl Strategy<Value = Policy> {
+        (
+            prop::collection::btree_map(
+                prop::sample::select(vec!["web", "db", "all", "ops"]),
+                arb_group(),
+                0..4,
+            ),
+            any::<bool>(),
+            prop::sample::select(vec![0, MINUTE, HOUR, 2 * HOUR, 3 * HOUR]),
+        )
+            .prop_map(|(groups, enabled, max_ms)| Policy {
+                groups: groups
+                    .into_iter()
+                    .map(|(name, g)| (name.to_owned(), g))
+                    .collect(),
+                break_glass: BreakGlass { enabled, max_ms },
+                ..Policy::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn channel_rules_are_never_looser_than_a_holding_group(
+            p in arb_policy(),
+            target in prop::sample::select(vec!["web01", "web02", "db01", "mail01"]),
+            target_allows_exec in any::<bool>(),
+        ) {
+            let rules = p.channel_rules(target, target_allows_exec);
+            prop_assert!(!rules.exec_allowed || target_allows_exec);
+            for (_, g) in p.groups_with(target) {
+                prop_assert!(!rules.exec_allowed || g.allow_exec);
+                prop_assert!(!rules.uploads_allowed || g.allow_uploads);
+            }
+            if p.groups_with(target).next().is_none() {
+                prop_assert!(!rules.uploads_allowed);
+            }
+        }
+
+        #[test]
+        fn approvals_needed_covers_every_group_involved(
+            p in arb_policy(),
+            targets in prop::sample::subsequence(vec!["web01", "web02", "db01", "mail01"], 0..=4),
+        ) {
+            let targets = names(&targets);
+            let needed = p.approvals_needed(&targets);
+            prop_assert!(needed >= 1);
+            for t in &targets {
+                for (_, g) in p.groups_with(t) {
+                    prop_assert!(needed >= g.approvals);
+                }
+            }
+        }
+    }
+}
