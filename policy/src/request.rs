@@ -464,7 +464,10 @@ pub(crate) mod tests {
             )
         );
         let (_, message) = refused(file_request(&policy(), &ALICE, &new(&[], Some("m\x1b"))));
-        assert_eq!(message, "there is no target group by that name; ask an admin which groups exist");
+        assert_eq!(
+            message,
+            "there is no target group by that name; ask an admin which groups exist"
+        );
     }
 
     #[test]
@@ -575,10 +578,7 @@ pub(crate) mod tests {
             (RequestState::Withdrawn, "was withdrawn"),
             (RequestState::Lapsed, "has lapsed"),
         ] {
-            let req = Request {
-                state,
-                ..request()
-            };
+            let req = Request { state, ..request() };
             assert_eq!(
                 refused(withdraw(&req, "alice", T0)),
                 (

@@ -255,7 +255,14 @@ mod tests {
 
     #[test]
     fn one_approval_opens_a_one_approver_request_now() {
-        let d = review(&policy(), &request(), &OLGA, Verdict::Approve, None, T0 + MIN);
+        let d = review(
+            &policy(),
+            &request(),
+            &OLGA,
+            Verdict::Approve,
+            None,
+            T0 + MIN,
+        );
         assert_eq!(
             d,
             Decision::Allow(ReviewOutcome::Approved {
@@ -318,7 +325,15 @@ mod tests {
             role: Role::Approver,
         };
         assert_eq!(
-            refused(review(&policy(), &req, &olga_again, Verdict::Approve, None, T0)).0,
+            refused(review(
+                &policy(),
+                &req,
+                &olga_again,
+                Verdict::Approve,
+                None,
+                T0
+            ))
+            .0,
             "already_reviewed"
         );
         assert_eq!(
@@ -366,7 +381,15 @@ mod tests {
             ..request()
         };
         assert_eq!(
-            refused(review(&policy(), &denied, &OLGA, Verdict::Approve, None, T0)).0,
+            refused(review(
+                &policy(),
+                &denied,
+                &OLGA,
+                Verdict::Approve,
+                None,
+                T0
+            ))
+            .0,
             "not_pending"
         );
     }
@@ -375,8 +398,14 @@ mod tests {
     fn only_approvers_review() {
         for role in [Role::Engineer, Role::Auditor, Role::Admin] {
             let actor = Actor { name: "x", role };
-            let (code, message) =
-                refused(review(&policy(), &request(), &actor, Verdict::Approve, None, T0));
+            let (code, message) = refused(review(
+                &policy(),
+                &request(),
+                &actor,
+                Verdict::Approve,
+                None,
+                T0,
+            ));
             assert_eq!(code, "not_approver");
             assert_eq!(
                 message,
@@ -413,10 +442,7 @@ mod tests {
             (RequestState::Withdrawn, "was withdrawn"),
             (RequestState::Lapsed, "has lapsed"),
         ] {
-            let req = Request {
-                state,
-                ..request()
-            };
+            let req = Request { state, ..request() };
             assert_eq!(
                 refused(review(&policy(), &req, &OLGA, Verdict::Approve, None, T0)),
                 (
@@ -459,19 +485,32 @@ mod tests {
             )),
             (
                 "lengthen_refused",
-                "an approver may shorten the window, not lengthen it; 1 h was requested"
-                    .to_owned()
+                "an approver may shorten the window, not lengthen it; 1 h was requested".to_owned()
             )
         );
         assert_eq!(
-            refused(review(&policy(), &request(), &OLGA, Verdict::Approve, Some(0), T0)),
+            refused(review(
+                &policy(),
+                &request(),
+                &OLGA,
+                Verdict::Approve,
+                Some(0),
+                T0
+            )),
             (
                 "bad_duration",
                 "a grant must last longer than zero".to_owned()
             )
         );
         assert_eq!(
-            review(&policy(), &request(), &OLGA, Verdict::Approve, Some(HOUR), T0),
+            review(
+                &policy(),
+                &request(),
+                &OLGA,
+                Verdict::Approve,
+                Some(HOUR),
+                T0
+            ),
             Decision::Allow(ReviewOutcome::Approved {
                 starts_at: T0,
                 ends_at: T0 + HOUR
@@ -504,7 +543,12 @@ mod tests {
     fn arb_reviewer() -> impl Strategy<Value = Actor<'static>> {
         (
             prop::sample::select(vec!["olga", "Olga", "peter", "quinn", "alice", "ALICE"]),
-            prop::sample::select(vec![Role::Approver, Role::Approver, Role::Admin, Role::Engineer]),
+            prop::sample::select(vec![
+                Role::Approver,
+                Role::Approver,
+                Role::Admin,
+                Role::Engineer,
+            ]),
         )
             .prop_map(|(name, role)| Actor { name, role })
     }

@@ -386,7 +386,8 @@ pub(crate) mod tests {
     fn approvals_are_between_one_and_ten() {
         for approvals in [0, 11] {
             let mut p = policy();
-            p.groups.insert("db".to_owned(), group(&["db01"], &["*"], approvals));
+            p.groups
+                .insert("db".to_owned(), group(&["db01"], &["*"], approvals));
             let problems = p.validate(None);
             assert_eq!(keys(&problems), ["policy.groups.db.approvals"]);
             assert_eq!(
@@ -395,14 +396,16 @@ pub(crate) mod tests {
             );
         }
         let mut p = policy();
-        p.groups.insert("db".to_owned(), group(&["db01"], &["*"], 10));
+        p.groups
+            .insert("db".to_owned(), group(&["db01"], &["*"], 10));
         assert_eq!(p.validate(None), vec![]);
     }
 
     #[test]
     fn group_names_targets_and_engineers_are_checked() {
         let mut p = Policy::default();
-        p.groups.insert("-x".to_owned(), group(&["web01"], &["*"], 1));
+        p.groups
+            .insert("-x".to_owned(), group(&["web01"], &["*"], 1));
         p.groups.insert("empty".to_owned(), group(&[], &["*"], 1));
         p.groups
             .insert("bad".to_owned(), group(&["web 01"], &["al ice", "*"], 1));
@@ -434,7 +437,8 @@ pub(crate) mod tests {
     #[test]
     fn unprintable_group_names_are_escaped_in_the_key() {
         let mut p = Policy::default();
-        p.groups.insert("a\x1bb".to_owned(), group(&["web01"], &["*"], 1));
+        p.groups
+            .insert("a\x1bb".to_owned(), group(&["web01"], &["*"], 1));
         let problems = p.validate(None);
         assert_eq!(keys(&problems), ["policy.groups.a\\u{1b}b"]);
     }
@@ -449,7 +453,10 @@ pub(crate) mod tests {
             problems[0].message,
             "unknown target \"web02\"; add it with: menwei target add web02"
         );
-        assert_eq!(p.validate(Some(&names(&["web01", "web02", "db01"]))), vec![]);
+        assert_eq!(
+            p.validate(Some(&names(&["web01", "web02", "db01"]))),
+            vec![]
+        );
     }
 
     #[test]
@@ -473,7 +480,8 @@ pub(crate) mod tests {
         assert_eq!(p.approvals_needed(&names(&["web01", "db01"])), 2);
         assert_eq!(p.approvals_needed(&names(&["mail01"])), 1);
         assert_eq!(p.approvals_needed(&[]), 1);
-        p.groups.insert("all".to_owned(), group(&["web01"], &["*"], 3));
+        p.groups
+            .insert("all".to_owned(), group(&["web01"], &["*"], 3));
         assert_eq!(p.approvals_needed(&names(&["web01"])), 3);
     }
 
@@ -482,7 +490,10 @@ pub(crate) mod tests {
         let mut p = policy();
         let web = p.channel_rules("web01", true);
         assert!(web.exec_allowed && !web.uploads_allowed);
-        assert!(!p.channel_rules("web01", false).exec_allowed, "target says no");
+        assert!(
+            !p.channel_rules("web01", false).exec_allowed,
+            "target says no"
+        );
         assert!(!p.channel_rules("db01", true).exec_allowed);
         let loose = p.channel_rules("mail01", true);
         assert!(loose.exec_allowed && !loose.uploads_allowed);
@@ -493,7 +504,10 @@ pub(crate) mod tests {
                 ..group(&["web02"], &["*"], 1)
             },
         );
-        assert!(!p.channel_rules("web02", true).uploads_allowed, "web says no");
+        assert!(
+            !p.channel_rules("web02", true).uploads_allowed,
+            "web says no"
+        );
         p.groups.get_mut("web").unwrap().allow_uploads = true;
         assert!(p.channel_rules("web02", true).uploads_allowed);
     }
@@ -521,11 +535,13 @@ pub(crate) mod tests {
             any::<bool>(),
             any::<bool>(),
         )
-            .prop_map(|(targets, engineers, approvals, allow_exec, allow_uploads)| Group {
-                allow_exec,
-                allow_uploads,
-                ..group(&targets, &engineers, approvals)
-            })
+            .prop_map(
+                |(targets, engineers, approvals, allow_exec, allow_uploads)| Group {
+                    allow_exec,
+                    allow_uploads,
+                    ..group(&targets, &engineers, approvals)
+                },
+            )
     }
 
     pub(crate) fn arb_policy() -> impl Strategy<Value = Policy> {

@@ -90,3 +90,102 @@ pub fn session_limit(started_at: Millis, policy: &Policy, now: Millis) -> Sessio
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const END: Millis = 1_700_000_700_000; // 2023-11-14 22:25:00 UTC
+
+    #[test]
+    fn ten_minutes_then_one_minute_then_nothing() {
+        assert_eq!(warning_due(END, END - 10 * MINUTE - 1, &[]), None);
+        assert_eq!(
+            warning_due(END, END - 10 * MINUTE, &[]),
+            Some(Warning::TenMinutes)
+        );
+        assert_eq!(
+            warning_due(END, END - 5 * MINUTE, &[Warning::TenMinutes]),
+            None
+        );
+        assert_eq!(
+            warning_due(END, END - MINUTE, &[Warning::TenMinutes]),
+            Some(Warning::OneMinute)
+        );
+        assert_eq!(warning_due(END, END - 1, &Warning::ALL), None);
+        assert_eq!(warning_due(END, END, &[]), None);
+        assert_eq!(warning_due(END, END + MINUTE, &[]), None);
+    }
+
+    #[test]
+    fn a_late_start_skips_the_ten_minute_warning() {
+        assert_eq!(
+            warning_due(END, END - 30_000, &[]),
+            Some(Warning::OneMinute)
+        );
+    }
+
+    #[test]
+    fn messages_name_the_target_and_the_utc_end() {
+        assert_eq!(Warning::TenMinutes.minutes(), 10);
+        assert_eq!(Warning::OneMinute.minutes(), 1);
+        assert_eq!(
+            Warning::TenMinutes.message("web01", END),
+            r#"your grant for "web01" ends in 10 min (at 22:25 UTC)"#
+        );
+        assert_eq!(
+            Warning::OneMinute.message("web\x1b01", END + 30_000),
+            "your grant for this target ends in 1 min (at 22:25:30 UTC)"
+        );
+        assert_eq!(clock(-MINUTE), "23:59");
+    }
+
+    #[test]
+    fn sessions_end_at_the_longest_session() {
+        let policy = Policy::default();
+        assert_eq!(
+            session_limit(0, &policy, 8 * 3_600_000 - 1),
+            SessionCheck::Continue { remaining_ms: 1 }
+        );
+        let SessionCheck::End(r) = session_limit(0, &policy, 8 * 3_600_000) else {
+            panic!("must end")
+        };
+        assert_eq!(r.code, "max_session");
+        assert_eq!(
+            r.message,
+            "the session reached the longest allowed session (8 h) and is closed; connect again to go on"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn each_warning_fires_at_most_once_and_never_after_the_end(
+            ends_at in -10 * MINUTE..20 * MINUTE,
+            steps in prop::collection::vec(0..3 * MINUTE, 0..40),
+        ) {
+            let mut sent = Vec::new();
+            let mut now = 0;
+            for step in steps {
+                now += step;
+                if let Some(w) = warning_due(ends_at, now, &sent) {
+                    prop_assert!(!sent.contains(&w));
+                    prop_assert!(now < ends_at);
+                    prop_assert!(ends_at - now <= w.minutes() * MINUTE);
+                    sent.push(w);
+                }
+            }
+            prop_assert!(sent.len() <= 2);
+        }
+
+        #[test]
+        fn session_limit_never_overflows(
+            started_at in any::<i64>(), max in any::<i64>(), now in any::<i64>(),
+        ) {
+            let policy = Policy { max_session_ms: max, ..Policy::default() };
+            let _ = session_limit(started_at, &policy, now);
+            let _ = warning_due(started_at, now, &[]);
+            let _ = Warning::OneMinute.message("t", now);
+        }
+    }
+}
