@@ -99,6 +99,34 @@ both_databases! {
         w.gw.wait_audit("session.end", |e| e.to_string().contains("idle_timeout"));
     }
 
+    fn warnings_before_the_grant_ends_reach_the_engineer_not_the_target(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
+        w.gw.grant("alice", "web01", "75s");
+        let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 100);
+        t.line("echo READY_$((2+2))");
+        t.expect("READY_4", SHORT);
+        // Less than ten minutes left at once: the first warning, with what is really left.
+        t.expect("ends in 2 min", Duration::from_secs(3));
+        // Then the one-minute warning, about fifteen seconds later.
+        t.expect("ends in 1 min", Duration::from_secs(25));
+        t.line("exit");
+        t.wait(SHORT);
+        let s = wait_until("the session to end", Duration::from_secs(10), || {
+            let s = w.gw.last_session("alice");
+            (!json_text(&s, "ended_at").is_empty()).then_some(s)
+        });
+        let id = json_text(&s, "id");
+        // Never sent to the target: neither in what the engineer typed nor in what the target printed.
+        for stream in ["input", "output"] {
+            let rec = w.gw.cli(&["recording", "cat", &id, "--stream", stream]);
+            assert!(!rec.ok().stdout_text().contains("ends in"), "warning went to the target ({stream})");
+        }
+        // Recorded as markers and audited.
+        let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast"]);
+        assert!(cast.contains("ends in 1 min"), "no marker in the recording:\n{cast}");
+        w.gw.wait_audit("session.warning", |e| e.to_string().contains("ends in 1 min"));
+    }
+
     fn expired_grant_disconnects_live_session(db) {
         let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
         let id = w.gw.grant("alice", "web01", "4s");

@@ -13,6 +13,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod policy_table;
+mod webhooks;
+
+pub use policy_table::{PolicyIssue, PolicySource};
+pub use webhooks::{NotifyConfig, WebhookConfig};
+
 /// Why the configuration could not be used. Every message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +52,21 @@ pub enum ConfigError {
         /// The cause.
         message: String,
     },
+    /// The policy is invalid: each problem with its file, line, key and message. Shown as
+    /// the first problem and how many more there are; `menwei policy check` lists them all.
+    #[error("{}", policy_summary(.0))]
+    Policy(Vec<PolicyIssue>),
+}
+
+fn policy_summary(issues: &[PolicyIssue]) -> String {
+    match issues {
+        [] => "the policy is invalid".to_string(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!(
+            "{first} (and {} more; see: menwei policy check)",
+            rest.len()
+        ),
+    }
 }
 
 /// The whole configuration, with absolute paths.
@@ -69,6 +90,15 @@ pub struct Config {
     pub grants: GrantsConfig,
     /// Per-target overrides, by target name.
     pub targets: BTreeMap<String, TargetOverrides>,
+    /// `[[webhooks]]`: where notifications are sent.
+    pub webhooks: Vec<WebhookConfig>,
+    /// `[notify]`: how webhooks are retried.
+    pub notify: NotifyConfig,
+    /// `[policy]`: who may request what, for how long, who must approve.
+    pub policy: policy::Policy,
+    /// Where the policy was read from, to place problems found later (e.g. against the
+    /// database's targets).
+    pub policy_source: PolicySource,
 }
 
 /// `[ssh]`.
@@ -82,7 +112,8 @@ pub struct SshConfig {
     pub max_auth_failures: u32,
     /// The window for `max_auth_failures`.
     pub auth_failure_window: Duration,
-    /// Sessions without traffic for this long are closed; `None`: never.
+    /// Sessions without traffic for this long are closed. Set from `[policy] idle_timeout`
+    /// (the one place it is written; the policy requires it to be longer than zero).
     pub idle_timeout: Option<Duration>,
 }
 
@@ -225,6 +256,13 @@ impl Config {
                 .parse()
                 .map_err(|_| syntax_error(path, text, None, "bad default".into()))?,
         };
+        if let Some(v) = &ssh.idle_timeout {
+            return Err(invalid(
+                "ssh.idle_timeout",
+                v.span(),
+                "moved to [policy] idle_timeout; move the line there".to_string(),
+            ));
+        }
         let max_auth_failures = match &ssh.max_auth_failures {
             Some(v) => {
                 let n = *v.get_ref();
@@ -253,11 +291,8 @@ impl Config {
                 .map(|v| duration("ssh.auth_failure_window", v))
                 .transpose()?
                 .unwrap_or(Duration::from_secs(300)),
-            idle_timeout: ssh
-                .idle_timeout
-                .as_ref()
-                .map(|v| duration("ssh.idle_timeout", v))
-                .transpose()?,
+            // Filled from the policy below.
+            idle_timeout: None,
         };
 
         let database = raw.database.unwrap_or_default();
@@ -330,6 +365,15 @@ impl Config {
             })
             .collect();
 
+        let (policy, policy_source) = policy_table::build(raw.policy, path, text, &dir)?;
+        let mut ssh = ssh;
+        ssh.idle_timeout = u64::try_from(policy.idle_timeout_ms)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
+
+        let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, path, text, &dir)?;
+
         Ok(Config {
             path: path.to_path_buf(),
             dir,
@@ -340,7 +384,18 @@ impl Config {
             keys,
             grants,
             targets,
+            webhooks,
+            notify,
+            policy,
+            policy_source,
         })
+    }
+
+    /// The policy's problems once the database's target names are known (e.g. a group
+    /// naming a target that does not exist), placed in the file.
+    pub fn policy_problems_with_targets(&self, known_targets: &[String]) -> Vec<PolicyIssue> {
+        self.policy_source
+            .place_all(&self.policy.validate(Some(known_targets)))
     }
 
     /// Whether non-interactive exec is allowed on target `name` (default: yes).
@@ -402,6 +457,13 @@ pub fn default_node_name() -> String {
                 && !s.chars().any(|c| c.is_control() || c.is_whitespace())
         })
         .unwrap_or_else(|| "gw1".to_string())
+}
+
+/// Reads the policy again from the configuration file at `path` (and the file its
+/// `[policy] file` names), e.g. on SIGHUP. The rest of the file is checked too, but only
+/// the policy takes effect; on error the caller keeps the policy it has.
+pub fn reload_policy(path: &Path) -> Result<policy::Policy, ConfigError> {
+    Config::load(path).map(|c| c.policy)
 }
 
 /// Resolves a relative SQLite path against `dir`; leaves other URLs alone.
@@ -505,6 +567,9 @@ struct RawConfig {
     keys: Option<RawKeys>,
     grants: Option<RawGrants>,
     targets: Option<BTreeMap<String, RawTarget>>,
+    policy: Option<Spanned<policy_table::RawPolicy>>,
+    webhooks: Option<Vec<webhooks::RawWebhook>>,
+    notify: Option<webhooks::RawNotify>,
 }
 
 #[derive(Deserialize, Default)]
@@ -568,8 +633,6 @@ host_key = "ssh_host_ed25519_key"
 # Failed logins allowed per user and per source address within auth_failure_window.
 max_auth_failures = 5
 auth_failure_window = "5m"
-# Close sessions idle for this long (remove the line to never close idle sessions).
-idle_timeout = "15m"
 
 [database]
 # sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.
@@ -595,10 +658,12 @@ max_duration = "24h"
 # Per-target overrides, e.g. to refuse non-interactive exec (`ssh ... command`):
 # [targets.web01]
 # allow_exec = false
-"#,
+
+{policy}"#,
         node = q(node_name),
         listen = q(listen),
         url = q(database_url),
+        policy = policy_table::TEMPLATE,
     )
 }
 
@@ -705,6 +770,222 @@ mod tests {
         assert_eq!(
             resolve_database_url("sqlite:///abs/x.db", Path::new("/d")).unwrap(),
             "sqlite:///abs/x.db"
+        );
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use policy::{Level, Role};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
+    }
+
+    const DESIGN: &str = r#"node_name = "gw1"
+
+[policy]
+idle_timeout = "10m"
+max_session = "4h"
+request_ttl = "2s"
+response_window = "20m"
+totp_roles = ["engineer"]
+
+[policy.levels]
+A = "1h"
+C = "8h"
+
+[policy.break_glass]
+enabled = true
+max_duration = "90m"
+
+[policy.groups.web]
+targets = ["web01", "web02"]
+engineers = ["*"]
+approvals = 1
+allow_exec = true
+allow_uploads = true
+
+[policy.groups.databases]
+targets = ["db01"]
+engineers = ["alice", "carol"]
+approvals = 2
+allow_exec = false
+"#;
+
+    #[test]
+    fn absent_policy_is_the_design_default() {
+        let c = parse("").unwrap();
+        assert_eq!(c.policy, policy::Policy::default());
+        assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
+        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://x.db")).unwrap();
+        assert_eq!(c.policy, policy::Policy::default());
+    }
+
+    #[test]
+    fn policy_keys_build_the_policy() {
+        let c = parse(DESIGN).unwrap();
+        let p = &c.policy;
+        assert_eq!(p.idle_timeout_ms, 600_000);
+        assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(p.max_session_ms, 4 * 3_600_000);
+        assert_eq!(p.request_ttl_ms, 2_000);
+        assert_eq!(p.response_window_ms, 1_200_000);
+        assert_eq!(p.totp_roles, vec![Role::Engineer]);
+        assert_eq!(p.max_for(Level::A), 3_600_000);
+        assert_eq!(
+            p.max_for(Level::B),
+            2 * 3_600_000,
+            "unnamed levels keep defaults"
+        );
+        assert_eq!(p.max_for(Level::C), 8 * 3_600_000);
+        assert!(p.break_glass.enabled);
+        assert_eq!(p.break_glass.max_ms, 90 * 60_000);
+        let db = p.group("databases").unwrap();
+        assert_eq!(db.approvals, 2);
+        assert!(!db.allow_exec && !db.allow_uploads);
+        assert!(p.may_request("carol", "db01") && !p.may_request("bob", "db01"));
+        assert_eq!(p.approvals_needed(&["web01".into(), "db01".into()]), 2);
+    }
+
+    #[test]
+    fn invalid_policy_names_file_line_and_key() {
+        let text = DESIGN.replace("approvals = 2", "approvals = 0");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:31:13: policy.groups.databases.approvals: "),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+
+        let text = DESIGN.replace("max_duration = \"90m\"", "max_duration = \"3h\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:17:16: policy.break_glass.max_duration: "),
+            "{e}"
+        );
+        let text = DESIGN.replace("targets = [\"db01\"]", "targets = []");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(
+            e.contains(":29:11: policy.groups.databases.targets: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_values_in_policy_name_their_key() {
+        let e = parse("[policy]\nidle_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:2:16: policy.idle_timeout: invalid duration"),
+            "{e}"
+        );
+        let e = parse("[policy.levels]\nE = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:5: policy.levels.E: unknown fault level"),
+            "{e}"
+        );
+        let e = parse("[policy]\ntotp_roles = [\"root\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:15: policy.totp_roles[0]: unknown role"),
+            "{e}"
+        );
+        let e = parse("[policy.groups.x]\ntargets = [\"a\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("engineers"), "{e}");
+        let e = parse("[policy]\nidle_timout = \"1m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:2:1: "), "{e}");
+        assert!(e.contains("policy.idle_timout"), "{e}");
+    }
+
+    #[test]
+    fn ssh_idle_timeout_says_where_it_moved() {
+        let e = parse("[ssh]\nidle_timeout = \"15m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                ":2:16: invalid value for key ssh.idle_timeout: moved to [policy] idle_timeout"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn policy_file_moves_the_table_and_errors_name_that_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("menwei.toml");
+        let pol = dir.path().join("policy.toml");
+        std::fs::write(&main, "[policy]\nfile = \"policy.toml\"\n").unwrap();
+        std::fs::write(
+            &pol,
+            "request_ttl = \"1h\"\n[groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(&main).unwrap();
+        assert_eq!(c.policy.request_ttl_ms, 3_600_000);
+        assert!(c.policy.may_request("alice", "web01"));
+        assert_eq!(reload_policy(&main).unwrap(), c.policy);
+
+        std::fs::write(
+            &pol,
+            "request_ttl = \"1h\"\n[groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 99\n",
+        )
+        .unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        let want = format!("{}:5:13: policy.groups.web.approvals: ", pol.display());
+        assert!(e.starts_with(&want), "{e}");
+        std::fs::write(&pol, "[groups.web]\ntargets = 3\n").unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:2:", pol.display())), "{e}");
+        assert!(e.contains("policy.groups.web.targets"), "{e}");
+
+        std::fs::write(
+            &main,
+            "[policy]\nfile = \"policy.toml\"\nrequest_ttl = \"1h\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        assert!(e.contains(":2:8: policy.file: "), "{e}");
+        std::fs::write(&main, "[policy]\nfile = \"missing.toml\"\n").unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        assert!(e.contains("policy.file: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn unknown_targets_are_placed_once_the_database_is_known() {
+        let c = parse(DESIGN).unwrap();
+        let problems = c.policy_problems_with_targets(&["web01".into(), "db01".into()]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = problems.first().unwrap();
+        assert_eq!(p.key, "policy.groups.web.targets");
+        assert_eq!((p.line, p.column), (22, 11));
+        assert!(p.message.contains("web02"), "{p}");
+    }
+
+    #[test]
+    fn several_problems_say_how_many_more() {
+        let text = DESIGN
+            .replace("approvals = 2", "approvals = 0")
+            .replace("approvals = 1", "approvals = 11");
+        let e = parse(&text).unwrap_err();
+        let ConfigError::Policy(issues) = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(issues.len(), 2);
+        assert!(
+            e.to_string()
+                .contains("(and 1 more; see: menwei policy check)"),
+            "{e}"
         );
     }
 }

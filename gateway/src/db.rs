@@ -8,12 +8,17 @@
 //! does not chain audit entries (that is [`crate::audit`]).
 
 mod migrations;
+pub mod notify;
+mod requests;
+mod totp;
 
 use std::time::Duration;
 
 use policy::{Grant, Millis, Role};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+
+pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};
 
 /// A database failure, in one line, naming what was being done; never carries secrets.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +156,10 @@ pub struct GrantRecord {
     pub revoked_by: Option<String>,
     /// When it was created.
     pub created_at: Millis,
+    /// The request it was made for, if any (not for `menwei grant add`).
+    pub request_id: Option<String>,
+    /// A break-glass grant, opened by the engineer without approval, to be signed off.
+    pub emergency: bool,
 }
 
 /// A session as it starts.
@@ -818,7 +827,7 @@ async fn apply_migrations(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> R
 const TARGET_SELECT: &str = "SELECT name, address, login, description, host_key, \
     host_key_fingerprint, password_enc, created_at FROM targets";
 const GRANT_SELECT: &str = "SELECT id, engineer, target, starts_at, ends_at, revoked_at, \
-    revoked_by, reason, granted_by, created_at FROM grants";
+    revoked_by, reason, granted_by, created_at, request_id, emergency FROM grants";
 const SESSION_SELECT: &str = "SELECT id, engineer, target, grant_id, started_at, ended_at, \
     end_reason, recording, node, client_addr FROM sessions";
 
@@ -857,6 +866,7 @@ fn target_from_row(r: &AnyRow) -> Result<Target, DbError> {
 }
 
 fn grant_from_row(r: &AnyRow) -> Result<GrantRecord, DbError> {
+    let emergency: i64 = get(r, "emergency")?;
     Ok(GrantRecord {
         grant: Grant {
             id: get(r, "id")?,
@@ -870,6 +880,8 @@ fn grant_from_row(r: &AnyRow) -> Result<GrantRecord, DbError> {
         },
         revoked_by: get(r, "revoked_by")?,
         created_at: get(r, "created_at")?,
+        request_id: get(r, "request_id")?,
+        emergency: emergency != 0,
     })
 }
 

@@ -1,21 +1,27 @@
-//! The enforcer: the registry of live sessions on this node and the loop that ends them
-//! when their grant expires or is revoked.
+//! The enforcer: the registry of live sessions on this node and the loop that holds each
+//! one to its grant and to the policy.
 //!
 //! Every half second it reads each live session's grant from the database (so a revocation
-//! made on any node reaches the node that holds the session) and asks
-//! [`policy::session_check`]. When the database cannot be read it keeps enforcing the grant
+//! made on any node reaches the node that holds the session) and asks `policy`: is the grant
+//! still live ([`policy::session_check`]), is a warning due ([`policy::warning_due`], ten
+//! minutes and one minute before the end), has the session passed the longest session
+//! ([`policy::session_limit`]) or been idle too long. When a grant expires while another
+//! live grant for the same engineer and target exists (an approved extension), the session
+//! continues under that one. When the database cannot be read it keeps enforcing the grant
 //! it last saw, so an expiry still ends the session on time. Not the session itself
-//! ([`crate::ssh::session`]): the enforcer only says "end", with the reason.
+//! ([`crate::ssh::session`]): the enforcer only says "end" or "warn", with the reason.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use policy::{Grant, SessionCheck};
-use tokio::sync::watch;
+use policy::{Decision, Grant, Millis, SessionCheck, Warning};
+use tokio::sync::{broadcast, watch};
 
 use crate::db::Db;
+use crate::live_policy::SharedPolicy;
+use crate::time::now_ms;
 
 /// How often live sessions are checked against their grants.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
@@ -42,11 +48,23 @@ impl End {
 /// The end switch of one session: set once, observed by its channels and supervisor.
 pub type EndSwitch = Arc<watch::Sender<Option<End>>>;
 
-struct Entry {
-    grant: Grant,
-    end: EndSwitch,
+/// What the enforcer needs to watch one session.
+pub struct Watch {
+    /// The grant the session runs under now.
+    pub grant: Grant,
+    /// When the session started.
+    pub started_at: Millis,
+    /// Tripped to end the session.
+    pub end: EndSwitch,
     /// Last traffic in either direction, epoch milliseconds.
-    activity: Arc<AtomicI64>,
+    pub activity: Arc<AtomicI64>,
+    /// Lines for the engineer's terminal (warnings); also recorded as markers.
+    pub notices: broadcast::Sender<String>,
+}
+
+struct Entry {
+    watch: Watch,
+    warned: Vec<Warning>,
 }
 
 /// Live sessions on this node, by session id.
@@ -56,38 +74,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers a live session under `grant`; `activity` holds its last traffic time.
-    pub fn insert(&self, session_id: &str, grant: Grant, end: EndSwitch, activity: Arc<AtomicI64>) {
+    /// Registers a live session.
+    pub fn insert(&self, session_id: &str, watch: Watch) {
         if let Ok(mut map) = self.sessions.lock() {
             map.insert(
                 session_id.to_string(),
                 Entry {
-                    grant,
-                    end,
-                    activity,
+                    watch,
+                    warned: Vec::new(),
                 },
             );
-        }
-    }
-
-    /// Ends every session without traffic for `timeout`.
-    fn end_idle(&self, now: policy::Millis, timeout: Duration) {
-        let limit = crate::time::duration_ms(timeout);
-        if let Ok(map) = self.sessions.lock() {
-            for entry in map.values() {
-                if now.saturating_sub(entry.activity.load(Ordering::Relaxed)) >= limit {
-                    trip(
-                        &entry.end,
-                        End::new(
-                            "idle_timeout",
-                            format!(
-                                "the session was idle for {}; it is closed",
-                                policy::format_duration(limit)
-                            ),
-                        ),
-                    );
-                }
-            }
         }
     }
 
@@ -112,29 +108,71 @@ impl Registry {
     pub fn end_all(&self, end: &End) {
         if let Ok(map) = self.sessions.lock() {
             for entry in map.values() {
-                trip(&entry.end, end.clone());
+                trip(&entry.watch.end, end.clone());
             }
         }
     }
 
-    fn grants(&self) -> Vec<(String, Grant)> {
+    /// Ends every live session under `grant_id` (a revocation made on this node).
+    pub fn end_grant(&self, grant_id: &str, end: &End) {
+        if let Ok(map) = self.sessions.lock() {
+            for entry in map.values().filter(|e| e.watch.grant.id == grant_id) {
+                trip(&entry.watch.end, end.clone());
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(String, Grant)> {
         self.sessions
             .lock()
             .map(|m| {
                 m.iter()
-                    .map(|(id, e)| (id.clone(), e.grant.clone()))
+                    .map(|(id, e)| (id.clone(), e.watch.grant.clone()))
                     .collect()
             })
             .unwrap_or_default()
     }
 
+    /// Applies the time limits that need no database: idle, longest session, warnings.
+    fn check_times(&self, policy: &policy::Policy, now: Millis) {
+        let Ok(mut map) = self.sessions.lock() else {
+            return;
+        };
+        for entry in map.values_mut() {
+            let w = &entry.watch;
+            let idle = now.saturating_sub(w.activity.load(Ordering::Relaxed));
+            if policy.idle_timeout_ms > 0 && idle >= policy.idle_timeout_ms {
+                let text = format!(
+                    "the session was idle for {}; it is closed",
+                    policy::format_duration(policy.idle_timeout_ms)
+                );
+                trip(&w.end, End::new("idle_timeout", text));
+            }
+            if let SessionCheck::End(refusal) = policy::session_limit(w.started_at, policy, now) {
+                trip(&w.end, End::new(refusal.code, refusal.message));
+            }
+            if w.grant.is_live(now) {
+                if let Some(warning) = policy::warning_due(w.grant.ends_at, now, &entry.warned) {
+                    entry.warned.push(warning);
+                    let _ = w
+                        .notices
+                        .send(warning.message(&w.grant.target, w.grant.ends_at, now));
+                }
+            }
+        }
+    }
+
+    /// Puts the fresh `grant` on the session, or ends it as `check` says.
     fn update(&self, session_id: &str, grant: Grant, check: SessionCheck) {
         if let Ok(mut map) = self.sessions.lock() {
             if let Some(entry) = map.get_mut(session_id) {
                 if let SessionCheck::End(refusal) = check {
-                    trip(&entry.end, End::new(refusal.code, refusal.message));
+                    trip(&entry.watch.end, End::new(refusal.code, refusal.message));
                 }
-                entry.grant = grant;
+                if entry.watch.grant.id != grant.id || entry.watch.grant.ends_at != grant.ends_at {
+                    entry.warned.clear();
+                }
+                entry.watch.grant = grant;
             }
         }
     }
@@ -152,12 +190,11 @@ pub fn trip(switch: &watch::Sender<Option<End>>, end: End) {
     });
 }
 
-/// Checks every live session against its grant and the idle timeout until `shutdown`
-/// turns true.
+/// Checks every live session until `shutdown` turns true.
 pub async fn run(
     registry: Arc<Registry>,
     db: Db,
-    idle_timeout: Option<Duration>,
+    policy: SharedPolicy,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(CHECK_INTERVAL);
@@ -167,19 +204,19 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        if let Some(timeout) = idle_timeout {
-            registry.end_idle(crate::time::now_ms(), timeout);
-        }
-        let live = registry.grants();
+        registry.check_times(&policy.current(), now_ms());
         let mut fresh: HashMap<String, Option<Grant>> = HashMap::new();
-        for (session_id, known) in live {
+        for (session_id, known) in registry.snapshot() {
             let grant = match fresh.get(&known.id) {
                 Some(g) => g.clone(),
                 None => {
                     let g = match db.grant(&known.id).await {
                         Ok(g) => g,
                         Err(e) => {
-                            tracing::warn!("enforcer cannot read grant {}: {e}; enforcing the last known window", known.id);
+                            tracing::warn!(
+                                "enforcer cannot read grant {}: {e}; enforcing the last known window",
+                                known.id
+                            );
                             Some(known.clone())
                         }
                     };
@@ -189,11 +226,33 @@ pub async fn run(
             };
             // A grant deleted from the database ends its sessions like a revocation.
             let grant = grant.unwrap_or_else(|| Grant {
-                revoked_at: Some(crate::time::now_ms()),
+                revoked_at: Some(now_ms()),
                 ..known
             });
-            let check = policy::session_check(&grant, crate::time::now_ms());
+            let now = now_ms();
+            let check = policy::session_check(&grant, now);
+            let (grant, check) = match check {
+                SessionCheck::End(refusal) if refusal.code == policy::codes::GRANT_EXPIRED => {
+                    match successor(&db, &grant, now).await {
+                        Some(next) => {
+                            let check = policy::session_check(&next, now);
+                            (next, check)
+                        }
+                        None => (grant, SessionCheck::End(refusal)),
+                    }
+                }
+                other => (grant, other),
+            };
             registry.update(&session_id, grant, check);
         }
+    }
+}
+
+/// Another live grant for the same engineer and target (an approved extension), if any.
+async fn successor(db: &Db, ended: &Grant, now: Millis) -> Option<Grant> {
+    let grants = db.grants_for(&ended.engineer).await.ok()?;
+    match policy::connect(&ended.engineer, &ended.target, now, &grants) {
+        Decision::Allow(next) if next.id != ended.id => Some(next.clone()),
+        _ => None,
     }
 }

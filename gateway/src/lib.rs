@@ -13,14 +13,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod approvals;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod enforcer;
 pub mod init;
+pub mod live_policy;
+pub mod notify;
 pub mod recorder;
 pub mod serve;
 pub mod ssh;
 pub mod time;
+pub mod totp;
 pub mod vault;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::db::Db;
 use crate::enforcer::{self, End, Registry};
+use crate::live_policy::SharedPolicy;
 use crate::ssh::server::{self, Context};
 use crate::ssh::throttle::Throttle;
 
@@ -34,6 +35,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let sessions = Arc::new(Registry::default());
+    let policy = SharedPolicy::new(config.policy.clone());
     let ctx = Arc::new(Context {
         throttle: Throttle::new(config.ssh.max_auth_failures, config.ssh.auth_failure_window),
         config,
@@ -42,12 +44,14 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         signing_key,
         vault,
         sessions: sessions.clone(),
+        totp_replay: Default::default(),
+        policy: policy.clone(),
     });
     let (stop, stopped) = watch::channel(false);
     let enforcer = tokio::spawn(enforcer::run(
         sessions.clone(),
         db,
-        ctx.config.ssh.idle_timeout,
+        policy.clone(),
         stopped.clone(),
     ));
     let ssh = tokio::spawn(server::serve(

@@ -31,13 +31,17 @@ impl Warning {
         }
     }
 
-    /// The line for the terminal: `your grant for "web01" ends in 10 min (at 14:05 UTC)`.
-    /// The gateway appends how to ask for more time.
-    pub fn message(&self, target: &str, ends_at: Millis) -> String {
+    /// The line for the terminal at `now`: `your grant for "web01" ends in 10 min (at 14:05
+    /// UTC)`, the time left rounded up to whole minutes (a grant shorter than the warning's
+    /// mark is announced with what it really has left). The gateway appends how to ask for
+    /// more time.
+    pub fn message(&self, target: &str, ends_at: Millis, now: Millis) -> String {
+        let left = ends_at.saturating_sub(now).max(1);
+        let minutes = left.saturating_add(MINUTE - 1) / MINUTE;
         format!(
             "your grant for {} ends in {} (at {} UTC)",
             quoted(target, "this target"),
-            format_duration(self.minutes() * MINUTE),
+            format_duration(minutes.min(self.minutes()) * MINUTE),
             clock(ends_at)
         )
     }
@@ -131,11 +135,16 @@ mod tests {
         assert_eq!(Warning::TenMinutes.minutes(), 10);
         assert_eq!(Warning::OneMinute.minutes(), 1);
         assert_eq!(
-            Warning::TenMinutes.message("web01", END),
+            Warning::TenMinutes.message("web01", END, END - 10 * MINUTE),
             r#"your grant for "web01" ends in 10 min (at 22:25 UTC)"#
         );
+        // A grant with less left than the mark says what it really has.
         assert_eq!(
-            Warning::OneMinute.message("web\x1b01", END + 30_000),
+            Warning::TenMinutes.message("web01", END, END - 65_000),
+            r#"your grant for "web01" ends in 2 min (at 22:25 UTC)"#
+        );
+        assert_eq!(
+            Warning::OneMinute.message("web\x1b01", END + 30_000, END - 20_000),
             "your grant for this target ends in 1 min (at 22:25:30 UTC)"
         );
         assert_eq!(clock(-MINUTE), "23:59");
@@ -185,7 +194,7 @@ mod tests {
             let policy = Policy { max_session_ms: max, ..Policy::default() };
             let _ = session_limit(started_at, &policy, now);
             let _ = warning_due(started_at, now, &[]);
-            let _ = Warning::OneMinute.message("t", now);
+            let _ = Warning::OneMinute.message("t", started_at, now);
         }
     }
 }

@@ -6,11 +6,17 @@
 //! [`crate::serve::run`].
 
 mod audit_log;
+mod breakglass;
 mod grants;
+mod notify;
 mod output;
+mod policy;
 mod recordings;
+mod requests;
+mod reviews;
 mod sessions;
 mod targets;
+mod totp;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +68,24 @@ pub enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(audit_log::AuditCommand),
+    /// Requests for access: file, list, show, withdraw.
+    #[command(subcommand)]
+    Request(requests::RequestCommand),
+    /// The approvers' queue: list, approve, deny.
+    #[command(subcommand)]
+    Review(reviews::ReviewCommand),
+    /// Emergency grants awaiting sign-off.
+    #[command(subcommand)]
+    Breakglass(breakglass::BreakglassCommand),
+    /// The [policy] of the configuration.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// The second factor (TOTP) of accounts.
+    #[command(subcommand)]
+    Totp(totp::TotpCommand),
+    /// Webhook notifications: delivered, pending, failed.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
 }
 
 /// `menwei init`.
@@ -192,6 +216,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session(c) => sessions::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Recording(c) => recordings::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Audit(c) => audit_log::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Request(c) => requests::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Review(c) => reviews::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Breakglass(c) => {
+            breakglass::run(&Ctx::open(cli.config.as_deref()).await?, c).await
+        }
+        Command::Policy(c) => policy::run(cli.config.as_deref(), c).await,
+        Command::Totp(c) => totp::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Notify(c) => notify::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }
 

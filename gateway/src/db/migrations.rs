@@ -143,8 +143,33 @@ const MIGRATION_2: Migration = Migration {
             at BIGINT NOT NULL,
             PRIMARY KEY (request_id, approver)
         )",
-        "ALTER TABLE grants ADD COLUMN request_id TEXT REFERENCES requests (id)",
-        "ALTER TABLE grants ADD COLUMN emergency BIGINT NOT NULL DEFAULT 0",
+        // grants gains request_id and emergency, and its self-grant check learns one
+        // exception: an engineer's own break-glass grant, marked emergency (and kept on the
+        // sign-off list). A CHECK cannot be changed in place on SQLite, so the table is
+        // rebuilt; no other table references grants.
+        "CREATE TABLE grants_v2 (
+            id TEXT PRIMARY KEY,
+            engineer TEXT NOT NULL REFERENCES users (name),
+            target TEXT NOT NULL REFERENCES targets (name),
+            starts_at BIGINT NOT NULL,
+            ends_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            revoked_by TEXT,
+            reason TEXT NOT NULL,
+            granted_by TEXT NOT NULL REFERENCES users (name),
+            created_at BIGINT NOT NULL,
+            request_id TEXT REFERENCES requests (id),
+            emergency BIGINT NOT NULL DEFAULT 0 CHECK (emergency IN (0, 1)),
+            CHECK (ends_at > starts_at),
+            CHECK (engineer <> granted_by OR emergency = 1)
+        )",
+        "INSERT INTO grants_v2 (id, engineer, target, starts_at, ends_at, revoked_at,
+            revoked_by, reason, granted_by, created_at, emergency)
+         SELECT id, engineer, target, starts_at, ends_at, revoked_at, revoked_by, reason,
+            granted_by, created_at, 0 FROM grants",
+        "DROP TABLE grants",
+        "ALTER TABLE grants_v2 RENAME TO grants",
+        "CREATE INDEX grants_by_engineer ON grants (engineer, ends_at)",
         "CREATE INDEX grants_by_request ON grants (request_id)",
         // Sealed by the vault; never shown again after enrollment.
         "ALTER TABLE users ADD COLUMN totp_secret TEXT",

@@ -321,9 +321,17 @@ fn id_u32(id: russh::ChannelId) -> u32 {
 }
 
 fn rules(conn: &ConnState, target: Option<&str>) -> ChannelRules {
-    ChannelRules {
-        exec_allowed: target.is_none_or(|t| conn.ctx.config.target_allows_exec(t)),
-        uploads_allowed: false,
+    match target {
+        Some(t) => conn
+            .ctx
+            .policy
+            .current()
+            .channel_rules(t, conn.ctx.config.target_allows_exec(t)),
+        // Before a target is known only the requests that need none are judged.
+        None => ChannelRules {
+            exec_allowed: true,
+            uploads_allowed: false,
+        },
     }
 }
 
@@ -699,12 +707,25 @@ async fn write_engineer(
     to_engineer: &ToEngineer,
     pty: bool,
 ) {
+    let mut notices = live.notices.subscribe();
+    let nl = if pty { "\r\n" } else { "\n" };
     loop {
         let out = tokio::select! {
             out = rx.recv() => out,
             end = live.ended() => {
                 say_end(to_engineer, pty, &end).await;
                 return;
+            }
+            notice = notices.recv() => {
+                // Warnings go to the engineer's terminal only, never to the target.
+                if let Ok(text) = notice {
+                    let line = format!(
+                        "{nl}menwei: {text}; for more time: ssh {}@GATEWAY extend {} 30m \"why\"{nl}",
+                        conn.engineer, live.target
+                    );
+                    let _ = to_engineer.extended_data_bytes(1, Bytes::from(line)).await;
+                }
+                continue;
             }
         };
         let delivered = match out {

@@ -1,8 +1,10 @@
 //! One engineer's SSH connection: authentication, and what is opened on it.
 //!
-//! Authentication is by public key only: the login name says who (and where to), the key
-//! must be one registered to that user. Failed attempts are throttled per user and per
-//! source address and audited. After login, every session channel gets its own task
+//! Authentication is by public key: the login name says who (and where to), the key must be
+//! one registered to that user. For a role that needs a second factor ([`crate::totp::required`])
+//! the right key is only a partial success, and the gateway then asks for the TOTP code by
+//! keyboard-interactive (one prompt, no echo), so a plain OpenSSH client works. Failed
+//! attempts, wrong codes included, are throttled per user and per source address and audited. After login, every session channel gets its own task
 //! ([`super::channel`]); the first one that runs a program opens the live session to the
 //! target ([`super::session`]), which later channels on the same connection share
 //! (OpenSSH ControlMaster). Forwarding of any kind is refused here, audited.
@@ -11,11 +13,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use policy::Refusal;
+use policy::Role;
 use russh::keys::PublicKey;
-use russh::server::{self, Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::server::{self, Auth, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use serde_json::json;
 use tokio::sync::watch;
+use zeroize::Zeroizing;
 
 use super::channel;
 use super::server::Context;
@@ -28,6 +32,8 @@ pub struct Connection {
     peer: Option<SocketAddr>,
     /// After a successful key check: who, and the parsed login.
     authed: Option<(String, Result<Option<String>, Refusal>)>,
+    /// After the right key of a user who needs a second factor: waiting for the code.
+    totp: Option<PendingTotp>,
     state: Option<Arc<ConnState>>,
     gone: watch::Sender<bool>,
 }
@@ -40,6 +46,7 @@ impl Connection {
             ctx,
             peer,
             authed: None,
+            totp: None,
             state: None,
             gone,
         }
@@ -60,8 +67,17 @@ impl Connection {
         }
     }
 
+    fn keyboard_interactive_next(partial_success: bool) -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&[MethodKind::KeyboardInteractive][..])),
+            partial_success,
+        }
+    }
+
     /// Checks `key` for login name `raw`; `verified` is true once the client proved it holds the key.
     async fn check_key(&mut self, raw: &str, key: &PublicKey, verified: bool) -> Auth {
+        // A new key attempt starts over: any earlier partial success no longer counts.
+        self.totp = None;
         let login = policy::parse_login(raw.as_bytes());
         // Who is trying: the parsed engineer, or for a malformed login the name before ':'.
         let engineer = match &login {
@@ -98,7 +114,7 @@ impl Connection {
                         PublicKey::from_openssh(line).is_ok_and(|k| fingerprint(&k) == fp)
                     });
                     if registered {
-                        Ok(())
+                        Ok(user.role)
                     } else {
                         Err("key not registered for this user")
                     }
@@ -112,7 +128,11 @@ impl Connection {
             },
         };
         match (outcome, engineer) {
-            (Ok(()), Some(engineer)) => {
+            (Ok(role), Some(engineer)) => {
+                if verified && crate::totp::required(&self.ctx.config, role) {
+                    let target = login.map(|l| l.target);
+                    return self.ask_for_code(raw, engineer, role, target, fp).await;
+                }
                 if verified {
                     self.ctx
                         .audit(
@@ -131,7 +151,7 @@ impl Connection {
                 let reason = match (reason_of(&login), outcome) {
                     (Some(r), _) => r,
                     (None, Err(r)) => r,
-                    (None, Ok(())) => "malformed login name",
+                    (None, Ok(_)) => "malformed login name",
                 };
                 self.ctx.throttle.record_failure(&shown, self.peer_ip());
                 self.ctx
@@ -145,6 +165,139 @@ impl Connection {
                 Self::publickey_only()
             }
         }
+    }
+
+    /// The key of `engineer` (whose `role` needs a second factor) is right: a partial
+    /// success, and keyboard-interactive next, if they have enrolled; refused if not.
+    async fn ask_for_code(
+        &mut self,
+        raw: &str,
+        engineer: String,
+        role: Role,
+        target: Result<Option<String>, Refusal>,
+        key: String,
+    ) -> Auth {
+        let sealed = match self.ctx.db.totp_secret(&engineer).await {
+            Ok(Some((sealed, _))) => sealed,
+            Ok(None) => {
+                self.ctx
+                    .audit(
+                        &engineer,
+                        "login.totp.failure",
+                        "",
+                        json!({
+                            "reason": "not enrolled",
+                            "role": role.as_str(),
+                            "key": key,
+                            "client": self.client_addr(),
+                        }),
+                    )
+                    .await;
+                return Self::publickey_only();
+            }
+            Err(e) => {
+                tracing::error!("cannot read a TOTP secret, refusing the login: {e}");
+                return Self::publickey_only();
+            }
+        };
+        let secret = match crate::totp::open(&self.ctx.vault, &sealed) {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::error!(user = %engineer, "cannot open a TOTP secret, refusing the login: {e}");
+                self.ctx
+                    .audit(
+                        &engineer,
+                        "login.totp.failure",
+                        "",
+                        json!({"reason": "secret does not open", "key": key, "client": self.client_addr()}),
+                    )
+                    .await;
+                return Self::publickey_only();
+            }
+        };
+        self.totp = Some(PendingTotp {
+            raw: raw.to_string(),
+            engineer,
+            target,
+            key,
+            secret,
+        });
+        Self::keyboard_interactive_next(true)
+    }
+
+    /// The keyboard-interactive step: asks for the code, then checks it.
+    async fn check_code(&mut self, user: &str, response: Option<Response<'_>>) -> Auth {
+        // Only after the right key, and for the same login name.
+        let Some(pending) = self.totp.as_ref().filter(|p| p.raw == user) else {
+            return Self::publickey_only();
+        };
+        let engineer = pending.engineer.clone();
+        if self.ctx.throttle.is_blocked(&engineer, self.peer_ip()) {
+            self.totp = None;
+            self.ctx
+                .audit(
+                    &engineer,
+                    "login.failure",
+                    "",
+                    json!({"reason": "throttled", "client": self.client_addr()}),
+                )
+                .await;
+            return Self::publickey_only();
+        }
+        let Some(mut response) = response else {
+            return Auth::Partial {
+                name: "".into(),
+                instructions: "".into(),
+                prompts: std::borrow::Cow::Owned(vec![("Verification code: ".into(), false)]),
+            };
+        };
+        let answer = Zeroizing::new(
+            response
+                .next()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+        );
+        let now_secs = u64::try_from(crate::time::now_ms() / 1000).unwrap_or(0);
+        let reason = match crate::totp::matching_step(&pending.secret, &answer, now_secs) {
+            Some(step) if self.ctx.totp_replay.accept(&engineer, step) => None,
+            Some(_) => Some("code already used"),
+            None => Some("wrong code"),
+        };
+        if let Some(reason) = reason {
+            self.ctx.throttle.record_failure(&engineer, self.peer_ip());
+            self.ctx
+                .audit(
+                    &engineer,
+                    "login.totp.failure",
+                    "",
+                    json!({"reason": reason, "key": pending.key, "client": self.client_addr()}),
+                )
+                .await;
+            if self.ctx.throttle.is_blocked(&engineer, self.peer_ip()) {
+                self.totp = None;
+                return Self::publickey_only();
+            }
+            // The key still stands; another code may be tried.
+            return Self::keyboard_interactive_next(false);
+        }
+        let Some(pending) = self.totp.take() else {
+            return Self::publickey_only();
+        };
+        self.ctx
+            .audit(
+                &pending.engineer,
+                "login.success",
+                "",
+                json!({
+                    "key": pending.key,
+                    "client": self.client_addr(),
+                    "login": pending.raw,
+                    "second_factor": "totp",
+                }),
+            )
+            .await;
+        self.authed = Some((pending.engineer, pending.target));
+        Auth::Accept
     }
 
     async fn refuse_forwarding(&self, what: &str) {
@@ -178,6 +331,17 @@ impl Connection {
                 .await;
         }
     }
+}
+
+/// A user whose key was right and who must now give a TOTP code.
+struct PendingTotp {
+    /// The login name as sent; the code must come for the same one.
+    raw: String,
+    engineer: String,
+    target: Result<Option<String>, Refusal>,
+    /// The key's fingerprint, for audit.
+    key: String,
+    secret: Zeroizing<Vec<u8>>,
 }
 
 fn reason_of(login: &Result<policy::Login, Refusal>) -> Option<&'static str> {
@@ -217,6 +381,15 @@ impl server::Handler for Connection {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         Ok(self.check_key(user, key.public_key, true).await)
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        response: Option<Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.check_code(user, response).await)
     }
 
     async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {

@@ -17,6 +17,7 @@ use crate::audit::{self, AuditEvent};
 use crate::config::Config;
 use crate::db::Db;
 use crate::enforcer::Registry;
+use crate::live_policy::SharedPolicy;
 use crate::vault::Vault;
 
 /// Everything a connection needs from the gateway.
@@ -35,6 +36,10 @@ pub struct Context {
     pub throttle: Throttle,
     /// Live sessions on this node.
     pub sessions: Arc<Registry>,
+    /// The last TOTP step each user logged in with: a code works once.
+    pub totp_replay: crate::totp::ReplayGuard,
+    /// The policy in force (replaced on SIGHUP).
+    pub policy: SharedPolicy,
 }
 
 impl Context {
@@ -58,11 +63,12 @@ impl Context {
     }
 }
 
-/// The russh server configuration: public key only, bounded buffers.
+/// The russh server configuration: public key (then keyboard-interactive for the TOTP code
+/// where a second factor is needed), bounded buffers.
 fn russh_config(host_key: PrivateKey) -> RusshConfig {
     RusshConfig {
         server_id: russh::SshId::Standard("SSH-2.0-Menwei".into()),
-        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..]),
         keys: vec![host_key],
         auth_rejection_time: Duration::from_millis(300),
         auth_rejection_time_initial: Some(Duration::from_millis(0)),

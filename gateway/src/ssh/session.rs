@@ -15,7 +15,7 @@ use policy::{Decision, Grant, Refusal};
 use rand::RngCore;
 use russh::server;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::server::Context;
 use super::upstream::{Credential, Upstream, UpstreamError};
@@ -41,6 +41,8 @@ pub struct LiveSession {
     pub end: EndSwitch,
     /// Last traffic in either direction, epoch milliseconds (for the idle timeout).
     pub activity: Arc<AtomicI64>,
+    /// Lines for the engineer's terminal (grant warnings), never sent to the target.
+    pub notices: broadcast::Sender<String>,
 }
 
 impl LiveSession {
@@ -246,8 +248,17 @@ pub async fn open(
     let (end, _) = watch::channel(None);
     let end: EndSwitch = Arc::new(end);
     let activity = Arc::new(AtomicI64::new(now_ms()));
-    ctx.sessions
-        .insert(&id, grant.clone(), end.clone(), activity.clone());
+    let (notices, _) = broadcast::channel(8);
+    ctx.sessions.insert(
+        &id,
+        crate::enforcer::Watch {
+            grant: grant.clone(),
+            started_at,
+            end: end.clone(),
+            activity: activity.clone(),
+            notices: notices.clone(),
+        },
+    );
     let live = Arc::new(LiveSession {
         id,
         target: target.to_string(),
@@ -255,6 +266,7 @@ pub async fn open(
         upstream,
         end,
         activity,
+        notices,
     });
     tokio::spawn(supervise(
         ctx.clone(),
@@ -274,10 +286,18 @@ async fn supervise(
     handle: server::Handle,
     mut gone: watch::Receiver<bool>,
 ) {
-    let end = tokio::select! {
-        end = live.ended() => end,
-        _ = live.recorder.failed() => End::new("recording_failed", "the session recording cannot be written, so the session is closed"),
-        _ = gone.wait_for(|g| *g) => End::new("client_closed", "the engineer closed the connection"),
+    let mut notices = live.notices.subscribe();
+    let end = loop {
+        tokio::select! {
+            end = live.ended() => break end,
+            _ = live.recorder.failed() => break End::new("recording_failed", "the session recording cannot be written, so the session is closed"),
+            _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),
+            notice = notices.recv() => {
+                let Ok(text) = notice else { continue };
+                let _ = live.recorder.record(recordings::Event::Marker { text: text.clone() }).await;
+                ctx.audit(&engineer, "session.warning", &live.target, json!({"session": live.id, "message": text})).await;
+            }
+        }
     };
     trip(&live.end, end.clone());
     let client_left = end.code == "client_closed";

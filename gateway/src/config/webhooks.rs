@@ -1,0 +1,193 @@
+//! `[[webhooks]]` and `[notify]`: where notifications go and how hard the gateway tries.
+//! Only parsing and checking; the secret files are read when the gateway starts
+//! ([`crate::notify::Webhooks::load`]), and sending is [`crate::notify`]'s.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{syntax_error, ConfigError};
+
+/// One `[[webhooks]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Where to POST: `https://…`, or `http://` to a loopback address.
+    pub url: String,
+    /// The file holding the HMAC-SHA256 key (absolute). Never logged.
+    pub secret_file: PathBuf,
+    /// The event kinds it receives ([`crate::notify::KINDS`]).
+    pub events: Vec<String>,
+}
+
+/// `[notify]`: delivery of webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Attempts before a notification is kept as failed.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles after each further one.
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            max_attempts: 10,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    url: Spanned<String>,
+    secret_file: Spanned<String>,
+    events: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    max_attempts: Option<Spanned<i64>>,
+    initial_backoff: Option<Spanned<String>>,
+    max_backoff: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+/// Checks the raw tables; paths resolve against `dir`.
+pub(super) fn build(
+    webhooks: Option<Vec<RawWebhook>>,
+    notify: Option<RawNotify>,
+    path: &Path,
+    text: &str,
+    dir: &Path,
+) -> Result<(Vec<WebhookConfig>, NotifyConfig), ConfigError> {
+    let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
+        syntax_error(
+            path,
+            text,
+            Some(span.start),
+            format!("invalid value for key {key}: {why}"),
+        )
+    };
+    let mut out = Vec::new();
+    for (i, w) in webhooks.unwrap_or_default().into_iter().enumerate() {
+        let key = |k: &str| format!("webhooks[{i}].{k}");
+        check_url(w.url.get_ref()).map_err(|why| invalid(&key("url"), w.url.span(), why))?;
+        if w.secret_file.get_ref().trim().is_empty() {
+            return Err(invalid(
+                &key("secret_file"),
+                w.secret_file.span(),
+                "empty path".into(),
+            ));
+        }
+        let events = match w.events {
+            None => crate::notify::KINDS.iter().map(|k| k.to_string()).collect(),
+            Some(list) => {
+                let mut events: Vec<String> = Vec::new();
+                for e in list {
+                    if !crate::notify::KINDS.contains(&e.get_ref().as_str()) {
+                        return Err(invalid(
+                            &key("events"),
+                            e.span(),
+                            format!(
+                                "unknown event {:?}; expected some of {}",
+                                e.get_ref(),
+                                crate::notify::KINDS.join(", ")
+                            ),
+                        ));
+                    }
+                    if !events.contains(e.get_ref()) {
+                        events.push(e.into_inner());
+                    }
+                }
+                events
+            }
+        };
+        out.push(WebhookConfig {
+            url: w.url.into_inner(),
+            secret_file: dir.join(w.secret_file.get_ref()),
+            events,
+        });
+    }
+
+    let raw = notify.unwrap_or_default();
+    let mut n = NotifyConfig::default();
+    if let Some(v) = raw.max_attempts {
+        n.max_attempts = u32::try_from(*v.get_ref())
+            .ok()
+            .filter(|m| (1..=100).contains(m))
+            .ok_or_else(|| {
+                invalid(
+                    "notify.max_attempts",
+                    v.span(),
+                    format!("{}: expected a whole number from 1 to 100", v.get_ref()),
+                )
+            })?;
+    }
+    let duration = |key: &str, v: &Spanned<String>| {
+        crate::time::parse_duration(v.get_ref())
+            .map_err(|e| invalid(key, v.span(), e))
+            .and_then(|d| {
+                if d.is_zero() {
+                    Err(invalid(key, v.span(), "must be longer than zero".into()))
+                } else {
+                    Ok(d)
+                }
+            })
+    };
+    if let Some(v) = &raw.initial_backoff {
+        n.initial_backoff = duration("notify.initial_backoff", v)?;
+    }
+    if let Some(v) = &raw.max_backoff {
+        n.max_backoff = duration("notify.max_backoff", v)?;
+    }
+    if let Some(v) = &raw.timeout {
+        n.timeout = duration("notify.timeout", v)?;
+    }
+    Ok((out, n))
+}
+
+/// `https://HOST…`, or `http://` to a loopback host (nothing leaves the machine in clear).
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let host = parsed.host_str().unwrap_or("");
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{url:?}: plain http only to a loopback address; use https://"
+        )),
+        _ => Err(format!("{url:?}: expected an https:// URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        assert!(check_url("https://hooks.example/menwei").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/hook").is_ok());
+        assert!(check_url("http://[::1]:8080/hook").is_ok());
+        assert!(check_url("http://localhost/hook").is_ok());
+        assert!(check_url("http://10.0.0.5/hook").is_err());
+        assert!(check_url("ftp://x/hook").is_err());
+        assert!(check_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,51 @@
+//! Users' TOTP secrets (`users.totp_secret`, sealed by the vault, and `totp_enrolled_at`).
+//! Stores and fetches sealed text only; sealing, opening and checking codes is
+//! [`crate::totp`]'s and the SSH server's.
+
+use policy::Millis;
+
+use super::{get, Db, DbError};
+
+impl Db {
+    /// Stores `sealed` as `name`'s TOTP secret, replacing any earlier one. False when there
+    /// is no such user.
+    pub async fn totp_enroll(
+        &self,
+        name: &str,
+        sealed: &str,
+        now: Millis,
+    ) -> Result<bool, DbError> {
+        let done =
+            sqlx::query("UPDATE users SET totp_secret = $1, totp_enrolled_at = $2 WHERE name = $3")
+                .bind(sealed)
+                .bind(now)
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(DbError::query(format!(
+                    "storing the TOTP secret of user {name:?}"
+                )))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// `name`'s sealed TOTP secret and when it was enrolled; `None` when not enrolled (or no
+    /// such user).
+    pub async fn totp_secret(&self, name: &str) -> Result<Option<(String, Millis)>, DbError> {
+        let row = sqlx::query(
+            "SELECT totp_secret, totp_enrolled_at FROM users
+             WHERE name = $1 AND totp_secret IS NOT NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "reading the TOTP secret of user {name:?}"
+        )))?;
+        row.map(|r| {
+            let sealed: String = get(&r, "totp_secret")?;
+            let at: Option<Millis> = get(&r, "totp_enrolled_at")?;
+            Ok((sealed, at.unwrap_or(0)))
+        })
+        .transpose()
+    }
+}
