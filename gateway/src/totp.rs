@@ -125,9 +125,8 @@ fn constant_eq(a: u32, b: u32) -> bool {
 
 /// Whether a user of `role` must give a TOTP code after the key: approvers and admins
 /// always; other roles when the policy's `totp_roles` names them.
-pub fn required(config: &crate::config::Config, role: Role) -> bool {
-    let _ = config;
-    matches!(role, Role::Approver | Role::Admin)
+pub fn required(policy: &policy::Policy, role: Role) -> bool {
+    policy.totp_required(role)
 }
 
 /// The last step each user's code was accepted for, so a code works only once.

@@ -50,7 +50,7 @@ async fn enroll(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
         AuditEvent::new(os_actor(), "totp.enroll", user.name.clone()).with_detail(json!({
             "role": user.role.as_str(),
             "replaced": replaced,
-            "required": crate::totp::required(&ctx.config, user.role),
+            "required": crate::totp::required(&ctx.config.policy, user.role),
         })),
     )
     .await?;

@@ -129,7 +129,7 @@ impl Connection {
         };
         match (outcome, engineer) {
             (Ok(role), Some(engineer)) => {
-                if verified && crate::totp::required(&self.ctx.config, role) {
+                if verified && crate::totp::required(&self.ctx.policy.current(), role) {
                     let target = login.map(|l| l.target);
                     return self.ask_for_code(raw, engineer, role, target, fp).await;
                 }
