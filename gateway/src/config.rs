@@ -567,7 +567,7 @@ struct RawConfig {
     keys: Option<RawKeys>,
     grants: Option<RawGrants>,
     targets: Option<BTreeMap<String, RawTarget>>,
-    policy: Option<Spanned<policy_table::RawPolicy>>,
+    policy: Option<policy_table::RawPolicy>,
     webhooks: Option<Vec<webhooks::RawWebhook>>,
     notify: Option<webhooks::RawNotify>,
 }
@@ -854,7 +854,7 @@ allow_exec = false
         let text = DESIGN.replace("approvals = 2", "approvals = 0");
         let e = parse(&text).unwrap_err().to_string();
         assert!(
-            e.starts_with("/etc/menwei/menwei.toml:31:13: policy.groups.databases.approvals: "),
+            e.starts_with("/etc/menwei/menwei.toml:28:13: policy.groups.databases.approvals: "),
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
@@ -862,13 +862,13 @@ allow_exec = false
         let text = DESIGN.replace("max_duration = \"90m\"", "max_duration = \"3h\"");
         let e = parse(&text).unwrap_err().to_string();
         assert!(
-            e.starts_with("/etc/menwei/menwei.toml:17:16: policy.break_glass.max_duration: "),
+            e.starts_with("/etc/menwei/menwei.toml:16:16: policy.break_glass.max_duration: "),
             "{e}"
         );
         let text = DESIGN.replace("targets = [\"db01\"]", "targets = []");
         let e = parse(&text).unwrap_err().to_string();
         assert!(
-            e.contains(":29:11: policy.groups.databases.targets: "),
+            e.contains(":26:11: policy.groups.databases.targets: "),
             "{e}"
         );
     }
@@ -968,7 +968,7 @@ allow_exec = false
         assert_eq!(problems.len(), 1, "{problems:?}");
         let p = problems.first().unwrap();
         assert_eq!(p.key, "policy.groups.web.targets");
-        assert_eq!((p.line, p.column), (22, 11));
+        assert_eq!((p.line, p.column), (19, 11));
         assert!(p.message.contains("web02"), "{p}");
     }
 
@@ -987,5 +987,18 @@ allow_exec = false
                 .contains("(and 1 more; see: menwei policy check)"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn deploy_example_parses() {
+        let text = include_str!("../../deploy/menwei.example.toml");
+        let c = Config::parse(Path::new("/etc/menwei/menwei.toml"), text).unwrap();
+        assert_eq!(c.policy.groups.len(), 2);
+        assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
     }
 }

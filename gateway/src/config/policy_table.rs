@@ -24,6 +24,8 @@ pub struct PolicySource {
     text: String,
     /// Dotted key (`policy.groups.db.approvals`) → byte offset of its value.
     spans: BTreeMap<String, usize>,
+    /// Whether `path` is a file of its own (keys written without `policy.`).
+    separate: bool,
 }
 
 impl PolicySource {
@@ -61,6 +63,36 @@ impl PolicySource {
 
     fn record(&mut self, key: impl Into<String>, span: Range<usize>) {
         self.spans.insert(key.into(), span.start);
+    }
+
+    /// Records where the table `key` (`policy.groups.web`) starts: its `[header]` line
+    /// (written without `policy.` in a policy file of its own). A table written inline or
+    /// with dotted keys has no header; problems in it fall back to the enclosing key.
+    fn record_header(&mut self, key: &str) {
+        let in_file = if self.separate {
+            key.strip_prefix("policy.").unwrap_or(key).to_string()
+        } else {
+            key.to_string()
+        };
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let t = line.trim_start();
+            let header = t
+                .strip_prefix('[')
+                .and_then(|h| h.split(']').next())
+                .map(|h| {
+                    h.split('.')
+                        .map(|p| p.trim().trim_matches('"'))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                });
+            if header.as_deref() == Some(in_file.as_str()) {
+                let indent = line.len().saturating_sub(t.len());
+                self.spans.insert(key.to_string(), offset + indent);
+                return;
+            }
+            offset += line.len();
+        }
     }
 }
 
@@ -112,9 +144,10 @@ pub(super) struct RawPolicy {
     request_ttl: Option<Spanned<String>>,
     response_window: Option<Spanned<String>>,
     totp_roles: Option<Spanned<Vec<Spanned<String>>>>,
-    levels: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
-    break_glass: Option<Spanned<RawBreakGlass>>,
-    groups: Option<Spanned<BTreeMap<String, Spanned<RawGroup>>>>,
+    // Tables cannot be `Spanned` in toml 0.8; their headers are found in the text instead.
+    levels: Option<BTreeMap<String, Spanned<String>>>,
+    break_glass: Option<RawBreakGlass>,
+    groups: Option<BTreeMap<String, RawGroup>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -137,7 +170,7 @@ struct RawGroup {
 /// The policy table of the configuration file at `path` (text `text`, directory `dir`):
 /// read (following `file`), turned into a [`Policy`], validated on its own.
 pub(super) fn build(
-    raw: Option<Spanned<RawPolicy>>,
+    raw: Option<RawPolicy>,
     path: &Path,
     text: &str,
     dir: &Path,
@@ -147,19 +180,19 @@ pub(super) fn build(
             path: path.to_path_buf(),
             text: text.to_string(),
             spans: BTreeMap::new(),
+            separate: false,
         };
         return Ok((Policy::default(), source));
     };
-    let table_span = raw.span();
-    let raw = raw.into_inner();
     let (raw, mut source) = match raw.file {
         None => {
             let mut source = PolicySource {
                 path: path.to_path_buf(),
                 text: text.to_string(),
                 spans: BTreeMap::new(),
+                separate: false,
             };
-            source.record("policy", table_span);
+            source.record_header("policy");
             (raw, source)
         }
         Some(ref file) => {
@@ -199,6 +232,7 @@ pub(super) fn build(
                 path: policy_path,
                 text: policy_text,
                 spans: BTreeMap::new(),
+                separate: true,
             };
             (raw, source)
         }
@@ -282,8 +316,8 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
         p.totp_roles = parsed;
     }
     if let Some(levels) = &raw.levels {
-        source.record("policy.levels", levels.span());
-        for (name, v) in levels.get_ref() {
+        source.record_header("policy.levels");
+        for (name, v) in levels {
             let key = format!("policy.levels.{name}");
             let level = name.parse::<Level>().map_err(|_| {
                 err(
@@ -298,8 +332,7 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
         }
     }
     if let Some(bg) = &raw.break_glass {
-        source.record("policy.break_glass", bg.span());
-        let bg = bg.get_ref();
+        source.record_header("policy.break_glass");
         if let Some(v) = &bg.enabled {
             source.record("policy.break_glass.enabled", v.span());
             p.break_glass.enabled = *v.get_ref();
@@ -309,11 +342,10 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
         }
     }
     if let Some(groups) = &raw.groups {
-        source.record("policy.groups", groups.span());
-        for (name, g) in groups.get_ref() {
-            let key = format!("policy.groups.{name}");
-            source.record(key.clone(), g.span());
-            let g = g.get_ref();
+        source.record_header("policy.groups");
+        for (name, g) in groups {
+            let key = format!("policy.groups.{}", name.escape_debug());
+            source.record_header(&key);
             let names =
                 |source: &mut PolicySource, field: &str, v: &Spanned<Vec<Spanned<String>>>| {
                     source.record(format!("{key}.{field}"), v.span());

@@ -593,3 +593,213 @@ fn request_from_row(r: &AnyRow, reviews: Vec<(Review, String)>) -> Result<Reques
         review_comments,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::{postgres, sqlite};
+    use crate::db::Target;
+    use policy::Role;
+
+    fn row(id: &str, targets: &[&str], needed: u32, now: Millis) -> RequestRow {
+        RequestRow {
+            request: Request {
+                id: id.into(),
+                engineer: "alice".into(),
+                targets: targets.iter().map(|t| t.to_string()).collect(),
+                level: Level::A,
+                duration_ms: 3_600_000,
+                starts_at: None,
+                state: RequestState::Pending,
+                approvals_needed: needed,
+                filed_at: now,
+                lapses_at: now + 1000,
+                reviews: Vec::new(),
+                break_glass: false,
+                extends_grant: None,
+            },
+            group: None,
+            reason: "disk full".into(),
+            incident: "INC-1".into(),
+            decided_at: None,
+            signed_off_by: None,
+            signed_off_at: None,
+            signoff_comment: None,
+            review_comments: Vec::new(),
+        }
+    }
+
+    fn approve(by: &str, at: Millis) -> NewReview {
+        NewReview {
+            review: Review {
+                approver: by.into(),
+                verdict: Verdict::Approve,
+                duration_ms: None,
+                at,
+            },
+            comment: "ok".into(),
+        }
+    }
+
+    async fn exercise(db: &Db) {
+        let now = crate::time::now_ms();
+        db.user_add("alice", Role::Engineer, 1).await.unwrap();
+        db.user_add("bob", Role::Approver, 1).await.unwrap();
+        db.user_add("dave", Role::Approver, 1).await.unwrap();
+        for name in ["web01", "db01"] {
+            db.target_add(&Target {
+                name: name.into(),
+                address: "10.0.0.5:22".into(),
+                login: "ops".into(),
+                description: String::new(),
+                host_key: None,
+                host_key_fingerprint: None,
+                password_enc: None,
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+        }
+        db.file_request(&row("r-1", &["web01", "db01"], 2, now))
+            .await
+            .unwrap();
+        let got = db.request_row("r-1").await.unwrap().unwrap();
+        assert_eq!(got, row("r-1", &["web01", "db01"], 2, now));
+        assert_eq!(db.pending_requests().await.unwrap().len(), 1);
+
+        let pending = ReviewOutcome::Pending {
+            approvals: 1,
+            needed: 2,
+        };
+        let w = db
+            .record_review(
+                "r-1",
+                &approve("bob", now),
+                |_| "why".into(),
+                |_| Decision::Allow(pending),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(w, ReviewWrite::Recorded { grants, .. } if grants.is_empty()));
+        // The decision sees the review just written by the first approver.
+        let approved = ReviewOutcome::Approved {
+            starts_at: now,
+            ends_at: now + 60_000,
+        };
+        let w = db
+            .record_review(
+                "r-1",
+                &approve("dave", now + 1),
+                |_| "why".into(),
+                |req| {
+                    assert_eq!(req.reviews.len(), 1);
+                    Decision::Allow(approved)
+                },
+            )
+            .await
+            .unwrap();
+        let ReviewWrite::Recorded { grants, .. } = w else {
+            panic!("{w:?}")
+        };
+        assert_eq!(grants.len(), 2);
+        let stored = db.grants_for_request("r-1").await.unwrap();
+        assert_eq!(stored.len(), 2);
+        assert!(stored
+            .iter()
+            .all(|g| g.request_id.as_deref() == Some("r-1") && !g.emergency));
+        let r = db.request_row("r-1").await.unwrap().unwrap();
+        assert_eq!(r.request.state, RequestState::Approved);
+        assert_eq!(r.decided_at, Some(now + 1));
+        assert_eq!(r.review_comments, vec!["ok", "ok"]);
+        // The same approver twice is refused by the schema too.
+        let w = db
+            .record_review(
+                "r-1",
+                &approve("bob", now + 2),
+                |_| "why".into(),
+                |_| Decision::Allow(pending),
+            )
+            .await;
+        assert!(matches!(w, Err(DbError::Conflict(_))), "{w:?}");
+        let w = db
+            .record_review(
+                "r-9",
+                &approve("bob", now),
+                |_| "why".into(),
+                |_| Decision::Allow(pending),
+            )
+            .await
+            .unwrap();
+        assert_eq!(w, ReviewWrite::Unknown);
+        let w = db
+            .record_review(
+                "r-1",
+                &approve("bob", now),
+                |_| "why".into(),
+                |_| Decision::deny("x", "no"),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(w, ReviewWrite::Refused(..)));
+
+        // Lapse, once; withdraw only while pending.
+        db.file_request(&row("r-2", &["web01"], 1, now))
+            .await
+            .unwrap();
+        db.file_request(&row("r-3", &["web01"], 1, now + 5000))
+            .await
+            .unwrap();
+        assert_eq!(db.lapse_requests(now + 1000).await.unwrap(), vec!["r-2"]);
+        assert!(db.lapse_requests(now + 1000).await.unwrap().is_empty());
+        assert!(!db.withdraw_request("r-2", now).await.unwrap());
+        let lapsed = db
+            .requests(&RequestFilter {
+                state: Some(RequestState::Lapsed),
+                engineer: Some("alice".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(lapsed.len(), 1);
+        assert_eq!(
+            db.requests(&RequestFilter::default()).await.unwrap().len(),
+            3
+        );
+
+        // Break-glass: an emergency self-grant, listed until signed off.
+        let w = db
+            .open_break_glass("r-3", now, |_| "bg".into(), |_| Decision::Allow(60_000))
+            .await
+            .unwrap();
+        let BreakGlassWrite::Opened { grants, .. } = w else {
+            panic!("{w:?}")
+        };
+        assert_eq!(grants.first().unwrap().granted_by, "alice");
+        assert!(db.grants_for_request("r-3").await.unwrap()[0].emergency);
+        assert_eq!(db.break_glass_unsigned().await.unwrap().len(), 1);
+        assert!(db
+            .sign_off_break_glass("r-3", "bob", "fine", now)
+            .await
+            .unwrap());
+        assert!(!db
+            .sign_off_break_glass("r-3", "bob", "fine", now)
+            .await
+            .unwrap());
+        assert!(db.break_glass_unsigned().await.unwrap().is_empty());
+        assert!(!db.withdraw_request("r-3", now).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn sqlite_requests_reviews_and_grants() {
+        let (_dir, db) = sqlite().await;
+        exercise(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_requests_reviews_and_grants() {
+        let Some(db) = postgres().await else {
+            eprintln!("MENWEI_TEST_POSTGRES not set; skipping");
+            return;
+        };
+        exercise(&db).await;
+    }
+}
