@@ -1,0 +1,260 @@
+//! The second factor: `menwei totp enroll` and logging in with key + TOTP code from the real
+//! OpenSSH client, which answers the gateway's keyboard-interactive prompt through
+//! `SSH_ASKPASS` (the code computed here, independently of the gateway, per RFC 6238).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use menwei_e2e::*;
+use sha1::Sha1;
+
+/// The policy line `menwei init` writes, and the one that adds engineers.
+const TOTP_ROLES: &str = r#"totp_roles = ["approver", "admin"]"#;
+const TOTP_ROLES_ENGINEER: &str = r#"totp_roles = ["approver", "admin", "engineer"]"#;
+
+/// The usual world, where engineers need TOTP too.
+fn world_with_engineer_totp(db: Db) -> World {
+    World::with(
+        db,
+        WorldOpts {
+            replace: &[(TOTP_ROLES, TOTP_ROLES_ENGINEER)],
+            ..WorldOpts::default()
+        },
+    )
+}
+
+/// RFC 6238 with HMAC-SHA1, 6 digits, 30 s: the code of `secret` at `unix_secs`.
+fn totp(secret: &[u8], unix_secs: u64) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&(unix_secs / 30).to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let o = usize::from(d[19] & 0x0f);
+    let v = u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]) & 0x7fff_ffff;
+    format!("{:06}", v % 1_000_000)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A code not too close to the end of its 30 s step, so the gateway sees the same step.
+fn fresh_code(secret: &[u8]) -> String {
+    while now_secs() % 30 > 25 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    totp(secret, now_secs())
+}
+
+/// `menwei totp enroll NAME`: checks the output, returns the secret from the URI.
+#[track_caller]
+fn enroll(gw: &Gateway, name: &str) -> (Vec<u8>, String) {
+    let out = gw.cli_ok(&["totp", "enroll", name]);
+    let uri = out
+        .lines()
+        .find(|l| l.starts_with("otpauth://"))
+        .unwrap_or_else(|| panic!("no otpauth URI in:\n{out}"))
+        .to_string();
+    let prefix = format!("otpauth://totp/Menwei:{name}?secret=");
+    assert!(uri.starts_with(&prefix), "{uri}");
+    assert!(
+        uri.ends_with("&issuer=Menwei&algorithm=SHA1&digits=6&period=30"),
+        "{uri}"
+    );
+    let b32 = uri[prefix.len()..].split('&').next().unwrap().to_string();
+    let secret = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
+    assert_eq!(secret.len(), 20, "160-bit secret");
+    // The QR code is drawn with block characters.
+    assert!(
+        out.lines().filter(|l| l.contains('█') || l.contains('▀')).count() > 10,
+        "no QR code in:\n{out}"
+    );
+    (secret, b32)
+}
+
+/// An askpass program that answers every prompt with `answer` and logs the prompt.
+fn askpass(gw: &Gateway, answer: &str) -> (PathBuf, PathBuf) {
+    let dir = gw.scratch();
+    let n = rand::random::<u32>();
+    let log = dir.join(format!("prompts-{n}.log"));
+    let script = dir.join(format!("askpass-{n}.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho '{answer}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+/// `ssh -o BatchMode=no … USER@gateway CMD`, the code typed by `SSH_ASKPASS`.
+fn ssh_with_code(gw: &Gateway, e: &Engineer, user: &str, code: &str, cmd: &str) -> (Out, String) {
+    let (script, log) = askpass(gw, code);
+    let mut c = e.ssh_command(
+        gw,
+        user,
+        &[
+            "-o",
+            "BatchMode=no",
+            "-o",
+            "KbdInteractiveAuthentication=yes",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+        ],
+        &[cmd],
+    );
+    c.env("SSH_ASKPASS", &script)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0");
+    let out = run(c, Stdin::Null, SHORT);
+    assert_no_leak(out.all_text().as_bytes(), "ssh with a TOTP code");
+    let prompts = std::fs::read_to_string(&log).unwrap_or_default();
+    (out, prompts)
+}
+
+fn totp_failures(gw: &Gateway, reason: &str) -> usize {
+    gw.audit()
+        .iter()
+        .filter(|e| {
+            json_text(e, "action") == "login.totp.failure"
+                && e["detail"]["reason"].as_str() == Some(reason)
+        })
+        .count()
+}
+
+both_databases! {
+    fn real_ssh_client_logs_in_with_key_and_totp_code(db) {
+        let w = world_with_engineer_totp(db);
+        let (secret, _) = enroll(&w.gw, "alice");
+
+        let (out, prompts) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &fresh_code(&secret), "echo through");
+        out.ok();
+        assert_eq!(out.stdout_text(), "through\n", "{out}");
+        // OpenSSH puts `(user@host) ` before the server's prompt.
+        assert_eq!(prompts.lines().count(), 1, "one prompt: {prompts:?}");
+        assert!(prompts.trim_end().ends_with(") Verification code:"), "{prompts:?}");
+
+        let success = w.gw.wait_audit("login.success", |e| json_text(e, "actor") == "alice");
+        assert_eq!(success["detail"]["second_factor"], "totp", "{success}");
+    }
+
+    fn wrong_or_reused_code_is_refused_and_audited(db) {
+        let w = world_with_engineer_totp(db);
+        let (secret, _) = enroll(&w.gw, "alice");
+
+        // A wrong code.
+        let code = fresh_code(&secret);
+        let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        let (out, prompts) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &wrong, "echo no");
+        out.failed();
+        assert!(!out.stdout_text().contains("no"), "{out}");
+        assert!(out.stderr_text().contains("Permission denied"), "{out}");
+        assert!(prompts.contains("Verification code:"), "the code was asked for: {prompts:?}");
+        w.gw.wait_audit("login.totp.failure", |e| e["detail"]["reason"] == "wrong code");
+
+        // The key alone is not enough: without a way to answer, no login.
+        let out = w.alice.exec(&w.gw, "web01", "echo key-only");
+        out.failed();
+        assert!(!out.stdout_text().contains("key-only"), "{out}");
+
+        // The right code works once; the same code again is refused.
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        out.ok();
+        assert_eq!(out.stdout_text(), "first\n");
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo again");
+        out.failed();
+        assert!(!out.stdout_text().contains("again"), "{out}");
+        w.gw.wait_audit("login.totp.failure", |e| e["detail"]["reason"] == "code already used");
+    }
+
+    fn roles_that_need_totp_but_have_not_enrolled_are_refused(db) {
+        // Engineers need it by policy here; alice has not enrolled.
+        let w = world_with_engineer_totp(db);
+        let out = w.alice.exec(&w.gw, "web01", "echo in");
+        assert_one_line_refusal(&out);
+        w.gw.wait_audit("login.totp.failure", |e| {
+            json_text(e, "actor") == "alice" && e["detail"]["reason"] == "not enrolled"
+        });
+
+        // Approvers always need it, whatever totp_roles says.
+        let carol = Engineer::new("carol");
+        w.gw.cli_ok(&["user", "add", "carol", "--role", "approver", "--key", carol.pubkey.to_str().unwrap()]);
+        let out = carol.ssh(&w.gw, "carol", &[], &["status"], Stdin::Null);
+        assert_one_line_refusal(&out);
+        w.gw.wait_audit("login.totp.failure", |e| {
+            json_text(e, "actor") == "carol" && e["detail"]["role"] == "approver"
+        });
+    }
+
+    fn engineers_need_no_code_unless_policy_says_so(db) {
+        let w = World::new(db);
+        let out = w.alice.exec(&w.gw, "web01", "echo key-only");
+        out.ok();
+        assert_eq!(out.stdout_text(), "key-only\n");
+        assert_eq!(totp_failures(&w.gw, "not enrolled"), 0);
+    }
+
+    fn enrolling_again_replaces_the_secret_which_is_stored_sealed(db) {
+        let w = world_with_engineer_totp(db);
+        let (old, old_b32) = enroll(&w.gw, "alice");
+        let (new, new_b32) = enroll(&w.gw, "alice");
+        assert_ne!(old, new);
+
+        let stored = w.gw.sql("SELECT totp_secret FROM users WHERE name = 'alice'");
+        stored.ok();
+        let stored = stored.stdout_text();
+        assert!(!stored.trim().is_empty(), "no secret stored");
+        assert!(!stored.contains(&new_b32) && !stored.contains(&old_b32), "secret stored in clear: {stored}");
+
+        let enrolls: Vec<_> = w.gw.audit().into_iter().filter(|e| json_text(e, "action") == "totp.enroll").collect();
+        assert_eq!(enrolls.len(), 2);
+        assert_eq!(enrolls[0]["detail"]["replaced"], false);
+        assert_eq!(enrolls[1]["detail"]["replaced"], true);
+        assert_eq!(json_text(&enrolls[1], "subject"), "alice");
+
+        // Only the new secret's codes work.
+        let code = fresh_code(&old);
+        if code != totp(&new, now_secs()) {
+            let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo old");
+            out.failed();
+        }
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &fresh_code(&new), "echo new");
+        out.ok();
+        assert_eq!(out.stdout_text(), "new\n");
+
+        // Unknown users are refused in one line.
+        let o = w.gw.cli(&["totp", "enroll", "nobody"]);
+        assert_one_line_refusal_cli(&o);
+    }
+}
+
+#[track_caller]
+fn assert_one_line_refusal_cli(o: &Out) {
+    o.failed();
+    let l = lines(&o.stderr_text());
+    assert_eq!(l.len(), 1, "{o}");
+    assert!(l[0].contains("no user \"nobody\""), "{o}");
+}
+
+#[test]
+fn rfc6238_vectors_in_the_test_helper() {
+    // The helper must agree with RFC 6238 appendix B, or the tests above prove nothing.
+    let s = b"12345678901234567890";
+    assert_eq!(totp(s, 59), "287082");
+    assert_eq!(totp(s, 1111111109), "081804");
+    assert_eq!(totp(s, 2000000000), "279037");
+}
