@@ -15,7 +15,9 @@ use policy::{
 use serde_json::{json, Value};
 
 use crate::audit::{self, AuditEvent};
+use crate::config::Config;
 use crate::db::{BreakGlassWrite, Db, NewReview, RequestRow, ReviewWrite, User};
+use crate::notify::Kind;
 
 /// Refusal codes of the gateway's own checks (the rest come from [`policy::codes`]).
 pub mod codes {
@@ -40,8 +42,8 @@ pub struct Desk<'a> {
     pub db: &'a Db,
     /// The policy in force.
     pub policy: &'a Policy,
-    /// This node's name, for audit entries.
-    pub node: &'a str,
+    /// The configuration: this node's name for audit entries, webhooks to notify.
+    pub config: &'a Config,
     /// How the action arrived, recorded in audit details: `cli:<os user>` or `ssh`.
     pub via: &'a str,
 }
@@ -155,8 +157,13 @@ fn shown(s: &str) -> String {
 
 impl Desk<'_> {
     async fn audit(&self, ev: AuditEvent) -> Result<(), ApprovalError> {
-        audit::append(self.db, self.node, ev).await?;
+        audit::append(self.db, &self.config.node_name, ev).await?;
         Ok(())
+    }
+
+    /// Stores a webhook notification; never fails the action (the audit entry stands).
+    async fn notify(&self, kind: Kind, data: Value) {
+        crate::notify::enqueue_logged(self.db, self.config, kind, data).await;
     }
 
     /// An enabled user called `name`, else a refusal (not yet audited).
@@ -391,6 +398,22 @@ pub async fn file(
         })),
     )
     .await?;
+    desk.notify(
+        Kind::Request,
+        json!({
+            "request": r.id,
+            "engineer": r.engineer,
+            "targets": r.targets,
+            "group": row.group,
+            "level": r.level,
+            "duration_ms": r.duration_ms,
+            "approvals_needed": r.approvals_needed,
+            "filed_at": crate::time::rfc3339(r.filed_at),
+            "incident": row.incident,
+            "reason": row.reason,
+        }),
+    )
+    .await;
     Ok(Filed { row })
 }
 
@@ -484,6 +507,21 @@ pub async fn review(
     .await?;
     desk.audit_grants(&user.name, &before, &grants, false)
         .await?;
+    if !matches!(outcome, ReviewOutcome::Pending { .. }) {
+        desk.notify(
+            Kind::Decision,
+            json!({
+                "request": before.id,
+                "engineer": before.engineer,
+                "targets": before.targets,
+                "approver": user.name,
+                "comment": comment,
+                "outcome": result,
+                "grants": grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+            }),
+        )
+        .await;
+    }
     Ok(Reviewed {
         before,
         outcome,
@@ -611,6 +649,18 @@ pub async fn break_glass(
     .await?;
     desk.audit_grants(&before.engineer, &before, &grants, true)
         .await?;
+    desk.notify(
+        Kind::BreakGlass,
+        json!({
+            "request": before.id,
+            "engineer": before.engineer,
+            "targets": before.targets,
+            "level": before.level,
+            "ends_at": grants.first().map(|g| crate::time::rfc3339(g.ends_at)),
+            "grants": grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        }),
+    )
+    .await;
     Ok(grants)
 }
 

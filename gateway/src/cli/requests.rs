@@ -143,7 +143,7 @@ pub(super) fn desk<'a>(ctx: &'a Ctx, via: &'a str) -> Desk<'a> {
     Desk {
         db: &ctx.db,
         policy: &ctx.config.policy,
-        node: &ctx.config.node_name,
+        config: &ctx.config,
         via,
     }
 }
