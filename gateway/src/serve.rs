@@ -24,6 +24,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let client_key = Arc::new(config.load_client_key()?);
     let signing_key = config.load_signing_key()?;
     let vault = config.load_vault()?;
+    let webhooks = crate::notify::Webhooks::load(&config)?;
     std::fs::create_dir_all(&config.recordings.dir).with_context(|| {
         format!(
             "cannot create recordings directory {}",
@@ -54,6 +55,8 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         policy.clone(),
         stopped.clone(),
     ));
+    let lapser = tokio::spawn(lapse_requests(ctx.clone(), stopped.clone()));
+    let notifier = tokio::spawn(crate::notify::run(ctx.db.clone(), webhooks, stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -69,7 +72,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     )
     .await;
 
-    wait_for_signal().await?;
+    wait_for_stop(&ctx).await?;
     eprintln!(
         "menwei: stopping; ending {} live session(s)",
         sessions.len()
@@ -84,6 +87,8 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     }
     let _ = stop.send(true);
     let _ = enforcer.await;
+    let _ = notifier.await;
+    let _ = lapser.await;
     let _ = ssh.await;
     ctx.audit(
         "menwei",
@@ -96,12 +101,67 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
+/// Marks pending requests whose time ran out as lapsed, once a second, until shutdown.
+async fn lapse_requests(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let policy = ctx.policy.current();
+        let desk = crate::approvals::Desk {
+            db: &ctx.db,
+            policy: &policy,
+            config: &ctx.config,
+            via: "gateway",
+        };
+        if let Err(e) = crate::approvals::lapse_due(&desk, crate::time::now_ms()).await {
+            tracing::warn!("cannot lapse requests: {e}");
+        }
     }
-    Ok(())
+}
+
+/// Waits for SIGTERM or Ctrl-C; on SIGHUP reloads the policy meanwhile.
+async fn wait_for_stop(ctx: &Context) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            r = tokio::signal::ctrl_c() => return r.context("cannot wait for Ctrl-C"),
+            _ = hup.recv() => reload_policy(ctx).await,
+        }
+    }
+}
+
+/// Puts the configuration file's current policy in force if it is valid; otherwise keeps
+/// the last good one and says so in the log and the audit log.
+async fn reload_policy(ctx: &Context) {
+    match crate::config::reload_policy(&ctx.config.path) {
+        Ok(policy) => {
+            let groups = policy.groups.len();
+            ctx.policy.replace(policy);
+            eprintln!("menwei: policy reloaded ({groups} groups)");
+            ctx.audit(
+                "menwei",
+                "policy.reload",
+                &ctx.config.node_name,
+                serde_json::json!({"groups": groups}),
+            )
+            .await;
+        }
+        Err(e) => {
+            eprintln!("menwei: policy not reloaded, the last good one stays in force: {e}");
+            ctx.audit(
+                "menwei",
+                "policy.reload.refused",
+                &ctx.config.node_name,
+                serde_json::json!({"error": e.to_string()}),
+            )
+            .await;
+        }
+    }
 }

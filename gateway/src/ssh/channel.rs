@@ -18,7 +18,9 @@ use serde_json::json;
 
 use super::connection::ConnState;
 use super::menu;
+use super::request_prompt;
 use super::session::LiveSession;
+use super::terminal::Terminal;
 use crate::enforcer::{trip, End};
 use crate::recorder::Recorder;
 
@@ -177,7 +179,9 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             }
         },
     };
-    let menu_chosen = conn.target().ok().flatten().is_none();
+    // Whether the start request was already answered (the menu or a request prompt ran
+    // first); the target's own reply must then not be passed on a second time.
+    let mut replied = conn.target().ok().flatten().is_none();
 
     // What the program may be.
     let (request, what) = match &start {
@@ -204,14 +208,44 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 })
                 .await;
         }
-        let reply_first = !menu_chosen;
-        return refuse_after(&conn, &to_engineer, id, pty, &refusal, reply_first).await;
+        return refuse_after(&conn, &to_engineer, id, pty, &refusal, !replied).await;
     }
 
     let live = match conn.session(&target).await {
         Ok(live) => live,
+        // No grant, on a terminal, for a target the engineer may ask for: offer a request
+        // right here and go on in this connection once it is approved.
+        Err(refusal)
+            if pty
+                && REQUESTABLE.contains(&refusal.code)
+                && conn
+                    .ctx
+                    .policy
+                    .current()
+                    .may_request(&conn.engineer, &target) =>
+        {
+            if !replied {
+                let _ = conn.handle.channel_success(id).await;
+                replied = true;
+            }
+            let mut term = Terminal::new(&conn, &mut from_engineer, &to_engineer);
+            let granted = request_prompt::offer(&conn, &mut term, &target, &refusal).await;
+            if granted == request_prompt::Outcome::NotGranted {
+                let _ = to_engineer.exit_status(1).await;
+                let _ = to_engineer.eof().await;
+                let _ = to_engineer.close().await;
+                return;
+            }
+            match conn.session(&target).await {
+                Ok(live) => live,
+                Err(refusal) => {
+                    return refuse_after(&conn, &to_engineer, id, pty, &refusal, false).await
+                }
+            }
+        }
         Err(refusal) => {
-            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await
+            let refusal = with_request_hint(&conn, &target, refusal);
+            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !replied).await;
         }
     };
     let upstream = match live.upstream.open_session().await {
@@ -222,7 +256,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 code: "target_channel_refused",
                 message: format!("target \"{target}\" refused to open a channel"),
             };
-            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !menu_chosen).await;
+            return refuse_after(&conn, &to_engineer, id, pty, &refusal, !replied).await;
         }
     };
     let (from_target, to_target) = upstream.split();
@@ -275,7 +309,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         match &start {
             Start::Shell => {
                 rec.record(Event::Shell { channel: ch }).await?;
-                let _ = to_target.request_shell(!menu_chosen).await;
+                let _ = to_target.request_shell(!replied).await;
             }
             Start::Exec(cmd) => {
                 rec.record(Event::Exec {
@@ -310,6 +344,34 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target),
         target_to_engineer(&conn, &live, id, from_target, &to_engineer, pty),
     );
+}
+
+/// Refusals after which an engineer may file a request instead.
+const REQUESTABLE: &[&str] = &[
+    policy::codes::NO_GRANT,
+    policy::codes::GRANT_EXPIRED,
+    policy::codes::GRANT_REVOKED,
+];
+
+/// A no-grant refusal, plus how to ask for access when the engineer may.
+fn with_request_hint(conn: &ConnState, target: &str, refusal: Refusal) -> Refusal {
+    if REQUESTABLE.contains(&refusal.code)
+        && conn
+            .ctx
+            .policy
+            .current()
+            .may_request(&conn.engineer, target)
+    {
+        Refusal {
+            code: refusal.code,
+            message: format!(
+                "{}; to request access, connect with a terminal: ssh -t {}:{target}@GATEWAY",
+                refusal.message, conn.engineer
+            ),
+        }
+    } else {
+        refusal
+    }
 }
 
 fn len_u32(data: &[u8]) -> u32 {

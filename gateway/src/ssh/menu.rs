@@ -4,20 +4,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use russh::{server, ChannelReadHalf, ChannelWriteHalf};
 
 use super::connection::ConnState;
+use super::terminal::{Input, Terminal};
 use crate::time::now_ms;
 
 /// Longest line the menu reads.
 const MAX_INPUT: usize = 128;
-
-async fn say(to: &ChannelWriteHalf<server::Msg>, text: &str) -> bool {
-    to.data_bytes(Bytes::from(text.replace('\n', "\r\n")))
-        .await
-        .is_ok()
-}
 
 /// Shows the menu and returns the chosen target, or `None` when the engineer leaves.
 pub async fn choose(
@@ -25,15 +19,13 @@ pub async fn choose(
     from: &mut ChannelReadHalf,
     to: &ChannelWriteHalf<server::Msg>,
 ) -> Option<String> {
+    let mut term = Terminal::new(conn, from, to);
     let now = now_ms();
     let grants = match conn.ctx.db.grants_for(&conn.engineer).await {
         Ok(g) => g,
         Err(_) => {
-            say(
-                to,
-                "menwei: the gateway cannot read grants right now; try again shortly\n",
-            )
-            .await;
+            term.say("menwei: the gateway cannot read grants right now; try again shortly\n")
+                .await;
             return None;
         }
     };
@@ -50,13 +42,10 @@ pub async fn choose(
     }
     targets.sort();
     if targets.is_empty() {
-        say(
-            to,
-            &format!(
-                "menwei: {} holds no live grant right now; ask an approver for access\n",
-                conn.engineer
-            ),
-        )
+        term.say(&format!(
+            "menwei: {} holds no live grant right now; ask an approver for access\n",
+            conn.engineer
+        ))
         .await;
         return None;
     }
@@ -68,64 +57,29 @@ pub async fn choose(
             i + 1
         ));
     }
-    text.push_str("Choose a number or name (Ctrl-D to leave): ");
-    if !say(to, &text).await {
+    if !term.say(&text).await {
         return None;
     }
-    let mut line: Vec<u8> = Vec::new();
+    let mut prompt = "Choose a number or name (Ctrl-D to leave): ";
     loop {
-        let msg = from.wait().await?;
-        let ChannelMsg::Data { data } = msg else {
-            if matches!(msg, ChannelMsg::Eof | ChannelMsg::Close) {
-                return None;
-            }
-            continue;
+        let choice = match term.line(prompt, MAX_INPUT).await {
+            Input::Line(choice) => choice,
+            _ => return None,
         };
-        let _ = conn
-            .handle
-            .consumed(to.id(), u32::try_from(data.len()).unwrap_or(u32::MAX))
-            .await;
-        for byte in data.iter().copied() {
-            match byte {
-                b'\r' | b'\n' => {
-                    say(to, "\n").await;
-                    let choice = String::from_utf8_lossy(&line).trim().to_string();
-                    line.clear();
-                    let picked = choice
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|n| n.checked_sub(1))
-                        .and_then(|n| targets.get(n))
-                        .or_else(|| targets.iter().find(|(name, _, _)| *name == choice));
-                    match picked {
-                        Some((name, _, _)) => {
-                            say(to, &format!("Connecting to {name}…\n")).await;
-                            conn.choose_target(name);
-                            return Some(name.clone());
-                        }
-                        None if choice.is_empty() => {
-                            say(to, "Choose a number or name: ").await;
-                        }
-                        None => {
-                            say(to, "No such target in your list. Choose a number or name: ").await;
-                        }
-                    }
-                }
-                // Ctrl-C and Ctrl-D leave the menu.
-                3 | 4 => {
-                    say(to, "\n").await;
-                    return None;
-                }
-                // Backspace and DEL erase one character.
-                8 | 127 if line.pop().is_some() => {
-                    say(to, "\u{8} \u{8}").await;
-                }
-                b if (0x20..0x7f).contains(&b) && line.len() < MAX_INPUT => {
-                    line.push(b);
-                    let _ = to.data_bytes(Bytes::copy_from_slice(&[b])).await;
-                }
-                _ => {}
+        let picked = choice
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| targets.get(n))
+            .or_else(|| targets.iter().find(|(name, _, _)| *name == choice));
+        match picked {
+            Some((name, _, _)) => {
+                term.say(&format!("Connecting to {name}…\n")).await;
+                conn.choose_target(name);
+                return Some(name.clone());
             }
+            None if choice.is_empty() => prompt = "Choose a number or name: ",
+            None => prompt = "No such target in your list. Choose a number or name: ",
         }
     }
 }

@@ -5,7 +5,9 @@
 pub mod channel;
 pub mod connection;
 pub mod menu;
+pub mod request_prompt;
 pub mod server;
 pub mod session;
+pub mod terminal;
 pub mod throttle;
 pub mod upstream;

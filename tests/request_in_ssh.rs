@@ -1,0 +1,116 @@
+//! Asking for access from inside `ssh`: the terminal offers a request, waits for the
+//! approvers, and goes on to the target in the same connection; Ctrl-C withdraws; an
+//! unanswered A-level request may open a break-glass grant when policy allows.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use menwei_e2e::*;
+
+const WEB_GROUP: &str = "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
+
+/// The request id shown on the screen after filing.
+fn filed_id(t: &PtySession) -> String {
+    let screen = t.screen_text();
+    let at = screen.find("Request r-").expect("no request id on screen");
+    screen[at + "Request ".len()..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The state of request `id`, as `menwei request show --json` says.
+fn request_state(gw: &Gateway, id: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(&gw.cli_ok(&["request", "show", id, "--json"])).unwrap();
+    json_text(&v, "state")
+}
+
+/// Answers the request prompt for web01 at fault level `level`.
+fn file_request(t: &mut PtySession, level: &str) -> String {
+    t.expect("File an access request for \"web01\" now?", SHORT);
+    t.line("y");
+    t.expect("Reason:", SHORT);
+    t.line("disk full on /var");
+    t.expect("Incident reference", SHORT);
+    t.line("INC-2041");
+    t.expect("Fault level", SHORT);
+    t.line(level);
+    t.expect("Duration", SHORT);
+    t.line("");
+    t.expect("filed", SHORT);
+    filed_id(t)
+}
+
+both_databases! {
+    fn request_filed_inside_ssh_connects_once_approved(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, config: WEB_GROUP, ..WorldOpts::default() });
+        let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 120);
+        let id = file_request(&mut t, "B");
+        t.expect("waiting for approval: 0 of 1", SHORT);
+        assert_eq!(request_state(&w.gw, &id), "pending");
+
+        w.gw.cli(&["review", "approve", &id, "--by", "bob", "--comment", "go"]).ok();
+        t.expect("Approved. Connecting to web01", Duration::from_secs(5));
+        t.line("echo IN_$((3+4))");
+        t.expect("IN_7", SHORT);
+        t.line("exit");
+        t.wait(SHORT);
+        w.gw.wait_audit("request.file", |e| e.to_string().contains(&id));
+        w.gw.wait_audit("session.start", |e| e.to_string().contains("alice"));
+    }
+
+    fn ctrl_c_withdraws_the_request(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, config: WEB_GROUP, ..WorldOpts::default() });
+        let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 120);
+        let id = file_request(&mut t, "C");
+        t.expect("waiting for approval", SHORT);
+        t.send(b"\x03");
+        t.expect("withdrawn", SHORT);
+        let out = t.wait(SHORT);
+        assert!(!out.success());
+        assert_eq!(request_state(&w.gw, &id), "withdrawn");
+        // A withdrawn request cannot be approved any more.
+        let late = w.gw.cli(&["review", "approve", &id, "--by", "bob"]);
+        assert!(!late.success() && lines(&late.stderr_text()).len() == 1, "{late}");
+        assert!(late.stderr_text().contains("withdrawn"), "{late}");
+    }
+
+    fn without_a_terminal_the_refusal_says_how_to_request(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, config: WEB_GROUP, ..WorldOpts::default() });
+        let out = w.alice.exec(&w.gw, "web01", "true");
+        assert_one_line_refusal(&out);
+        assert!(out.stderr_text().contains("ssh -t alice:web01@"), "{out}");
+    }
+
+    fn break_glass_opens_after_the_response_window_and_awaits_sign_off(db) {
+        let w = World::with(db, WorldOpts {
+            grant_for: None,
+            config: WEB_GROUP,
+            replace: &[("enabled = false", "enabled = true"), ("response_window = \"30m\"", "response_window = \"3s\"")],
+            ..WorldOpts::default()
+        });
+        let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 160);
+        let id = file_request(&mut t, "A");
+        t.expect("press b for an emergency grant", Duration::from_secs(8));
+        t.send(b"b");
+        t.expect("Emergency grant opened", SHORT);
+        t.line("echo GLASS_$((5*5))");
+        t.expect("GLASS_25", SHORT);
+        t.line("exit");
+        t.wait(SHORT);
+
+        w.gw.wait_audit("breakglass.open", |e| e.to_string().contains(&id));
+        let pending = w.gw.json(&["breakglass", "list"]);
+        assert!(pending.iter().any(|r| r.to_string().contains(&id)), "not on the sign-off list: {pending:?}");
+        w.gw.cli(&["breakglass", "signoff", &id, "--by", "bob", "--comment", "checked the recording"]).ok();
+        let pending = w.gw.json(&["breakglass", "list"]);
+        assert!(!pending.iter().any(|r| r.to_string().contains(&id)), "still listed after sign-off: {pending:?}");
+    }
+}
