@@ -77,7 +77,10 @@ fn enroll(gw: &Gateway, name: &str) -> (Vec<u8>, String) {
     assert_eq!(secret.len(), 20, "160-bit secret");
     // The QR code is drawn with block characters.
     assert!(
-        out.lines().filter(|l| l.contains('█') || l.contains('▀')).count() > 10,
+        out.lines()
+            .filter(|l| l.contains('█') || l.contains('▀'))
+            .count()
+            > 10,
         "no QR code in:\n{out}"
     );
     (secret, b32)

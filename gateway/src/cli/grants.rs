@@ -197,6 +197,19 @@ async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
         ),
     )
     .await?;
+    crate::notify::enqueue_logged(
+        &ctx.db,
+        &ctx.config,
+        crate::notify::Kind::Revocation,
+        json!({
+            "grant": grant.id,
+            "engineer": grant.engineer,
+            "target": grant.target,
+            "revoked_by": approver.name,
+            "revoked_at": crate::time::rfc3339(now),
+        }),
+    )
+    .await;
     println!("grant {} revoked", grant.id);
     Ok(ExitCode::SUCCESS)
 }
