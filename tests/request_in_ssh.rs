@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const WEB_GROUP: &str = "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
+const WEB_GROUP: &str =
+    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
 
 /// The request id shown on the screen after filing.
 fn filed_id(t: &PtySession) -> String {
@@ -28,7 +29,8 @@ fn filed_id(t: &PtySession) -> String {
 
 /// The state of request `id`, as `menwei request show --json` says.
 fn request_state(gw: &Gateway, id: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(&gw.cli_ok(&["request", "show", id, "--json"])).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&gw.cli_ok(&["request", "show", id, "--json"])).unwrap();
     json_text(&v, "state")
 }
 
@@ -87,6 +89,31 @@ both_databases! {
         let out = w.alice.exec(&w.gw, "web01", "true");
         assert_one_line_refusal(&out);
         assert!(out.stderr_text().contains("ssh -t alice:web01@"), "{out}");
+    }
+
+    fn extension_asked_from_a_session_keeps_it_alive_past_the_first_grant(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, config: WEB_GROUP, ..WorldOpts::default() });
+        let id = w.gw.cli_ok(&["request", "add", "--engineer", "alice", "--target", "web01",
+            "--reason", "patching", "--incident", "INC-7", "--level", "B", "--for", "8s"]);
+        let id = id.trim();
+        w.gw.cli(&["review", "approve", id, "--by", "bob"]).ok();
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 14; echo survived");
+        s.wait_stdout("started", SHORT);
+
+        let status = w.alice.ssh(&w.gw, "alice", &[], &["status"], Stdin::Null);
+        assert!(status.ok().stdout_text().contains("web01"), "{status}");
+        let asked = w.alice.ssh(&w.gw, "alice", &[], &["extend", "web01", "1m", "'still patching'"], Stdin::Null);
+        asked.ok();
+        let ext = asked.stdout_text();
+        let ext_id = ext.split_whitespace().nth(1).unwrap().to_string();
+        assert!(ext_id.starts_with("r-"), "{asked}");
+        let shown = w.gw.cli_ok(&["request", "show", &ext_id, "--json"]);
+        assert!(shown.contains("INC-7") && shown.contains("still patching"), "the extension lost its origin: {shown}");
+        w.gw.cli(&["review", "approve", &ext_id, "--by", "bob"]).ok();
+
+        let out = s.wait(Duration::from_secs(30));
+        out.ok();
+        assert!(out.stdout_text().contains("survived"), "the session did not outlive the first grant:\n{out}");
     }
 
     fn break_glass_opens_after_the_response_window_and_awaits_sign_off(db) {

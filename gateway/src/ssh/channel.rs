@@ -16,6 +16,7 @@ use recordings::{Event, Side};
 use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 use serde_json::json;
 
+use super::commands;
 use super::connection::ConnState;
 use super::menu;
 use super::request_prompt;
@@ -166,6 +167,22 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                         return;
                     }
                 }
+            }
+            (Start::Exec(cmd), _) if commands::is_gateway_command(cmd) => {
+                let _ = conn.handle.channel_success(id).await;
+                let reply = commands::run(&conn, cmd).await;
+                if !reply.out.is_empty() {
+                    let _ = to_engineer.data_bytes(Bytes::from(reply.out)).await;
+                }
+                if !reply.err.is_empty() {
+                    let _ = to_engineer
+                        .extended_data_bytes(1, Bytes::from(reply.err))
+                        .await;
+                }
+                let _ = to_engineer.exit_status(reply.status).await;
+                let _ = to_engineer.eof().await;
+                let _ = to_engineer.close().await;
+                return;
             }
             _ => {
                 let refusal = Refusal {

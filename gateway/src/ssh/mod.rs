@@ -3,6 +3,7 @@
 //! ([`menu`]), login throttling ([`throttle`]), and the client side to targets ([`upstream`]).
 
 pub mod channel;
+pub mod commands;
 pub mod connection;
 pub mod menu;
 pub mod request_prompt;
