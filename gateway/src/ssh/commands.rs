@@ -77,7 +77,6 @@ async fn status(conn: &ConnState) -> Reply {
             .requests(&RequestFilter {
                 engineer: Some(conn.engineer.clone()),
                 state: Some(RequestState::Pending),
-                ..RequestFilter::default()
             })
             .await,
     ) {
