@@ -659,6 +659,14 @@ max_duration = "24h"
 # [targets.web01]
 # allow_exec = false
 
+# Webhooks: each event (request, decision, break_glass, revocation, expiry) is POSTed as
+# JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
+# with backoff; undeliverable ones stay on `menwei notify list --failed`.
+# [[webhooks]]
+# url = "https://hooks.example/menwei"
+# secret_file = "webhook.secret"
+# events = ["request", "decision", "break_glass", "revocation", "expiry"]
+
 {policy}"#,
         node = q(node_name),
         listen = q(listen),

@@ -191,3 +191,72 @@ mod tests {
         assert!(check_url("not a url").is_err());
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
+    }
+
+    #[test]
+    fn webhooks_default_to_every_event_and_resolve_the_secret_path() {
+        let c = parse(
+            "[[webhooks]]\nurl = \"https://h.example/a\"\nsecret_file = \"w.secret\"\n\
+             [[webhooks]]\nurl = \"http://127.0.0.1:8080/b\"\nsecret_file = \"/abs/s\"\n\
+             events = [\"revocation\", \"revocation\"]\n\
+             [notify]\nmax_attempts = 3\ninitial_backoff = \"200ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.webhooks.len(), 2);
+        assert_eq!(c.webhooks[0].events, crate::notify::KINDS);
+        assert_eq!(c.webhooks[0].secret_file, Path::new("/etc/menwei/w.secret"));
+        assert_eq!(c.webhooks[1].events, ["revocation"]);
+        assert_eq!(c.webhooks[1].secret_file, Path::new("/abs/s"));
+        assert_eq!(c.notify.max_attempts, 3);
+        assert_eq!(c.notify.initial_backoff, Duration::from_millis(200));
+        assert_eq!(c.notify.max_backoff, Duration::from_secs(300));
+        assert_eq!(c.notify.timeout, Duration::from_secs(10));
+        assert!(parse("").unwrap().webhooks.is_empty());
+    }
+
+    #[test]
+    fn bad_webhooks_name_file_line_and_key() {
+        let e = parse(
+            "[[webhooks]]\nurl = \"https://h.example/a\"\nsecret_file = \"s\"\nevents = [\"request\", \"lunch\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:4:22: invalid value for key webhooks[0].events"),
+            "{e}"
+        );
+        assert!(e.contains("\"lunch\""), "{e}");
+        let e = parse("[[webhooks]]\nurl = \"http://10.1.1.1/h\"\nsecret_file = \"s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:7: invalid value for key webhooks[0].url"),
+            "{e}"
+        );
+        let e = parse("[[webhooks]]\nurl = \"https://h.example/a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret_file"), "{e}");
+        let e = parse("[notify]\nmax_attempts = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:16: invalid value for key notify.max_attempts"),
+            "{e}"
+        );
+        let e = parse("[notify]\ninitial_backoff = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("notify.initial_backoff"), "{e}");
+    }
+}
