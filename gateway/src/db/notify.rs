@@ -185,3 +185,97 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::{postgres, sqlite};
+
+    fn note(id: &str, now: Millis) -> Notification {
+        Notification {
+            id: id.into(),
+            kind: "revocation".into(),
+            payload: "{}".into(),
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            delivered_at: None,
+            last_error: None,
+            webhook: "http://127.0.0.1:1/h".into(),
+        }
+    }
+
+    async fn exercise(db: &Db) {
+        let now = 1_000_000;
+        db.notification_add(&note("n-1", now)).await.unwrap();
+        db.notification_add(&note("n-2", now + 5)).await.unwrap();
+        assert!(matches!(
+            db.notification_add(&note("n-1", now)).await,
+            Err(DbError::Conflict(_))
+        ));
+        // Only what is due, oldest first.
+        let due = db.notifications_due(now, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let n1 = due.into_iter().next().unwrap();
+        // Two nodes read the same row: only one claim wins.
+        assert!(db.notification_claim(&n1, now + 100).await.unwrap());
+        assert!(!db.notification_claim(&n1, now + 100).await.unwrap());
+        assert!(db
+            .notifications_due(now + 50, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.id != "n-1"));
+        // Failed attempt: due again later, with the error.
+        db.notification_failed("n-1", "cannot connect", now + 200)
+            .await
+            .unwrap();
+        let n1 = db.notifications_due(now + 200, 10).await.unwrap();
+        let n1 = n1.iter().find(|n| n.id == "n-1").unwrap();
+        assert_eq!((n1.attempts, n1.state()), (1, "pending"));
+        assert_eq!(n1.last_error.as_deref(), Some("cannot connect"));
+        // Given up: kept, listed as failed, never due again.
+        assert!(db.notification_claim(n1, now + 300).await.unwrap());
+        db.notification_failed("n-1", "timed out", NEVER)
+            .await
+            .unwrap();
+        assert!(db
+            .notifications_due(Millis::MAX - 1, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.id != "n-1"));
+        let failed = db.notifications(true).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].id.as_str(), failed[0].attempts, failed[0].state()),
+            ("n-1", 2, "failed")
+        );
+        // Delivered.
+        let n2 = db.notifications_due(now + 5, 10).await.unwrap();
+        assert!(db.notification_claim(&n2[0], now + 100).await.unwrap());
+        db.notification_delivered("n-2", now + 6).await.unwrap();
+        let all = db.notifications(false).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].id, "n-2", "newest first");
+        assert_eq!(
+            (all[0].state(), all[0].delivered_at),
+            ("delivered", Some(now + 6))
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_notifications_are_claimed_once_and_kept() {
+        let (_dir, db) = sqlite().await;
+        exercise(&db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_notifications_are_claimed_once_and_kept() {
+        let Some(db) = postgres().await else {
+            eprintln!("MENWEI_TEST_POSTGRES not set; skipping");
+            return;
+        };
+        exercise(&db).await;
+    }
+}
