@@ -1,5 +1,5 @@
-//! Runtime state in the database: users and their keys, targets, grants, sessions and the
-//! audit log's rows.
+//! Runtime state in the database: users and their keys, targets, grants, sessions, requests
+//! and their reviews (`requests.rs`), and the audit log's rows.
 //!
 //! One [`Db`] handle (cheap to clone) over a sqlx `AnyPool`, so the same queries run on SQLite
 //! (the default; the file is created if missing, WAL, busy timeout) and PostgreSQL (several
