@@ -178,22 +178,6 @@ fn check_url(url: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_https_or_loopback_http() {
-        assert!(check_url("https://hooks.example/menwei").is_ok());
-        assert!(check_url("http://127.0.0.1:8080/hook").is_ok());
-        assert!(check_url("http://[::1]:8080/hook").is_ok());
-        assert!(check_url("http://localhost/hook").is_ok());
-        assert!(check_url("http://10.0.0.5/hook").is_err());
-        assert!(check_url("ftp://x/hook").is_err());
-        assert!(check_url("not a url").is_err());
-    }
-}
-
-#[cfg(test)]
-mod config_tests {
     use std::path::Path;
 
     use super::*;
@@ -258,5 +242,16 @@ mod config_tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("notify.initial_backoff"), "{e}");
+    }
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        assert!(check_url("https://hooks.example/menwei").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/hook").is_ok());
+        assert!(check_url("http://[::1]:8080/hook").is_ok());
+        assert!(check_url("http://localhost/hook").is_ok());
+        assert!(check_url("http://10.0.0.5/hook").is_err());
+        assert!(check_url("ftp://x/hook").is_err());
+        assert!(check_url("not a url").is_err());
     }
 }
