@@ -56,7 +56,11 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     let lapser = tokio::spawn(lapse_requests(ctx.clone(), stopped.clone()));
-    let notifier = tokio::spawn(crate::notify::run(ctx.db.clone(), webhooks, stopped.clone()));
+    let notifier = tokio::spawn(crate::notify::run(
+        ctx.db.clone(),
+        webhooks,
+        stopped.clone(),
+    ));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
