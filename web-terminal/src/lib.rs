@@ -1,4 +1,36 @@
-//! The browser side of Menwei: live terminal, live watch and replay, compiled to
-//! wasm32 and binding xterm.js. A placeholder until the web issue lands; it holds
-//! no code yet so that the workspace shape is the one the README describes.
+//! The browser side of Menwei, compiled to wasm32 and binding xterm.js (`@xterm/xterm` 6).
+//!
+//! Three things are exported to the page (`www/app.js`): [`LiveTerminal`] (the engineer's
+//! browser terminal: WebSocket `/api/v1/terminal` ↔ xterm), [`Player`] (replay of a `.mwrec`
+//! recording parsed with the `recordings` crate: play, pause, speed, seek through keyframes,
+//! skip idle, marks, command list, search) and [`Watch`] (the same player fed live from
+//! `/api/v1/sessions/{id}/watch`). The contract is docs/web.md.
+//!
+//! The logic is host-testable and builds everywhere: [`timeline`] (output over time),
+//! [`clock`] (playback position), [`seek`] (keyframe index), [`search`] (output text),
+//! [`commands`] (command list), [`protocol`] (WebSocket frames). The browser glue
+//! (`xterm.rs`, `player.rs`, `live.rs`) exists only for `target_arch = "wasm32"`.
+//!
+//! No file transfer of any kind: the terminal has no zmodem, and the page refuses drops.
+
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod commands;
+pub mod protocol;
+pub mod search;
+pub mod seek;
+pub mod timeline;
+
+#[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
+mod player;
+#[cfg(target_arch = "wasm32")]
+mod xterm;
+
+#[cfg(target_arch = "wasm32")]
+pub use live::LiveTerminal;
+#[cfg(target_arch = "wasm32")]
+pub use player::{Player, Watch};
