@@ -13,9 +13,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod https;
 mod policy_table;
 mod webhooks;
 
+pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use webhooks::{NotifyConfig, WebhookConfig};
 
@@ -94,6 +96,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// `[notify]`: how webhooks are retried.
     pub notify: NotifyConfig,
+    /// `[https]`: the web side; `None` (no table) turns it off.
+    pub https: Option<HttpsConfig>,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -373,6 +377,7 @@ impl Config {
             .map(Duration::from_millis);
 
         let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, path, text, &dir)?;
+        let https = https::build(raw.https, path, text, &dir)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -386,6 +391,7 @@ impl Config {
             targets,
             webhooks,
             notify,
+            https,
             policy,
             policy_source,
         })
@@ -570,6 +576,7 @@ struct RawConfig {
     policy: Option<policy_table::RawPolicy>,
     webhooks: Option<Vec<webhooks::RawWebhook>>,
     notify: Option<webhooks::RawNotify>,
+    https: Option<https::RawHttps>,
 }
 
 #[derive(Deserialize, Default)]
@@ -616,7 +623,7 @@ struct RawTarget {
 }
 
 /// The commented configuration `menwei init` writes.
-pub fn template(node_name: &str, listen: &str, database_url: &str) -> String {
+pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     format!(
         r#"# Menwei gateway configuration. Relative paths are relative to this file's directory.
@@ -667,10 +674,12 @@ max_duration = "24h"
 # secret_file = "webhook.secret"
 # events = ["request", "decision", "break_glass", "revocation", "expiry"]
 
+{https}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
         url = q(database_url),
+        https = https::template(https_listen),
         policy = policy_table::TEMPLATE,
     )
 }
@@ -685,7 +694,7 @@ mod tests {
 
     #[test]
     fn template_parses_with_defaults_and_absolute_paths() {
-        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://menwei.db")).unwrap();
+        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://menwei.db", "127.0.0.1:8443")).unwrap();
         assert_eq!(c.node_name, "gw1");
         assert_eq!(c.ssh.listen, "127.0.0.1:2222".parse().unwrap());
         assert_eq!(
@@ -827,7 +836,7 @@ allow_exec = false
         let c = parse("").unwrap();
         assert_eq!(c.policy, policy::Policy::default());
         assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
-        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://x.db")).unwrap();
+        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://x.db", "127.0.0.1:8443")).unwrap();
         assert_eq!(c.policy, policy::Policy::default());
     }
 

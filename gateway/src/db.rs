@@ -11,6 +11,7 @@ mod migrations;
 pub mod notify;
 mod requests;
 mod totp;
+mod web;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};
+pub use web::{ApiToken, Change, WebSession};
 
 /// A database failure, in one line, naming what was being done; never carries secrets.
 #[derive(Debug, thiserror::Error)]
@@ -555,6 +557,23 @@ impl Db {
             .fetch_all(&self.pool)
             .await
             .map_err(DbError::query("listing grants"))?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    /// Grants that ran out (not revoked) at an instant in `(after, upto]`, oldest first.
+    pub async fn grants_expired_between(
+        &self,
+        after: Millis,
+        upto: Millis,
+    ) -> Result<Vec<GrantRecord>, DbError> {
+        let rows = sqlx::query(&format!(
+            "{GRANT_SELECT} WHERE ends_at > $1 AND ends_at <= $2 AND revoked_at IS NULL ORDER BY ends_at, id"
+        ))
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DbError::query("listing expired grants"))?;
         rows.iter().map(grant_from_row).collect()
     }
 

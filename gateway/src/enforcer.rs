@@ -113,6 +113,15 @@ impl Registry {
         }
     }
 
+    /// Ends session `session_id` if it is live on this node (an approver's terminate).
+    pub fn end_session(&self, session_id: &str, end: &End) {
+        if let Ok(map) = self.sessions.lock() {
+            if let Some(entry) = map.get(session_id) {
+                trip(&entry.watch.end, end.clone());
+            }
+        }
+    }
+
     /// Ends every live session under `grant_id` (a revocation made on this node).
     pub fn end_grant(&self, grant_id: &str, end: &End) {
         if let Ok(map) = self.sessions.lock() {

@@ -1,6 +1,7 @@
 //! `menwei init`: first-time setup of a data directory — the commented configuration, the
 //! gateway's SSH host key, its client key for targets, the vault key, the recording signing
-//! key, the recordings directory and the migrated database.
+//! key, the web side's self-signed HTTPS certificate and session key, the recordings
+//! directory and the migrated database.
 //!
 //! It never overwrites: if any of the files it would write exists, it stops before writing
 //! anything. Secret files are created with mode 0600 and `O_EXCL`. Not a migration or upgrade
@@ -29,6 +30,8 @@ pub struct InitOptions {
     pub data_dir: PathBuf,
     /// `[ssh] listen`.
     pub ssh_listen: String,
+    /// `[https] listen`; the self-signed certificate also names its IP address.
+    pub https_listen: String,
     /// `[database] url` as written into the file; `None`: `sqlite://menwei.db` in the data dir.
     pub database_url: Option<String>,
     /// `node_name`; `None`: the host name, or `gw1`.
@@ -54,6 +57,8 @@ const CLIENT_KEY: &str = "client_ed25519_key";
 const VAULT_KEY: &str = "vault.key";
 const SIGNING_KEY: &str = "recording_signing_key";
 const RECORDINGS: &str = "recordings";
+const HTTPS_CERT: &str = "https_cert.pem";
+const HTTPS_KEY: &str = "https_key.pem";
 const DEFAULT_DB_URL: &str = "sqlite://menwei.db";
 
 /// Sets up `opts.data_dir`.
@@ -77,6 +82,14 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
         )
     })?;
 
+    let https_listen: std::net::SocketAddr = opts.https_listen.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "--https-listen {:?}: {e}; expected HOST:PORT such as {}",
+            opts.https_listen,
+            config::DEFAULT_HTTPS_LISTEN
+        )
+    })?;
+
     // Everything we would write; refuse before touching anything if one exists.
     let mut paths: Vec<PathBuf> = [
         CONFIG_FILE,
@@ -85,6 +98,9 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
         &format!("{CLIENT_KEY}.pub"),
         VAULT_KEY,
         SIGNING_KEY,
+        crate::web::SESSION_KEY_FILE,
+        HTTPS_CERT,
+        HTTPS_KEY,
         RECORDINGS,
     ]
     .iter()
@@ -135,6 +151,14 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
 
     write_new(&dir.join(VAULT_KEY), random_32()?.as_slice(), 0o600)?;
     write_new(&dir.join(SIGNING_KEY), random_32()?.as_slice(), 0o600)?;
+    write_new(
+        &dir.join(crate::web::SESSION_KEY_FILE),
+        random_32()?.as_slice(),
+        0o600,
+    )?;
+    let (cert_pem, key_pem) = self_signed_certificate(https_listen.ip())?;
+    write_new(&dir.join(HTTPS_CERT), cert_pem.as_bytes(), 0o644)?;
+    write_new(&dir.join(HTTPS_KEY), key_pem.as_bytes(), 0o600)?;
 
     let recordings = dir.join(RECORDINGS);
     std::fs::create_dir(&recordings)
@@ -143,7 +167,12 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
         .with_context(|| format!("cannot set permissions on {}", recordings.display()))?;
 
     let config_path = dir.join(CONFIG_FILE);
-    let text = config::template(&node_name, &listen.to_string(), &db_url_written);
+    let text = config::template(
+        &node_name,
+        &listen.to_string(),
+        &db_url_written,
+        &https_listen.to_string(),
+    );
     write_new(&config_path, text.as_bytes(), 0o600)?;
     let config = Config::load(&config_path)?;
 
@@ -201,6 +230,26 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     (file != ":memory:" && !file.is_empty()).then(|| PathBuf::from(file))
 }
 
+/// A self-signed certificate (PEM) and its key (PEM) for `localhost`, 127.0.0.1, ::1 and
+/// `ip` when it is another address: enough for a browser on the gateway or an operator
+/// who accepts it once; a real deployment names its own in `[https]`.
+fn self_signed_certificate(ip: std::net::IpAddr) -> anyhow::Result<(String, Zeroizing<String>)> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        names.push(ip.to_string());
+    }
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("cannot generate the self-signed HTTPS certificate")?;
+    Ok((
+        certified.cert.pem(),
+        Zeroizing::new(certified.signing_key.serialize_pem()),
+    ))
+}
+
 fn random_32() -> anyhow::Result<Zeroizing<[u8; 32]>> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng
@@ -244,6 +293,7 @@ mod tests {
         InitOptions {
             data_dir: dir.to_path_buf(),
             ssh_listen: "127.0.0.1:2222".into(),
+            https_listen: "127.0.0.1:8443".into(),
             database_url: None,
             node_name: Some("gw-test".into()),
             actor: "os:test".into(),
@@ -266,7 +316,15 @@ mod tests {
         c.load_signing_key().unwrap();
         c.load_vault().unwrap();
         assert!(c.recordings.dir.is_dir());
-        for f in [HOST_KEY, CLIENT_KEY, VAULT_KEY, SIGNING_KEY] {
+        assert!(c.https.is_some());
+        for f in [
+            HOST_KEY,
+            CLIENT_KEY,
+            VAULT_KEY,
+            SIGNING_KEY,
+            HTTPS_KEY,
+            crate::web::SESSION_KEY_FILE,
+        ] {
             let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }

@@ -9,7 +9,8 @@
 //! and ends them when a grant expires or is revoked. Every decision lands in the hash-chained
 //! audit log ([`audit`]) in the database ([`db`]: SQLite by default, PostgreSQL for several
 //! nodes). Configuration comes from one TOML file ([`config`]); everything that changes at run
-//! time lives in the database. The `menwei` binary's subcommands live in [`cli`].
+//! time lives in the database. The `menwei` binary's subcommands live in [`cli`]. Next to
+//! SSH, [`web`] serves HTTPS: the REST API under `/api/v1` and the browser page.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -28,3 +29,4 @@ pub mod ssh;
 pub mod time;
 pub mod totp;
 pub mod vault;
+pub mod web;

@@ -67,6 +67,20 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         listener,
         stopped.clone(),
     ));
+    let web = match crate::web::prepare(&ctx)? {
+        Some(https) => {
+            let web_listener = TcpListener::bind(https.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} ([https] listen)", https.listen))?;
+            eprintln!("menwei: listening on https://{}", https.listen);
+            Some(tokio::spawn(crate::web::serve(
+                ctx.clone(),
+                web_listener,
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
     eprintln!("menwei: listening on ssh://{listen}");
     ctx.audit(
         "menwei",
@@ -94,6 +108,9 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = notifier.await;
     let _ = lapser.await;
     let _ = ssh.await;
+    if let Some(web) = web {
+        let _ = web.await;
+    }
     ctx.audit(
         "menwei",
         "gateway.stop",
@@ -105,14 +122,45 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Marks pending requests whose time ran out as lapsed, once a second, until shutdown.
+/// Once a second until shutdown: marks pending requests whose time ran out as lapsed, and
+/// notifies webhooks of grants that expired since the last look (each once, whichever
+/// node sees it first; grants that expired while no node ran are not announced).
 async fn lapse_requests(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut since = crate::time::now_ms();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let now = crate::time::now_ms();
+        if !ctx.config.webhooks.is_empty() {
+            match ctx.db.grants_expired_between(since, now).await {
+                Ok(expired) => {
+                    for g in expired {
+                        let data = serde_json::json!({
+                            "grant": g.grant.id,
+                            "engineer": g.grant.engineer,
+                            "target": g.grant.target,
+                            "ends_at": crate::time::rfc3339(g.grant.ends_at),
+                        });
+                        if let Err(e) = crate::notify::enqueue_keyed(
+                            &ctx.db,
+                            &ctx.config,
+                            crate::notify::Kind::Expiry,
+                            Some(&g.grant.id),
+                            data,
+                        )
+                        .await
+                        {
+                            tracing::error!("cannot store an expiry notification: {e}");
+                        }
+                    }
+                    since = now;
+                }
+                Err(e) => tracing::warn!("cannot look for expired grants: {e}"),
+            }
         }
         let policy = ctx.policy.current();
         let desk = crate::approvals::Desk {

@@ -43,6 +43,8 @@ pub struct Gateway {
     pub config: PathBuf,
     /// The SSH port engineers connect to on 127.0.0.1.
     pub port: u16,
+    /// The HTTPS port (web page and API) on 127.0.0.1.
+    pub https_port: u16,
     /// Node name given at init.
     pub node: String,
     /// The database (dropped after the gateway has stopped: field order matters).
@@ -67,6 +69,7 @@ impl Gateway {
         let data = dir.path().join("data");
         let db = Database::create(db, &data);
         let port = free_port("127.0.0.1");
+        let https_port = free_port("127.0.0.1");
         let node = "e2e-node".to_string();
         let mut c = Command::new(menwei_bin());
         c.arg("init")
@@ -74,6 +77,8 @@ impl Gateway {
             .arg(&data)
             .arg("--ssh-listen")
             .arg(format!("127.0.0.1:{port}"))
+            .arg("--https-listen")
+            .arg(format!("127.0.0.1:{https_port}"))
             .arg("--node-name")
             .arg(&node);
         if let Some(url) = db.init_url() {
@@ -91,6 +96,7 @@ impl Gateway {
             serve: None,
             config,
             port,
+            https_port,
             node,
             db,
             dir,

@@ -224,7 +224,8 @@ pub fn state_name(g: &Grant, now: i64) -> &'static str {
     }
 }
 
-fn grant_json(r: &GrantRecord, now: i64) -> serde_json::Value {
+/// A grant as JSON (also the web API's shape).
+pub(crate) fn grant_json(r: &GrantRecord, now: i64) -> serde_json::Value {
     let g = &r.grant;
     json!({
         "id": g.id,

@@ -7,15 +7,16 @@
 
 mod audit_log;
 mod breakglass;
-mod grants;
+pub(crate) mod grants;
 mod notify;
 mod output;
 mod policy;
 mod recordings;
-mod requests;
+pub(crate) mod requests;
 mod reviews;
 mod sessions;
 mod targets;
+mod tokens;
 mod totp;
 mod users;
 
@@ -86,6 +87,9 @@ pub enum Command {
     /// Webhook notifications: delivered, pending, failed.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// API tokens for scripts: add, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 /// `menwei init`.
@@ -97,6 +101,9 @@ pub struct InitArgs {
     /// Address the SSH server listens on.
     #[arg(long, value_name = "HOST:PORT", default_value = crate::config::DEFAULT_LISTEN)]
     pub ssh_listen: String,
+    /// Address the HTTPS server (web page and API) listens on.
+    #[arg(long, value_name = "HOST:PORT", default_value = crate::config::DEFAULT_HTTPS_LISTEN)]
+    pub https_listen: String,
     /// Database URL [default: sqlite://DIR/menwei.db].
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
@@ -186,6 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = crate::init::init(crate::init::InitOptions {
                 data_dir: args.data_dir,
                 ssh_listen: args.ssh_listen,
+                https_listen: args.https_listen,
                 database_url: args.database_url,
                 node_name: args.node_name,
                 actor: os_actor(),
@@ -224,6 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(c) => policy::run(cli.config.as_deref(), c).await,
         Command::Totp(c) => totp::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Notify(c) => notify::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }
 

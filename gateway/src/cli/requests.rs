@@ -163,7 +163,7 @@ pub(super) fn approvals(row: &RequestRow) -> usize {
 }
 
 /// A request as JSON (every stored column, reviews with comments).
-pub(super) fn request_json(row: &RequestRow) -> Value {
+pub(crate) fn request_json(row: &RequestRow) -> Value {
     let r = &row.request;
     let reviews: Vec<Value> = r
         .reviews

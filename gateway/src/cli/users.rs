@@ -32,6 +32,11 @@ pub enum UserCommand {
     /// SSH keys of an account.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Set the web login password of an account, read from standard input (one line).
+    Passwd {
+        /// Login name.
+        name: String,
+    },
     /// List accounts.
     List {
         /// Print JSON.
@@ -57,6 +62,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
     match cmd {
         UserCommand::Add { name, role, key } => add(ctx, &name, &role, key.as_deref()).await,
         UserCommand::Key(KeyCommand::Add { name, file }) => key_add(ctx, &name, &file).await,
+        UserCommand::Passwd { name } => passwd(ctx, &name).await,
         UserCommand::List { json } => list(ctx, json).await,
     }
 }
@@ -93,6 +99,30 @@ async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::R
     for (line, fingerprint) in &keys {
         store_key(ctx, name, line, fingerprint).await?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads one line from stdin, hashes it with argon2id and stores it; audited without it.
+async fn passwd(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
+    if ctx.db.user(name).await?.is_none() {
+        anyhow::bail!("no user {name:?}; add it first: menwei user add {name} --role ROLE");
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
+    crate::web::auth::check_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+    let hash = tokio::task::spawn_blocking(move || crate::web::auth::hash_password(&password))
+        .await
+        .context("cannot hash the password")?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    ctx.db
+        .password_set(name, &hash, crate::time::now_ms())
+        .await?;
+    ctx.audit(AuditEvent::new(os_actor(), "user.passwd", name))
+        .await?;
+    println!("password of {name:?} set");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,7 +20,7 @@ pub const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// All migrations, oldest first.
-pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2];
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 const MIGRATION_1: Migration = Migration {
     version: 1,
@@ -187,5 +187,45 @@ const MIGRATION_2: Migration = Migration {
             webhook TEXT NOT NULL
         )",
         "CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt_at)",
+    ],
+};
+
+const MIGRATION_3: Migration = Migration {
+    version: 3,
+    name: "web passwords, web sessions, API tokens, session stops",
+    statements: &[
+        // argon2id PHC string; web login only (SSH stays public-key).
+        "ALTER TABLE users ADD COLUMN password_hash TEXT",
+        "ALTER TABLE users ADD COLUMN password_set_at BIGINT",
+        // One row per web login (the JWT's jti): logout and admin revocation end it on
+        // every node. The CSRF token is the double-submit value for this login.
+        "CREATE TABLE web_sessions (
+            jti TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES users (name),
+            csrf TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            client_addr TEXT
+        )",
+        "CREATE INDEX web_sessions_by_user ON web_sessions (user_name, expires_at)",
+        // Scripts' bearer tokens, stored as SHA-256 of the secret.
+        "CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES users (name),
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            created_by TEXT NOT NULL,
+            expires_at BIGINT,
+            revoked_at BIGINT,
+            last_used_at BIGINT
+        )",
+        // An approver's "terminate" for a live session on whichever node holds it; the
+        // holding node's enforcer ends it.
+        "CREATE TABLE session_stops (
+            session_id TEXT PRIMARY KEY,
+            stopped_by TEXT NOT NULL,
+            at BIGINT NOT NULL
+        )",
     ],
 };

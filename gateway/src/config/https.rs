@@ -1,0 +1,239 @@
+//! `[https]`: where the web side listens, its certificate, the page's files and origin, how
+//! long a web login lasts, and which proxies may name the client in `X-Forwarded-For`.
+//! Only parsing and checking; the files are read when the gateway starts ([`crate::web`]).
+//! Without an `[https]` table the web side is off.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{syntax_error, ConfigError};
+
+/// Default HTTPS listen address.
+pub const DEFAULT_HTTPS_LISTEN: &str = "127.0.0.1:8443";
+
+/// `[https]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsConfig {
+    /// Address the HTTPS server listens on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain (absolute).
+    pub cert: PathBuf,
+    /// PEM private key (absolute).
+    pub key: PathBuf,
+    /// The built page (`web-terminal/dist`), if served.
+    pub assets: Option<PathBuf>,
+    /// The page's origin (`https://host:port`): CSRF and WebSocket `Origin` checks.
+    pub origin: String,
+    /// A web login's lifetime (JWT `exp`), renewed while used.
+    pub session_ttl: Duration,
+    /// Peers whose `X-Forwarded-For` is believed; nobody's by default.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttps {
+    listen: Option<Spanned<String>>,
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    assets: Option<Spanned<String>>,
+    origin: Option<Spanned<String>>,
+    session_ttl: Option<Spanned<String>>,
+    trusted_proxies: Option<Vec<Spanned<String>>>,
+}
+
+/// Checks the raw table; paths resolve against `dir`.
+pub(super) fn build(
+    raw: Option<RawHttps>,
+    path: &Path,
+    text: &str,
+    dir: &Path,
+) -> Result<Option<HttpsConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
+        syntax_error(
+            path,
+            text,
+            Some(span.start),
+            format!("invalid value for key {key}: {why}"),
+        )
+    };
+    let file = |key: &str, v: &Option<Spanned<String>>, default: &str| match v {
+        Some(v) if v.get_ref().trim().is_empty() => {
+            Err(invalid(key, v.span(), "empty path".to_string()))
+        }
+        Some(v) => Ok(dir.join(v.get_ref())),
+        None => Ok(dir.join(default)),
+    };
+    let listen = match &raw.listen {
+        Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "https.listen",
+                v.span(),
+                format!(
+                    "{:?}: {e}; expected HOST:PORT such as {DEFAULT_HTTPS_LISTEN}",
+                    v.get_ref()
+                ),
+            )
+        })?,
+        None => DEFAULT_HTTPS_LISTEN
+            .parse()
+            .map_err(|_| syntax_error(path, text, None, "bad default".into()))?,
+    };
+    let cert = file("https.cert", &raw.cert, "https_cert.pem")?;
+    let key = file("https.key", &raw.key, "https_key.pem")?;
+    let assets = match &raw.assets {
+        Some(v) if v.get_ref().trim().is_empty() => {
+            return Err(invalid("https.assets", v.span(), "empty path".to_string()))
+        }
+        Some(v) => Some(dir.join(v.get_ref())),
+        None => None,
+    };
+    let origin = match &raw.origin {
+        Some(v) => {
+            let o = v.get_ref().trim_end_matches('/');
+            let ok = o
+                .strip_prefix("https://")
+                .is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ']));
+            if !ok {
+                return Err(invalid(
+                    "https.origin",
+                    v.span(),
+                    format!(
+                        "{:?}: expected https://HOST[:PORT] such as https://{DEFAULT_HTTPS_LISTEN}",
+                        v.get_ref()
+                    ),
+                ));
+            }
+            o.to_string()
+        }
+        None => format!("https://{listen}"),
+    };
+    let session_ttl = match &raw.session_ttl {
+        Some(v) => crate::time::parse_duration(v.get_ref())
+            .map_err(|e| invalid("https.session_ttl", v.span(), e))
+            .and_then(|d| {
+                if d < Duration::from_secs(60) || d > Duration::from_secs(24 * 3600) {
+                    Err(invalid(
+                        "https.session_ttl",
+                        v.span(),
+                        "expected from 1m to 24h".to_string(),
+                    ))
+                } else {
+                    Ok(d)
+                }
+            })?,
+        None => Duration::from_secs(15 * 60),
+    };
+    let mut trusted_proxies = Vec::new();
+    for (i, v) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
+        let ip = v.get_ref().parse::<IpAddr>().map_err(|_| {
+            invalid(
+                &format!("https.trusted_proxies[{i}]"),
+                v.span(),
+                format!("{:?}: expected an IP address", v.get_ref()),
+            )
+        })?;
+        trusted_proxies.push(ip);
+    }
+    Ok(Some(HttpsConfig {
+        listen,
+        cert,
+        key,
+        assets,
+        origin,
+        session_ttl,
+        trusted_proxies,
+    }))
+}
+
+/// The `[https]` table `menwei init` writes.
+pub fn template(listen: &str) -> String {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    format!(
+        r#"[https]
+# The web page and REST API (/api/v1): https://HOST:PORT
+listen = {listen}
+# PEM certificate and key; `menwei init` wrote a self-signed pair for 127.0.0.1 and localhost.
+cert = "https_cert.pem"
+key = "https_key.pem"
+# The built page (web-terminal/dist); without it only the API is served.
+# assets = "/usr/share/menwei/web"
+# The page's origin as browsers send it: CSRF and WebSocket Origin checks.
+origin = {origin}
+# A web login lasts this long, renewed while used.
+session_ttl = "15m"
+# X-Forwarded-For is ignored unless the connecting peer is listed here.
+trusted_proxies = []
+"#,
+        listen = q(listen),
+        origin = q(&format!("https://{listen}")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
+    }
+
+    #[test]
+    fn absent_table_turns_the_web_side_off_and_the_template_parses() {
+        assert_eq!(parse("").unwrap().https, None);
+        let c = parse(&template("127.0.0.1:9443")).unwrap();
+        let h = c.https.unwrap();
+        assert_eq!(h.listen, "127.0.0.1:9443".parse().unwrap());
+        assert_eq!(h.cert, Path::new("/etc/menwei/https_cert.pem"));
+        assert_eq!(h.key, Path::new("/etc/menwei/https_key.pem"));
+        assert_eq!(h.origin, "https://127.0.0.1:9443");
+        assert_eq!(h.session_ttl, Duration::from_secs(900));
+        assert!(h.trusted_proxies.is_empty());
+        assert_eq!(h.assets, None);
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_key() {
+        let e = parse("[https]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:2:10: invalid value for key https.listen"),
+            "{e}"
+        );
+        let e = parse("[https]\norigin = \"http://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:10: invalid value for key https.origin"),
+            "{e}"
+        );
+        let e = parse("[https]\nsession_ttl = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:15: invalid value for key https.session_ttl"),
+            "{e}"
+        );
+        let e = parse("[https]\ntrusted_proxies = [\"10.0.0.1\", \"x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:32: invalid value for key https.trusted_proxies[1]"),
+            "{e}"
+        );
+        let e = parse("[https]\nlisen = \"x\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:2:1: "), "{e}");
+        assert!(e.contains("https.lisen"), "{e}");
+    }
+}

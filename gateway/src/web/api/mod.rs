@@ -1,0 +1,34 @@
+//! The `/api/v1` endpoints, one file per area, each the twin of a CLI command: requests and
+//! reviews, grants, sessions and recordings, break-glass, the audit log, reports, and the
+//! admin's read-only views. Each handler trusts [`super::auth::layer`] for the role the
+//! route table names and checks ownership itself; actions go through [`crate::approvals`]
+//! or the same database calls and audit entries as the CLI.
+
+pub mod admin;
+pub mod audit_log;
+pub mod breakglass;
+pub mod grants;
+pub mod reports;
+pub mod requests;
+pub mod sessions;
+
+use policy::Policy;
+
+use super::auth::Caller;
+use super::AppState;
+use crate::approvals::Desk;
+
+/// The approvals desk for one API call.
+pub(crate) fn desk<'a>(state: &'a AppState, policy: &'a Policy, via: &'a str) -> Desk<'a> {
+    Desk {
+        db: &state.ctx.db,
+        policy,
+        config: &state.ctx.config,
+        via,
+    }
+}
+
+/// Whether `caller` sees everyone's rows or only their own (engineers).
+pub(crate) fn own_only(caller: &Caller) -> Option<&str> {
+    (caller.role == policy::Role::Engineer).then_some(caller.name.as_str())
+}

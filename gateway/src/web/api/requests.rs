@@ -1,0 +1,250 @@
+//! `/requests`: file, list, show, withdraw, approve, deny — the twins of `menwei request`
+//! and `menwei review`, through [`crate::approvals`] with the caller as the engineer or
+//! approver. JSON shapes are the CLI's (`--json`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use policy::{RequestState, Verdict};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{desk, own_only};
+use crate::approvals::{self, RequestInput};
+use crate::cli::requests::request_json;
+use crate::db::RequestFilter;
+use crate::web::auth::Caller;
+use crate::web::error::{check_id, ApiError, ApiResult, Body};
+use crate::web::AppState;
+
+/// `GET /requests` filters.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    engineer: Option<String>,
+}
+
+/// `GET /requests`: an engineer sees their own; approvers and auditors everyone's.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let filter_state = q
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<RequestState>)
+        .transpose()
+        .map_err(|e| ApiError::bad_input(format!("state: {e}")))?;
+    let engineer = match (own_only(&caller), q.engineer.filter(|e| !e.is_empty())) {
+        (Some(me), Some(other)) if other != me => {
+            return Err(ApiError::forbidden("engineers see only their own requests"))
+        }
+        (Some(me), _) => Some(me.to_string()),
+        (None, e) => e,
+    };
+    let now = crate::time::now_ms();
+    let policy = state.ctx.policy.current();
+    let via = caller.via_text();
+    approvals::lapse_due(&desk(&state, &policy, &via), now).await?;
+    let rows = state
+        .ctx
+        .db
+        .requests(&RequestFilter {
+            state: filter_state,
+            engineer,
+        })
+        .await?;
+    let window = policy.response_window_ms;
+    Ok(Json(Value::Array(
+        rows.iter()
+            .map(|row| {
+                let mut v = request_json(row);
+                if row.request.state == RequestState::Pending {
+                    let waited = now.saturating_sub(row.request.filed_at).max(0);
+                    if let Value::Object(m) = &mut v {
+                        m.insert("waiting_ms".into(), waited.into());
+                        m.insert("response_window_ms".into(), window.into());
+                        m.insert("overdue".into(), (waited > window).into());
+                    }
+                }
+                v
+            })
+            .collect(),
+    )))
+}
+
+/// `POST /requests` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    group: Option<String>,
+    reason: String,
+    incident: String,
+    level: String,
+    duration: String,
+    #[serde(default)]
+    start: Option<String>,
+}
+
+/// `POST /requests`: files a request for the calling engineer.
+pub async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(b): Body<NewRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !b.targets.is_empty() && b.group.is_some() {
+        return Err(ApiError::bad_input("give targets or a group, not both"));
+    }
+    let policy = state.ctx.policy.current();
+    let via = caller.via_text();
+    let input = RequestInput {
+        engineer: caller.name.clone(),
+        targets: b.targets,
+        group: b.group,
+        reason: b.reason,
+        incident: b.incident,
+        level: b.level,
+        duration: b.duration,
+        start: b.start,
+        extends_grant: None,
+    };
+    let filed =
+        approvals::file(&desk(&state, &policy, &via), &input, crate::time::now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(request_json(&filed.row))))
+}
+
+/// `GET /requests/{id}`: with its grants.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = check_id(&id)?;
+    let Some(row) = state.ctx.db.request_row(id).await? else {
+        return Err(ApiError::not_found(format!("no request {id}")));
+    };
+    if own_only(&caller).is_some_and(|me| me != row.request.engineer) {
+        return Err(ApiError::forbidden("engineers see only their own requests"));
+    }
+    let grants = state.ctx.db.grants_for_request(&row.request.id).await?;
+    let now = crate::time::now_ms();
+    let mut v = request_json(&row);
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "grants".into(),
+            grants
+                .iter()
+                .map(|g| crate::cli::grants::grant_json(g, now))
+                .collect(),
+        );
+    }
+    Ok(Json(v))
+}
+
+/// `POST /requests/{id}/withdraw`: only by the engineer who filed it.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = check_id(&id)?;
+    let policy = state.ctx.policy.current();
+    let via = caller.via_text();
+    let req = approvals::withdraw(
+        &desk(&state, &policy, &via),
+        id,
+        &caller.name,
+        crate::time::now_ms(),
+    )
+    .await?;
+    Ok(Json(json!({"id": req.id, "state": "withdrawn"})))
+}
+
+/// `POST /requests/{id}/approve` body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    duration: Option<String>,
+}
+
+/// `POST /requests/{id}/deny` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deny {
+    comment: String,
+}
+
+/// `POST /requests/{id}/approve`.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<Approve>,
+) -> ApiResult<Json<Value>> {
+    review(
+        &state,
+        &caller,
+        &id,
+        Verdict::Approve,
+        &b.comment,
+        b.duration.as_deref(),
+    )
+    .await
+}
+
+/// `POST /requests/{id}/deny`.
+pub async fn deny(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<Deny>,
+) -> ApiResult<Json<Value>> {
+    review(&state, &caller, &id, Verdict::Deny, &b.comment, None).await
+}
+
+async fn review(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    verdict: Verdict,
+    comment: &str,
+    shorten: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    let id = check_id(id)?;
+    let policy = state.ctx.policy.current();
+    let via = caller.via_text();
+    let done = approvals::review(
+        &desk(state, &policy, &via),
+        id,
+        &caller.name,
+        verdict,
+        comment,
+        shorten,
+        crate::time::now_ms(),
+    )
+    .await?;
+    let outcome = match done.outcome {
+        policy::ReviewOutcome::Pending { approvals, needed } => {
+            json!({"state": "pending", "approvals": approvals, "needed": needed})
+        }
+        policy::ReviewOutcome::Approved { starts_at, ends_at } => json!({
+            "state": "approved",
+            "starts_at": crate::time::rfc3339(starts_at),
+            "ends_at": crate::time::rfc3339(ends_at),
+        }),
+        policy::ReviewOutcome::Denied => json!({"state": "denied"}),
+    };
+    Ok(Json(json!({
+        "id": done.before.id,
+        "outcome": outcome,
+        "grants": done.grants.iter().map(|g| json!({"id": g.id, "target": g.target})).collect::<Vec<_>>(),
+    })))
+}

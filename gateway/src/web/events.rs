@@ -1,0 +1,91 @@
+//! `GET /api/v1/events`: server-sent events for the live page (`request`, `decision`,
+//! `session`, `grant`), fed by reading the database once a second for what changed — so a
+//! change made on any node reaches every node's pages, with nothing shared but the
+//! database. An engineer hears only about their own rows. Not a WebSocket (that is the
+//! terminal's).
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::AppState;
+
+/// How often the database is read.
+const POLL: Duration = Duration::from_secs(1);
+/// How far back each read looks again, for rows written late by a slow or skewed node.
+const OVERLAP_MS: i64 = 5_000;
+
+struct Feed {
+    state: AppState,
+    only: Option<String>,
+    since: i64,
+    seen: HashSet<(String, String, String)>,
+    queue: std::collections::VecDeque<Event>,
+    tick: tokio::time::Interval,
+}
+
+/// `GET /events`.
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let only = super::api::own_only(&caller).map(str::to_string);
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let feed = Feed {
+        since: crate::time::now_ms(),
+        state,
+        only,
+        seen: HashSet::new(),
+        queue: Default::default(),
+        tick,
+    };
+    let s = futures::stream::unfold(feed, |mut f| async move {
+        loop {
+            if let Some(ev) = f.queue.pop_front() {
+                return Some((Ok(ev), f));
+            }
+            let mut shutdown = f.state.shutdown.clone();
+            tokio::select! {
+                _ = f.tick.tick() => {}
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return None,
+            }
+            let from = f.since.saturating_sub(OVERLAP_MS);
+            let changes = match f.state.ctx.db.changes_since(from).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("event stream cannot read the database: {e}");
+                    continue;
+                }
+            };
+            for c in changes {
+                if f.only.as_deref().is_some_and(|me| me != c.engineer) {
+                    continue;
+                }
+                f.since = f.since.max(c.at);
+                let key = (c.kind.to_string(), c.id.clone(), c.state.clone());
+                if !f.seen.insert(key) {
+                    continue;
+                }
+                let data = json!({
+                    "id": c.id,
+                    "engineer": c.engineer,
+                    "state": c.state,
+                    "at": crate::time::rfc3339(c.at),
+                });
+                f.queue
+                    .push_back(Event::default().event(c.kind).data(data.to_string()));
+            }
+            if f.seen.len() > 100_000 {
+                f.seen.clear();
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

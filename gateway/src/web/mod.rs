@@ -1,0 +1,375 @@
+//! The web side: HTTPS (axum on hyper-util, TLS by tokio-rustls with ring) serving the REST
+//! API under `/api/v1` and the page's static files (docs/web.md).
+//!
+//! One table, [`routes`], lists every API route with its method, path, the roles that may
+//! call it and a one-line summary; the router ([`router`]), the role check of
+//! [`auth::layer`] and the OpenAPI document ([`openapi`]) are all built from it, so none
+//! of them can disagree. Endpoints call [`crate::approvals`], [`crate::audit`] and
+//! [`crate::db`] exactly as their CLI twins do. Not here: the WebSockets of the browser
+//! terminal and live watch (added to the table when they exist), and the page itself
+//! (`web-terminal/`).
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod openapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use policy::Role;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::rustls;
+use zeroize::Zeroizing;
+
+use crate::config::HttpsConfig;
+use crate::ssh::server::Context;
+use crate::ssh::throttle::Throttle;
+use error::{ApiError, MAX_BODY};
+
+/// The file in the data directory holding the key that signs web logins (32 bytes). Every
+/// node of a cluster needs the same one, like `vault.key`.
+pub const SESSION_KEY_FILE: &str = "web_session.key";
+
+/// How long open connections (event streams) get to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared part of [`AppState`].
+pub struct Inner {
+    /// The gateway's context (config, database, vault, live sessions, policy).
+    pub ctx: Arc<Context>,
+    /// `[https]`.
+    pub https: HttpsConfig,
+    /// Signs the session JWTs.
+    pub key: Zeroizing<[u8; 32]>,
+    /// Failed web logins.
+    pub throttle: Throttle,
+    /// An argon2id hash of nothing, checked for unknown users so they take as long.
+    pub dummy_hash: String,
+    /// Turns true at shutdown; ends event streams.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+impl Verb {
+    /// `GET`, `POST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+}
+
+/// One API route.
+pub struct Route {
+    /// Method.
+    pub method: Verb,
+    /// Full path with `{param}`s, e.g. `/api/v1/requests/{id}`.
+    pub path: &'static str,
+    /// Roles that may call it (narrowed further by ownership in the handler).
+    pub roles: &'static [Role],
+    /// Callable without logging in (login, the OpenAPI document).
+    pub public: bool,
+    /// One line for the OpenAPI document.
+    pub summary: &'static str,
+    /// Query parameters, for the OpenAPI document.
+    pub query: &'static [&'static str],
+    /// Whether it takes a JSON body.
+    pub body: bool,
+    /// The handler.
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+const ENGINEER: &[Role] = &[Role::Engineer];
+const APPROVER: &[Role] = &[Role::Approver];
+const AUDITOR: &[Role] = &[Role::Auditor];
+const ADMIN: &[Role] = &[Role::Admin];
+const ANYONE: &[Role] = &[Role::Engineer, Role::Approver, Role::Auditor, Role::Admin];
+const DESK: &[Role] = &[Role::Engineer, Role::Approver, Role::Auditor];
+const WATCHERS: &[Role] = &[Role::Approver, Role::Auditor];
+const LIVE: &[Role] = &[Role::Engineer, Role::Approver];
+
+macro_rules! route {
+    ($verb:ident $path:literal, $roles:expr, $summary:literal, $handler:expr $(, query = [$($q:literal),*])? $(, body = $body:literal)? $(, public = $public:literal)?) => {
+        Route {
+            method: Verb::$verb,
+            path: concat!("/api/v1", $path),
+            roles: $roles,
+            public: false $(|| $public)?,
+            summary: $summary,
+            query: &[$($($q),*)?],
+            body: false $(|| $body)?,
+            handler: || match Verb::$verb {
+                Verb::Get => get($handler),
+                Verb::Post => post($handler),
+            },
+        }
+    };
+}
+
+/// Every API route: the one list the router, the role checks and the OpenAPI document are
+/// built from.
+pub fn routes() -> Vec<Route> {
+    use api::{admin, audit_log, breakglass, grants, reports, requests, sessions};
+    vec![
+        route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
+        route!(Post "/logout", ANYONE, "End this web login on every node", auth::logout),
+        route!(Get "/me", ANYONE, "Who is logged in, and the CSRF token", auth::me),
+        route!(Get "/openapi.json", &[], "This document", openapi::document, public = true),
+        route!(Get "/requests", DESK, "Requests (an engineer sees their own)", requests::list, query = ["state", "engineer"]),
+        route!(Post "/requests", ENGINEER, "File a request for access", requests::file, body = true),
+        route!(Get "/requests/{id}", DESK, "One request with its reviews and grants", requests::show),
+        route!(Post "/requests/{id}/withdraw", ENGINEER, "Withdraw one's own pending request", requests::withdraw),
+        route!(Post "/requests/{id}/approve", APPROVER, "Approve a request (optionally shortening it)", requests::approve, body = true),
+        route!(Post "/requests/{id}/deny", APPROVER, "Deny a request", requests::deny, body = true),
+        route!(Get "/grants", DESK, "Grants (an engineer sees their own)", grants::list, query = ["live"]),
+        route!(Post "/grants/{id}/revoke", APPROVER, "Revoke a grant; live sessions under it end", grants::revoke),
+        route!(Get "/sessions", WATCHERS, "Sessions, filtered", sessions::list, query = ["engineer", "target", "from", "to", "grant", "incident", "level", "live"]),
+        route!(Post "/sessions/{id}/terminate", APPROVER, "End a live session on whichever node holds it", sessions::terminate),
+        route!(Get "/sessions/{id}/recording", WATCHERS, "The session's .mwrec bytes (audited as a replay)", sessions::recording),
+        route!(Get "/breakglass", APPROVER, "Emergency grants awaiting sign-off", breakglass::list),
+        route!(Post "/breakglass/{id}/signoff", APPROVER, "Sign off an emergency grant", breakglass::signoff, body = true),
+        route!(Get "/audit", AUDITOR, "Audit log entries, filtered", audit_log::list, query = ["since", "until", "actor", "action", "limit"]),
+        route!(Get "/audit/export", AUDITOR, "The audit log as CSV or JSON lines", audit_log::export, query = ["format", "since"]),
+        route!(Get "/audit/verify", AUDITOR, "Check the audit log's hash chain", audit_log::verify),
+        route!(Get "/reports", AUDITOR, "The service report of a week, month, quarter or year", reports::report, query = ["period", "at", "format"]),
+        route!(Get "/users", ADMIN, "Accounts, their role and keys", admin::users),
+        route!(Get "/targets", ADMIN, "Targets and their pinned host keys", admin::targets),
+        route!(Get "/policy", ADMIN, "The policy in force", admin::policy),
+        route!(Get "/events", LIVE, "Server-sent events: request, decision, session, grant", events::stream),
+    ]
+}
+
+/// The whole application: the API routes with their middleware, then the page's files.
+pub fn router(state: AppState) -> Router {
+    let mut api: Router<AppState> = Router::new();
+    for r in routes() {
+        api = api.route(r.path, (r.handler)());
+    }
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::layer,
+        ))
+        .fallback(|| async {
+            ApiError::not_found("no such API endpoint; see /api/v1/openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(no_store));
+    Router::new()
+        .merge(api)
+        .fallback(assets::serve)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn no_store(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    let h = resp.headers_mut();
+    for (k, v) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    resp
+}
+
+/// Loads the certificate, key and session key named by `[https]`.
+fn tls_config(https: &HttpsConfig) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&https.cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load the HTTPS certificate from {}: {e}; name one in [https] cert",
+                https.cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        anyhow::bail!("{} holds no certificate", https.cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(&https.key).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot load the HTTPS key from {}: {e}; name one in [https] key",
+            https.key.display()
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("cannot set up TLS")?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .context("the HTTPS certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The key signing web logins: `SESSION_KEY_FILE` next to the configuration, created (0600)
+/// when missing so installations older than the web side start.
+fn session_key(ctx: &Context) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let path = ctx.config.dir.join(SESSION_KEY_FILE);
+    if !path.exists() {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let key: Zeroizing<[u8; 32]> = Zeroizing::new(rand::random());
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.write_all(key.as_slice())
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    crate::vault::read_key_file(&path)
+        .map_err(|e| anyhow::anyhow!("cannot load the web session key {}: {e}", path.display()))
+}
+
+/// Checks `[https]` and the files it names before anything listens: the certificate, its
+/// key and the session key. `serve` calls it too; `menwei serve` calls it first to fail fast.
+pub fn prepare(ctx: &Context) -> anyhow::Result<Option<HttpsConfig>> {
+    let Some(https) = ctx.config.https.clone() else {
+        return Ok(None);
+    };
+    tls_config(&https)?;
+    session_key(ctx)?;
+    Ok(Some(https))
+}
+
+/// Serves HTTPS on `listener` until `shutdown` turns true. Needs `[https]` in the
+/// configuration.
+pub async fn serve(
+    ctx: Arc<Context>,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let https = ctx
+        .config
+        .https
+        .clone()
+        .context("the configuration has no [https] table")?;
+    let tls = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&https)?));
+    let key = session_key(&ctx)?;
+    let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("no such user here"))
+        .await
+        .context("cannot start the web server")?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let throttle = Throttle::new(
+        ctx.config.ssh.max_auth_failures,
+        ctx.config.ssh.auth_failure_window,
+    );
+    let state = AppState(Arc::new(Inner {
+        ctx,
+        https,
+        key,
+        throttle,
+        dummy_hash,
+        shutdown: shutdown.clone(),
+    }));
+    let app = router(state);
+    accept_loop(listener, tls, app, shutdown).await;
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt as _;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("cannot accept an HTTPS connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+        };
+        let tls = tls.clone();
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
+            let builder = Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, "HTTPS connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
