@@ -134,6 +134,11 @@ both_databases! {
         t.wait(SHORT);
 
         w.gw.wait_audit("breakglass.open", |e| e.to_string().contains(&id));
+        // The session is marked as an emergency in the audit log and in its recording.
+        w.gw.wait_audit("session.start", |e| e.to_string().contains("\"emergency\":true"));
+        let s = w.gw.last_session("alice");
+        let cast = w.gw.cli_ok(&["recording", "export", &json_text(&s, "id"), "--format", "asciicast"]);
+        assert!(cast.contains("emergency (break-glass) session"), "no emergency marker: {cast}");
         let pending = w.gw.json(&["breakglass", "list"]);
         assert!(pending.iter().any(|r| r.to_string().contains(&id)), "not on the sign-off list: {pending:?}");
         w.gw.cli(&["breakglass", "signoff", &id, "--by", "bob", "--comment", "checked the recording"]).ok();

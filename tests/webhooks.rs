@@ -191,6 +191,22 @@ fn notifications(gw: &Gateway, failed: bool) -> Vec<Value> {
 }
 
 both_databases! {
+    fn grant_expiry_is_announced_once(db) {
+        let (_keep, secret) = secret_dir();
+        let rx = Receiver::start(free_port("127.0.0.1"), false);
+        let w = world_with_webhook(db, rx.port, &secret, "initial_backoff = \"200ms\"");
+        let short = w.gw.grant("alice", "web01", "2s");
+        let hits = rx.wait_hits(1, Duration::from_secs(15));
+        let body = hits[0].json();
+        assert_eq!(hits[0].header("x-menwei-event"), "expiry");
+        assert_eq!(hits[0].header("x-menwei-signature"), expected_signature(&hits[0].body));
+        assert_eq!(body["data"]["grant"], short.as_str());
+        assert_eq!(body["data"]["target"], "web01");
+        assert_no_leak(&hits[0].body, "expiry webhook body");
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(rx.hits().len(), 1, "announced more than once");
+    }
+
     fn revocation_reaches_the_receiver_with_a_valid_signature(db) {
         let (_keep, secret) = secret_dir();
         let rx = Receiver::start(free_port("127.0.0.1"), false);

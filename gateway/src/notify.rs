@@ -140,14 +140,31 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 /// many were stored. Never contacts a receiver. The body sent is
 /// `{"id", "event", "created_at", "node", "data"}`.
 pub async fn enqueue(db: &Db, config: &Config, kind: Kind, data: Value) -> Result<usize, DbError> {
+    enqueue_keyed(db, config, kind, None, data).await
+}
+
+/// [`enqueue`] for an event several nodes may notice at once (a grant's expiry): with a
+/// `key`, each webhook's notification id is derived from it, and a second node storing the
+/// same one finds it already there and stores nothing.
+pub async fn enqueue_keyed(
+    db: &Db,
+    config: &Config,
+    kind: Kind,
+    key: Option<&str>,
+    data: Value,
+) -> Result<usize, DbError> {
     let now = crate::time::now_ms();
     let mut stored = 0;
-    for w in config
+    for (index, w) in config
         .webhooks
         .iter()
-        .filter(|w| w.events.iter().any(|e| e == kind.as_str()))
+        .enumerate()
+        .filter(|(_, w)| w.events.iter().any(|e| e == kind.as_str()))
     {
-        let id = format!("n-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let id = match key {
+            Some(key) => format!("n-{}-{key}-{index}", kind.as_str()),
+            None => format!("n-{}", hex::encode(rand::random::<[u8; 8]>())),
+        };
         let body = json!({
             "id": id,
             "event": kind.as_str(),
@@ -155,7 +172,8 @@ pub async fn enqueue(db: &Db, config: &Config, kind: Kind, data: Value) -> Resul
             "node": config.node_name,
             "data": data,
         });
-        db.notification_add(&Notification {
+        let added = db
+            .notification_add(&Notification {
             id,
             kind: kind.as_str().to_string(),
             payload: body.to_string(),
@@ -166,8 +184,12 @@ pub async fn enqueue(db: &Db, config: &Config, kind: Kind, data: Value) -> Resul
             last_error: None,
             webhook: w.url.clone(),
         })
-        .await?;
-        stored += 1;
+        .await;
+        match (added, key) {
+            (Ok(()), _) => stored += 1,
+            (Err(DbError::Conflict(_)), Some(_)) => {}
+            (Err(e), _) => return Err(e),
+        }
     }
     Ok(stored)
 }

@@ -22,6 +22,7 @@ use super::menu;
 use super::request_prompt;
 use super::session::LiveSession;
 use super::terminal::Terminal;
+use super::upload::{ScpSink, Uploaded};
 use crate::enforcer::{trip, End};
 use crate::recorder::Recorder;
 
@@ -206,8 +207,17 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Start::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
         Start::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
-    if let Decision::Deny(refusal) = policy::channel_request(&request, &rules(&conn, Some(&target)))
-    {
+    let target_rules = rules(&conn, Some(&target));
+    if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
+        // SFTP stays refused; where uploads are allowed, say how they are made.
+        let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED {
+            Refusal {
+                code: refusal.code,
+                message: format!("{}; uploads to this target are allowed with scp -O", refusal.message),
+            }
+        } else {
+            refusal
+        };
         let command = match &start {
             Start::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
             _ => String::new(),
@@ -275,6 +285,13 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             };
             return refuse_after(&conn, &to_engineer, id, pty, &refusal, !replied).await;
         }
+    };
+    // Uploads that policy allows (`scp -O`, scp's classic protocol) get their digests.
+    let upload = match &start {
+        Start::Exec(cmd) if policy::classify_exec(cmd) == policy::ExecKind::ScpUpload => {
+            Some(ScpSink::default())
+        }
+        _ => None,
     };
     let (from_target, to_target) = upstream.split();
     let ch = id_u32(id);
@@ -358,7 +375,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     }
 
     tokio::join!(
-        engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target),
+        engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target, upload),
         target_to_engineer(&conn, &live, id, from_target, &to_engineer, pty),
     );
 }
@@ -422,11 +439,12 @@ async fn engineer_to_target(
     from_engineer: ChannelReadHalf,
     to_target: &ChannelWriteHalf<russh::client::Msg>,
     target: &str,
+    upload: Option<ScpSink>,
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel(IN_QUEUE);
     tokio::join!(
         drain_engineer(live, from_engineer, tx),
-        write_target(conn, live, id, rx, to_target, target),
+        write_target(conn, live, id, rx, to_target, target, upload),
     );
 }
 
@@ -436,6 +454,40 @@ async fn engineer_to_target(
 /// reading while the target is slow: the engineer's window adjustments for output travel
 /// in the same stream, and a program that echoes (`cat`) would deadlock both directions.
 const IN_QUEUE: usize = 4096;
+
+/// Records and audits each uploaded file with its digest.
+async fn record_uploads(
+    conn: &ConnState,
+    live: &LiveSession,
+    ch: u32,
+    target: &str,
+    files: Vec<Uploaded>,
+) -> Result<(), crate::recorder::RecordingFailed> {
+    for file in files {
+        live.recorder
+            .record(Event::Upload {
+                channel: ch,
+                path: file.path.clone(),
+                size: file.size,
+                sha256: file.sha256,
+            })
+            .await?;
+        conn.ctx
+            .audit(
+                &conn.engineer,
+                "upload",
+                target,
+                json!({
+                    "session": live.id,
+                    "path": String::from_utf8_lossy(&file.path),
+                    "size": file.size,
+                    "sha256": hex::encode(file.sha256),
+                }),
+            )
+            .await;
+    }
+    Ok(())
+}
 
 /// Takes the engineer's channel messages off the connection as they arrive.
 async fn drain_engineer(
@@ -463,6 +515,7 @@ async fn write_target(
     mut rx: tokio::sync::mpsc::Receiver<ChannelMsg>,
     to_target: &ChannelWriteHalf<russh::client::Msg>,
     target: &str,
+    mut upload: Option<ScpSink>,
 ) {
     let ch = id_u32(id);
     let rec = &live.recorder;
@@ -485,6 +538,13 @@ async fn write_target(
                     })
                     .await;
                 let len = len_u32(&data);
+                // An allowed upload: each file's digest goes into the recording before its
+                // last byte reaches the target.
+                let files = upload.as_mut().map(|u| u.feed(&data)).unwrap_or_default();
+                let r = match r {
+                    Ok(()) => record_uploads(conn, live, ch, target, files).await,
+                    failed => failed,
+                };
                 if r.is_ok() && to_target.data_bytes(data).await.is_err() {
                     return;
                 }

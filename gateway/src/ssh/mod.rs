@@ -11,4 +11,5 @@ pub mod server;
 pub mod session;
 pub mod terminal;
 pub mod throttle;
+pub mod upload;
 pub mod upstream;

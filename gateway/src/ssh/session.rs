@@ -237,11 +237,27 @@ pub async fn open(
         upstream.close().await;
         return Err(db_unavailable());
     }
+    // A session under a break-glass grant says so in its recording and audit entries.
+    let emergency = matches!(ctx.db.grant_record(&grant.id).await, Ok(Some(g)) if g.emergency);
+    if emergency {
+        let marked = recorder
+            .record(recordings::Event::Marker {
+                text: format!("emergency (break-glass) session under grant {}", grant.id),
+            })
+            .await;
+        if marked.is_err() {
+            upstream.close().await;
+            return Err(Refusal {
+                code: "recording_unavailable",
+                message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
+            });
+        }
+    }
     ctx.audit(
         engineer,
         "session.start",
         target,
-        json!({"session": id, "grant": grant.id, "client": client_addr, "node": ctx.config.node_name}),
+        json!({"session": id, "grant": grant.id, "client": client_addr, "node": ctx.config.node_name, "emergency": emergency}),
     )
     .await;
 
