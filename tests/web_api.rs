@@ -1,0 +1,322 @@
+//! The REST API end to end: the real binary over HTTPS (its self-signed certificate),
+//! every endpoint called as every role, an API token and nobody; CSRF, forged and expired
+//! logins, malformed and oversize bodies, path-like ids, login throttling; and an approver
+//! approving through the API after which the engineer's `ssh` works.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use menwei_e2e::*;
+use reqwest::blocking::{Client, Response};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha1::Sha1;
+
+const WEB: &str =
+    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
+const PASSWORD: &str = "a long web password";
+
+fn totp(secret: &[u8], unix_secs: u64) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&(unix_secs / 30).to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let o = usize::from(d[19] & 0x0f);
+    let v = u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]) & 0x7fff_ffff;
+    format!("{:06}", v % 1_000_000)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// One caller of the API: a cookie-holding client and, after login, its CSRF token.
+struct Api {
+    base: String,
+    http: Client,
+    csrf: Option<String>,
+    bearer: Option<String>,
+}
+
+impl Api {
+    fn new(gw: &Gateway) -> Api {
+        Api {
+            base: format!("https://127.0.0.1:{}", gw.https_port),
+            http: Client::builder()
+                .danger_accept_invalid_certs(true)
+                .cookie_store(true)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            csrf: None,
+            bearer: None,
+        }
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut r = self
+            .http
+            .request(method.clone(), format!("{}/api/v1{path}", self.base));
+        if let Some(c) = &self.csrf {
+            r = r.header("X-CSRF-Token", c);
+        }
+        if let Some(b) = &self.bearer {
+            r = r.bearer_auth(b);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        } else if method == Method::POST {
+            r = r.json(&json!({}));
+        }
+        r.send().unwrap()
+    }
+
+    fn login(&mut self, user: &str, totp: Option<&str>) -> Response {
+        let r = self.call(
+            Method::POST,
+            "/login",
+            Some(json!({"user": user, "password": PASSWORD, "totp": totp})),
+        );
+        if r.status() == 200 {
+            let v: Value = r.json().unwrap();
+            self.csrf = Some(v["csrf"].as_str().unwrap().to_string());
+            return self.call(Method::GET, "/me", None);
+        }
+        r
+    }
+}
+
+/// Sets a password for `name` and, for roles that need it, enrolls TOTP; returns the secret.
+fn web_user(gw: &Gateway, name: &str) -> Option<Vec<u8>> {
+    gw.cli_with(&["user", "passwd", name], Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()))
+        .ok();
+    let role_needs_totp = ["bob", "adam"].contains(&name);
+    role_needs_totp.then(|| {
+        let out = gw.cli_ok(&["totp", "enroll", name]);
+        let uri = out.lines().find(|l| l.starts_with("otpauth://")).unwrap();
+        let b32 = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+        data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap()
+    })
+}
+
+fn logged_in(gw: &Gateway, name: &str, secret: &Option<Vec<u8>>) -> Api {
+    let mut api = Api::new(gw);
+    while now_secs() % 30 > 25 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let code = secret.as_ref().map(|s| totp(s, now_secs()));
+    let r = api.login(name, code.as_deref());
+    assert_eq!(r.status(), 200, "login as {name}: {}", r.text().unwrap_or_default());
+    api
+}
+
+fn error_code(r: Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    (status, v["error"]["code"].as_str().unwrap_or("").to_string())
+}
+
+struct Desk {
+    w: World,
+    engineer: Api,
+    approver: Api,
+    auditor: Api,
+    admin: Api,
+    token: Api,
+    nobody: Api,
+}
+
+fn desk(db: Db) -> Desk {
+    let w = World::with(
+        db,
+        WorldOpts {
+            grant_for: None,
+            config: WEB,
+            ..WorldOpts::default()
+        },
+    );
+    let gw = &w.gw;
+    gw.add_user("audrey", "auditor");
+    gw.add_user("adam", "admin");
+    let secrets: Vec<Option<Vec<u8>>> = ["alice", "bob", "audrey", "adam"]
+        .iter()
+        .map(|n| web_user(gw, n))
+        .collect();
+    let engineer = logged_in(gw, "alice", &secrets[0]);
+    let approver = logged_in(gw, "bob", &secrets[1]);
+    let auditor = logged_in(gw, "audrey", &secrets[2]);
+    let admin = logged_in(gw, "adam", &secrets[3]);
+    let out = gw.cli_ok(&["token", "add", "--user", "bob"]);
+    let secret = out.lines().find(|l| l.starts_with("mwt_")).unwrap().to_string();
+    let mut token = Api::new(gw);
+    token.bearer = Some(secret);
+    let nobody = Api::new(gw);
+    Desk { engineer, approver, auditor, admin, token, nobody, w }
+}
+
+both_databases! {
+    fn every_endpoint_answers_every_role_as_the_table_says(db) {
+        let d = desk(db);
+        let file = json!({"targets": ["web01"], "reason": "disk full", "incident": "INC-7", "level": "B", "duration": "30m"});
+        // (method, path, body, [engineer, approver, auditor, admin]) with the status each gets;
+        // the token acts as bob (approver), nobody always gets 401.
+        let table: Vec<(Method, &str, Option<Value>, [u16; 4])> = vec![
+            (Method::GET, "/me", None, [200, 200, 200, 200]),
+            (Method::GET, "/requests", None, [200, 200, 200, 403]),
+            (Method::POST, "/requests", Some(file.clone()), [201, 403, 403, 403]),
+            (Method::GET, "/requests/r-nosuch", None, [404, 404, 404, 403]),
+            (Method::POST, "/requests/r-nosuch/withdraw", None, [404, 403, 403, 403]),
+            (Method::POST, "/requests/r-nosuch/approve", Some(json!({})), [403, 404, 403, 403]),
+            (Method::POST, "/requests/r-nosuch/deny", Some(json!({"comment": "no"})), [403, 404, 403, 403]),
+            (Method::GET, "/grants?live=true", None, [200, 200, 200, 403]),
+            (Method::POST, "/grants/g-nosuch/revoke", None, [403, 404, 403, 403]),
+            (Method::GET, "/sessions", None, [403, 200, 200, 403]),
+            (Method::POST, "/sessions/s-nosuch/terminate", None, [403, 404, 403, 403]),
+            (Method::GET, "/sessions/s-nosuch/recording", None, [403, 404, 404, 403]),
+            (Method::GET, "/breakglass", None, [403, 200, 403, 403]),
+            (Method::POST, "/breakglass/r-nosuch/signoff", Some(json!({"comment": "ok"})), [403, 404, 403, 403]),
+            (Method::GET, "/audit", None, [403, 403, 200, 403]),
+            (Method::GET, "/audit/export?format=csv", None, [403, 403, 200, 403]),
+            (Method::GET, "/audit/verify", None, [403, 403, 200, 403]),
+            (Method::GET, "/reports?period=month", None, [403, 403, 200, 403]),
+            (Method::GET, "/reports?period=week&format=csv", None, [403, 403, 200, 403]),
+            (Method::GET, "/users", None, [403, 403, 403, 200]),
+            (Method::GET, "/targets", None, [403, 403, 403, 200]),
+            (Method::GET, "/policy", None, [403, 403, 403, 200]),
+            (Method::GET, "/events", None, [200, 200, 403, 403]),
+            (Method::GET, "/openapi.json", None, [200, 200, 200, 200]),
+        ];
+        let callers = [&d.engineer, &d.approver, &d.auditor, &d.admin];
+        let doc: Value = d.nobody.call(Method::GET, "/openapi.json", None).json().unwrap();
+        for (method, path, body, want) in &table {
+            let route = path.split('?').next().unwrap()
+                .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}");
+            assert!(doc["paths"][&format!("/api/v1{route}")][method.as_str().to_lowercase()].is_object(),
+                "{method} {route} is not in the OpenAPI document");
+            for (who, (api, status)) in ["engineer", "approver", "auditor", "admin"].iter().zip(callers.iter().zip(want)) {
+                let r = api.call(method.clone(), path, body.clone());
+                assert_eq!(r.status().as_u16(), *status, "{method} {path} as {who}: {}", r.text().unwrap_or_default());
+            }
+            let r = d.token.call(method.clone(), path, body.clone());
+            assert_eq!(r.status().as_u16(), want[1], "{method} {path} with bob's token");
+            let public = *path == "/openapi.json";
+            let (status, code) = error_code(d.nobody.call(method.clone(), path, body.clone()));
+            if public {
+                assert_eq!(status, 200);
+            } else {
+                assert_eq!((status, code.as_str()), (401, "unauthenticated"), "{method} {path} as nobody");
+            }
+        }
+        // Every route of the document was exercised above (plus login and logout).
+        let documented = doc["paths"].as_object().unwrap().len();
+        assert_eq!(documented, 2 + table.iter().map(|t| t.1.split('?').next().unwrap()
+            .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}"))
+            .collect::<std::collections::BTreeSet<_>>().len());
+    }
+
+    fn bad_input_gets_its_status_and_code(db) {
+        let mut d = desk(db);
+        // CSRF: a cookie login without the header.
+        let csrf = d.engineer.csrf.take();
+        let file = json!({"targets": ["web01"], "reason": "r", "incident": "INC-1", "level": "B", "duration": "30m"});
+        assert_eq!(error_code(d.engineer.call(Method::POST, "/requests", Some(file.clone()))), (403, "csrf".into()));
+        d.engineer.csrf = Some("wrong".into());
+        assert_eq!(error_code(d.engineer.call(Method::POST, "/requests", Some(file.clone()))), (403, "csrf".into()));
+        d.engineer.csrf = csrf;
+        // Malformed JSON, wrong fields, oversize.
+        let raw = |api: &Api, body: Vec<u8>| {
+            api.http.post(format!("{}/api/v1/requests", api.base))
+                .header("X-CSRF-Token", api.csrf.clone().unwrap())
+                .header("Content-Type", "application/json")
+                .body(body).send().unwrap()
+        };
+        assert_eq!(error_code(raw(&d.engineer, b"{\"targets\": [".to_vec())), (400, "bad_json".into()));
+        assert_eq!(error_code(raw(&d.engineer, b"{\"reason\": 3}".to_vec())), (400, "bad_input".into()));
+        let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(70 * 1024));
+        assert_eq!(error_code(raw(&d.engineer, big.into_bytes())), (413, "too_large".into()));
+        // A forged JWT and an expired (logged out) one: 401.
+        let forged = d.nobody.http.get(format!("{}/api/v1/me", d.nobody.base))
+            .header("Cookie", "menwei_session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.AAAA").send().unwrap();
+        assert_eq!(error_code(forged), (401, "unauthenticated".into()));
+        // Path-like recording ids: 404.
+        for id in ["..%2F..%2Fmenwei.toml", "%2E%2E", ".mwrec", "a%20b"] {
+            let (status, _) = error_code(d.auditor.call(Method::GET, &format!("/sessions/{id}/recording"), None));
+            assert_eq!(status, 404, "{id}");
+        }
+        // Logout ends the login on the server: the old cookie is refused afterwards.
+        let jar_cookie = {
+            let r = d.approver.call(Method::GET, "/me", None);
+            assert_eq!(r.status(), 200);
+            r
+        };
+        drop(jar_cookie);
+        let r = d.approver.call(Method::POST, "/logout", None);
+        assert_eq!(r.status(), 204);
+        assert_eq!(error_code(d.approver.call(Method::GET, "/me", None)).0, 401);
+        // A replay fetched without a session is refused.
+        assert_eq!(error_code(d.nobody.call(Method::GET, "/sessions/s-x/recording", None)), (401, "unauthenticated".into()));
+        // A revoked token is refused.
+        let list = d.w.gw.json(&["token", "list"]);
+        let id = json_text(&list[0], "id");
+        d.w.gw.cli_ok(&["token", "revoke", &id]);
+        assert_eq!(error_code(d.token.call(Method::GET, "/me", None)), (401, "unauthenticated".into()));
+        // Audit entries name who did it.
+        d.w.gw.wait_audit("web.logout", |e| json_text(e, "actor") == "bob");
+    }
+
+    fn failed_logins_are_throttled_per_user_and_address(db) {
+        let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
+        web_user(&w.gw, "alice");
+        let mut api = Api::new(&w.gw);
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            let r = api.call(Method::POST, "/login", Some(json!({"user": "alice", "password": "wrong password"})));
+            statuses.push(error_code(r));
+        }
+        assert_eq!(statuses[0], (401, "unauthenticated".into()));
+        assert_eq!(statuses[6], (429, "throttled".into()), "{statuses:?}");
+        // Even the right password waits now.
+        let r = api.login("alice", None);
+        assert_eq!(r.status(), 429);
+        // A spoofed X-Forwarded-For changes nothing (no trusted proxies).
+        let r = api.http.post(format!("{}/api/v1/login", api.base))
+            .header("X-Forwarded-For", "203.0.113.9")
+            .json(&json!({"user": "alice", "password": PASSWORD})).send().unwrap();
+        assert_eq!(r.status(), 429);
+        w.gw.wait_audit("web.login.failure", |e| e["detail"]["reason"] == "throttled");
+    }
+
+    fn an_approval_through_the_api_opens_ssh(db) {
+        let d = desk(db);
+        let filed: Value = d.engineer.call(Method::POST, "/requests", Some(json!({
+            "targets": ["web01"], "reason": "disk full", "incident": "INC-9", "level": "A", "duration": "30m"
+        }))).json().unwrap();
+        let id = filed["id"].as_str().unwrap().to_string();
+        assert_eq!(filed["state"], "pending");
+        let queue: Value = d.approver.call(Method::GET, "/requests?state=pending", None).json().unwrap();
+        assert!(queue.as_array().unwrap().iter().any(|r| r["id"] == id.as_str()), "{queue}");
+        let r = d.approver.call(Method::POST, &format!("/requests/{id}/approve"), Some(json!({"comment": "go"})));
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["outcome"]["state"], "approved", "{v}");
+        let out = d.w.alice.ssh(&d.w.gw, "alice:web01", &[], &["echo", "via-web-approval"], Stdin::Null);
+        assert!(out.success(), "{out}");
+        assert!(out.stdout_text().contains("via-web-approval"), "{out}");
+        let mine: Value = d.engineer.call(Method::GET, "/grants?live=true", None).json().unwrap();
+        assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+        d.w.gw.wait_audit("review.approve", |e| e["detail"]["via"] == "web");
+        // The auditor replays the session's recording, and that is audited.
+        let s = d.w.gw.last_session("alice");
+        let sid = json_text(&s, "id");
+        let bytes = d.auditor.call(Method::GET, &format!("/sessions/{sid}/recording"), None);
+        assert_eq!(bytes.status(), 200);
+        assert!(!bytes.bytes().unwrap().is_empty());
+        d.w.gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey" && json_text(e, "subject") == sid);
+    }
+}
