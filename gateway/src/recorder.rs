@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use recordings::{Event, Meta, Writer};
+use recordings::{Event, Meta, Stream, Writer};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Bytes buffered in the writer before a chunk is written without waiting for the tick.
@@ -27,6 +27,8 @@ pub struct RecordingFailed;
 
 enum Command {
     Event(u64, Event),
+    /// Terminal bytes, passed without a copy (russh's buffer is reference-counted).
+    Data(u64, Stream, u32, bytes::Bytes),
     Seal(u64, String, oneshot::Sender<()>),
 }
 
@@ -125,6 +127,25 @@ impl Recorder {
             .map_err(|_| RecordingFailed)
     }
 
+    /// Queues terminal bytes of `stream` on `channel` without copying them.
+    pub async fn record_data(
+        &self,
+        stream: Stream,
+        channel: u32,
+        data: bytes::Bytes,
+    ) -> Result<(), RecordingFailed> {
+        if *self.failed.borrow() {
+            return Err(RecordingFailed);
+        }
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        queue
+            .send(Command::Data(self.now(), stream, channel, data))
+            .await
+            .map_err(|_| RecordingFailed)
+    }
+
     /// Resolves when the recording has failed; never resolves for a healthy recording.
     pub async fn failed(&self) {
         let mut failed = self.failed.clone();
@@ -165,6 +186,17 @@ async fn run(
             command = rx.recv() => match command {
                 Some(Command::Event(at, event)) => {
                     if let Err(e) = writer.push(at, event) {
+                        return fail(&failed, &path, &e.to_string());
+                    }
+                    if writer.buffered_bytes() >= CHUNK_BYTES {
+                        if let Err(e) = writer.flush_chunk() {
+                            return fail(&failed, &path, &e.to_string());
+                        }
+                        dirty = true;
+                    }
+                }
+                Some(Command::Data(at, stream, channel, data)) => {
+                    if let Err(e) = writer.push_data(at, stream, channel, &data) {
                         return fail(&failed, &path, &e.to_string());
                     }
                     if writer.buffered_bytes() >= CHUNK_BYTES {

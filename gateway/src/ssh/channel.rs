@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use policy::{ChannelRequest, ChannelRules, Decision, Refusal};
-use recordings::{Event, Side};
+use recordings::{Event, Side, Stream};
 use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 use serde_json::json;
 
@@ -531,12 +531,7 @@ async fn write_target(
         let recorded = match msg {
             ChannelMsg::Data { data } => {
                 live.touch();
-                let r = rec
-                    .record(Event::Input {
-                        channel: ch,
-                        data: data.to_vec(),
-                    })
-                    .await;
+                let r = rec.record_data(Stream::Input, ch, data.clone()).await;
                 let len = len_u32(&data);
                 // An allowed upload: each file's digest goes into the recording before its
                 // last byte reaches the target.
@@ -726,21 +721,17 @@ async fn read_target(
         let (event, out) = match msg {
             ChannelMsg::Data { data } => {
                 live.touch();
-                (
-                    Some(Event::Output {
-                        channel: ch,
-                        data: data.to_vec(),
-                    }),
-                    Some(Out::Data(data)),
-                )
+                if rec.record_data(Stream::Output, ch, data.clone()).await.is_err() {
+                    return recording_failed(live);
+                }
+                (None, Some(Out::Data(data)))
             }
-            ChannelMsg::ExtendedData { data, ext } => (
-                Some(Event::Stderr {
-                    channel: ch,
-                    data: data.to_vec(),
-                }),
-                Some(Out::Ext(ext, data)),
-            ),
+            ChannelMsg::ExtendedData { data, ext } => {
+                if rec.record_data(Stream::Stderr, ch, data.clone()).await.is_err() {
+                    return recording_failed(live);
+                }
+                (None, Some(Out::Ext(ext, data)))
+            }
             ChannelMsg::Eof => {
                 eof_held = true;
                 (
@@ -835,6 +826,17 @@ async fn read_target(
             }
         }
     }
+}
+
+/// Ends the session because its recording failed (fail closed).
+fn recording_failed(live: &LiveSession) {
+    trip(
+        &live.end,
+        End::new(
+            "recording_failed",
+            "the session recording cannot be written, so the session is closed",
+        ),
+    );
 }
 
 /// Writes queued output to the engineer, within the engineer's SSH window.
