@@ -114,8 +114,11 @@ mod tests {
 
     #[test]
     fn the_router_builds_from_the_table() {
-        // Overlapping routes would panic here.
-        let n = routes().len();
-        assert!(n >= 20, "{n}");
+        // Two routes for one method and path would panic here.
+        let mut router: axum::Router<crate::web::AppState> = axum::Router::new();
+        for r in routes() {
+            router = router.route(r.path, (r.handler)());
+        }
+        let _ = router;
     }
 }
