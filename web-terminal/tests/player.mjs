@@ -1,0 +1,174 @@
+// Headless check of the built page (web-terminal/dist): it loads without a server API and
+// shows the login instead of a blank screen, and the wasm player replays a recording made
+// by the recordings crate's writer: the screen shows the expected text, seeking backwards
+// and forwards shows the screen of that time, search finds output and jumps to it, marks
+// and the command list are there. Screenshots go to web-terminal/test-artifacts/.
+//
+//   node web-terminal/tests/player.mjs          (after web-terminal/build)
+//   MWREC=path.mwrec                            use this recording instead of making one
+//
+// Prints "N passed, N failed" and exits non-zero on any failure.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, extname, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const crate = join(here, '..');
+const repo = join(crate, '..');
+const dist = join(crate, 'dist');
+const artifacts = join(crate, 'test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+if (!existsSync(join(dist, 'index.html'))) {
+  console.error('dist/ is missing: run web-terminal/build first');
+  process.exit(2);
+}
+
+let recording = process.env.MWREC;
+if (!recording) {
+  recording = join(tmpdir(), `menwei-small-${process.pid}.mwrec`);
+  const made = spawnSync('cargo', ['run', '-q', '-p', 'web-terminal', '--example', 'make_recording', '--', 'small', recording],
+    { cwd: repo, stdio: 'inherit' });
+  if (made.status !== 0) { console.error('cannot make the test recording'); process.exit(2); }
+}
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+// dist/ as static files; /fixtures/small.mwrec the recording; the API answers 401 like a
+// gateway to a visitor who is not logged in.
+export function serve(dir, fixtures) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/api/')) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'unauthenticated', message: 'no session' } }));
+      return;
+    }
+    if (fixtures[url.pathname]) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(readFileSync(fixtures[url.pathname]));
+      return;
+    }
+    const path = normalize(join(dir, url.pathname === '/' ? 'index.html' : url.pathname));
+    if (!path.startsWith(dir) || !existsSync(path)) { res.writeHead(404); res.end('not found'); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(path)] || 'application/octet-stream' });
+    res.end(readFileSync(path));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+export const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+const results = [];
+async function test(name, fn) {
+  try {
+    await fn();
+    results.push([name, null]);
+    console.log(`ok   ${name}`);
+  } catch (err) {
+    results.push([name, err]);
+    console.log(`FAIL ${name}\n     ${err && err.stack ? err.stack.split('\n').slice(0, 3).join('\n     ') : err}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+const server = await serve(dist, { '/fixtures/small.mwrec': recording });
+const base = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: launchArgs });
+const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+if (process.env.DEBUG) page.on('console', (m) => console.log('console:', m.text()));
+
+const screen = () => page.evaluate(() => document.querySelector('#aud-replay .xterm-rows')?.textContent ?? '');
+
+try {
+  await test('page_without_a_session_shows_the_login_in_chinese', async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#login form', { timeout: 10000 });
+    const text = await page.textContent('#main');
+    assert(text.includes('登录'), `login form in Chinese: ${text}`);
+    await page.click('#lang');
+    await page.waitForFunction(() => document.querySelector('#main').textContent.includes('Log in'));
+    await page.click('#lang');
+    await page.screenshot({ path: join(artifacts, 'login.png') });
+  });
+
+  await test('replay_shows_the_recorded_screen_and_seeks_both_ways', async () => {
+    await page.goto(`${base}/?replay#replay=${encodeURIComponent("/fixtures/small.mwrec")}`);
+    await page.waitForFunction(() => window.menweiPlayer, null, { timeout: 10000 });
+    const duration = await page.evaluate(() => window.menweiPlayer.duration_ms());
+    assert(duration === 40000, `duration 40 s, got ${duration}`);
+    await page.evaluate(() => window.menweiPlayer.seek(40000));
+    await page.waitForFunction(() => document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 5000 });
+    let s = await screen();
+    assert(s.includes('line-200'), 'end screen shows the end of seq output');
+    await page.screenshot({ path: join(artifacts, 'replay-end.png') });
+    // Back in time: the later output must be gone.
+    await page.evaluate(() => window.menweiPlayer.seek(2500));
+    await page.waitForFunction(() => !document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 5000 });
+    s = await screen();
+    assert(s.includes('hello-replay'), `screen at 2.5 s shows the echo: ${s.slice(0, 300)}`);
+    assert(!s.includes('line-1'), 'screen at 2.5 s shows nothing of the later command');
+    await page.screenshot({ path: join(artifacts, 'replay-2500ms.png') });
+  });
+
+  await test('replay_plays_at_8x_with_idle_skipped', async () => {
+    await page.selectOption('#speed', '8');
+    await page.click('#play');
+    // From 2.5 s, 27.5 s of recording of which 18 s idle cut to 2 s: about 1.5 s at 8×.
+    await page.waitForFunction(() => document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 8000 });
+    const pos = await page.evaluate(() => window.menweiPlayer.position_ms());
+    assert(pos >= 30000, `position after playing: ${pos}`);
+    const bar = await page.$eval('#seek', (el) => Number(el.value));
+    assert(bar >= 30000, `seek bar follows: ${bar}`);
+  });
+
+  await test('search_finds_output_and_jumps_to_it', async () => {
+    await page.fill('#find', 'HELLO-replay');
+    await page.press('#find', 'Enter');
+    await page.waitForSelector('#hits li a');
+    const hits = await page.evaluate(() => window.menweiPlayer.search('hello-replay'));
+    assert(hits.length === 2, `typed echo and output: ${JSON.stringify(hits)}`);
+    await page.click('#hits li:last-child a');
+    await page.waitForFunction(() => !document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 5000 });
+    const pos = await page.evaluate(() => window.menweiPlayer.position_ms());
+    assert(pos > 1000 && pos < 3000, `jumped to the hit: ${pos}`);
+  });
+
+  await test('marks_and_command_list_are_listed_with_the_disclaimer', async () => {
+    const marks = await page.textContent('#marks');
+    assert(marks.includes('grant ends in 5 minutes'), marks);
+    assert(marks.includes('exit 0'), marks);
+    const cmds = await page.evaluate(() => window.menweiPlayer.commands().map((c) => c.text));
+    assert(JSON.stringify(cmds) === JSON.stringify(['echo hello-replay', 'seq -f line-%g 1 200', 'uname -a']), JSON.stringify(cmds));
+    const note = await page.textContent('#aud-replay');
+    assert(note.includes('不是安全边界'), 'the command list says it is not a security boundary');
+    await page.screenshot({ path: join(artifacts, 'replay-panel.png'), fullPage: true });
+  });
+
+  await test('a_damaged_recording_is_a_message_not_a_blank_page', async () => {
+    await page.goto(`${base}/?damaged#replay=${encodeURIComponent("/index.html")}`);
+    await page.waitForSelector('#aud-replay .msg.error', { timeout: 10000 });
+    const text = await page.textContent('#aud-replay');
+    assert(text.includes('录像无法读取'), text);
+  });
+
+  await test('no_uncaught_errors_in_the_page', async () => {
+    assert(pageErrors.length === 0, pageErrors.join('\n'));
+  });
+} finally {
+  await browser.close();
+  server.close();
+}
+
+const failed = results.filter(([, e]) => e).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
