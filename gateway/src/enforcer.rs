@@ -7,7 +7,8 @@
 //! minutes and one minute before the end), has the session passed the longest session
 //! ([`policy::session_limit`]) or been idle too long. When a grant expires while another
 //! live grant for the same engineer and target exists (an approved extension), the session
-//! continues under that one. When the database cannot be read it keeps enforcing the grant
+//! continues under that one. An approver's terminate, stored in the database by any node,
+//! ends the session here. When the database cannot be read it keeps enforcing the grant
 //! it last saw, so an expiry still ends the session on time. Not the session itself
 //! ([`crate::ssh::session`]): the enforcer only says "end" or "warn", with the reason.
 
@@ -60,6 +61,8 @@ pub struct Watch {
     pub activity: Arc<AtomicI64>,
     /// Lines for the engineer's terminal (warnings); also recorded as markers.
     pub notices: broadcast::Sender<String>,
+    /// The live-watch feed.
+    pub tap: Arc<crate::tap::Tap>,
 }
 
 struct Entry {
@@ -111,6 +114,14 @@ impl Registry {
                 trip(&entry.watch.end, end.clone());
             }
         }
+    }
+
+    /// The live-watch feed of session `session_id`, if it is live on this node.
+    pub fn tap(&self, session_id: &str) -> Option<Arc<crate::tap::Tap>> {
+        self.sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(session_id).map(|e| e.watch.tap.clone()))
     }
 
     /// Ends session `session_id` if it is live on this node (an approver's terminate).
@@ -214,6 +225,20 @@ pub async fn run(
             _ = shutdown.wait_for(|s| *s) => return,
         }
         registry.check_times(&policy.current(), now_ms());
+        // An approver's terminate, made on any node, reaches the node holding the session.
+        if !registry.is_empty() {
+            match db.session_stops().await {
+                Ok(stops) => {
+                    for (session_id, by) in stops {
+                        registry.end_session(
+                            &session_id,
+                            &End::new("terminated", format!("an approver ({by}) ended the session")),
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!("enforcer cannot read session stops: {e}"),
+            }
+        }
         let mut fresh: HashMap<String, Option<Grant>> = HashMap::new();
         for (session_id, known) in registry.snapshot() {
             let grant = match fresh.get(&known.id) {

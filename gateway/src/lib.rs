@@ -25,6 +25,7 @@ pub mod live_policy;
 pub mod notify;
 pub mod recorder;
 pub mod serve;
+pub mod tap;
 pub mod ssh;
 pub mod time;
 pub mod totp;

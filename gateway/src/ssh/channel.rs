@@ -23,6 +23,7 @@ use super::request_prompt;
 use super::session::LiveSession;
 use super::terminal::Terminal;
 use super::upload::{ScpSink, Uploaded};
+use crate::tap::Frame;
 use crate::enforcer::{trip, End};
 use crate::recorder::Recorder;
 
@@ -320,6 +321,10 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             let _ = to_target.set_env(false, name.clone(), value.clone()).await;
         }
         if let Some(p) = &setup.pty {
+            live.tap.publish(Frame::Resize {
+                cols: p.cols,
+                rows: p.rows,
+            });
             rec.record(Event::Pty {
                 channel: ch,
                 term: p.term.clone(),
@@ -582,6 +587,10 @@ async fn write_target(
                 let _ = to_target
                     .window_change(col_width, row_height, pix_width, pix_height)
                     .await;
+                live.tap.publish(Frame::Resize {
+                    cols: col_width,
+                    rows: row_height,
+                });
                 r
             }
             ChannelMsg::Signal { signal } => {
@@ -684,7 +693,7 @@ async fn target_to_engineer(
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel(OUT_QUEUE);
     tokio::join!(
-        read_target(live, id_u32(id), from_target, tx),
+        read_target(live, id_u32(id), from_target, tx, pty),
         write_engineer(conn, live, id, rx, to_engineer, pty),
     );
 }
@@ -695,6 +704,7 @@ async fn read_target(
     ch: u32,
     mut from_target: ChannelReadHalf,
     tx: tokio::sync::mpsc::Sender<Out>,
+    pty: bool,
 ) {
     let rec: &Recorder = &live.recorder;
     // The target's EOF is held back until its exit status (or close): an OpenSSH client
@@ -724,11 +734,17 @@ async fn read_target(
                 if rec.record_data(Stream::Output, ch, data.clone()).await.is_err() {
                     return recording_failed(live);
                 }
+                if pty {
+                    live.tap.publish(Frame::Output(data.clone()));
+                }
                 (None, Some(Out::Data(data)))
             }
             ChannelMsg::ExtendedData { data, ext } => {
                 if rec.record_data(Stream::Stderr, ch, data.clone()).await.is_err() {
                     return recording_failed(live);
+                }
+                if pty {
+                    live.tap.publish(Frame::Output(data.clone()));
                 }
                 (None, Some(Out::Ext(ext, data)))
             }

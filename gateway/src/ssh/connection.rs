@@ -581,7 +581,7 @@ impl ConnState {
             &self.engineer,
             target,
             &self.client_addr,
-            self.handle.clone(),
+            Some(self.handle.clone()),
             self.gone.clone(),
         )
         .await?;

@@ -43,6 +43,8 @@ pub struct LiveSession {
     pub activity: Arc<AtomicI64>,
     /// Lines for the engineer's terminal (grant warnings), never sent to the target.
     pub notices: broadcast::Sender<String>,
+    /// What read-only watchers see.
+    pub tap: Arc<crate::tap::Tap>,
 }
 
 impl LiveSession {
@@ -84,13 +86,15 @@ fn db_unavailable() -> Refusal {
 }
 
 /// Decides and opens a session for `engineer` to `target`, or says why not.
-/// `gone` turns true when the engineer's connection has closed.
+/// `gone` turns true when the engineer's connection has closed; `handle`, for an SSH
+/// engineer, is used to disconnect them when the session ends (a browser terminal closes
+/// its WebSocket itself).
 pub async fn open(
     ctx: &Arc<Context>,
     engineer: &str,
     target: &str,
     client_addr: &str,
-    handle: server::Handle,
+    handle: Option<server::Handle>,
     gone: watch::Receiver<bool>,
 ) -> Result<Arc<LiveSession>, Refusal> {
     let grants = ctx.db.grants_for(engineer).await.map_err(|e| {
@@ -265,6 +269,7 @@ pub async fn open(
     let end: EndSwitch = Arc::new(end);
     let activity = Arc::new(AtomicI64::new(now_ms()));
     let (notices, _) = broadcast::channel(8);
+    let tap = Arc::new(crate::tap::Tap::default());
     ctx.sessions.insert(
         &id,
         crate::enforcer::Watch {
@@ -273,6 +278,7 @@ pub async fn open(
             end: end.clone(),
             activity: activity.clone(),
             notices: notices.clone(),
+            tap: tap.clone(),
         },
     );
     let live = Arc::new(LiveSession {
@@ -283,6 +289,7 @@ pub async fn open(
         end,
         activity,
         notices,
+        tap,
     });
     tokio::spawn(supervise(
         ctx.clone(),
@@ -299,7 +306,7 @@ async fn supervise(
     ctx: Arc<Context>,
     live: Arc<LiveSession>,
     engineer: String,
-    handle: server::Handle,
+    handle: Option<server::Handle>,
     mut gone: watch::Receiver<bool>,
 ) {
     let mut notices = live.notices.subscribe();
@@ -310,12 +317,15 @@ async fn supervise(
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),
             notice = notices.recv() => {
                 let Ok(text) = notice else { continue };
+                live.tap.publish(crate::tap::Frame::Notice(text.clone()));
                 let _ = live.recorder.record(recordings::Event::Marker { text: text.clone() }).await;
                 ctx.audit(&engineer, "session.warning", &live.target, json!({"session": live.id, "message": text})).await;
             }
         }
     };
     trip(&live.end, end.clone());
+    live.tap
+        .publish(crate::tap::Frame::Notice(format!("session ended: {}", end.message)));
     let client_left = end.code == "client_closed";
     if !client_left {
         // Channels print the end line and close; give them a moment before disconnecting.
@@ -329,7 +339,7 @@ async fn supervise(
         .await;
     let sealed = live.recorder.seal(&end.message).await.is_ok();
     live.upstream.close().await;
-    if !client_left {
+    if let (false, Some(handle)) = (client_left, &handle) {
         let _ = handle
             .disconnect(
                 russh::Disconnect::ByApplication,
