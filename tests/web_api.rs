@@ -42,15 +42,18 @@ struct Api {
     http: Client,
     csrf: Option<String>,
     bearer: Option<String>,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 impl Api {
     fn new(gw: &Gateway) -> Api {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Api {
             base: format!("https://127.0.0.1:{}", gw.https_port),
+            jar: jar.clone(),
             http: Client::builder()
                 .danger_accept_invalid_certs(true)
-                .cookie_store(true)
+                .cookie_provider(jar)
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
@@ -75,6 +78,16 @@ impl Api {
             r = r.json(&json!({}));
         }
         r.send().unwrap()
+    }
+
+    /// The session cookies this client holds, as a `Cookie` header.
+    fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url: reqwest::Url = self.base.parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
 
     fn login(&mut self, user: &str, totp: Option<&str>) -> Response {
@@ -191,6 +204,9 @@ both_databases! {
             (Method::GET, "/policy", None, [403, 403, 403, 200]),
             (Method::GET, "/events", None, [200, 200, 403, 403]),
             (Method::GET, "/openapi.json", None, [200, 200, 200, 200]),
+            // WebSockets: without the page's Origin even an allowed role gets 403 (`origin`).
+            (Method::GET, "/terminal?target=web01", None, [403, 403, 403, 403]),
+            (Method::GET, "/sessions/s-nosuch/watch", None, [403, 403, 403, 403]),
         ];
         let callers = [&d.engineer, &d.approver, &d.auditor, &d.admin];
         let doc: Value = d.nobody.call(Method::GET, "/openapi.json", None).json().unwrap();
@@ -218,6 +234,53 @@ both_databases! {
         assert_eq!(documented, 2 + table.iter().map(|t| t.1.split('?').next().unwrap()
             .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}"))
             .collect::<std::collections::BTreeSet<_>>().len());
+    }
+
+    fn websockets_open_only_from_the_gateways_own_page(db) {
+        let d = desk(db);
+        d.w.gw.grant("alice", "web01", "1h");
+        let origin = format!("https://127.0.0.1:{}", d.w.gw.https_port);
+        // A WebSocket handshake by hand (HTTP/1.1 upgrade), with the caller's cookie.
+        let upgrade = |api: &Api, path: &str, from: &str| {
+            let http = Client::builder()
+                .danger_accept_invalid_certs(true)
+                .http1_only()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            let cookies = api.cookie_header();
+            http.get(format!("{}/api/v1{path}", api.base))
+                .header("Cookie", cookies)
+                .header("Connection", "Upgrade")
+                .header("Upgrade", "websocket")
+                .header("Sec-WebSocket-Version", "13")
+                .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+                .header("Origin", from)
+                .send()
+                .unwrap()
+        };
+        // Cross-site: refused before any session opens.
+        let r = upgrade(&d.engineer, "/terminal?target=web01", "https://evil.example");
+        assert_eq!(error_code(r), (403, "origin".into()));
+        assert!(d.w.gw.sessions().is_empty(), "a cross-site attempt opened a session");
+        // From the page: the terminal opens (101) and a session starts through the same checks as ssh.
+        let r = upgrade(&d.engineer, "/terminal?target=web01", &origin);
+        assert_eq!(r.status().as_u16(), 101, "{:?}", r.text());
+        let s = wait_until("the browser session", Duration::from_secs(10), || {
+            d.w.gw.sessions().into_iter().find(|s| json_text(s, "engineer") == "alice")
+        });
+        let id = json_text(&s, "id");
+        // Watching it: only approvers and auditors, only from the page.
+        let r = upgrade(&d.approver, &format!("/sessions/{id}/watch"), "https://evil.example");
+        assert_eq!(error_code(r), (403, "origin".into()));
+        let r = upgrade(&d.engineer, &format!("/sessions/{id}/watch"), &origin);
+        assert_eq!(r.status().as_u16(), 403, "an engineer may not watch");
+        let r = upgrade(&d.auditor, &format!("/sessions/{id}/watch"), &origin);
+        assert_eq!(r.status().as_u16(), 101);
+        d.w.gw.wait_audit("session.watch", |e| e.to_string().contains(&id));
+        // No grant, no terminal: the refusal comes back as JSON before any upgrade.
+        let r = upgrade(&d.engineer, "/terminal?target=nosuch", &origin);
+        assert_eq!(r.status().as_u16(), 403, "{:?}", r.text());
     }
 
     fn bad_input_gets_its_status_and_code(db) {

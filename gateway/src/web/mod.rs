@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod terminal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -166,6 +167,8 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/targets", ADMIN, "Targets and their pinned host keys", admin::targets),
         route!(Get "/policy", ADMIN, "The policy in force", admin::policy),
         route!(Get "/events", LIVE, "Server-sent events: request, decision, session, grant", events::stream),
+        route!(Get "/terminal", ENGINEER, "The browser terminal to a granted target (WebSocket)", terminal::open, query = ["target", "cols", "rows"]),
+        route!(Get "/sessions/{id}/watch", WATCHERS, "Watch a live session read-only (WebSocket)", terminal::watch_session),
     ]
 }
 
