@@ -32,9 +32,12 @@ pub enum Frame {
     Notice(String),
 }
 
+/// Recent output and the last terminal size.
+type Backlog = (VecDeque<u8>, Option<(u32, u32)>);
+
 /// The feed of one session.
 pub struct Tap {
-    backlog: Mutex<(VecDeque<u8>, Option<(u32, u32)>)>,
+    backlog: Mutex<Backlog>,
     tx: broadcast::Sender<Frame>,
 }
 
