@@ -85,7 +85,12 @@ fn command(
     w.push_data(*at, Stream::Output, 0, b"\r\n")?;
     *at += 50_000;
     w.push_data(*at, Stream::Output, 0, output.as_bytes())?;
-    w.push_data(*at, Stream::Output, 0, b"\x1b[01;32malice@web01\x1b[00m:~$ ")?;
+    w.push_data(
+        *at,
+        Stream::Output,
+        0,
+        b"\x1b[01;32malice@web01\x1b[00m:~$ ",
+    )?;
     w.flush_chunk()?;
     Ok(())
 }

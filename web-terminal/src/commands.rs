@@ -278,13 +278,34 @@ impl Rebuild {
         }
     }
 
-    fn output(&mut self, data: &[u8]) {
-        for &b in data {
-            if let Effect::Newline = self.line.feed(b) {
-                if let Some(at) = self.typing.enter_at {
-                    self.finish(at);
+    fn output(&mut self, mut data: &[u8]) {
+        loop {
+            if self.typing.start_col.is_none() {
+                // Nobody is typing: only the text after the last line feed can become the
+                // prompt, so skip to it (most output of a busy session is never looked at).
+                if let Some(i) = data.iter().rposition(|&b| b == b'\n') {
+                    self.line.clear();
+                    self.line.esc = Esc::None;
+                    data = data.get(i + 1..).unwrap_or_default();
                 }
-                self.line.clear();
+            }
+            let mut rest = None;
+            for (i, &b) in data.iter().enumerate() {
+                if let Effect::Newline = self.line.feed(b) {
+                    let finished = self.typing.enter_at.is_some();
+                    if let Some(at) = self.typing.enter_at {
+                        self.finish(at);
+                    }
+                    self.line.clear();
+                    if finished {
+                        rest = Some(i + 1);
+                        break;
+                    }
+                }
+            }
+            match rest.and_then(|i| data.get(i..)) {
+                Some(more) if !more.is_empty() => data = more,
+                _ => return,
             }
         }
     }

@@ -10,12 +10,12 @@
 // Prints "N passed, N failed" and exits non-zero on any failure.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, extname, normalize } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import http from 'node:http';
 import { chromium } from 'playwright-core';
+import { serve, launchArgs } from './serve.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const crate = join(here, '..');
@@ -36,35 +36,6 @@ if (!recording) {
     { cwd: repo, stdio: 'inherit' });
   if (made.status !== 0) { console.error('cannot make the test recording'); process.exit(2); }
 }
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
-
-// dist/ as static files; /fixtures/small.mwrec the recording; the API answers 401 like a
-// gateway to a visitor who is not logged in.
-export function serve(dir, fixtures) {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname.startsWith('/api/')) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'unauthenticated', message: 'no session' } }));
-      return;
-    }
-    if (fixtures[url.pathname]) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end(readFileSync(fixtures[url.pathname]));
-      return;
-    }
-    const path = normalize(join(dir, url.pathname === '/' ? 'index.html' : url.pathname));
-    if (!path.startsWith(dir) || !existsSync(path)) { res.writeHead(404); res.end('not found'); return; }
-    res.writeHead(200, { 'content-type': TYPES[extname(path)] || 'application/octet-stream' });
-    res.end(readFileSync(path));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-export const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 const results = [];
 async function test(name, fn) {
