@@ -83,8 +83,11 @@ try {
     assert(s.includes('line-200'), 'end screen shows the end of seq output');
     await page.screenshot({ path: join(artifacts, 'replay-end.png') });
     // Back in time: the later output must be gone.
-    await page.evaluate(() => window.menweiPlayer.seek(2500));
-    await page.waitForFunction(() => !document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 5000 });
+    await page.evaluate(async () => {
+      await window.menweiPlayer.seek(2500);
+      await new Promise((r) => requestAnimationFrame(r));
+    });
+    await page.waitForFunction(() => document.querySelector('#aud-replay .xterm-rows').textContent.includes('hello-replay'), null, { timeout: 5000 });
     s = await screen();
     assert(s.includes('hello-replay'), `screen at 2.5 s shows the echo: ${s.slice(0, 300)}`);
     assert(!s.includes('line-1'), 'screen at 2.5 s shows nothing of the later command');
@@ -109,7 +112,10 @@ try {
     const hits = await page.evaluate(() => window.menweiPlayer.search('hello-replay'));
     assert(hits.length === 2, `typed echo and output: ${JSON.stringify(hits)}`);
     await page.click('#hits li:last-child a');
-    await page.waitForFunction(() => !document.querySelector('#aud-replay .xterm-rows').textContent.includes('FINAL-SCREEN'), null, { timeout: 5000 });
+    await page.waitForFunction(() => {
+      const text = document.querySelector('#aud-replay .xterm-rows').textContent;
+      return !text.includes('FINAL-SCREEN') && text.includes('hello-replay');
+    }, null, { timeout: 5000 });
     const pos = await page.evaluate(() => window.menweiPlayer.position_ms());
     assert(pos > 1000 && pos < 3000, `jumped to the hit: ${pos}`);
   });
