@@ -16,6 +16,8 @@ pub struct WorldOpts {
     pub config: &'static str,
     /// Lines of the generated `menwei.toml` replaced before `serve`: (old line, new line).
     pub replace: &'static [(&'static str, &'static str)],
+    /// `[https] assets`: the built page (`web-terminal/dist`) to serve, `None` for the API only.
+    pub assets: Option<std::path::PathBuf>,
 }
 
 impl Default for WorldOpts {
@@ -25,6 +27,7 @@ impl Default for WorldOpts {
             pin: true,
             config: "",
             replace: &[],
+            assets: None,
         }
     }
 }
@@ -60,6 +63,13 @@ impl World {
         for (old, new) in opts.replace {
             gw.replace_config_line(old, new);
         }
+        if let Some(dir) = &opts.assets {
+            let line = format!(
+                "assets = {}",
+                toml_string(&dir.display().to_string())
+            );
+            gw.replace_config_line("# assets = \"/usr/share/menwei/web\"", &line);
+        }
         gw.add_user("bob", "approver");
         let alice = Engineer::new("alice");
         gw.add_engineer(&alice);
@@ -81,4 +91,18 @@ impl World {
     pub fn grant_id(&self) -> &str {
         self.grant.as_deref().expect("this world has no grant")
     }
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -94,7 +94,7 @@ impl LiveTerminal {
                 }
                 None => {
                     let bytes = Uint8Array::new(&data);
-                    t.write_bytes(&bytes, &Function::new_no_args(""));
+                    t.write_bytes_only(&bytes);
                 }
             }
         });

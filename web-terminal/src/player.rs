@@ -224,7 +224,7 @@ impl Core {
         let reset = Closure::once_into_js(move || term.resize(size.0, size.1));
         self.term.write_str("\x1bc", reset.unchecked_ref());
         if let Some(snapshot) = snapshot {
-            self.term.write_str(snapshot, &Function::new_no_args(""));
+            self.term.write_str_only(snapshot);
         }
         for seg in self
             .timeline

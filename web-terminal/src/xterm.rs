@@ -1,8 +1,9 @@
 //! The small part of xterm.js (`@xterm/xterm` 6) and its fit and serialize addons that the
 //! player and the live terminal use, bound by hand (no maintained binding crate exists).
 //!
-//! The module names are bare specifiers; the page maps them to the files in `dist/xterm/`
-//! with an import map (`www/index.html`), so no bundler is needed.
+//! The module names are bare specifiers; `web-terminal/build` rewrites them in the glue to
+//! the files in `dist/xterm/` (an inline import map would break the gateway's CSP), so no
+//! bundler is needed.
 
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -25,6 +26,15 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = write)]
     pub fn write_str(this: &Terminal, data: &str, callback: &Function);
+
+    /// `write` without a callback. (A no-op `Function::new_no_args("")` is `new Function`,
+    /// i.e. eval, which the gateway's Content-Security-Policy forbids.)
+    #[wasm_bindgen(method, js_name = write)]
+    pub fn write_bytes_only(this: &Terminal, data: &Uint8Array);
+
+    /// `write` of text without a callback.
+    #[wasm_bindgen(method, js_name = write)]
+    pub fn write_str_only(this: &Terminal, data: &str);
 
     #[wasm_bindgen(method)]
     pub fn resize(this: &Terminal, cols: u32, rows: u32);
@@ -121,7 +131,7 @@ pub fn options(cols: u32, rows: u32, scrollback: u32, stdin: bool) -> Object {
 pub fn write_then(term: &Terminal, data: &[u8], resize: Option<(u32, u32)>) {
     let bytes = Uint8Array::from(data);
     match resize {
-        None => term.write_bytes(&bytes, &Function::new_no_args("")),
+        None => term.write_bytes_only(&bytes),
         Some((cols, rows)) => {
             let t = term.clone();
             let f = Closure::once_into_js(move || t.resize(cols, rows));

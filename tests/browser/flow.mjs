@@ -1,0 +1,282 @@
+// The web side's whole flow in headless Chromium, as three people in three browser
+// contexts against a running gateway that serves the built page (tests/browser.rs starts
+// it):
+//
+//   a. the engineer logs in and files a request for the target from the page;
+//   b. the approver, logged in before the request was filed, sees it appear in the queue
+//      without reloading (server-sent events) and approves it with a comment;
+//   c. the engineer sees the grant, opens the browser terminal, types a command and sees
+//      the target's answer on the xterm screen;
+//   d. the approver watches the session live, sees the same output and new output appear,
+//      terminates it; the engineer's page says the session ended;
+//   e. an auditor finds the session by engineer, opens the replay, searches the output and
+//      jumps to the hit: the replayed screen shows it.
+//
+// Every step saves a screenshot into MENWEI_SHOTS. Prints "N passed, N failed" and exits
+// non-zero on any failure. A step after a failed one is reported as failed (skipped).
+//
+// Environment: MENWEI_URL (https://127.0.0.1:PORT), MENWEI_PASSWORD, MENWEI_ENGINEER,
+// MENWEI_APPROVER, MENWEI_APPROVER_TOTP_HEX, MENWEI_AUDITOR, MENWEI_AUDITOR_TOTP_HEX
+// (optional), MENWEI_TARGET, MENWEI_SHOTS; CHROMIUM (default /usr/bin/chromium); DEBUG=1
+// echoes the pages' console.
+
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+// playwright-core is installed with the page's tooling (web-terminal/node_modules).
+const { chromium } = createRequire(join(repo, 'web-terminal', 'package.json'))('playwright-core');
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) { console.error(`flow: ${name} is not set`); process.exit(2); }
+  return v;
+};
+const base = env('MENWEI_URL');
+const password = env('MENWEI_PASSWORD');
+const engineer = env('MENWEI_ENGINEER', 'alice');
+const approver = env('MENWEI_APPROVER', 'bob');
+const auditor = env('MENWEI_AUDITOR', 'audrey');
+const target = env('MENWEI_TARGET', 'web01');
+const shots = env('MENWEI_SHOTS', join(repo, 'tests', 'test-artifacts', 'browser'));
+mkdirSync(shots, { recursive: true });
+
+// The whole flow has a deadline: a hung browser fails the run instead of the CI job.
+const DEADLINE_MS = Number(process.env.FLOW_DEADLINE_MS || 100000);
+setTimeout(() => { console.log(`FAIL the flow did not finish within ${DEADLINE_MS} ms`); process.exit(3); }, DEADLINE_MS).unref();
+const STEP_MS = 15000;
+
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits), as the gateway checks it.
+function totp(hex, unixSecs) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
+  const d = createHmac('sha1', Buffer.from(hex, 'hex')).update(counter).digest();
+  const o = d[19] & 0x0f;
+  const v = d.readUInt32BE(o) & 0x7fffffff;
+  return String(v % 1000000).padStart(6, '0');
+}
+
+const results = [];
+let broken = false;
+async function step(name, fn) {
+  if (broken) {
+    results.push([name, 'skipped']);
+    console.log(`FAIL ${name} (skipped: an earlier step failed)`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, null]);
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    broken = true;
+    results.push([name, err]);
+    console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n     ') : err}`);
+    await snapAll(`FAILED-${name}`).catch(() => {});
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  // Playwright gives every launch a fresh temporary profile (user-data-dir).
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timeout: 30000,
+});
+
+const pageErrors = [];
+const pages = {};
+async function person(who) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 }, locale: 'zh-CN' });
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${who}: ${e}`));
+  if (process.env.DEBUG) {
+    page.on('console', (m) => console.log(`${who} console:`, m.text()));
+    page.on('websocket', (ws) => {
+      console.log(`${who} websocket ${ws.url()}`);
+      const show = (dir) => (f) => console.log(`${who} ws ${dir}`, JSON.stringify(typeof f.payload === 'string' ? f.payload : f.payload.toString('latin1')).slice(0, 200));
+      ws.on('framesent', show('>'));
+      ws.on('framereceived', show('<'));
+      ws.on('close', () => console.log(`${who} ws closed`));
+      ws.on('socketerror', (e) => console.log(`${who} ws error ${e}`));
+    });
+  }
+  pages[who] = page;
+  return page;
+}
+let shotNo = 0;
+async function snap(page, name) {
+  shotNo += 1;
+  await page.screenshot({ path: join(shots, `${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+async function snapAll(name) {
+  for (const [who, page] of Object.entries(pages)) await snap(page, `${name}-${who}`);
+}
+
+// The text of an xterm screen inside `scope` (a CSS selector).
+const screenText = (page, scope) => page.evaluate((s) => document.querySelector(`${s} .xterm-rows`)?.textContent ?? '', scope);
+async function waitScreen(page, scope, needle, timeout = STEP_MS) {
+  try {
+    await page.waitForFunction(([s, n]) => (document.querySelector(`${s} .xterm-rows`)?.textContent ?? '').includes(n), [scope, needle], { timeout });
+  } catch (err) {
+    throw new Error(`${scope} screen never showed ${JSON.stringify(needle)}; it shows: ${JSON.stringify((await screenText(page, scope)).replace(/\s+/g, ' ').slice(-400))}`);
+  }
+}
+
+async function logIn(page, user, totpHex) {
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#login form');
+  await page.fill('#login input[name=user]', user);
+  await page.fill('#login input[name=password]', password);
+  if (totpHex) {
+    // A code close to the end of its window may be stale when it arrives.
+    while (Math.floor(Date.now() / 1000) % 30 > 26) await new Promise((r) => setTimeout(r, 250));
+    await page.fill('#login input[name=totp]', totp(totpHex, Date.now() / 1000));
+  }
+  await page.click('#login button[type=submit]');
+  await page.waitForFunction((u) => document.querySelector('#who')?.textContent.includes(u), user);
+  // Marks this document: a reload or navigation would lose it.
+  await page.evaluate(() => { window.__sameDocument = true; });
+}
+const sameDocument = (page) => page.evaluate(() => window.__sameDocument === true);
+
+const marker = `INC-BROWSER-${process.pid}`;
+let requestId = '';
+let eng; let appr; let aud;
+
+try {
+  await step('approver_logs_in_before_the_request_and_sees_the_desk', async () => {
+    appr = await person('approver');
+    await logIn(appr, approver, process.env.MENWEI_APPROVER_TOTP_HEX);
+    await appr.waitForSelector('#appr-queue');
+    const who = await appr.textContent('#who');
+    assert(who.includes('审批员'), `approver role shown in Chinese: ${who}`);
+    // The live indicator: the queue's event stream is open.
+    await appr.waitForSelector('#live-indicator:not([hidden])');
+    await snap(appr, 'approver-queue-empty');
+  });
+
+  await step('a_engineer_logs_in_and_files_a_request_from_the_page', async () => {
+    eng = await person('engineer');
+    await eng.goto(`${base}/`);
+    await eng.waitForSelector('#login form');
+    await snap(eng, 'login');
+    await logIn(eng, engineer);
+    await eng.waitForSelector('#eng-request form');
+    await eng.fill('#eng-request input[name=targets]', target);
+    await eng.fill('#eng-request input[name=reason]', 'browser e2e: disk almost full');
+    await eng.fill('#eng-request input[name=incident]', marker);
+    await eng.selectOption('#eng-request select[name=level]', 'B');
+    await eng.fill('#eng-request input[name=duration]', '30m');
+    await snap(eng, 'engineer-request-form');
+    await eng.click('#eng-request button[type=submit]');
+    const ok = await eng.waitForSelector('#messages .msg.ok');
+    const text = await ok.textContent();
+    const m = text.match(/r-[0-9a-z]+/);
+    assert(m, `the page names the filed request: ${text}`);
+    requestId = m[0];
+    await eng.waitForFunction((id) => document.querySelector('#eng-mine')?.textContent.includes(id), requestId);
+    const row = await eng.textContent(`#eng-mine tr:has-text("${requestId}")`);
+    assert(row.includes('pending') && row.includes(marker) && row.includes(target), `my request row: ${row}`);
+    await snap(eng, 'engineer-request-filed');
+  });
+
+  await step('b_approver_sees_it_arrive_without_reload_and_approves_with_a_comment', async () => {
+    await appr.waitForFunction((id) => document.querySelector('#appr-queue')?.textContent.includes(id), requestId);
+    assert(await sameDocument(appr), 'the approver page was reloaded');
+    const row = appr.locator('#appr-queue tr', { hasText: requestId });
+    const text = await row.textContent();
+    assert(text.includes(engineer) && text.includes(marker) && text.includes('B') && text.includes('/ 30 分钟'),
+      `queue row has engineer, incident, level and time waiting against 30 min: ${text}`);
+    await snap(appr, 'approver-queue-live');
+    await row.locator('input.comment').fill('approved from the browser test');
+    await row.locator('button.ok').click();
+    await appr.waitForSelector('#messages .msg.ok');
+    await appr.waitForFunction((id) => !document.querySelector('#appr-queue')?.textContent.includes(id), requestId);
+    await snap(appr, 'approver-approved');
+  });
+
+  await step('c_engineer_sees_the_grant_opens_the_terminal_and_sees_the_answer', async () => {
+    const open = eng.locator('#eng-grants button', { hasText: target });
+    await open.waitFor();
+    assert(await sameDocument(eng), 'the engineer page was reloaded');
+    await eng.waitForFunction((id) => document.querySelector(`#eng-mine`)?.textContent.match(new RegExp(`${id}.*approved`)), requestId);
+    await snap(eng, 'engineer-grant-live');
+    await open.click();
+    await eng.waitForSelector('#eng-grants .xterm-rows');
+    // The WebSocket is open once the page sent its size (the status line is cleared).
+    await eng.waitForFunction(() => window.menwei && document.querySelector('#eng-grants .xterm-helper-textarea'));
+    await eng.click('#eng-grants .term');
+    await eng.keyboard.type('echo BROWSER_$((6*7))');
+    await eng.keyboard.press('Enter');
+    await waitScreen(eng, '#eng-grants', 'BROWSER_42');
+    await snap(eng, 'engineer-terminal');
+  });
+
+  await step('d_approver_watches_live_and_terminates_and_the_engineer_is_told', async () => {
+    const row = appr.locator('#appr-sessions tr', { hasText: engineer });
+    await row.waitFor();
+    assert(await sameDocument(appr), 'the approver page was reloaded');
+    await row.locator('button:not(.danger)').click();
+    await waitScreen(appr, '#appr-sessions', 'BROWSER_42');
+    // New output reaches the watcher as it happens.
+    await eng.click('#eng-grants .term');
+    await eng.keyboard.type('echo WATCH_$((7*8))');
+    await eng.keyboard.press('Enter');
+    await waitScreen(eng, '#eng-grants', 'WATCH_56');
+    await waitScreen(appr, '#appr-sessions', 'WATCH_56', 10000);
+    await snap(appr, 'approver-watch');
+    appr.once('dialog', (d) => d.accept());
+    await appr.click('#appr-sessions .terminal-box .toolbar button.danger');
+    await eng.waitForFunction(() => (document.querySelector('#eng-grants .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
+    const status = await eng.textContent('#eng-grants .terminal-box .status');
+    assert(status.includes(approver), `the end message says who ended it: ${status}`);
+    await snap(eng, 'engineer-session-ended');
+    await appr.waitForFunction(() => (document.querySelector('#appr-sessions .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
+    await snap(appr, 'approver-watch-ended');
+  });
+
+  await step('e_auditor_finds_the_session_searches_the_replay_and_jumps_to_the_output', async () => {
+    aud = await person('auditor');
+    await logIn(aud, auditor, process.env.MENWEI_AUDITOR_TOTP_HEX);
+    await aud.waitForSelector('#aud-sessions form');
+    await aud.fill('#aud-sessions input[name=engineer]', engineer);
+    await aud.click('#aud-sessions button[type=submit]');
+    const row = aud.locator('#aud-sessions tr', { hasText: marker });
+    await row.waitFor();
+    const text = await row.textContent();
+    assert(text.includes(engineer) && text.includes(target) && text.includes('B'), `session row: ${text}`);
+    await snap(aud, 'auditor-sessions');
+    await row.locator('button').click();
+    await aud.waitForSelector('#aud-replay .xterm-rows');
+    await aud.waitForSelector('#find');
+    await aud.fill('#find', 'BROWSER_42');
+    await aud.press('#find', 'Enter');
+    const hit = aud.locator('#hits li a').first();
+    await hit.waitFor();
+    const hits = await aud.evaluate(() => window.menwei && document.querySelectorAll('#hits li a').length);
+    assert(hits >= 1, `search hits: ${hits}`);
+    await hit.click();
+    await waitScreen(aud, '#aud-replay', 'BROWSER_42');
+    const later = await screenText(aud, '#aud-replay');
+    assert(!later.includes('WATCH_56'), `the replay jumped to the hit, not to the end: ${later.replace(/\s+/g, ' ').slice(-300)}`);
+    await snap(aud, 'auditor-replay-hit');
+  });
+
+  await step('no_uncaught_errors_in_any_page', async () => {
+    assert(pageErrors.length === 0, pageErrors.join('\n'));
+  });
+} finally {
+  await browser.close().catch(() => {});
+}
+
+const failed = results.filter(([, e]) => e).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
