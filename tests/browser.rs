@@ -115,6 +115,7 @@ both_databases! {
         // ended by bob, replayed by audrey.
         let s = gw.last_session("alice");
         assert_eq!(json_text(&s, "target"), "web01", "{s}");
+        assert_eq!(json_text(&s, "end_reason"), "terminated", "ended by the approver: {s}");
         gw.wait_audit("session.terminate", |e| json_text(e, "actor") == "bob");
         gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey");
     }

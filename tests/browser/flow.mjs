@@ -211,8 +211,8 @@ try {
     await snap(eng, 'engineer-grant-live');
     await open.click();
     await eng.waitForSelector('#eng-grants .xterm-rows');
-    // The WebSocket is open once the page sent its size (the status line is cleared).
-    await eng.waitForFunction(() => window.menwei && document.querySelector('#eng-grants .xterm-helper-textarea'));
+    // What a person waits for before typing: the target's shell prompt.
+    await eng.waitForFunction(() => /[$#] *$/m.test(document.querySelector('#eng-grants .xterm-rows')?.innerText ?? ''));
     await eng.click('#eng-grants .term');
     await eng.keyboard.type('echo BROWSER_$((6*7))');
     await eng.keyboard.press('Enter');
@@ -240,6 +240,11 @@ try {
     assert(status.includes(approver), `the end message says who ended it: ${status}`);
     await snap(eng, 'engineer-session-ended');
     await appr.waitForFunction(() => (document.querySelector('#appr-sessions .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
+    // The watcher is told why: by whom, not "the engineer closed the connection".
+    await waitScreen(appr, '#appr-sessions', `an approver (${approver}) ended the session`, 5000);
+    // And the active-session list drops it without a reload.
+    await appr.waitForFunction(() => !document.querySelector('#appr-sessions table')?.textContent.includes('web01'));
+    assert(await sameDocument(appr), 'the approver page was reloaded');
     await snap(appr, 'approver-watch-ended');
   });
 

@@ -453,12 +453,18 @@ function openWatch(box, s) {
     bar, screen);
   try {
     watch = new Watch(wsUrl(`/sessions/${encodeURIComponent(s.id)}/watch`), screen);
+    // Once the session ended, progress (the feed still settles) must not hide that.
+    let ended = false;
     watch.on_progress((pos, dur, following) => {
       bar.max = String(dur); bar.value = String(pos);
-      status.textContent = following ? t('following') : fmtTime(pos);
+      if (!ended) status.textContent = following ? t('following') : fmtTime(pos);
     });
     watch.on_status((kind, text) => {
-      if (kind === 'end' || kind === 'closed') status.textContent = `${t('ended')} ${text || ''}`;
+      if (kind === 'end' || (kind === 'closed' && !ended)) {
+        ended = true;
+        status.textContent = `${t('ended')}: ${text || t('closed')}`;
+        refreshSoon();
+      }
     });
     bar.addEventListener('input', () => watch && watch.seek(Number(bar.value)));
   } catch (err) {

@@ -311,7 +311,10 @@ async fn supervise(
 ) {
     let mut notices = live.notices.subscribe();
     let end = loop {
+        // Biased: an end already decided (terminated, revoked, expired) wins over the client
+        // going away, which it causes (the browser relay closes its socket on the end).
         tokio::select! {
+            biased;
             end = live.ended() => break end,
             _ = live.recorder.failed() => break End::new("recording_failed", "the session recording cannot be written, so the session is closed"),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),

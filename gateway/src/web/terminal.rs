@@ -155,7 +155,12 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         loop {
             let msg = tokio::select! {
                 msg = from_page.next() => msg,
-                _ = live.ended() => return,
+                // The output side tells the page why and closes the socket; returning at
+                // once would drop it mid-send (the page saw a bare 1006). A moment, then go.
+                _ = live.ended() => {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    return;
+                }
             };
             let recorded = match msg {
                 Some(Ok(Message::Binary(data))) => {
