@@ -24,7 +24,7 @@ const TEXT = {
     comment: '意见', 'appr.sessions': '进行中的会话', watch: '旁观', terminate: '终止',
     revoke: '撤销授权', 'appr.grants': '有效授权', 'appr.breakglass': '紧急授权复核', signoff: '复核签字',
     minutes: '分钟', of30: '/ 30 分钟', started: '开始', confirm_terminate: '确定终止该会话？',
-    confirm_revoke: '确定撤销该授权？在线会话将立即断开。', deny_needs_comment: '拒绝时必须填写意见。',
+    confirm_revoke: '确定撤销该授权？在线会话将立即断开。', deny_needs_comment: '拒绝时必须填写意见。', signoff_needs_comment: '复核签字须填写意见。',
     // auditor
     'aud.sessions': '会话检索', from: '起', to: '止', grant: '授权', search: '查询', replay: '回放',
     'aud.replay': '录像回放', play: '播放', pause: '暂停', speed: '速度', skip_idle: '跳过空闲',
@@ -62,7 +62,7 @@ const TEXT = {
     comment: 'Comment', 'appr.sessions': 'Active sessions', watch: 'Watch', terminate: 'Terminate',
     revoke: 'Revoke', 'appr.grants': 'Live grants', 'appr.breakglass': 'Break-glass review', signoff: 'Sign off',
     minutes: 'min', of30: '/ 30 min', started: 'Started', confirm_terminate: 'Terminate this session?',
-    confirm_revoke: 'Revoke this grant? Its live sessions end at once.', deny_needs_comment: 'A denial needs a comment.',
+    confirm_revoke: 'Revoke this grant? Its live sessions end at once.', deny_needs_comment: 'A denial needs a comment.', signoff_needs_comment: 'A sign-off needs a comment.',
     'aud.sessions': 'Sessions', from: 'From', to: 'To', grant: 'Grant', search: 'Search', replay: 'Replay',
     'aud.replay': 'Replay', play: 'Play', pause: 'Pause', speed: 'Speed', skip_idle: 'Skip idle',
     find: 'Search output', marks: 'Marks and commands', commands: 'Commands',
@@ -175,6 +175,16 @@ const when = (v) => {
   const d = new Date(typeof v === 'number' && v < 1e12 ? v * 1000 : v);
   return Number.isNaN(d.getTime()) ? String(v) : d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB');
 };
+// A request's targets (the API always gives the list; a group request also names its group).
+const requestTargets = (r) => {
+  const names = Array.isArray(r.targets) ? r.targets.join(', ') : String(r.targets || '');
+  return r.group ? `${r.group}${names ? `: ${names}` : ''}` : names;
+};
+// datetime-local inputs give local time without a zone; the API takes RFC 3339.
+const isoFields = (d, keys) => {
+  for (const k of keys) if (d[k]) { const x = new Date(d[k]); if (!Number.isNaN(x.getTime())) d[k] = x.toISOString(); }
+  return d;
+};
 const minutesSince = (v) => Math.max(0, Math.floor((Date.now() - new Date(v).getTime()) / 60000));
 const minutesUntil = (v) => Math.floor((new Date(v).getTime() - Date.now()) / 60000);
 const fmtTime = (ms) => {
@@ -268,11 +278,11 @@ function engineerView() {
     const reqs = await attempt(() => api('GET', '/requests'));
     if (reqs) requests.replaceChildren(table(list(reqs), [
       { label: 'ID', cell: (r) => pick(r, 'id') },
-      { label: t('targets'), cell: (r) => [].concat(pick(r, 'targets', 'group')).join(', ') },
+      { label: t('targets'), cell: (r) => requestTargets(r) },
       { label: t('level'), cell: (r) => pick(r, 'level') },
       { label: t('incident'), cell: (r) => pick(r, 'incident') },
       { label: t('state'), cell: (r) => h('span', { class: `state ${pick(r, 'state')}` }, pick(r, 'state')) },
-      { label: t('created'), cell: (r) => when(pick(r, 'created_at', 'filed_at')) },
+      { label: t('created'), cell: (r) => when(pick(r, 'filed_at')) },
       { label: '', cell: (r) => (pick(r, 'state') === 'pending'
         ? h('button', { type: 'button', onclick: async () => { await attempt(() => api('POST', `/requests/${encodeURIComponent(r.id)}/withdraw`, {})); load(); } }, t('withdraw'))
         : '') },
@@ -280,10 +290,9 @@ function engineerView() {
     const gs = await attempt(() => api('GET', '/grants?live=true'));
     if (gs) grants.replaceChildren(table(list(gs), [
       { label: 'ID', cell: (g) => pick(g, 'id') },
-      { label: t('target'), cell: (g) => [].concat(pick(g, 'targets', 'target')).join(', ') },
-      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at', 'end', 'until')) },
-      { label: '', cell: (g) => h('span', { class: 'buttons' }, [].concat(pick(g, 'targets', 'target')).filter(Boolean).map((name) =>
-        h('button', { type: 'button', onclick: () => openTerminal(termBox, name) }, `${t('open_terminal')} ${name}`))) },
+      { label: t('target'), cell: (g) => pick(g, 'target') },
+      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at')) },
+      { label: '', cell: (g) => h('button', { type: 'button', onclick: () => openTerminal(termBox, g.target) }, `${t('open_terminal')} ${g.target}`) },
     ]));
   };
   refreshers['request:eng'] = load;
@@ -363,14 +372,17 @@ function approverView() {
     queue.replaceChildren(table(list(reqs), [
       { label: 'ID', cell: (r) => pick(r, 'id') },
       { label: t('engineer'), cell: (r) => pick(r, 'engineer') },
-      { label: t('targets'), cell: (r) => [].concat(pick(r, 'targets', 'group')).join(', ') },
+      { label: t('targets'), cell: (r) => requestTargets(r) },
       { label: t('level'), cell: (r) => h('span', { class: `level level-${pick(r, 'level')}` }, pick(r, 'level')) },
       { label: t('incident'), cell: (r) => pick(r, 'incident') },
       { label: t('reason'), cell: (r) => pick(r, 'reason') },
-      { label: t('window'), cell: (r) => `${when(pick(r, 'start', 'starts_at')) || '—'} · ${pick(r, 'duration')}` },
+      { label: t('window'), cell: (r) => `${when(pick(r, 'starts_at')) || '—'} · ${pick(r, 'duration')}` },
       { label: t('waiting'), cell: (r) => {
-        const m = minutesSince(pick(r, 'created_at', 'filed_at'));
-        return h('span', { class: m >= 30 ? 'late' : m >= 20 ? 'warn' : '' }, `${m} ${t('of30')}`);
+        // The server's count (waiting_ms, against the policy's response window) when given.
+        const m = typeof r.waiting_ms === 'number' ? Math.floor(r.waiting_ms / 60000) : minutesSince(pick(r, 'filed_at'));
+        const windowMin = typeof r.response_window_ms === 'number' ? Math.round(r.response_window_ms / 60000) : 30;
+        const late = r.overdue === true || m >= windowMin;
+        return h('span', { class: late ? 'late' : m >= windowMin * 2 / 3 ? 'warn' : '' }, `${m} / ${windowMin} ${t('minutes')}`);
       } },
       { label: '', cell: (r) => {
         const input = h('input', { placeholder: t('comment'), class: 'comment' });
@@ -381,13 +393,18 @@ function approverView() {
     ]));
   };
   const loadSessions = async () => {
-    const ss = await attempt(() => api('GET', '/sessions?live=true'));
+    const [ss, gs] = await Promise.all([
+      attempt(() => api('GET', '/sessions?live=true')),
+      attempt(() => api('GET', '/grants?live=true')),
+    ]);
+    // A session's time left is its grant's: sessions carry grant_id, grants ends_at.
+    const grantEnds = new Map(list(gs).map((g) => [g.id, g.ends_at]));
     if (ss) sessions.replaceChildren(table(list(ss), [
       { label: 'ID', cell: (s) => pick(s, 'id') },
       { label: t('engineer'), cell: (s) => pick(s, 'engineer') },
       { label: t('target'), cell: (s) => pick(s, 'target') },
-      { label: t('started'), cell: (s) => when(pick(s, 'started_at', 'start')) },
-      { label: t('remaining'), cell: (s) => { const e = pick(s, 'grant_ends_at', 'ends_at'); return e ? `${minutesUntil(e)} ${t('minutes')}` : ''; } },
+      { label: t('started'), cell: (s) => when(pick(s, 'started_at')) },
+      { label: t('remaining'), cell: (s) => { const e = grantEnds.get(s.grant_id); return e ? `${minutesUntil(e)} ${t('minutes')}` : ''; } },
       { label: '', cell: (s) => h('span', { class: 'buttons' },
         h('button', { type: 'button', onclick: () => openWatch(watchBox, s) }, t('watch')),
         h('button', { type: 'button', class: 'danger', onclick: async () => {
@@ -396,12 +413,11 @@ function approverView() {
           if (ok !== undefined) loadSessions();
         } }, t('terminate'))) },
     ]));
-    const gs = await attempt(() => api('GET', '/grants?live=true'));
     if (gs) grants.replaceChildren(table(list(gs), [
       { label: 'ID', cell: (g) => pick(g, 'id') },
       { label: t('engineer'), cell: (g) => pick(g, 'engineer') },
-      { label: t('target'), cell: (g) => [].concat(pick(g, 'targets', 'target')).join(', ') },
-      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at', 'end', 'until')) },
+      { label: t('target'), cell: (g) => pick(g, 'target') },
+      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at')) },
       { label: '', cell: (g) => h('button', { type: 'button', class: 'danger', onclick: async () => {
         if (!confirm(t('confirm_revoke'))) return;
         const ok = await attempt(() => api('POST', `/grants/${encodeURIComponent(g.id)}/revoke`, {}));
@@ -413,12 +429,19 @@ function approverView() {
       { label: 'ID', cell: (b) => pick(b, 'id') },
       { label: t('engineer'), cell: (b) => pick(b, 'engineer') },
       { label: t('incident'), cell: (b) => pick(b, 'incident') },
-      { label: t('created'), cell: (b) => when(pick(b, 'created_at', 'at')) },
-      { label: t('state'), cell: (b) => pick(b, 'state', 'signed_off_by') },
-      { label: '', cell: (b) => h('button', { type: 'button', onclick: async () => {
-        const ok = await attempt(() => api('POST', `/breakglass/${encodeURIComponent(b.id)}/signoff`, {}));
-        if (ok !== undefined) loadSessions();
-      } }, t('signoff')) },
+      { label: t('targets'), cell: (b) => requestTargets(b) },
+      { label: t('created'), cell: (b) => when(pick(b, 'filed_at')) },
+      { label: t('state'), cell: (b) => pick(b, 'state') },
+      { label: '', cell: (b) => {
+        // A sign-off is a review: the API requires its comment.
+        const input = h('input', { placeholder: t('comment'), class: 'comment' });
+        return h('span', { class: 'buttons' }, input, h('button', { type: 'button', onclick: async () => {
+          const comment = input.value.trim();
+          if (!comment) { message(t('signoff_needs_comment')); return; }
+          const ok = await attempt(() => api('POST', `/breakglass/${encodeURIComponent(b.id)}/signoff`, { comment }));
+          if (ok !== undefined) loadSessions();
+        } }, t('signoff')));
+      } },
     ]));
   };
   refreshers['request:appr'] = loadQueue;
@@ -482,16 +505,17 @@ function auditorView() {
   const search = h('form', {
     class: 'grid', onsubmit: async (e) => {
       e.preventDefault();
-      const q = new URLSearchParams(formData(e.target));
+      const q = new URLSearchParams(isoFields(formData(e.target), ['from', 'to']));
       const ss = await attempt(() => api('GET', `/sessions?${q}`));
       if (ss) results.replaceChildren(table(list(ss), [
         { label: 'ID', cell: (s) => pick(s, 'id') },
         { label: t('engineer'), cell: (s) => pick(s, 'engineer') },
         { label: t('target'), cell: (s) => pick(s, 'target') },
-        { label: t('grant'), cell: (s) => pick(s, 'grant', 'grant_id') },
+        { label: t('grant'), cell: (s) => pick(s, 'grant_id') },
         { label: t('incident'), cell: (s) => pick(s, 'incident') },
         { label: t('level'), cell: (s) => pick(s, 'level') },
-        { label: t('started'), cell: (s) => when(pick(s, 'started_at', 'start')) },
+        { label: t('started'), cell: (s) => when(pick(s, 'started_at')) },
+        { label: t('ends'), cell: (s) => (s.live ? t('live') : when(pick(s, 'ended_at'))) },
         { label: '', cell: (s) => h('button', { type: 'button', onclick: () => replaySession(replayBox, s.id) }, t('replay')) },
       ]));
     },
@@ -507,14 +531,15 @@ function auditorView() {
   const auditForm = h('form', {
     class: 'grid', onsubmit: async (e) => {
       e.preventDefault();
-      const q = new URLSearchParams(formData(e.target));
+      const q = new URLSearchParams(isoFields(formData(e.target), ['since', 'until']));
       const rows = await attempt(() => api('GET', `/audit?${q}`));
       if (rows) auditOut.replaceChildren(table(list(rows), [
-        { label: '#', cell: (r) => pick(r, 'seq', 'id') },
-        { label: t('created'), cell: (r) => when(pick(r, 'at', 'time', 'ts')) },
+        { label: '#', cell: (r) => pick(r, 'seq') },
+        { label: t('created'), cell: (r) => when(pick(r, 'at')) },
         { label: t('actor'), cell: (r) => pick(r, 'actor') },
         { label: t('action'), cell: (r) => pick(r, 'action') },
-        { label: '', cell: (r) => h('code', {}, JSON.stringify(pick(r, 'details', 'detail', 'data') || '')) },
+        { label: '', cell: (r) => pick(r, 'subject') },
+        { label: '', cell: (r) => h('code', {}, JSON.stringify(pick(r, 'detail') || '')) },
       ]));
     },
   },
@@ -526,9 +551,9 @@ function auditorView() {
   h('button', { type: 'button', onclick: async () => {
     const v = await attempt(() => api('GET', '/audit/verify'));
     if (v) {
-      const ok = v.ok ?? v.valid ?? v.verified;
-      verifyOut.className = `status ${ok ? 'good' : 'bad'}`;
-      verifyOut.textContent = `${t('verified')}: ${typeof v === 'string' ? v : JSON.stringify(v)}`;
+      // {intact, entries, first_bad_seq, report}
+      verifyOut.className = `status ${v.intact ? 'good' : 'bad'}`;
+      verifyOut.textContent = `${t('verified')}: ${v.report || JSON.stringify(v)}`;
     }
   } }, t('verify')), verifyOut);
 
@@ -654,14 +679,17 @@ function adminView() {
     if (us) users.replaceChildren(table(list(us), [
       { label: t('user'), cell: (u) => pick(u, 'name') },
       { label: 'role', cell: (u) => t(`role.${pick(u, 'role')}`) },
-      { label: 'keys', cell: (u) => h('ul', {}, [].concat(pick(u, 'keys') || []).map((k) => h('li', {}, h('code', {}, typeof k === 'string' ? k : pick(k, 'fingerprint', 'comment', 'id'))))) },
-      { label: 'TOTP', cell: (u) => (pick(u, 'totp') ? '✓' : '') },
+      { label: 'keys', cell: (u) => h('ul', {}, (u.keys || []).map((k) => h('li', {}, h('code', {}, k.fingerprint)))) },
+      { label: 'TOTP', cell: (u) => (u.totp ? '✓' : '') },
+      { label: t('password'), cell: (u) => (u.password ? '✓' : '') },
+      { label: '', cell: (u) => (u.disabled ? 'disabled' : '') },
     ]));
     const ts = await attempt(() => api('GET', '/targets'));
     if (ts) targets.replaceChildren(table(list(ts), [
       { label: t('target'), cell: (x) => pick(x, 'name') },
-      { label: 'group', cell: (x) => [].concat(pick(x, 'groups', 'group')).join(', ') },
-      { label: 'host key', cell: (x) => h('code', {}, pick(x, 'host_key', 'pin', 'fingerprint') || '—') },
+      { label: 'address', cell: (x) => `${pick(x, 'login')}@${pick(x, 'address')}` },
+      { label: 'description', cell: (x) => pick(x, 'description') },
+      { label: 'host key', cell: (x) => h('code', {}, (x.pinned && x.host_key_fingerprint) || '—') },
     ]));
     const pol = await attempt(() => api('GET', '/policy'));
     if (pol) policy.textContent = typeof pol === 'string' ? pol : JSON.stringify(pol, null, 2);
