@@ -36,7 +36,12 @@ fn repo() -> PathBuf {
 /// The built page, or a clear failure saying how to build it.
 fn dist() -> PathBuf {
     let dist = repo().join("web-terminal/dist");
-    for f in ["index.html", "app.js", "pkg/web_terminal_bg.wasm", "xterm/xterm.mjs"] {
+    for f in [
+        "index.html",
+        "app.js",
+        "pkg/web_terminal_bg.wasm",
+        "xterm/xterm.mjs",
+    ] {
         assert!(
             dist.join(f).is_file(),
             "the page is not built ({} is missing): run web-terminal/build",
@@ -61,7 +66,13 @@ fn web_user(gw: &Gateway, name: &str, totp: bool) -> String {
         .lines()
         .find(|l| l.starts_with("otpauth://"))
         .unwrap_or_else(|| panic!("totp enroll {name} printed no otpauth:// line:\n{out}"));
-    let b32 = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let secret = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
     hex::encode(secret)
 }

@@ -64,10 +64,7 @@ impl World {
             gw.replace_config_line(old, new);
         }
         if let Some(dir) = &opts.assets {
-            let line = format!(
-                "assets = {}",
-                toml_string(&dir.display().to_string())
-            );
+            let line = format!("assets = {}", toml_string(&dir.display().to_string()));
             gw.replace_config_line("# assets = \"/usr/share/menwei/web\"", &line);
         }
         gw.add_user("bob", "approver");
