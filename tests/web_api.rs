@@ -33,7 +33,10 @@ fn totp(secret: &[u8], unix_secs: u64) -> String {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// One caller of the API: a cookie-holding client and, after login, its CSRF token.
@@ -107,13 +110,22 @@ impl Api {
 
 /// Sets a password for `name` and, for roles that need it, enrolls TOTP; returns the secret.
 fn web_user(gw: &Gateway, name: &str) -> Option<Vec<u8>> {
-    gw.cli_with(&["user", "passwd", name], Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()))
-        .ok();
+    gw.cli_with(
+        &["user", "passwd", name],
+        Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
+    )
+    .ok();
     let role_needs_totp = ["bob", "adam"].contains(&name);
     role_needs_totp.then(|| {
         let out = gw.cli_ok(&["totp", "enroll", name]);
         let uri = out.lines().find(|l| l.starts_with("otpauth://")).unwrap();
-        let b32 = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+        let b32 = uri
+            .split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap()
     })
 }
@@ -125,14 +137,22 @@ fn logged_in(gw: &Gateway, name: &str, secret: &Option<Vec<u8>>) -> Api {
     }
     let code = secret.as_ref().map(|s| totp(s, now_secs()));
     let r = api.login(name, code.as_deref());
-    assert_eq!(r.status(), 200, "login as {name}: {}", r.text().unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        200,
+        "login as {name}: {}",
+        r.text().unwrap_or_default()
+    );
     api
 }
 
 fn error_code(r: Response) -> (u16, String) {
     let status = r.status().as_u16();
     let v: Value = r.json().unwrap_or(Value::Null);
-    (status, v["error"]["code"].as_str().unwrap_or("").to_string())
+    (
+        status,
+        v["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 struct Desk {
@@ -166,11 +186,23 @@ fn desk(db: Db) -> Desk {
     let auditor = logged_in(gw, "audrey", &secrets[2]);
     let admin = logged_in(gw, "adam", &secrets[3]);
     let out = gw.cli_ok(&["token", "add", "--user", "bob"]);
-    let secret = out.lines().find(|l| l.starts_with("mwt_")).unwrap().to_string();
+    let secret = out
+        .lines()
+        .find(|l| l.starts_with("mwt_"))
+        .unwrap()
+        .to_string();
     let mut token = Api::new(gw);
     token.bearer = Some(secret);
     let nobody = Api::new(gw);
-    Desk { engineer, approver, auditor, admin, token, nobody, w }
+    Desk {
+        engineer,
+        approver,
+        auditor,
+        admin,
+        token,
+        nobody,
+        w,
+    }
 }
 
 both_databases! {

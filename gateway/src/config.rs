@@ -694,7 +694,13 @@ mod tests {
 
     #[test]
     fn template_parses_with_defaults_and_absolute_paths() {
-        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://menwei.db", "127.0.0.1:8443")).unwrap();
+        let c = parse(&template(
+            "gw1",
+            "127.0.0.1:2222",
+            "sqlite://menwei.db",
+            "127.0.0.1:8443",
+        ))
+        .unwrap();
         assert_eq!(c.node_name, "gw1");
         assert_eq!(c.ssh.listen, "127.0.0.1:2222".parse().unwrap());
         assert_eq!(
@@ -836,7 +842,13 @@ allow_exec = false
         let c = parse("").unwrap();
         assert_eq!(c.policy, policy::Policy::default());
         assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
-        let c = parse(&template("gw1", "127.0.0.1:2222", "sqlite://x.db", "127.0.0.1:8443")).unwrap();
+        let c = parse(&template(
+            "gw1",
+            "127.0.0.1:2222",
+            "sqlite://x.db",
+            "127.0.0.1:8443",
+        ))
+        .unwrap();
         assert_eq!(c.policy, policy::Policy::default());
     }
 

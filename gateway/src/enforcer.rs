@@ -232,7 +232,10 @@ pub async fn run(
                     for (session_id, by) in stops {
                         registry.end_session(
                             &session_id,
-                            &End::new("terminated", format!("an approver ({by}) ended the session")),
+                            &End::new(
+                                "terminated",
+                                format!("an approver ({by}) ended the session"),
+                            ),
                         );
                     }
                 }

@@ -174,17 +174,17 @@ pub async fn enqueue_keyed(
         });
         let added = db
             .notification_add(&Notification {
-            id,
-            kind: kind.as_str().to_string(),
-            payload: body.to_string(),
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            delivered_at: None,
-            last_error: None,
-            webhook: w.url.clone(),
-        })
-        .await;
+                id,
+                kind: kind.as_str().to_string(),
+                payload: body.to_string(),
+                created_at: now,
+                attempts: 0,
+                next_attempt_at: now,
+                delivered_at: None,
+                last_error: None,
+                webhook: w.url.clone(),
+            })
+            .await;
         match (added, key) {
             (Ok(()), _) => stored += 1,
             (Err(DbError::Conflict(_)), Some(_)) => {}

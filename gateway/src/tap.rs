@@ -96,13 +96,19 @@ mod tests {
     #[test]
     fn a_late_watcher_gets_the_backlog_then_new_frames_once() {
         let tap = Tap::default();
-        tap.publish(Frame::Resize { cols: 100, rows: 30 });
+        tap.publish(Frame::Resize {
+            cols: 100,
+            rows: 30,
+        });
         tap.publish(Frame::Output(Bytes::from_static(b"hello ")));
         let (size, recent, mut rx) = tap.join();
         assert_eq!(size, Some((100, 30)));
         assert_eq!(&recent[..], b"hello ");
         tap.publish(Frame::Output(Bytes::from_static(b"world")));
-        assert_eq!(rx.try_recv().ok(), Some(Frame::Output(Bytes::from_static(b"world"))));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Frame::Output(Bytes::from_static(b"world")))
+        );
         assert!(rx.try_recv().is_err());
     }
 

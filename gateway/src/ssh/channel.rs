@@ -23,9 +23,9 @@ use super::request_prompt;
 use super::session::LiveSession;
 use super::terminal::Terminal;
 use super::upload::{ScpSink, Uploaded};
-use crate::tap::Frame;
 use crate::enforcer::{trip, End};
 use crate::recorder::Recorder;
+use crate::tap::Frame;
 
 /// The program a channel asked to run.
 enum Start {
@@ -211,10 +211,14 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     let target_rules = rules(&conn, Some(&target));
     if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
         // SFTP stays refused; where uploads are allowed, say how they are made.
-        let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED {
+        let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED
+        {
             Refusal {
                 code: refusal.code,
-                message: format!("{}; uploads to this target are allowed with scp -O", refusal.message),
+                message: format!(
+                    "{}; uploads to this target are allowed with scp -O",
+                    refusal.message
+                ),
             }
         } else {
             refusal
@@ -731,7 +735,11 @@ async fn read_target(
         let (event, out) = match msg {
             ChannelMsg::Data { data } => {
                 live.touch();
-                if rec.record_data(Stream::Output, ch, data.clone()).await.is_err() {
+                if rec
+                    .record_data(Stream::Output, ch, data.clone())
+                    .await
+                    .is_err()
+                {
                     return recording_failed(live);
                 }
                 if pty {
@@ -740,7 +748,11 @@ async fn read_target(
                 (None, Some(Out::Data(data)))
             }
             ChannelMsg::ExtendedData { data, ext } => {
-                if rec.record_data(Stream::Stderr, ch, data.clone()).await.is_err() {
+                if rec
+                    .record_data(Stream::Stderr, ch, data.clone())
+                    .await
+                    .is_err()
+                {
                     return recording_failed(live);
                 }
                 if pty {

@@ -300,6 +300,16 @@ impl Connection {
         Auth::Accept
     }
 
+    /// Refuses a channel open; `what` forwarding is audited and recorded when given.
+    async fn refuse_open(&self, what: Option<&str>, reply: server::ChannelOpenHandle) {
+        if let Some(what) = what {
+            self.refuse_forwarding(what).await;
+        }
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+    }
+
     async fn refuse_forwarding(&self, what: &str) {
         let Some(state) = &self.state else { return };
         let refusal = match policy::channel_request(
@@ -435,10 +445,7 @@ impl server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // X11 channels only follow an x11-req, which is always refused.
-        self.refuse_forwarding("x11 channel").await;
-        reply
-            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
+        self.refuse_open(Some("x11 channel"), reply).await;
         Ok(())
     }
 
@@ -453,10 +460,7 @@ impl server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // -L and -D: data would leave the site through the gateway.
-        self.refuse_forwarding("local port forwarding").await;
-        reply
-            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
+        self.refuse_open(Some("local port forwarding"), reply).await;
         Ok(())
     }
 
@@ -471,9 +475,7 @@ impl server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // Only a server opens forwarded-tcpip channels; from a client it is refused.
-        reply
-            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
+        self.refuse_open(None, reply).await;
         Ok(())
     }
 
@@ -484,9 +486,7 @@ impl server::Handler for Connection {
         reply: server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.refuse_forwarding("stream-local forwarding").await;
-        reply
-            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+        self.refuse_open(Some("stream-local forwarding"), reply)
             .await;
         Ok(())
     }

@@ -327,8 +327,10 @@ async fn supervise(
         }
     };
     trip(&live.end, end.clone());
-    live.tap
-        .publish(crate::tap::Frame::Notice(format!("session ended: {}", end.message)));
+    live.tap.publish(crate::tap::Frame::Notice(format!(
+        "session ended: {}",
+        end.message
+    )));
     let client_left = end.code == "client_closed";
     if !client_left {
         // Channels print the end line and close; give them a moment before disconnecting.

@@ -203,8 +203,16 @@ mod tests {
             assert_eq!(
                 got,
                 vec![
-                    Uploaded { path: b"hello.txt".to_vec(), size: 11, sha256: sha(b"hello world") },
-                    Uploaded { path: b"etc/conf".to_vec(), size: 3, sha256: sha(b"abc") },
+                    Uploaded {
+                        path: b"hello.txt".to_vec(),
+                        size: 11,
+                        sha256: sha(b"hello world")
+                    },
+                    Uploaded {
+                        path: b"etc/conf".to_vec(),
+                        size: 3,
+                        sha256: sha(b"abc")
+                    },
                 ],
                 "cut at {cut}"
             );

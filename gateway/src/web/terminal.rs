@@ -131,7 +131,11 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
     };
     let (mut from_target, to_target) = channel.split();
     let setup = async {
-        rec.record(Event::ChannelOpen { channel: ch, kind: "browser".into() }).await?;
+        rec.record(Event::ChannelOpen {
+            channel: ch,
+            kind: "browser".into(),
+        })
+        .await?;
         rec.record(Event::Pty {
             channel: ch,
             term: "xterm-256color".into(),
@@ -174,7 +178,13 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<Control>(&text) {
                     Ok(Control::Resize { cols, rows }) => {
                         let (cols, rows) = (cols.clamp(10, 1000), rows.clamp(5, 500));
-                        let r = rec.record(Event::Resize { channel: ch, cols, rows }).await;
+                        let r = rec
+                            .record(Event::Resize {
+                                channel: ch,
+                                cols,
+                                rows,
+                            })
+                            .await;
                         let _ = to_target.window_change(cols, rows, 0, 0).await;
                         live.tap.publish(Frame::Resize { cols, rows });
                         r
@@ -186,7 +196,10 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
                     let _ = rec
-                        .record(Event::ChannelClose { channel: ch, from: Side::Engineer })
+                        .record(Event::ChannelClose {
+                            channel: ch,
+                            from: Side::Engineer,
+                        })
                         .await;
                     let _ = to_target.close().await;
                     return;
@@ -229,12 +242,25 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                     r
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    rec.record(Event::ExitStatus { channel: ch, code: exit_status }).await
+                    rec.record(Event::ExitStatus {
+                        channel: ch,
+                        code: exit_status,
+                    })
+                    .await
                 }
-                Some(ChannelMsg::Eof) => rec.record(Event::Eof { channel: ch, from: Side::Target }).await,
+                Some(ChannelMsg::Eof) => {
+                    rec.record(Event::Eof {
+                        channel: ch,
+                        from: Side::Target,
+                    })
+                    .await
+                }
                 Some(ChannelMsg::Close) | None => {
                     let _ = rec
-                        .record(Event::ChannelClose { channel: ch, from: Side::Target })
+                        .record(Event::ChannelClose {
+                            channel: ch,
+                            from: Side::Target,
+                        })
                         .await;
                     let _ = to_page
                         .send(control("end", "the shell on the target has ended"))
