@@ -24,6 +24,9 @@ use crate::db::Db;
 use crate::live_policy::SharedPolicy;
 use crate::time::now_ms;
 
+/// How old a session must be before warnings are sent to it.
+const NOTICE_GRACE_MS: Millis = 1_000;
+
 /// How often live sessions are checked against their grants.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -171,7 +174,9 @@ impl Registry {
             if let SessionCheck::End(refusal) = policy::session_limit(w.started_at, policy, now) {
                 trip(&w.end, End::new(refusal.code, refusal.message));
             }
-            if w.grant.is_live(now) {
+            // A session's channels subscribe to notices as they start: give a new session
+            // a moment, so its first warning is not sent before anyone listens.
+            if w.grant.is_live(now) && now.saturating_sub(w.started_at) >= NOTICE_GRACE_MS {
                 if let Some(warning) = policy::warning_due(w.grant.ends_at, now, &entry.warned) {
                     entry.warned.push(warning);
                     let _ = w

@@ -163,53 +163,9 @@ async fn add(
 }
 
 async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
-    let approver = known_user(ctx, by, "--by").await?;
-    let grant = ctx.db.grant(id).await?.ok_or_else(|| {
-        anyhow::anyhow!("no grant {:?}; see: menwei grant list", output::clean(id))
-    })?;
-    let decision = policy::revoke_grant(&Actor {
-        name: &approver.name,
-        role: approver.role,
-    });
-    if let Err(refusal) = decision.into_result() {
-        ctx.audit(
-            AuditEvent::new(
-                approver.name.clone(),
-                "grant.revoke.refused",
-                grant.id.clone(),
-            )
-            .with_detail(json!({"code": refusal.code})),
-        )
-        .await?;
-        anyhow::bail!("{}", refusal.message);
-    }
-    let now = crate::time::now_ms();
-    if !ctx.db.grant_revoke(&grant.id, &approver.name, now).await? {
-        anyhow::bail!("grant {} is already revoked", grant.id);
-    }
-    ctx.audit(
-        AuditEvent::new(approver.name.clone(), "grant.revoke", grant.id.clone()).with_detail(
-            json!({
-                "engineer": grant.engineer,
-                "target": grant.target,
-                "state_before": state_name(&grant, now),
-            }),
-        ),
-    )
-    .await?;
-    crate::notify::enqueue_logged(
-        &ctx.db,
-        &ctx.config,
-        crate::notify::Kind::Revocation,
-        json!({
-            "grant": grant.id,
-            "engineer": grant.engineer,
-            "target": grant.target,
-            "revoked_by": approver.name,
-            "revoked_at": crate::time::rfc3339(now),
-        }),
-    )
-    .await;
+    let via = super::requests::via();
+    let desk = super::requests::desk(ctx, &via);
+    let grant = crate::approvals::revoke(&desk, id, by, crate::time::now_ms()).await?;
     println!("grant {} revoked", grant.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -84,7 +84,7 @@ impl ApiError {
         use crate::approvals::codes as gw;
         use policy::codes as p;
         let code = r.code;
-        let (status, stable) = if [gw::UNKNOWN_REQUEST].contains(&code) {
+        let (status, stable) = if [gw::UNKNOWN_REQUEST, gw::UNKNOWN_GRANT].contains(&code) {
             (StatusCode::NOT_FOUND, "not_found")
         } else if [
             p::NOT_YOURS,
@@ -107,6 +107,7 @@ impl ApiError {
             p::BREAK_GLASS_LEVEL,
             p::BREAK_GLASS_TOO_EARLY,
             p::BREAK_GLASS_GROUPS,
+            p::GRANT_REVOKED,
         ]
         .contains(&code)
         {

@@ -5,15 +5,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use policy::Actor;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::own_only;
-use crate::audit::AuditEvent;
 use crate::cli::grants::{grant_json, state_name};
 use crate::web::auth::Caller;
-use crate::web::error::{check_id, ApiError, ApiResult};
+use crate::web::error::{check_id, ApiResult};
 use crate::web::AppState;
 
 /// `GET /grants` filters.
@@ -48,67 +46,19 @@ pub async fn list(
     ))
 }
 
-/// `POST /grants/{id}/revoke`.
+/// `POST /grants/{id}/revoke`: the CLI's `grant revoke`; live sessions under the grant on
+/// this node end at once, elsewhere at their enforcer's next check.
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = check_id(&id)?;
-    let ctx = &state.ctx;
-    let audit = |ev: AuditEvent| async move {
-        crate::audit::append(&ctx.db, &ctx.config.node_name, ev).await
-    };
-    let Some(grant) = ctx.db.grant(id).await? else {
-        return Err(ApiError::not_found(format!("no grant {id}")));
-    };
-    if let Err(refusal) = policy::revoke_grant(&Actor {
-        name: &caller.name,
-        role: caller.role,
-    })
-    .into_result()
-    {
-        audit(
-            AuditEvent::new(
-                caller.name.clone(),
-                "grant.revoke.refused",
-                grant.id.clone(),
-            )
-            .with_detail(json!({"code": refusal.code, "via": caller.via_text()})),
-        )
-        .await?;
-        return Err(ApiError::refused(&refusal));
-    }
-    let now = crate::time::now_ms();
-    if !ctx.db.grant_revoke(&grant.id, &caller.name, now).await? {
-        return Err(ApiError::conflict(format!(
-            "grant {} is already revoked",
-            grant.id
-        )));
-    }
-    audit(
-        AuditEvent::new(caller.name.clone(), "grant.revoke", grant.id.clone()).with_detail(json!({
-            "engineer": grant.engineer,
-            "target": grant.target,
-            "state_before": state_name(&grant, now),
-            "via": caller.via_text(),
-        })),
-    )
-    .await?;
-    crate::notify::enqueue_logged(
-        &ctx.db,
-        &ctx.config,
-        crate::notify::Kind::Revocation,
-        json!({
-            "grant": grant.id,
-            "engineer": grant.engineer,
-            "target": grant.target,
-            "revoked_by": caller.name,
-            "revoked_at": crate::time::rfc3339(now),
-        }),
-    )
-    .await;
-    ctx.sessions.end_grant(
+    let policy = state.ctx.policy.current();
+    let via = caller.via_text();
+    let desk = super::desk(&state, &policy, &via);
+    let grant = crate::approvals::revoke(&desk, id, &caller.name, crate::time::now_ms()).await?;
+    state.ctx.sessions.end_grant(
         &grant.id,
         &crate::enforcer::End::new(
             "grant_revoked",
