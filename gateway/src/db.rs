@@ -772,30 +772,15 @@ impl Db {
 
     /// Audit rows with seq > `after_seq`, oldest first, at most `limit`.
     pub async fn audit_rows(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, node, actor, action, subject, detail, prev_hash, hash
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "{AUDIT_SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after_seq)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(DbError::query("reading the audit log"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    seq: get(r, "seq")?,
-                    at: get(r, "at")?,
-                    node: get(r, "node")?,
-                    actor: get(r, "actor")?,
-                    action: get(r, "action")?,
-                    subject: get(r, "subject")?,
-                    detail: get(r, "detail")?,
-                    prev_hash: get(r, "prev_hash")?,
-                    hash: get(r, "hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
 }
 
@@ -849,6 +834,8 @@ const GRANT_SELECT: &str = "SELECT id, engineer, target, starts_at, ends_at, rev
     revoked_by, reason, granted_by, created_at, request_id, emergency FROM grants";
 const SESSION_SELECT: &str = "SELECT id, engineer, target, grant_id, started_at, ended_at, \
     end_reason, recording, node, client_addr FROM sessions";
+const AUDIT_SELECT: &str =
+    "SELECT seq, at, node, actor, action, subject, detail, prev_hash, hash FROM audit_log";
 
 fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, DbError>
 where
@@ -916,6 +903,20 @@ fn session_from_row(r: &AnyRow) -> Result<Session, DbError> {
         recording: get(r, "recording")?,
         node: get(r, "node")?,
         client_addr: get(r, "client_addr")?,
+    })
+}
+
+fn audit_from_row(r: &AnyRow) -> Result<AuditRow, DbError> {
+    Ok(AuditRow {
+        seq: get(r, "seq")?,
+        at: get(r, "at")?,
+        node: get(r, "node")?,
+        actor: get(r, "actor")?,
+        action: get(r, "action")?,
+        subject: get(r, "subject")?,
+        detail: get(r, "detail")?,
+        prev_hash: get(r, "prev_hash")?,
+        hash: get(r, "hash")?,
     })
 }
 

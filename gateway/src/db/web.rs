@@ -7,7 +7,7 @@
 use policy::Millis;
 use sqlx::any::AnyRow;
 
-use super::{get, AuditRow, Db, DbError};
+use super::{audit_from_row, get, AuditRow, Db, DbError, AUDIT_SELECT};
 
 /// One web login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,31 +352,16 @@ impl Db {
         to: Millis,
         limit: i64,
     ) -> Result<Vec<AuditRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, node, actor, action, subject, detail, prev_hash, hash
-             FROM audit_log WHERE at >= $1 AND at < $2 ORDER BY seq LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "{AUDIT_SELECT} WHERE at >= $1 AND at < $2 ORDER BY seq LIMIT $3"
+        ))
         .bind(from)
         .bind(to)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(DbError::query("reading the audit log"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    seq: get(r, "seq")?,
-                    at: get(r, "at")?,
-                    node: get(r, "node")?,
-                    actor: get(r, "actor")?,
-                    action: get(r, "action")?,
-                    subject: get(r, "subject")?,
-                    detail: get(r, "detail")?,
-                    prev_hash: get(r, "prev_hash")?,
-                    hash: get(r, "hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
 }
 
