@@ -78,7 +78,7 @@ impl TextIndex {
                 }
                 0x00..=0x1f | 0x7f => State::Ground,
                 _ => {
-                    self.text.push(b.to_ascii_lowercase());
+                    self.text.push(b);
                     State::Ground
                 }
             },
@@ -122,11 +122,19 @@ impl TextIndex {
             let Some(rest) = self.text.get(pos..) else {
                 break;
             };
-            let Some(found) = rest.iter().position(|&b| b == first).map(|i| pos + i) else {
+            let Some(found) = rest
+                .iter()
+                .position(|&b| b.to_ascii_lowercase() == first)
+                .map(|i| pos + i)
+            else {
                 break;
             };
             let end = found + needle.len();
-            if self.text.get(found..end) == Some(&needle[..]) {
+            if self
+                .text
+                .get(found..end)
+                .is_some_and(|t| t.eq_ignore_ascii_case(&needle))
+            {
                 hits.push(Hit {
                     at: self.time_of_text(end.saturating_sub(1)),
                     context: self.context(found, end),
@@ -188,7 +196,7 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].at, 3_000, "the hit ends in the third packet");
         assert!(
-            hits[0].context.contains("error: disk full"),
+            hits[0].context.contains("Error: disk full"),
             "{:?}",
             hits[0]
         );
