@@ -205,23 +205,10 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
-        let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
-            syntax_error(
-                path,
-                text,
-                Some(span.start),
-                format!("invalid value for key {key}: {why}"),
-            )
-        };
-        let duration = |key: &str, v: &Spanned<String>| {
-            crate::time::parse_duration(v.get_ref()).map_err(|e| invalid(key, v.span(), e))
-        };
-        let nonempty_path = |key: &str, v: &Spanned<String>| {
-            if v.get_ref().trim().is_empty() {
-                Err(invalid(key, v.span(), "empty path".to_string()))
-            } else {
-                Ok(dir.join(v.get_ref()))
-            }
+        let src = Source {
+            path,
+            text,
+            dir: &dir,
         };
 
         let node_name = match raw.node_name {
@@ -232,9 +219,9 @@ impl Config {
                         .chars()
                         .any(|c| c.is_control() || c.is_whitespace())
                 {
-                    return Err(invalid(
+                    return Err(src.invalid(
                         "node_name",
-                        n.span(),
+                        &n,
                         "expected 1 to 64 characters without spaces or control characters"
                             .to_string(),
                     ));
@@ -245,25 +232,11 @@ impl Config {
         };
 
         let ssh = raw.ssh.unwrap_or_default();
-        let listen = match &ssh.listen {
-            Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
-                invalid(
-                    "ssh.listen",
-                    v.span(),
-                    format!(
-                        "{:?}: {e}; expected HOST:PORT such as 127.0.0.1:2222",
-                        v.get_ref()
-                    ),
-                )
-            })?,
-            None => DEFAULT_LISTEN
-                .parse()
-                .map_err(|_| syntax_error(path, text, None, "bad default".into()))?,
-        };
+        let listen = src.listen("ssh.listen", ssh.listen.as_ref(), DEFAULT_LISTEN)?;
         if let Some(v) = &ssh.idle_timeout {
-            return Err(invalid(
+            return Err(src.invalid(
                 "ssh.idle_timeout",
-                v.span(),
+                v,
                 "moved to [policy] idle_timeout; move the line there".to_string(),
             ));
         }
@@ -271,9 +244,9 @@ impl Config {
             Some(v) => {
                 let n = *v.get_ref();
                 u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    invalid(
+                    src.invalid(
                         "ssh.max_auth_failures",
-                        v.span(),
+                        v,
                         format!("{n}: expected a whole number from 1 to 4294967295"),
                     )
                 })?
@@ -282,19 +255,17 @@ impl Config {
         };
         let ssh = SshConfig {
             listen,
-            host_key: ssh
-                .host_key
-                .as_ref()
-                .map(|v| nonempty_path("ssh.host_key", v))
-                .transpose()?
-                .unwrap_or_else(|| dir.join("ssh_host_ed25519_key")),
+            host_key: src.path_or(
+                "ssh.host_key",
+                ssh.host_key.as_ref(),
+                "ssh_host_ed25519_key",
+            )?,
             max_auth_failures,
-            auth_failure_window: ssh
-                .auth_failure_window
-                .as_ref()
-                .map(|v| duration("ssh.auth_failure_window", v))
-                .transpose()?
-                .unwrap_or(Duration::from_secs(300)),
+            auth_failure_window: src.duration_or(
+                "ssh.auth_failure_window",
+                ssh.auth_failure_window.as_ref(),
+                Duration::from_secs(300),
+            )?,
             // Filled from the policy below.
             idle_timeout: None,
         };
@@ -302,57 +273,43 @@ impl Config {
         let database = raw.database.unwrap_or_default();
         let url = match &database.url {
             Some(v) => resolve_database_url(v.get_ref(), &dir)
-                .map_err(|why| invalid("database.url", v.span(), why))?,
+                .map_err(|why| src.invalid("database.url", v, why))?,
             None => resolve_database_url("sqlite://menwei.db", &dir)
                 .map_err(|why| syntax_error(path, text, None, why))?,
         };
 
         let rec = raw.recordings.unwrap_or_default();
         let recordings = RecordingsConfig {
-            dir: rec
-                .dir
-                .as_ref()
-                .map(|v| nonempty_path("recordings.dir", v))
-                .transpose()?
-                .unwrap_or_else(|| dir.join("recordings")),
-            flush_interval: rec
-                .flush_interval
-                .as_ref()
-                .map(|v| duration("recordings.flush_interval", v))
-                .transpose()?
-                .unwrap_or(Duration::from_secs(1)),
+            dir: src.path_or("recordings.dir", rec.dir.as_ref(), "recordings")?,
+            flush_interval: src.duration_or(
+                "recordings.flush_interval",
+                rec.flush_interval.as_ref(),
+                Duration::from_secs(1),
+            )?,
         };
 
         let keys = raw.keys.unwrap_or_default();
         let keys = KeysConfig {
-            client_key: keys
-                .client_key
-                .as_ref()
-                .map(|v| nonempty_path("keys.client_key", v))
-                .transpose()?
-                .unwrap_or_else(|| dir.join("client_ed25519_key")),
-            vault_key: keys
-                .vault_key
-                .as_ref()
-                .map(|v| nonempty_path("keys.vault_key", v))
-                .transpose()?
-                .unwrap_or_else(|| dir.join("vault.key")),
-            recording_signing_key: keys
-                .recording_signing_key
-                .as_ref()
-                .map(|v| nonempty_path("keys.recording_signing_key", v))
-                .transpose()?
-                .unwrap_or_else(|| dir.join("recording_signing_key")),
+            client_key: src.path_or(
+                "keys.client_key",
+                keys.client_key.as_ref(),
+                "client_ed25519_key",
+            )?,
+            vault_key: src.path_or("keys.vault_key", keys.vault_key.as_ref(), "vault.key")?,
+            recording_signing_key: src.path_or(
+                "keys.recording_signing_key",
+                keys.recording_signing_key.as_ref(),
+                "recording_signing_key",
+            )?,
         };
 
         let grants = raw.grants.unwrap_or_default();
         let grants = GrantsConfig {
-            max_duration: grants
-                .max_duration
-                .as_ref()
-                .map(|v| duration("grants.max_duration", v))
-                .transpose()?
-                .unwrap_or(Duration::from_secs(24 * 3600)),
+            max_duration: src.duration_or(
+                "grants.max_duration",
+                grants.max_duration.as_ref(),
+                Duration::from_secs(24 * 3600),
+            )?,
         };
 
         let targets = raw
@@ -376,8 +333,8 @@ impl Config {
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis);
 
-        let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, path, text, &dir)?;
-        let https = https::build(raw.https, path, text, &dir)?;
+        let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, &src)?;
+        let https = https::build(raw.https, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -500,6 +457,84 @@ pub fn resolve_database_url(url: &str, dir: &Path) -> Result<String, String> {
         Ok(url.to_string())
     } else {
         Err("expected a sqlite://FILE or postgres://USER:PASSWORD@HOST/DB URL".to_string())
+    }
+}
+
+/// The file being parsed: to place an error about one of its values at that value's line
+/// and column, and to resolve its relative paths. The checks every table shares.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+    dir: &'a Path,
+}
+
+impl Source<'_> {
+    /// `invalid value for key KEY: WHY`, placed where `v` stands.
+    fn invalid<T>(&self, key: &str, v: &Spanned<T>, why: String) -> ConfigError {
+        syntax_error(
+            self.path,
+            self.text,
+            Some(v.span().start),
+            format!("invalid value for key {key}: {why}"),
+        )
+    }
+
+    /// A duration such as `15m`.
+    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+        crate::time::parse_duration(v.get_ref()).map_err(|e| self.invalid(key, v, e))
+    }
+
+    /// A path that is not empty, resolved against the file's folder.
+    fn path(&self, key: &str, v: &Spanned<String>) -> Result<PathBuf, ConfigError> {
+        if v.get_ref().trim().is_empty() {
+            Err(self.invalid(key, v, "empty path".to_string()))
+        } else {
+            Ok(self.dir.join(v.get_ref()))
+        }
+    }
+
+    /// [`Source::path`], or `default` in the file's folder when absent.
+    fn path_or(
+        &self,
+        key: &str,
+        v: Option<&Spanned<String>>,
+        default: &str,
+    ) -> Result<PathBuf, ConfigError> {
+        v.map_or_else(|| Ok(self.dir.join(default)), |v| self.path(key, v))
+    }
+
+    /// [`Source::duration`], or `default` when absent.
+    fn duration_or(
+        &self,
+        key: &str,
+        v: Option<&Spanned<String>>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        v.map_or(Ok(default), |v| self.duration(key, v))
+    }
+
+    /// A `HOST:PORT` to listen on; `default` when absent.
+    fn listen(
+        &self,
+        key: &str,
+        v: Option<&Spanned<String>>,
+        default: &str,
+    ) -> Result<SocketAddr, ConfigError> {
+        match v {
+            Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
+                self.invalid(
+                    key,
+                    v,
+                    format!(
+                        "{:?}: {e}; expected HOST:PORT such as {default}",
+                        v.get_ref()
+                    ),
+                )
+            }),
+            None => default
+                .parse()
+                .map_err(|_| syntax_error(self.path, self.text, None, "bad default".into())),
+        }
     }
 }
 

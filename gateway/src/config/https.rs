@@ -4,13 +4,13 @@
 //! Without an `[https]` table the web side is off.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{syntax_error, ConfigError};
+use super::{ConfigError, Source};
 
 /// Default HTTPS listen address.
 pub const DEFAULT_HTTPS_LISTEN: &str = "127.0.0.1:8443";
@@ -49,52 +49,20 @@ pub(super) struct RawHttps {
 /// Checks the raw table; paths resolve against `dir`.
 pub(super) fn build(
     raw: Option<RawHttps>,
-    path: &Path,
-    text: &str,
-    dir: &Path,
+    src: &Source,
 ) -> Result<Option<HttpsConfig>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
-        syntax_error(
-            path,
-            text,
-            Some(span.start),
-            format!("invalid value for key {key}: {why}"),
-        )
-    };
-    let file = |key: &str, v: &Option<Spanned<String>>, default: &str| match v {
-        Some(v) if v.get_ref().trim().is_empty() => {
-            Err(invalid(key, v.span(), "empty path".to_string()))
-        }
-        Some(v) => Ok(dir.join(v.get_ref())),
-        None => Ok(dir.join(default)),
-    };
-    let listen = match &raw.listen {
-        Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
-            invalid(
-                "https.listen",
-                v.span(),
-                format!(
-                    "{:?}: {e}; expected HOST:PORT such as {DEFAULT_HTTPS_LISTEN}",
-                    v.get_ref()
-                ),
-            )
-        })?,
-        None => DEFAULT_HTTPS_LISTEN
-            .parse()
-            .map_err(|_| syntax_error(path, text, None, "bad default".into()))?,
-    };
-    let cert = file("https.cert", &raw.cert, "https_cert.pem")?;
-    let key = file("https.key", &raw.key, "https_key.pem")?;
-    let assets = match &raw.assets {
-        Some(v) if v.get_ref().trim().is_empty() => {
-            return Err(invalid("https.assets", v.span(), "empty path".to_string()))
-        }
-        Some(v) => Some(dir.join(v.get_ref())),
-        None => None,
-    };
+    let invalid = |key: &str, v: &Spanned<String>, why: String| src.invalid(key, v, why);
+    let listen = src.listen("https.listen", raw.listen.as_ref(), DEFAULT_HTTPS_LISTEN)?;
+    let cert = src.path_or("https.cert", raw.cert.as_ref(), "https_cert.pem")?;
+    let key = src.path_or("https.key", raw.key.as_ref(), "https_key.pem")?;
+    let assets = raw
+        .assets
+        .as_ref()
+        .map(|v| src.path("https.assets", v))
+        .transpose()?;
     let origin = match &raw.origin {
         Some(v) => {
             let o = v.get_ref().trim_end_matches('/');
@@ -104,7 +72,7 @@ pub(super) fn build(
             if !ok {
                 return Err(invalid(
                     "https.origin",
-                    v.span(),
+                    v,
                     format!(
                         "{:?}: expected https://HOST[:PORT] such as https://{DEFAULT_HTTPS_LISTEN}",
                         v.get_ref()
@@ -116,19 +84,17 @@ pub(super) fn build(
         None => format!("https://{listen}"),
     };
     let session_ttl = match &raw.session_ttl {
-        Some(v) => crate::time::parse_duration(v.get_ref())
-            .map_err(|e| invalid("https.session_ttl", v.span(), e))
-            .and_then(|d| {
-                if d < Duration::from_secs(60) || d > Duration::from_secs(24 * 3600) {
-                    Err(invalid(
-                        "https.session_ttl",
-                        v.span(),
-                        "expected from 1m to 24h".to_string(),
-                    ))
-                } else {
-                    Ok(d)
-                }
-            })?,
+        Some(v) => src.duration("https.session_ttl", v).and_then(|d| {
+            if d < Duration::from_secs(60) || d > Duration::from_secs(24 * 3600) {
+                Err(invalid(
+                    "https.session_ttl",
+                    v,
+                    "expected from 1m to 24h".to_string(),
+                ))
+            } else {
+                Ok(d)
+            }
+        })?,
         None => Duration::from_secs(15 * 60),
     };
     let mut trusted_proxies = Vec::new();
@@ -136,7 +102,7 @@ pub(super) fn build(
         let ip = v.get_ref().parse::<IpAddr>().map_err(|_| {
             invalid(
                 &format!("https.trusted_proxies[{i}]"),
-                v.span(),
+                v,
                 format!("{:?}: expected an IP address", v.get_ref()),
             )
         })?;

@@ -2,13 +2,13 @@
 //! Only parsing and checking; the secret files are read when the gateway starts
 //! ([`crate::notify::Webhooks::load`]), and sending is [`crate::notify`]'s.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{syntax_error, ConfigError};
+use super::{ConfigError, Source};
 
 /// One `[[webhooks]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,38 +66,22 @@ pub(super) struct RawNotify {
 pub(super) fn build(
     webhooks: Option<Vec<RawWebhook>>,
     notify: Option<RawNotify>,
-    path: &Path,
-    text: &str,
-    dir: &Path,
+    src: &Source,
 ) -> Result<(Vec<WebhookConfig>, NotifyConfig), ConfigError> {
-    let invalid = |key: &str, span: std::ops::Range<usize>, why: String| {
-        syntax_error(
-            path,
-            text,
-            Some(span.start),
-            format!("invalid value for key {key}: {why}"),
-        )
-    };
     let mut out = Vec::new();
     for (i, w) in webhooks.unwrap_or_default().into_iter().enumerate() {
         let key = |k: &str| format!("webhooks[{i}].{k}");
-        check_url(w.url.get_ref()).map_err(|why| invalid(&key("url"), w.url.span(), why))?;
-        if w.secret_file.get_ref().trim().is_empty() {
-            return Err(invalid(
-                &key("secret_file"),
-                w.secret_file.span(),
-                "empty path".into(),
-            ));
-        }
+        check_url(w.url.get_ref()).map_err(|why| src.invalid(&key("url"), &w.url, why))?;
+        let secret_file = src.path(&key("secret_file"), &w.secret_file)?;
         let events = match w.events {
             None => crate::notify::KINDS.iter().map(|k| k.to_string()).collect(),
             Some(list) => {
                 let mut events: Vec<String> = Vec::new();
                 for e in list {
                     if !crate::notify::KINDS.contains(&e.get_ref().as_str()) {
-                        return Err(invalid(
+                        return Err(src.invalid(
                             &key("events"),
-                            e.span(),
+                            &e,
                             format!(
                                 "unknown event {:?}; expected some of {}",
                                 e.get_ref(),
@@ -114,7 +98,7 @@ pub(super) fn build(
         };
         out.push(WebhookConfig {
             url: w.url.into_inner(),
-            secret_file: dir.join(w.secret_file.get_ref()),
+            secret_file,
             events,
         });
     }
@@ -126,23 +110,21 @@ pub(super) fn build(
             .ok()
             .filter(|m| (1..=100).contains(m))
             .ok_or_else(|| {
-                invalid(
+                src.invalid(
                     "notify.max_attempts",
-                    v.span(),
+                    &v,
                     format!("{}: expected a whole number from 1 to 100", v.get_ref()),
                 )
             })?;
     }
     let duration = |key: &str, v: &Spanned<String>| {
-        crate::time::parse_duration(v.get_ref())
-            .map_err(|e| invalid(key, v.span(), e))
-            .and_then(|d| {
-                if d.is_zero() {
-                    Err(invalid(key, v.span(), "must be longer than zero".into()))
-                } else {
-                    Ok(d)
-                }
-            })
+        src.duration(key, v).and_then(|d| {
+            if d.is_zero() {
+                Err(src.invalid(key, v, "must be longer than zero".into()))
+            } else {
+                Ok(d)
+            }
+        })
     };
     if let Some(v) = &raw.initial_backoff {
         n.initial_backoff = duration("notify.initial_backoff", v)?;
