@@ -29,9 +29,23 @@ fn send_resize(ws: &WebSocket, cols: u32, rows: u32) {
     }
 }
 
-fn send_bytes(ws: &WebSocket, bytes: &[u8]) {
-    if ws.ready_state() == WebSocket::OPEN && !bytes.is_empty() {
+/// Keys typed while the socket is still connecting, sent once it opens (bounded).
+type Pending = Rc<RefCell<Vec<u8>>>;
+
+/// The most typed-ahead bytes kept before the socket opens.
+const MAX_PENDING: usize = 64 * 1024;
+
+fn send_bytes(ws: &WebSocket, pending: &Pending, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    if ws.ready_state() == WebSocket::OPEN {
         let _ = ws.send_with_u8_array(bytes);
+    } else if ws.ready_state() == WebSocket::CONNECTING {
+        let mut queue = pending.borrow_mut();
+        if queue.len() + bytes.len() <= MAX_PENDING {
+            queue.extend_from_slice(bytes);
+        }
     }
 }
 
@@ -69,9 +83,14 @@ impl LiveTerminal {
         let status: Status = Rc::new(RefCell::new(None));
         let ended = Rc::new(RefCell::new(false));
 
-        let (w, t, st) = (ws.clone(), term.clone(), status.clone());
+        let pending: Pending = Rc::new(RefCell::new(Vec::new()));
+        let (w, t, st, p) = (ws.clone(), term.clone(), status.clone(), pending.clone());
         let on_open = Closure::<dyn FnMut()>::new(move || {
             send_resize(&w, t.cols(), t.rows());
+            let typed = std::mem::take(&mut *p.borrow_mut());
+            if !typed.is_empty() {
+                let _ = w.send_with_u8_array(&typed);
+            }
             call_status(&st, "open", "");
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -118,16 +137,16 @@ impl LiveTerminal {
             });
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
 
-        let w = ws.clone();
+        let (w, p) = (ws.clone(), pending.clone());
         let on_data = Closure::<dyn FnMut(String)>::new(move |s: String| {
-            send_bytes(&w, s.as_bytes());
+            send_bytes(&w, &p, s.as_bytes());
         });
         let _ = term.on_data(on_data.as_ref().unchecked_ref());
         // Mouse reports in the legacy encoding: one byte per character.
-        let w = ws.clone();
+        let (w, p) = (ws.clone(), pending.clone());
         let on_binary = Closure::<dyn FnMut(String)>::new(move |s: String| {
             let bytes: Vec<u8> = s.chars().map(|c| (u32::from(c) & 0xff) as u8).collect();
-            send_bytes(&w, &bytes);
+            send_bytes(&w, &p, &bytes);
         });
         let _ = term.on_binary(on_binary.as_ref().unchecked_ref());
         let w = ws.clone();
