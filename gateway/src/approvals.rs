@@ -209,6 +209,20 @@ impl Desk<'_> {
         }
     }
 
+    /// Refuses `by`'s `action` on request `id` (a withdrawal or break-glass): audits
+    /// `request.refused` as [`Desk::refuse`] does.
+    async fn refuse_request(
+        &self,
+        by: &str,
+        id: &str,
+        action: &str,
+        refusal: Refusal,
+    ) -> ApprovalError {
+        let detail = json!({ "action": action });
+        self.refuse("request.refused", by, &clean_actor(id), refusal, detail)
+            .await
+    }
+
     async fn audit_grants(
         &self,
         actor: &str,
@@ -546,16 +560,7 @@ pub async fn withdraw(
     by: &str,
     now: Millis,
 ) -> Result<Request, ApprovalError> {
-    let subject = clean_actor(id);
-    let refuse = |r: Refusal| {
-        desk.refuse(
-            "request.refused",
-            by,
-            &subject,
-            r,
-            json!({"action": "withdraw"}),
-        )
-    };
+    let refuse = |r: Refusal| desk.refuse_request(by, id, "withdraw", r);
     let Some(req) = desk.db.request(id).await? else {
         return Err(refuse(unknown_request(id)).await);
     };
@@ -600,16 +605,7 @@ pub async fn break_glass(
     by: &str,
     now: Millis,
 ) -> Result<Vec<Grant>, ApprovalError> {
-    let subject = clean_actor(id);
-    let refuse = |r: Refusal| {
-        desk.refuse(
-            "request.refused",
-            by,
-            &subject,
-            r,
-            json!({"action": "breakglass"}),
-        )
-    };
+    let refuse = |r: Refusal| desk.refuse_request(by, id, "breakglass", r);
     let Some(row) = desk.db.request_row(id).await? else {
         return Err(refuse(unknown_request(id)).await);
     };
