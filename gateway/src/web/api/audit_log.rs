@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::time_param;
 use crate::audit::{self, AuditEvent, ExportFormat};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult};
@@ -27,21 +28,13 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
-    v.as_deref()
-        .filter(|s| !s.is_empty())
-        .map(crate::time::parse_rfc3339)
-        .transpose()
-        .map_err(|e| ApiError::bad_input(format!("{name}: {e}")))
-}
-
 /// `GET /audit`: oldest first, at most `limit` (default and cap 5000).
 pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let since = time("since", &q.since)?.unwrap_or(0);
-    let until = time("until", &q.until)?.unwrap_or(i64::MAX);
+    let since = time_param("since", &q.since)?.unwrap_or(0);
+    let until = time_param("until", &q.until)?.unwrap_or(i64::MAX);
     let limit = q.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
     let rows = state
         .ctx
@@ -103,7 +96,7 @@ pub async fn export(
             )))
         }
     };
-    let since = time("since", &q.since)?;
+    let since = time_param("since", &q.since)?;
     let ctx = &state.ctx;
     audit::append(
         &ctx.db,

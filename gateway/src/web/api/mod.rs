@@ -15,6 +15,7 @@ pub mod sessions;
 use policy::Policy;
 
 use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::approvals::Desk;
 
@@ -26,6 +27,16 @@ pub(crate) fn desk<'a>(state: &'a AppState, policy: &'a Policy, via: &'a str) ->
         config: &state.ctx.config,
         via,
     }
+}
+
+/// An RFC 3339 query parameter as Unix milliseconds; absent or empty is `None`, and a bad
+/// one is a 400 naming the parameter.
+pub(crate) fn time_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(crate::time::parse_rfc3339)
+        .transpose()
+        .map_err(|e| ApiError::bad_input(format!("{name}: {e}")))
 }
 
 /// Whether `caller` sees everyone's rows or only their own (engineers).

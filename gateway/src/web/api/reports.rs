@@ -13,6 +13,7 @@ use policy::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::time_param;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::AppState;
 
@@ -107,12 +108,7 @@ pub async fn report(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let period = q.period.as_deref().unwrap_or("month");
-    let at = match q.at.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => {
-            crate::time::parse_rfc3339(s).map_err(|e| ApiError::bad_input(format!("at: {e}")))?
-        }
-        None => crate::time::now_ms(),
-    };
+    let at = time_param("at", &q.at)?.unwrap_or_else(crate::time::now_ms);
     let (from, to) = period_bounds(period, at).ok_or_else(|| {
         ApiError::bad_input(format!(
             "period {period:?}: expected week, month, quarter or year"

@@ -12,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::time_param;
 use crate::db::Session;
 use crate::web::auth::Caller;
 use crate::web::error::{check_id, ApiError, ApiResult};
@@ -28,14 +29,6 @@ pub struct ListQuery {
     incident: Option<String>,
     level: Option<String>,
     live: Option<bool>,
-}
-
-fn time_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
-    v.as_deref()
-        .filter(|s| !s.is_empty())
-        .map(crate::time::parse_rfc3339)
-        .transpose()
-        .map_err(|e| ApiError::bad_input(format!("{name}: {e}")))
 }
 
 /// `GET /sessions`, newest first.
