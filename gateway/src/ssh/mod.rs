@@ -6,6 +6,7 @@ pub mod channel;
 pub mod commands;
 pub mod connection;
 pub mod menu;
+pub mod relay;
 pub mod request_prompt;
 pub mod server;
 pub mod session;
