@@ -3,7 +3,8 @@
 # `menwei serve`. Admin commands: docker compose exec menwei menwei user list
 set -eu
 if [ ! -f /data/menwei.toml ]; then
-    set -- --data-dir /data --ssh-listen 0.0.0.0:2222 --node-name "${MENWEI_NODE_NAME:-$(hostname)}"
+    set -- --data-dir /data --ssh-listen 0.0.0.0:2222 --https-listen 0.0.0.0:8443 \
+        --node-name "${MENWEI_NODE_NAME:-$(hostname)}"
     if [ -n "${MENWEI_DATABASE_URL:-}" ]; then
         set -- "$@" --database-url "$MENWEI_DATABASE_URL"
     fi
