@@ -11,11 +11,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use menwei_e2e::*;
-use sha1::Sha1;
 
 /// The policy line `menwei init` writes, and the one that adds engineers.
 const TOTP_ROLES: &str = r#"totp_roles = ["approver", "admin"]"#;
@@ -30,23 +27,6 @@ fn world_with_engineer_totp(db: Db) -> World {
             ..WorldOpts::default()
         },
     )
-}
-
-/// RFC 6238 with HMAC-SHA1, 6 digits, 30 s: the code of `secret` at `unix_secs`.
-fn totp(secret: &[u8], unix_secs: u64) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&(unix_secs / 30).to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let o = usize::from(d[19] & 0x0f);
-    let v = u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]) & 0x7fff_ffff;
-    format!("{:06}", v % 1_000_000)
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// A code not too close to the end of its 30 s step, so the gateway sees the same step.

@@ -10,34 +10,16 @@
     clippy::indexing_slicing
 )]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use menwei_e2e::*;
 use reqwest::blocking::{Client, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha1::Sha1;
 
 const WEB: &str =
     "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
 const PASSWORD: &str = "a long web password";
-
-fn totp(secret: &[u8], unix_secs: u64) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&(unix_secs / 30).to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let o = usize::from(d[19] & 0x0f);
-    let v = u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]) & 0x7fff_ffff;
-    format!("{:06}", v % 1_000_000)
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// One caller of the API: a cookie-holding client and, after login, its CSRF token.
 struct Api {

@@ -35,6 +35,7 @@ mod leaks;
 mod process;
 mod pty;
 mod sshd;
+mod totp;
 mod world;
 
 pub use database::{Database, Db};
@@ -45,6 +46,7 @@ pub use leaks::assert_no_leak;
 pub use process::{contains, free_port, kill_group, run, signal, wait_until, Out, Spawned, Stdin};
 pub use pty::PtySession;
 pub use sshd::Sshd;
+pub use totp::{now_secs, totp};
 pub use world::{World, WorldOpts, WEB01_DESCRIPTION};
 
 use std::time::Duration;
