@@ -114,6 +114,9 @@ impl Sshd {
         self.dir.path().join("sshd_config")
     }
 
+    /// The session environment gets `PYENV_REHASH_TIMEOUT=0`: the test user's shell may
+    /// start pyenv, whose `rehash` waits up to a minute on a lock file that a session
+    /// killed mid-rehash leaves behind; with it every later command would hang that long.
     fn write_config(&self) {
         let d = self.dir.path().display();
         let cfg = format!(
@@ -137,7 +140,8 @@ impl Sshd {
              PrintLastLog no\n\
              MaxStartups 200\n\
              MaxSessions 64\n\
-             LogLevel VERBOSE\n",
+             LogLevel VERBOSE\n\
+             SetEnv PYENV_REHASH_TIMEOUT=0\n",
             port = self.port,
             ip = self.ip,
             hk = self.host_key().display(),
