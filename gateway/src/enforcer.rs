@@ -47,6 +47,14 @@ impl End {
             message: message.into(),
         }
     }
+
+    /// The session's recording cannot be written: it ends (fail closed).
+    pub fn recording_failed() -> End {
+        End::new(
+            "recording_failed",
+            "the session recording cannot be written, so the session is closed",
+        )
+    }
 }
 
 /// The end switch of one session: set once, observed by its channels and supervisor.

@@ -370,13 +370,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Ok::<(), crate::recorder::RecordingFailed>(())
     };
     if setup_ok.await.is_err() {
-        trip(
-            &live.end,
-            End::new(
-                "recording_failed",
-                "the session recording cannot be written, so the session is closed",
-            ),
-        );
+        trip(&live.end, End::recording_failed());
     }
 
     tokio::join!(

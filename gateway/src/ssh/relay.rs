@@ -240,13 +240,7 @@ async fn write_target(
             _ => Ok(()),
         };
         if recorded.is_err() {
-            trip(
-                &live.end,
-                End::new(
-                    "recording_failed",
-                    "the session recording cannot be written, so the session is closed",
-                ),
-            );
+            trip(&live.end, End::recording_failed());
             return;
         }
     }
@@ -413,13 +407,7 @@ async fn read_target(
         };
         if let Some(event) = event {
             if rec.record(event).await.is_err() {
-                trip(
-                    &live.end,
-                    End::new(
-                        "recording_failed",
-                        "the session recording cannot be written, so the session is closed",
-                    ),
-                );
+                trip(&live.end, End::recording_failed());
                 return;
             }
         }
@@ -447,13 +435,7 @@ async fn read_target(
 
 /// Ends the session because its recording failed (fail closed).
 fn recording_failed(live: &LiveSession) {
-    trip(
-        &live.end,
-        End::new(
-            "recording_failed",
-            "the session recording cannot be written, so the session is closed",
-        ),
-    );
+    trip(&live.end, End::recording_failed());
 }
 
 /// Writes queued output to the engineer, within the engineer's SSH window.

@@ -316,7 +316,7 @@ async fn supervise(
         tokio::select! {
             biased;
             end = live.ended() => break end,
-            _ = live.recorder.failed() => break End::new("recording_failed", "the session recording cannot be written, so the session is closed"),
+            _ = live.recorder.failed() => break End::recording_failed(),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),
             notice = notices.recv() => {
                 let Ok(text) = notice else { continue };

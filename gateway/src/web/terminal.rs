@@ -147,7 +147,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         rec.record(Event::Shell { channel: ch }).await
     };
     if setup.await.is_err() {
-        trip(&live.end, recording_failed());
+        trip(&live.end, End::recording_failed());
     }
     live.tap.publish(Frame::Resize { cols, rows });
     let _ = to_target
@@ -206,7 +206,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                 }
             };
             if recorded.is_err() {
-                trip(&live.end, recording_failed());
+                trip(&live.end, End::recording_failed());
                 return;
             }
         }
@@ -272,7 +272,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                 Some(_) => Ok(()),
             };
             if recorded.is_err() {
-                trip(&live.end, recording_failed());
+                trip(&live.end, End::recording_failed());
             }
         }
     };
@@ -281,13 +281,6 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         _ = input => {}
         _ = output => {}
     }
-}
-
-fn recording_failed() -> End {
-    End::new(
-        "recording_failed",
-        "the session recording cannot be written, so the session is closed",
-    )
 }
 
 /// `GET /api/v1/sessions/{id}/watch` (WebSocket): a read-only view of a live session.
