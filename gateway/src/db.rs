@@ -932,21 +932,55 @@ pub(crate) mod tests {
         (dir, db)
     }
 
-    /// A fresh PostgreSQL database if `MENWEI_TEST_POSTGRES` names a server URL (without
-    /// database), e.g. `postgres://menwei:menwei@127.0.0.1:5432`.
-    pub(crate) async fn postgres() -> Option<Db> {
-        let base = std::env::var("MENWEI_TEST_POSTGRES").ok()?;
+    /// A fresh PostgreSQL database on the server the end-to-end tests use:
+    /// `MENWEI_TEST_PG_URL` (as `scripts/test` exports it), by default
+    /// `postgres://menwei:menwei@127.0.0.1:5432/postgres`. A missing server fails the test
+    /// instead of skipping it: a PostgreSQL test that did not run must not count as passed.
+    pub(crate) async fn postgres() -> Db {
+        let admin_url = std::env::var("MENWEI_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://menwei:menwei@127.0.0.1:5432/postgres".to_string());
         sqlx::any::install_default_drivers();
         let name = format!("menwei_unit_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let admin = sqlx::AnyPool::connect(&format!("{base}/postgres"))
-            .await
-            .unwrap();
+        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at MENWEI_TEST_PG_URL ({}): {e}; \
+                 run scripts/setup or point MENWEI_TEST_PG_URL at a server",
+                redact_url(&admin_url)
+            )
+        });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin)
             .await
             .unwrap();
         admin.close().await;
-        Some(Db::connect(&format!("{base}/{name}")).await.unwrap())
+        Db::connect(&with_database(&admin_url, &name)).await.unwrap()
+    }
+
+    /// `url` with its database (the path) replaced by `name`, query string kept.
+    fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let host_start = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[host_start..].find('/') {
+            Some(i) => &base[..host_start + i],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    #[test]
+    fn test_database_urls_keep_server_and_options() {
+        assert_eq!(
+            with_database("postgres://u:p@127.0.0.1:5432/postgres", "t1"),
+            "postgres://u:p@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/postgres?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5432", "t3"), "postgres://h:5432/t3");
     }
 
     async fn exercise(db: &Db) {
@@ -1064,10 +1098,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn postgres_migrations_are_idempotent_and_queries_work() {
-        let Some(db) = postgres().await else {
-            eprintln!("MENWEI_TEST_POSTGRES not set; skipping");
-            return;
-        };
+        let db = postgres().await;
         exercise(&db).await;
     }
 

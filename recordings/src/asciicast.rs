@@ -353,11 +353,11 @@ mod tests {
 
     #[test]
     fn asciinema_plays_the_export() {
-        let asciinema = std::path::Path::new("/usr/bin/asciinema");
-        if !asciinema.exists() {
-            eprintln!("skipped: /usr/bin/asciinema is not installed");
-            return;
-        }
+        // Installed by scripts/setup; a missing player fails the test rather than skipping it.
+        assert!(
+            std::path::Path::new("/usr/bin/asciinema").exists(),
+            "/usr/bin/asciinema is not installed: run scripts/setup (Debian package asciinema)"
+        );
         let rec = Recording::parse(&sample(true).bytes).unwrap();
         let cast = to_asciicast(&rec, &AsciicastOptions::default());
         assert!(cast.contains("\"r\", \"100x30\""), "{cast}");
