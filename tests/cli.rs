@@ -100,7 +100,7 @@ both_databases! {
         let n = good.lines().count() + 2;
         std::fs::write(&syntax, format!("{good}\nthis is = = not toml\n")).unwrap();
         let typed = dir.join("typed.toml");
-        std::fs::write(&typed, format!("{good}\n[targets.web01]\nallow_exec = \"maybe\"\n")).unwrap();
+        std::fs::write(&typed, format!("{good}\n[policy.targets.web01]\nallow_exec = \"maybe\"\n")).unwrap();
         let typed_line = good.lines().count() + 3;
 
         for (file, line, key) in [(&syntax, n, None), (&typed, typed_line, Some("allow_exec"))] {
@@ -146,8 +146,13 @@ both_databases! {
         let revoked = gw.grant("alice", "web01", "1h");
         gw.revoke(&revoked);
         let short = gw.grant("alice", "web01", "1s");
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let grants = gw.grants();
+        let grants = wait_until("the 1 s grant listed as expired", SHORT, || {
+            let grants = gw.grants();
+            grants
+                .iter()
+                .any(|g| json_text(g, "id") == short && json_text(g, "state") == "expired")
+                .then_some(grants)
+        });
         let state = |id: &str| {
             let g = grants.iter().find(|g| json_text(g, "id") == id).unwrap_or_else(|| panic!("{id} not in {grants:?}"));
             for k in ["engineer", "target", "starts_at", "ends_at", "reason", "granted_by"] {

@@ -30,6 +30,21 @@ both_databases! {
         let out = w.alice.exec(&w.gw, "web01", "true");
         assert!(out.stderr_text().contains("to request access"), "the new group is not in force:\n{out}");
 
+        // A change that takes access away is in force too: with a live grant, exec works
+        // until the group turns it off.
+        w.gw.grant("alice", "web01", "1h");
+        let out = w.alice.exec(&w.gw, "web01", "echo exec-allowed");
+        assert_eq!(out.ok().stdout_text(), "exec-allowed\n");
+        w.gw.append_config("allow_exec = false\n");
+        signal(w.gw.pid(), "HUP");
+        wait_until("the second policy.reload", Duration::from_secs(10), || {
+            (w.gw.audit().iter().filter(|e| json_text(e, "action") == "policy.reload").count() >= 2).then_some(())
+        });
+        let out = w.alice.exec(&w.gw, "web01", "echo exec-allowed");
+        assert_one_line_refusal(&out);
+        assert!(out.stderr_text().contains("non-interactive commands are disabled"), "exec still allowed after the reload:\n{out}");
+        assert!(!out.stdout_text().contains("exec-allowed"), "{out}");
+
         // An invalid change: refused, said, and the last good policy stays in force.
         let good = std::fs::read_to_string(&w.gw.config).unwrap();
         w.gw.append_config("[policy.groups.broken]\ntargets = []\napprovals = 0\n");
@@ -43,7 +58,7 @@ both_databases! {
         });
         assert!(w.gw.serving(), "an invalid policy stopped the gateway");
         let out = w.alice.exec(&w.gw, "web01", "true");
-        assert!(out.stderr_text().contains("to request access"), "the last good policy is gone:\n{out}");
+        assert!(out.stderr_text().contains("non-interactive commands are disabled"), "the last good policy is gone:\n{out}");
         // (The CLI refuses the broken file too; with it repaired, the refusal is in the audit log.)
         std::fs::write(&w.gw.config, good).unwrap();
         let e = w.gw.wait_audit("policy.reload.refused", |_| true);

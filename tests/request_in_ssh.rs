@@ -120,12 +120,23 @@ both_databases! {
         let w = World::with(db, WorldOpts {
             grant_for: None,
             config: WEB_GROUP,
-            replace: &[("enabled = false", "enabled = true"), ("response_window = \"30m\"", "response_window = \"3s\"")],
+            replace: &[("enabled = false", "enabled = true"), ("response_window = \"30m\"", "response_window = \"12s\"")],
             ..WorldOpts::default()
         });
         let mut t = w.alice.pty(&w.gw, "alice:web01", &[], 24, 160);
+        let filed = std::time::Instant::now();
         let id = file_request(&mut t, "A");
-        t.expect("press b for an emergency grant", Duration::from_secs(8));
+        // Within the response window: no offer, and `b` opens nothing.
+        t.expect("waiting for approval: 0 of 1", SHORT);
+        t.send(b"b");
+        t.expect("[00:02] waiting for approval", SHORT);
+        assert!(filed.elapsed() < Duration::from_secs(11), "too slow to look inside the 12 s window");
+        assert!(!t.shows("press b"), "break-glass offered inside the response window:\n{}", t.screen_text());
+        assert!(!t.shows("Emergency grant"), "`b` inside the window opened a grant:\n{}", t.screen_text());
+        assert_eq!(request_state(&w.gw, &id), "pending");
+        assert!(!w.gw.audit().iter().any(|e| json_text(e, "action") == "breakglass.open"), "break-glass opened inside the window");
+        // After it: offered, and `b` opens the emergency grant.
+        t.expect("press b for an emergency grant", Duration::from_secs(30));
         t.send(b"b");
         t.expect("Emergency grant opened", SHORT);
         t.line("echo GLASS_$((5*5))");

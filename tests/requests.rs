@@ -10,8 +10,6 @@
     clippy::indexing_slicing
 )]
 
-use std::time::Duration;
-
 use menwei_e2e::*;
 use serde_json::Value;
 
@@ -218,7 +216,6 @@ both_databases! {
             ..WorldOpts::default()
         });
         let id = file(&w.gw, "A", "1h");
-        std::thread::sleep(Duration::from_millis(2500));
         w.gw.wait_audit("request.lapse", |e| json_text(e, "subject") == id);
         let lapsed = w.gw.json(&["request", "list", "--state", "lapsed"]);
         assert!(lapsed.iter().any(|r| json_text(r, "id") == id), "{lapsed:?}");

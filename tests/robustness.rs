@@ -21,7 +21,7 @@ use menwei_e2e::*;
 fn ssh_as(w: &World, e: &Engineer, user: OsString, opts: &[&str]) -> Out {
     let mut c = Command::new("ssh");
     c.args(opts)
-        .args(e.common_opts())
+        .args(e.common_opts(&w.gw))
         .arg("-p")
         .arg(w.gw.port.to_string())
         .arg("-l")

@@ -22,14 +22,25 @@ both_databases! {
         t.line("stty size | sed 's/^/SIZE:/'");
         t.expect("SIZE:24 80", T);
 
+        // The new size reaches the target's terminal: asked until it shows (a loaded
+        // machine only makes this slower).
         t.resize(40, 120);
-        std::thread::sleep(Duration::from_millis(300));
-        t.line("stty size | sed 's/^/SIZE:/'");
-        t.expect("SIZE:40 120", T);
+        wait_until("the target's terminal at 40x120", T, || {
+            t.line("stty size | sed 's/^/SIZE:/'");
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while std::time::Instant::now() < deadline {
+                if t.shows("SIZE:40 120") {
+                    return Some(());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            None
+        });
 
-        // Ctrl-C reaches the target's terminal and interrupts the foreground job.
-        t.line("sleep 30");
-        std::thread::sleep(Duration::from_millis(500));
+        // Ctrl-C reaches the target's terminal and interrupts the foreground job, once
+        // that job runs (it says so).
+        t.line("sh -c 'echo RUNNING_$((3*3)); exec sleep 30'");
+        t.expect("RUNNING_9", T);
         t.send(b"\x03");
         t.line("echo AFTER_$((2+3))");
         t.expect("AFTER_5", Duration::from_secs(5));
@@ -80,7 +91,7 @@ both_databases! {
 
     fn allow_exec_false_refuses_exec_but_allows_the_shell(db) {
         let w = World::with(db, WorldOpts {
-            config: "[targets.web01]\nallow_exec = false\n",
+            config: "[policy.targets.web01]\nallow_exec = false\n",
             ..WorldOpts::default()
         });
         let out = w.alice.exec(&w.gw, "web01", "echo should-not-run");

@@ -107,11 +107,12 @@ both_databases! {
         let w = World::new(db);
         let pid = w.gw.pid();
         let before = rss_kib(pid);
-        // The client's stdout is a pipe that nobody reads: ssh stops reading the socket,
-        // and the target keeps writing as fast as it can.
+        // The client's stdout is a pipe that is read for its first MiB (the session is open
+        // and data flows through the gateway), then never again: ssh stops reading the
+        // socket, and the target keeps writing as fast as it can.
         let ssh = w.alice.ssh_command(&w.gw, "alice:web01", &[], &["cat /dev/zero"]);
         let line = format!(
-            "{} | sleep 60",
+            "{} | {{ head -c 1048576 | wc -c | sed 's/^/flowed:/' >&2; sleep 60; }}",
             std::iter::once(ssh.get_program())
                 .chain(ssh.get_args())
                 .map(|a| format!("'{}'", a.to_string_lossy()))
@@ -120,8 +121,14 @@ both_databases! {
         );
         let mut sh = Command::new("bash");
         sh.arg("-c").arg(line);
-        let _stalled = Spawned::start(sh, Stdin::Null, None);
+        let mut stalled = Spawned::start(sh, Stdin::Null, None).on_exit(check_engineer_output);
+        stalled.wait_stderr("flowed:1048576", SHORT);
+        let live = wait_until("the stalled session listed as live", SHORT, || {
+            w.gw.sessions().into_iter().find(|s| json_text(s, "engineer") == "alice" && json_text(s, "ended_at").is_empty())
+        });
+        // The target goes on writing for a while against the stalled client.
         std::thread::sleep(Duration::from_secs(6));
+        assert!(!stalled.exited(), "the stalled client's ssh ended:\n{}", stalled.snapshot());
         let during = rss_kib(pid);
 
         // Meanwhile, others are served.
@@ -131,5 +138,11 @@ both_databases! {
         let after = rss_kib(pid);
         let grown = during.max(after).saturating_sub(before);
         assert!(grown < 64 * 1024, "gateway RSS grew by {grown} KiB (from {before} KiB) behind a stalled reader");
+        // The stalled session is still there, neither ended nor dropped.
+        let id = json_text(&live, "id");
+        assert!(
+            w.gw.sessions().iter().any(|s| json_text(s, "id") == id && json_text(s, "ended_at").is_empty()),
+            "the stalled session {id} ended"
+        );
     }
 }

@@ -72,8 +72,19 @@ both_databases! {
     }
 
     fn unknown_target_is_refused_like_an_ungranted_one(db) {
-        let w = World::new(db);
-        let out = w.alice.exec(&w.gw, "nosuchhost", "true");
-        assert_one_line_refusal(&out);
+        // alice holds no grant: web01 exists, nosuchhost does not. An engineer must not be
+        // able to tell the two apart (that would list the bureau's servers by guessing).
+        let w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });
+        let unknown = w.alice.exec(&w.gw, "nosuchhost", "true");
+        assert_one_line_refusal(&unknown);
+        let ungranted = w.alice.exec(&w.gw, "web01", "true");
+        assert_one_line_refusal(&ungranted);
+        assert_eq!(
+            unknown.stderr_text().replace("nosuchhost", "TARGET"),
+            ungranted.stderr_text().replace("web01", "TARGET"),
+            "an unknown target is refused differently from an existing one without a grant"
+        );
+        assert_eq!(unknown.code(), ungranted.code());
+        assert_eq!(unknown.stdout, ungranted.stdout);
     }
 }

@@ -28,6 +28,33 @@ struct Api {
     csrf: Option<String>,
     bearer: Option<String>,
     jar: std::sync::Arc<reqwest::cookie::Jar>,
+    /// Everything this caller receives is checked for target addresses: engineers and
+    /// callers not logged in (who may be anyone, engineers included).
+    engineer_visible: bool,
+}
+
+/// An answer of the API, read whole (so that it can be checked for leaks first).
+struct Answer {
+    status: reqwest::StatusCode,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
+
+    fn json(&self) -> serde_json::Result<Value> {
+        serde_json::from_slice(&self.body)
+    }
+
+    fn text(&self) -> Result<String, std::convert::Infallible> {
+        Ok(String::from_utf8_lossy(&self.body).into_owned())
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(self.body.clone())
+    }
 }
 
 impl Api {
@@ -44,10 +71,24 @@ impl Api {
                 .unwrap(),
             csrf: None,
             bearer: None,
+            engineer_visible: true,
         }
     }
 
-    fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address is this machine).
+    fn from_address(gw: &Gateway, ip: &str) -> Api {
+        let mut api = Api::new(gw);
+        api.http = Client::builder()
+            .danger_accept_invalid_certs(true)
+            .cookie_provider(api.jar.clone())
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        api
+    }
+
+    fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut r = self
             .http
             .request(method.clone(), format!("{}/api/v1{path}", self.base));
@@ -62,7 +103,23 @@ impl Api {
         } else if method == Method::POST {
             r = r.json(&json!({}));
         }
-        r.send().unwrap()
+        let r = r.send().unwrap();
+        let status = r.status();
+        // An event stream never ends: its status is the answer here ([`EventReader`] reads
+        // one for what it carries).
+        let streaming = r
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+        let body = if streaming {
+            Vec::new()
+        } else {
+            r.bytes().unwrap().to_vec()
+        };
+        if self.engineer_visible {
+            assert_no_leak(&body, &format!("API answer to {method} {path}"));
+        }
+        Answer { status, body }
     }
 
     /// The session cookies this client holds, as a `Cookie` header.
@@ -75,7 +132,7 @@ impl Api {
             .unwrap_or_default()
     }
 
-    fn login(&mut self, user: &str, totp: Option<&str>) -> Response {
+    fn login(&mut self, user: &str, totp: Option<&str>) -> Answer {
         let r = self.call(
             Method::POST,
             "/login",
@@ -128,13 +185,69 @@ fn logged_in(gw: &Gateway, name: &str, secret: &Option<Vec<u8>>) -> Api {
     api
 }
 
-fn error_code(r: Response) -> (u16, String) {
+/// Status and JSON error code of an answer (or of a raw response, for hand-made requests).
+fn error_code(r: impl Into<Answer>) -> (u16, String) {
+    let r: Answer = r.into();
     let status = r.status().as_u16();
     let v: Value = r.json().unwrap_or(Value::Null);
     (
         status,
         v["error"]["code"].as_str().unwrap_or("").to_string(),
     )
+}
+
+impl From<Response> for Answer {
+    fn from(r: Response) -> Answer {
+        Answer {
+            status: r.status(),
+            body: r.bytes().map(|b| b.to_vec()).unwrap_or_default(),
+        }
+    }
+}
+
+/// An `/events` stream read in the background as it arrives.
+struct EventReader {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl EventReader {
+    fn open(api: &Api) -> EventReader {
+        use std::io::Read;
+        let http = Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let mut r = http
+            .get(format!("{}/api/v1/events", api.base))
+            .header("Cookie", api.cookie_header())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        EventReader { text }
+    }
+
+    /// Everything received once `needle` has arrived (deadline 30 s).
+    fn until(&mut self, needle: &str) -> String {
+        let text = self.text.clone();
+        wait_until(&format!("{needle} in the event stream"), SHORT, || {
+            let t = text.lock().unwrap().clone();
+            t.contains(needle).then_some(t)
+        })
+    }
 }
 
 struct Desk {
@@ -164,16 +277,20 @@ fn desk(db: Db) -> Desk {
         .map(|n| web_user(gw, n))
         .collect();
     let engineer = logged_in(gw, "alice", &secrets[0]);
-    let approver = logged_in(gw, "bob", &secrets[1]);
-    let auditor = logged_in(gw, "audrey", &secrets[2]);
-    let admin = logged_in(gw, "adam", &secrets[3]);
+    let seen_by_staff = |mut api: Api| {
+        api.engineer_visible = false;
+        api
+    };
+    let approver = seen_by_staff(logged_in(gw, "bob", &secrets[1]));
+    let auditor = seen_by_staff(logged_in(gw, "audrey", &secrets[2]));
+    let admin = seen_by_staff(logged_in(gw, "adam", &secrets[3]));
     let out = gw.cli_ok(&["token", "add", "--user", "bob"]);
     let secret = out
         .lines()
         .find(|l| l.starts_with("mwt_"))
         .unwrap()
         .to_string();
-    let mut token = Api::new(gw);
+    let mut token = seen_by_staff(Api::new(gw));
     token.bearer = Some(secret);
     let nobody = Api::new(gw);
     Desk {
@@ -243,6 +360,41 @@ both_databases! {
                 assert_eq!((status, code.as_str()), (401, "unauthenticated"), "{method} {path} as nobody");
             }
         }
+        // Another engineer's request and grant: alice gets 403 on them, and they are in none
+        // of her lists or her event stream.
+        d.w.gw.add_user("erin", "engineer");
+        let erin = logged_in(&d.w.gw, "erin", &web_user(&d.w.gw, "erin"));
+        let mut events = EventReader::open(&d.engineer);
+        let filed: Value = erin.call(Method::POST, "/requests", Some(json!({
+            "targets": ["web01"], "reason": "erin's disk", "incident": "INC-8", "level": "C", "duration": "30m"
+        }))).json().unwrap();
+        let theirs = filed["id"].as_str().unwrap().to_string();
+        let their_grant = d.w.gw.grant("erin", "web01", "1h");
+        for (method, path) in [
+            (Method::GET, format!("/requests/{theirs}")),
+            (Method::POST, format!("/requests/{theirs}/withdraw")),
+        ] {
+            let (status, code) = error_code(d.engineer.call(method.clone(), &path, None));
+            assert_eq!((status, code.as_str()), (403, "forbidden"), "{method} {path} as alice");
+        }
+        assert_eq!(error_code(d.engineer.call(Method::GET, "/requests?engineer=erin", None)).0, 403);
+        for path in ["/requests", "/requests?state=pending", "/grants?live=true", "/grants"] {
+            let list = d.engineer.call(Method::GET, path, None).text().unwrap();
+            assert!(!list.contains(&theirs) && !list.contains(&their_grant) && !list.contains("erin"),
+                "alice's {path} shows erin's rows: {list}");
+        }
+        // The approver does see them (the ids are real).
+        let all = d.approver.call(Method::GET, "/requests?state=pending", None).text().unwrap();
+        assert!(all.contains(&theirs), "{all}");
+        let all = d.approver.call(Method::GET, "/grants?live=true", None).text().unwrap();
+        assert!(all.contains(&their_grant), "{all}");
+        // Alice's own request after erin's: once it is in her stream, erin's would have been too.
+        let mine: Value = d.engineer.call(Method::POST, "/requests", Some(file.clone())).json().unwrap();
+        let mine = mine["id"].as_str().unwrap().to_string();
+        let heard = events.until(&mine);
+        assert_no_leak(heard.as_bytes(), "alice's event stream");
+        assert!(!heard.contains(&theirs) && !heard.contains("erin"), "alice's event stream carries erin's request: {heard}");
+
         // Every route of the document was exercised above (plus login and logout).
         let documented = doc["paths"].as_object().unwrap().len();
         assert_eq!(documented, 2 + table.iter().map(|t| t.1.split('?').next().unwrap()
@@ -273,9 +425,36 @@ both_databases! {
                 .send()
                 .unwrap()
         };
-        // Cross-site: refused before any session opens.
-        let r = upgrade(&d.engineer, "/terminal?target=web01", "https://evil.example");
-        assert_eq!(error_code(r), (403, "origin".into()));
+        // Cross-site, and origins that only look like the page's: refused before any
+        // session opens.
+        let port = d.w.gw.https_port;
+        let other_port = free_port("127.0.0.1");
+        for from in [
+            "https://evil.example".to_string(),
+            format!("https://127.0.0.1:{port}.evil.example"),
+            format!("https://127.0.0.1.evil.example:{port}"),
+            format!("https://127.0.0.1:{other_port}"),
+            format!("http://127.0.0.1:{port}"),
+            format!("https://localhost:{port}"),
+            format!("https://127.0.0.1:{port}/"),
+            format!("{origin}x"),
+            "null".to_string(),
+            String::new(),
+        ] {
+            let r = upgrade(&d.engineer, "/terminal?target=web01", &from);
+            assert_eq!(error_code(r), (403, "origin".into()), "Origin {from:?} was let in");
+        }
+        // And without any Origin header at all.
+        let http = Client::builder().danger_accept_invalid_certs(true).http1_only().build().unwrap();
+        let r = http.get(format!("{}/api/v1/terminal?target=web01", d.engineer.base))
+            .header("Cookie", d.engineer.cookie_header())
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+            .unwrap();
+        assert_eq!(error_code(r), (403, "origin".into()), "no Origin was let in");
         assert!(d.w.gw.sessions().is_empty(), "a cross-site attempt opened a session");
         // From the page: the terminal opens (101) and a session starts through the same checks as ssh.
         let r = upgrade(&d.engineer, "/terminal?target=web01", &origin);
@@ -367,6 +546,14 @@ both_databases! {
             .json(&json!({"user": "alice", "password": PASSWORD})).send().unwrap();
         assert_eq!(r.status(), 429);
         w.gw.wait_audit("web.login.failure", |e| e["detail"]["reason"] == "throttled");
+
+        // The throttle is per user and address: it locks out neither alice on another
+        // address nor another user on this one.
+        let mut elsewhere = Api::from_address(&w.gw, "127.0.0.7");
+        assert_eq!(elsewhere.login("alice", None).status(), 200, "alice is locked out from every address");
+        w.gw.add_user("erin", "engineer");
+        web_user(&w.gw, "erin");
+        assert_eq!(api.login("erin", None).status(), 200, "another user is locked out from alice's attacker's address");
     }
 
     fn an_approval_through_the_api_opens_ssh(db) {

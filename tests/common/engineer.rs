@@ -1,8 +1,9 @@
 //! An engineer: an ed25519 key pair and the real OpenSSH clients pointed at the gateway.
 //!
 //! Every run's stdout and stderr are checked for target addresses and ports (see
-//! [`crate::leaks`]); the common options make the clients ignore the machine's own
-//! config, agent and known_hosts.
+//! [`crate::leaks`]: every `ssh`/`scp`/`sftp`/`rsync` the tests start is, however it was
+//! started or ended); the common options make the clients ignore the machine's own
+//! config, agent and known_hosts, and keep the client's default log level.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,7 +12,6 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::gateway::Gateway;
-use crate::leaks::check_out;
 use crate::process::{run, Out, Spawned, Stdin};
 use crate::pty::PtySession;
 use crate::SHORT;
@@ -57,21 +57,22 @@ impl Engineer {
         self.dir.path().to_path_buf()
     }
 
-    /// The options every client run gets.
-    pub fn common_opts(&self) -> Vec<String> {
+    /// The options every client run against `gw` gets: no machine config, agent or
+    /// known_hosts of this machine; `gw`'s host key pinned like an engineer's laptop would
+    /// (so the client has nothing to warn about); the client's default log level, so that
+    /// everything the client would show an engineer is seen by the leak check.
+    pub fn common_opts(&self, gw: &Gateway) -> Vec<String> {
         [
             "-F",
             "/dev/null",
             "-o",
             "IdentitiesOnly=yes",
             "-o",
-            "StrictHostKeyChecking=no",
+            "StrictHostKeyChecking=yes",
             "-o",
-            "UserKnownHostsFile=/dev/null",
+            &format!("UserKnownHostsFile={}", gw.known_hosts().display()),
             "-o",
             "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
             "-o",
             "ConnectTimeout=15",
             "-i",
@@ -89,11 +90,10 @@ impl Engineer {
 
     /// `ssh OPTS... COMMON -p PORT USER@127.0.0.1 REMOTE...` as a command, not started.
     pub fn ssh_command(&self, gw: &Gateway, user: &str, opts: &[&str], remote: &[&str]) -> Command {
-        // The test's options first: for ssh the first value of an option wins, so a test
-        // can raise LogLevel to see the client's INFO messages.
+        // The test's options first: for ssh the first value of an option wins.
         let mut c = Command::new("ssh");
         c.args(opts)
-            .args(self.common_opts())
+            .args(self.common_opts(gw))
             .arg("-p")
             .arg(gw.port.to_string())
             .arg(format!("{user}@127.0.0.1"));
@@ -113,13 +113,11 @@ impl Engineer {
         remote: &[&str],
         stdin: Stdin,
     ) -> Out {
-        let out = run(
+        run(
             self.ssh_command(gw, user, opts, remote),
             stdin,
             CLIENT_TIMEOUT,
-        );
-        check_out(&out);
-        out
+        )
     }
 
     /// `ssh NAME:TARGET@gateway CMD` with stdin from /dev/null.
@@ -149,7 +147,7 @@ impl Engineer {
         remote: &[&str],
         stdin: Stdin,
     ) -> Spawned {
-        Spawned::start(self.ssh_command(gw, user, opts, remote), stdin, None).on_exit(check_out)
+        Spawned::start(self.ssh_command(gw, user, opts, remote), stdin, None)
     }
 
     /// Starts `ssh NAME:TARGET@gateway CMD` in the background.
@@ -161,30 +159,26 @@ impl Engineer {
     #[track_caller]
     pub fn scp(&self, gw: &Gateway, target: &str, args: &[&str]) -> Out {
         let mut c = Command::new("scp");
-        c.args(self.common_opts())
+        c.args(self.common_opts(gw))
             .arg("-P")
             .arg(gw.port.to_string())
             .arg("-o")
             .arg(format!("User={}", self.to(target)))
             .args(args);
-        let out = run(c, Stdin::Null, CLIENT_TIMEOUT);
-        check_out(&out);
-        out
+        run(c, Stdin::Null, CLIENT_TIMEOUT)
     }
 
     /// `sftp COMMON -P PORT -b - NAME:TARGET@gateway` with `batch` as the command list.
     #[track_caller]
     pub fn sftp(&self, gw: &Gateway, target: &str, batch: &str) -> Out {
         let mut c = Command::new("sftp");
-        c.args(self.common_opts())
+        c.args(self.common_opts(gw))
             .arg("-P")
             .arg(gw.port.to_string())
             .arg("-o")
             .arg(format!("User={}", self.to(target)))
             .args(["-b", "-", "127.0.0.1"]);
-        let out = run(c, Stdin::Bytes(batch.as_bytes().to_vec()), CLIENT_TIMEOUT);
-        check_out(&out);
-        out
+        run(c, Stdin::Bytes(batch.as_bytes().to_vec()), CLIENT_TIMEOUT)
     }
 
     /// `rsync -e "ssh COMMON -p PORT -l NAME:TARGET" ARGS...` (remote paths as
@@ -193,22 +187,20 @@ impl Engineer {
     pub fn rsync(&self, gw: &Gateway, target: &str, args: &[&str]) -> Out {
         let e = format!(
             "ssh {} -p {} -l {}",
-            self.common_opts().join(" "),
+            self.common_opts(gw).join(" "),
             gw.port,
             self.to(target)
         );
         let mut c = Command::new("rsync");
         c.arg("-e").arg(e).args(args);
-        let out = run(c, Stdin::Null, CLIENT_TIMEOUT);
-        check_out(&out);
-        out
+        run(c, Stdin::Null, CLIENT_TIMEOUT)
     }
 
     /// `ssh -tt USER@gateway` inside a real pseudo-terminal of `rows`×`cols`.
     pub fn pty(&self, gw: &Gateway, user: &str, opts: &[&str], rows: u16, cols: u16) -> PtySession {
         let mut argv: Vec<String> = vec!["ssh".into(), "-tt".into()];
         argv.extend(opts.iter().map(|s| s.to_string()));
-        argv.extend(self.common_opts());
+        argv.extend(self.common_opts(gw));
         argv.push("-p".into());
         argv.push(gw.port.to_string());
         argv.push(format!("{user}@127.0.0.1"));

@@ -108,6 +108,23 @@ impl Gateway {
         self.dir.path().join("data")
     }
 
+    /// An engineer's `known_hosts` holding this gateway's host key for `[127.0.0.1]:PORT`,
+    /// as an engineer who checked the fingerprint once would have it.
+    pub fn known_hosts(&self) -> PathBuf {
+        let file = self.dir.path().join("known_hosts");
+        if !file.is_file() {
+            let mut c = Command::new("ssh-keygen");
+            c.arg("-y")
+                .arg("-f")
+                .arg(self.data_dir().join("ssh_host_ed25519_key"));
+            let out = run(c, Stdin::Null, SHORT);
+            assert!(out.success(), "cannot read the gateway's host key:\n{out}");
+            let line = format!("[127.0.0.1]:{} {}", self.port, out.stdout_text().trim());
+            fs::write(&file, line + "\n").unwrap();
+        }
+        file
+    }
+
     /// A scratch directory next to the data dir, removed with the gateway.
     pub fn scratch(&self) -> PathBuf {
         let p = self.dir.path().join("scratch");
@@ -135,19 +152,56 @@ impl Gateway {
         fs::write(&self.config, s.join("\n") + "\n").unwrap();
     }
 
-    /// Starts `menwei serve` and waits until it listens.
+    /// Starts `menwei serve` and waits until it listens. A port that another test took
+    /// between [`free_port`] and now is replaced by a new one (the config follows).
     pub fn serve(&mut self) {
         assert!(self.serve.is_none(), "already serving");
-        let mut c = Command::new(menwei_bin());
-        c.arg("serve").arg("--config").arg(&self.config);
-        c.env("RUST_BACKTRACE", "1");
-        let mut child = Spawned::start(c, Stdin::Null, None);
-        child.wait_stderr("listening on ssh://", Duration::from_secs(30));
+        let mut attempts = 0;
+        let child = loop {
+            let mut c = Command::new(menwei_bin());
+            c.arg("serve").arg("--config").arg(&self.config);
+            c.env("RUST_BACKTRACE", "1");
+            let mut child = Spawned::start(c, Stdin::Null, None);
+            child.wait_for(
+                "\"listening on ssh://\" on stderr",
+                Duration::from_secs(30),
+                |_, e| {
+                    crate::contains(e, b"listening on ssh://")
+                        || crate::contains(e, b"Address already in use")
+                },
+            );
+            if !crate::contains(&child.stderr_now(), b"Address already in use") || attempts == 5 {
+                break child;
+            }
+            attempts += 1;
+            child.wait(SHORT);
+            self.move_ports();
+        };
         let port = self.port;
         wait_until("the gateway's SSH port", SHORT, || {
             TcpStream::connect(("127.0.0.1", port)).ok()
         });
         self.serve = Some(child);
+    }
+
+    /// New free ports for SSH and HTTPS, written into `menwei.toml` (listen addresses and
+    /// the page's origin) and the engineers' `known_hosts`.
+    fn move_ports(&mut self) {
+        let (ssh, https) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+        let text = fs::read_to_string(&self.config)
+            .unwrap()
+            .replace(
+                &format!("127.0.0.1:{}\"", self.port),
+                &format!("127.0.0.1:{ssh}\""),
+            )
+            .replace(
+                &format!("127.0.0.1:{}\"", self.https_port),
+                &format!("127.0.0.1:{https}\""),
+            );
+        fs::write(&self.config, text).unwrap();
+        self.port = ssh;
+        self.https_port = https;
+        let _ = fs::remove_file(self.dir.path().join("known_hosts"));
     }
 
     /// The pid of `menwei serve`.

@@ -64,8 +64,9 @@ pub fn assert_no_leak(text: &[u8], context: &str) {
     }
 }
 
-/// The check attached to every engineer client run.
-pub(crate) fn check_out(out: &Out) {
+/// The check attached to every engineer client run (and to any other run whose output an
+/// engineer would read, with [`crate::Spawned::on_exit`]).
+pub fn check_out(out: &Out) {
     if std::thread::panicking() {
         return;
     }

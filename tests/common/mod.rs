@@ -42,7 +42,7 @@ pub use database::{Database, Db};
 pub use engineer::Engineer;
 pub use gateway::menwei_bin;
 pub use gateway::Gateway;
-pub use leaks::assert_no_leak;
+pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use process::{contains, free_port, kill_group, run, signal, wait_until, Out, Spawned, Stdin};
 pub use pty::PtySession;
 pub use sshd::Sshd;

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -150,6 +150,9 @@ pub fn kill_group(pid: u32) {
         .status();
 }
 
+/// The programs whose output an engineer reads: the OpenSSH clients and rsync.
+const ENGINEER_CLIENTS: [&str; 4] = ["ssh", "scp", "sftp", "rsync"];
+
 /// A child running in the background, its output collected as it comes.
 pub struct Spawned {
     what: String,
@@ -167,8 +170,17 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `cmd` with stdin from `stdin`, stdout collected (or written to
     /// `stdout_file`), stderr collected.
+    ///
+    /// The OpenSSH clients and rsync are an engineer's view of the gateway, so their output
+    /// is checked for target addresses ([`crate::leaks`]) when they end, however they end
+    /// (waited for, killed or dropped); other programs only with [`Spawned::on_exit`].
     pub fn start(mut cmd: Command, stdin: Stdin, stdout_file: Option<PathBuf>) -> Spawned {
         let what = describe(&cmd);
+        let program = Path::new(cmd.get_program());
+        let engineer_client = program
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| ENGINEER_CLIENTS.contains(&n));
         cmd.process_group(0);
         let mut feed = None;
         match stdin {
@@ -227,7 +239,7 @@ impl Spawned {
             readers,
             started: Instant::now(),
             exit: None,
-            on_exit: None,
+            on_exit: engineer_client.then_some(crate::leaks::check_out as fn(&Out)),
         }
     }
 
@@ -411,7 +423,7 @@ impl Spawned {
         }
         let _ = self.child.wait();
         self.exit = self.child.try_wait().ok().flatten().or(self.exit);
-        self.on_exit = None;
+        // What it printed before it was killed is still engineer-visible: checked too.
         self.wait_timeout(Duration::from_secs(5))
             .unwrap_or_else(|| self.out())
     }
@@ -422,6 +434,13 @@ impl Drop for Spawned {
         if !self.exited() {
             kill_group(self.pid());
             let _ = self.child.wait();
+        }
+        // A child a test never waited for still showed its output to someone.
+        if let Some(check) = self.on_exit.take() {
+            if !thread::panicking() {
+                self.exited();
+                check(&self.out());
+            }
         }
     }
 }
