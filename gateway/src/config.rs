@@ -5,7 +5,6 @@
 //! key. It holds only what an operator writes and reviews; users, targets, grants and
 //! sessions live in the database ([`crate::db`]), never here.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,10 +87,6 @@ pub struct Config {
     pub recordings: RecordingsConfig,
     /// The gateway's own key files.
     pub keys: KeysConfig,
-    /// Limits on grants.
-    pub grants: GrantsConfig,
-    /// Per-target overrides, by target name.
-    pub targets: BTreeMap<String, TargetOverrides>,
     /// `[[webhooks]]`: where notifications are sent.
     pub webhooks: Vec<WebhookConfig>,
     /// `[notify]`: how webhooks are retried.
@@ -146,26 +141,6 @@ pub struct KeysConfig {
     pub vault_key: PathBuf,
     /// Ed25519 seed (32 bytes) sealing recordings.
     pub recording_signing_key: PathBuf,
-}
-
-/// `[grants]`.
-#[derive(Debug, Clone)]
-pub struct GrantsConfig {
-    /// Longest grant an approver may create.
-    pub max_duration: Duration,
-}
-
-/// `[targets.NAME]`: overrides for one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetOverrides {
-    /// Whether non-interactive exec (`ssh … command`) is allowed. Default true.
-    pub allow_exec: bool,
-}
-
-impl Default for TargetOverrides {
-    fn default() -> Self {
-        TargetOverrides { allow_exec: true }
-    }
 }
 
 /// Default SSH listen address.
@@ -303,28 +278,30 @@ impl Config {
             )?,
         };
 
-        let grants = raw.grants.unwrap_or_default();
-        let grants = GrantsConfig {
-            max_duration: src.duration_or(
-                "grants.max_duration",
-                grants.max_duration.as_ref(),
-                Duration::from_secs(24 * 3600),
-            )?,
-        };
-
-        let targets = raw
-            .targets
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, t)| {
-                (
-                    name,
-                    TargetOverrides {
-                        allow_exec: t.allow_exec.unwrap_or(true),
-                    },
-                )
-            })
-            .collect();
+        // Grant limits and per-target rules are policy now: reloaded with it on SIGHUP.
+        for (table, moved) in [
+            (
+                "grants",
+                "[grants] max_duration moved to [policy] max_grant; move the line there",
+            ),
+            (
+                "targets",
+                "[targets.NAME] moved to [policy.targets.NAME]; rename the table",
+            ),
+        ] {
+            let present = match table {
+                "grants" => raw.grants.is_some(),
+                _ => raw.targets.is_some(),
+            };
+            if present {
+                return Err(syntax_error(
+                    path,
+                    text,
+                    table_header(text, table),
+                    moved.to_string(),
+                ));
+            }
+        }
 
         let (policy, policy_source) = policy_table::build(raw.policy, path, text, &dir)?;
         let mut ssh = ssh;
@@ -344,8 +321,6 @@ impl Config {
             database: DatabaseConfig { url },
             recordings,
             keys,
-            grants,
-            targets,
             webhooks,
             notify,
             https,
@@ -359,11 +334,6 @@ impl Config {
     pub fn policy_problems_with_targets(&self, known_targets: &[String]) -> Vec<PolicyIssue> {
         self.policy_source
             .place_all(&self.policy.validate(Some(known_targets)))
-    }
-
-    /// Whether non-interactive exec is allowed on target `name` (default: yes).
-    pub fn target_allows_exec(&self, name: &str) -> bool {
-        self.targets.get(name).is_none_or(|t| t.allow_exec)
     }
 
     /// The gateway's SSH host key.
@@ -606,8 +576,10 @@ struct RawConfig {
     database: Option<RawDatabase>,
     recordings: Option<RawRecordings>,
     keys: Option<RawKeys>,
-    grants: Option<RawGrants>,
-    targets: Option<BTreeMap<String, RawTarget>>,
+    /// Moved to `[policy] max_grant`; kept only to say so.
+    grants: Option<toml::Value>,
+    /// Moved to `[policy.targets.NAME]`; kept only to say so.
+    targets: Option<toml::Value>,
     policy: Option<policy_table::RawPolicy>,
     webhooks: Option<Vec<webhooks::RawWebhook>>,
     notify: Option<webhooks::RawNotify>,
@@ -645,16 +617,22 @@ struct RawKeys {
     recording_signing_key: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawGrants {
-    max_duration: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    allow_exec: Option<bool>,
+/// Where the table `[name]` (or its first `[name.…]`) starts in `text`, if written with a
+/// header.
+fn table_header(text: &str, name: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        let header = t
+            .strip_prefix('[')
+            .and_then(|h| h.split(']').next())
+            .map(str::trim);
+        if header.is_some_and(|h| h == name || h.starts_with(&format!("{name}."))) {
+            return Some(offset + line.len() - t.len());
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The commented configuration `menwei init` writes.
@@ -692,14 +670,6 @@ client_key = "client_ed25519_key"
 vault_key = "vault.key"
 # Seals recordings (Ed25519); `menwei recording verify` checks against it.
 recording_signing_key = "recording_signing_key"
-
-[grants]
-# The longest grant an approver may create.
-max_duration = "24h"
-
-# Per-target overrides, e.g. to refuse non-interactive exec (`ssh ... command`):
-# [targets.web01]
-# allow_exec = false
 
 # Webhooks: each event (request, decision, break_glass, revocation, expiry) is POSTed as
 # JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
@@ -749,16 +719,34 @@ mod tests {
         assert_eq!(c.recordings.dir, Path::new("/etc/menwei/recordings"));
         assert_eq!(c.recordings.flush_interval, Duration::from_secs(1));
         assert_eq!(c.keys.vault_key, Path::new("/etc/menwei/vault.key"));
-        assert_eq!(c.grants.max_duration, Duration::from_secs(86400));
-        assert!(c.target_allows_exec("web01"));
+        assert_eq!(c.policy.max_grant_ms, 24 * 3600 * 1000);
+        assert!(c.policy.target_allows_exec("web01"));
     }
 
     #[test]
-    fn target_overrides_apply() {
-        let c = parse("[targets.web01]\nallow_exec = false\n[targets.db01]\n").unwrap();
-        assert!(!c.target_allows_exec("web01"));
-        assert!(c.target_allows_exec("db01"));
-        assert!(c.target_allows_exec("other"));
+    fn target_rules_apply() {
+        let c = parse(
+            "[policy.targets.web01]\nallow_exec = false\n[policy.targets.db01]\n\n[policy]\nmax_grant = \"3h\"\n",
+        )
+        .unwrap();
+        assert!(!c.policy.target_allows_exec("web01"));
+        assert!(c.policy.target_allows_exec("db01"));
+        assert!(c.policy.target_allows_exec("other"));
+        assert_eq!(c.policy.max_grant_ms, 3 * 3600 * 1000);
+    }
+
+    #[test]
+    fn old_grant_and_target_keys_name_their_new_place() {
+        let e = parse("node_name = \"gw1\"\n\n[grants]\nmax_duration = \"24h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:3:1: "), "{e}");
+        assert!(e.contains("[policy] max_grant"), "{e}");
+        let e = parse("node_name = \"gw1\"\n[targets.web01]\nallow_exec = false\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/menwei/menwei.toml:2:1: "), "{e}");
+        assert!(e.contains("[policy.targets.NAME]"), "{e}");
     }
 
     #[test]
@@ -792,13 +780,10 @@ mod tests {
 
     #[test]
     fn bad_duration_and_url_are_named() {
-        let e = parse("[grants]\nmax_duration = \"forever\"\n")
+        let e = parse("[policy]\nmax_grant = \"forever\"\n")
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains(":2:16: invalid value for key grants.max_duration"),
-            "{e}"
-        );
+        assert!(e.contains(":2:13: policy.max_grant"), "{e}");
         let e = parse("[database]\nurl = \"mysql://x\"\n")
             .unwrap_err()
             .to_string();

@@ -941,24 +941,30 @@ pub(crate) mod tests {
             .unwrap_or_else(|_| "postgres://menwei:menwei@127.0.0.1:5432/postgres".to_string());
         sqlx::any::install_default_drivers();
         let name = format!("menwei_unit_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at MENWEI_TEST_PG_URL ({}): {e}; \
+        let admin = sqlx::AnyPool::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at MENWEI_TEST_PG_URL ({}): {e}; \
                  run scripts/setup or point MENWEI_TEST_PG_URL at a server",
-                redact_url(&admin_url)
-            )
-        });
+                    redact_url(&admin_url)
+                )
+            });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin)
             .await
             .unwrap();
         admin.close().await;
-        Db::connect(&with_database(&admin_url, &name)).await.unwrap()
+        Db::connect(&with_database(&admin_url, &name))
+            .await
+            .unwrap()
     }
 
     /// `url` with its database (the path) replaced by `name`, query string kept.
     fn with_database(url: &str, name: &str) -> String {
-        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(b, q)| (b, Some(q)));
         let host_start = base.find("://").map_or(0, |i| i + 3);
         let base = match base[host_start..].find('/') {
             Some(i) => &base[..host_start + i],
@@ -980,7 +986,10 @@ pub(crate) mod tests {
             with_database("postgres://u:p@h/postgres?sslmode=disable", "t2"),
             "postgres://u:p@h/t2?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "t3"), "postgres://h:5432/t3");
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
     }
 
     async fn exercise(db: &Db) {

@@ -60,7 +60,9 @@ pub use request::{
 };
 pub use review::{review, Review, ReviewOutcome, UnknownVerdict, Verdict};
 pub use role::{Role, UnknownRole};
-pub use rules::{BreakGlass, Group, Policy, PolicyProblem, BREAK_GLASS_CEILING_MS, MAX_APPROVALS};
+pub use rules::{
+    BreakGlass, Group, Policy, PolicyProblem, TargetRule, BREAK_GLASS_CEILING_MS, MAX_APPROVALS,
+};
 pub use warning::{session_limit, warning_due, Warning};
 
 /// A point in time or a span of time: milliseconds (since the unix epoch for points).

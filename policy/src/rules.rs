@@ -36,6 +36,23 @@ pub struct Policy {
     pub break_glass: BreakGlass,
     /// Target groups, by name.
     pub groups: BTreeMap<String, Group>,
+    /// The longest grant an approver may create directly (`max_grant`), without a request.
+    pub max_grant_ms: Millis,
+    /// Rules for single targets (`[policy.targets.NAME]`), whatever groups hold them.
+    pub targets: BTreeMap<String, TargetRule>,
+}
+
+/// `[policy.targets.NAME]`: what one target allows, whatever groups hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TargetRule {
+    /// Non-interactive `ssh … command` (`allow_exec`, default true).
+    pub allow_exec: bool,
+}
+
+impl Default for TargetRule {
+    fn default() -> Self {
+        TargetRule { allow_exec: true }
+    }
 }
 
 /// Emergency grants for A-level faults nobody answered in time.
@@ -84,6 +101,8 @@ impl Default for Policy {
                 max_ms: 2 * HOUR,
             },
             groups: BTreeMap::new(),
+            max_grant_ms: 24 * HOUR,
+            targets: BTreeMap::new(),
         }
     }
 }
@@ -117,6 +136,7 @@ impl Policy {
             ("max_session", self.max_session_ms),
             ("request_ttl", self.request_ttl_ms),
             ("response_window", self.response_window_ms),
+            ("max_grant", self.max_grant_ms),
         ] {
             if ms <= 0 {
                 problem(
@@ -145,6 +165,17 @@ impl Policy {
                     format_duration(BREAK_GLASS_CEILING_MS)
                 ),
             );
+        }
+        for target in self.targets.keys() {
+            let key = format!("policy.targets.{}", target.escape_debug());
+            if let Err(refusal) = validate_name("target", target) {
+                problem(key, refusal.message);
+            } else if known_targets.is_some_and(|known| !known.contains(target)) {
+                problem(
+                    key,
+                    format!("unknown target \"{target}\"; add it with: menwei target add {target}"),
+                );
+            }
         }
         for (name, group) in &self.groups {
             let key = format!("policy.groups.{}", name.escape_debug());
@@ -221,12 +252,17 @@ impl Policy {
             .fold(1, u32::max)
     }
 
+    /// Whether `[policy.targets.NAME]` leaves non-interactive exec on for `target`.
+    pub fn target_allows_exec(&self, target: &str) -> bool {
+        self.targets.get(target).is_none_or(|t| t.allow_exec)
+    }
+
     /// What a session to `target` may do beyond an interactive shell: exec and uploads
-    /// only if every group holding it allows them (exec also only if the target itself
-    /// does). A target in no group keeps its own exec setting and has no uploads.
-    pub fn channel_rules(&self, target: &str, target_allows_exec: bool) -> ChannelRules {
+    /// only if every group holding it allows them (exec also only if the target's own rule
+    /// does). A target in no group keeps its own exec rule and has no uploads.
+    pub fn channel_rules(&self, target: &str) -> ChannelRules {
         let mut rules = ChannelRules {
-            exec_allowed: target_allows_exec,
+            exec_allowed: self.target_allows_exec(target),
             uploads_allowed: false,
         };
         let mut holding = self.groups_with(target).peekable();
@@ -488,14 +524,18 @@ pub(crate) mod tests {
     #[test]
     fn channel_rules_need_every_group_to_allow() {
         let mut p = policy();
-        let web = p.channel_rules("web01", true);
+        let web = p.channel_rules("web01");
         assert!(web.exec_allowed && !web.uploads_allowed);
+        let mut no_exec = p.clone();
+        no_exec
+            .targets
+            .insert("web01".to_owned(), TargetRule { allow_exec: false });
         assert!(
-            !p.channel_rules("web01", false).exec_allowed,
+            !no_exec.channel_rules("web01").exec_allowed,
             "target says no"
         );
-        assert!(!p.channel_rules("db01", true).exec_allowed);
-        let loose = p.channel_rules("mail01", true);
+        assert!(!p.channel_rules("db01").exec_allowed);
+        let loose = p.channel_rules("mail01");
         assert!(loose.exec_allowed && !loose.uploads_allowed);
         p.groups.insert(
             "uploads".to_owned(),
@@ -504,12 +544,9 @@ pub(crate) mod tests {
                 ..group(&["web02"], &["*"], 1)
             },
         );
-        assert!(
-            !p.channel_rules("web02", true).uploads_allowed,
-            "web says no"
-        );
+        assert!(!p.channel_rules("web02").uploads_allowed, "web says no");
         p.groups.get_mut("web").unwrap().allow_uploads = true;
-        assert!(p.channel_rules("web02", true).uploads_allowed);
+        assert!(p.channel_rules("web02").uploads_allowed);
     }
 
     #[test]
@@ -571,7 +608,9 @@ pub(crate) mod tests {
             target in prop::sample::select(vec!["web01", "web02", "db01", "mail01"]),
             target_allows_exec in any::<bool>(),
         ) {
-            let rules = p.channel_rules(target, target_allows_exec);
+            let mut p = p;
+            p.targets.insert(target.to_owned(), TargetRule { allow_exec: target_allows_exec });
+            let rules = p.channel_rules(target);
             prop_assert!(!rules.exec_allowed || target_allows_exec);
             for (_, g) in p.groups_with(target) {
                 prop_assert!(!rules.exec_allowed || g.allow_exec);

@@ -107,7 +107,7 @@ async fn add(
     if ctx.db.target(target).await?.is_none() {
         anyhow::bail!("--target: no target {target:?}; see: menwei target list");
     }
-    let max_ms = crate::time::duration_ms(ctx.config.grants.max_duration);
+    let max_ms = ctx.config.policy.max_grant_ms;
     let decision = policy::create_grant(
         &Actor {
             name: &approver.name,

@@ -246,7 +246,7 @@ async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
                     "host_key_fingerprint": t.host_key_fingerprint,
                     "host_key": t.host_key,
                     "pinned": t.host_key_fingerprint.is_some(),
-                    "allow_exec": ctx.config.target_allows_exec(&t.name),
+                    "allow_exec": ctx.config.policy.target_allows_exec(&t.name),
                     "created_at": crate::time::rfc3339(t.created_at),
                 })
             })

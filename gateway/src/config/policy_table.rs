@@ -148,6 +148,14 @@ pub(super) struct RawPolicy {
     levels: Option<BTreeMap<String, Spanned<String>>>,
     break_glass: Option<RawBreakGlass>,
     groups: Option<BTreeMap<String, RawGroup>>,
+    max_grant: Option<Spanned<String>>,
+    targets: Option<BTreeMap<String, RawTargetRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargetRule {
+    allow_exec: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,6 +213,8 @@ pub(super) fn build(
                 || raw.levels.is_some()
                 || raw.break_glass.is_some()
                 || raw.groups.is_some()
+                || raw.max_grant.is_some()
+                || raw.targets.is_some()
             {
                 return Err(here(
                     "names a policy file, so [policy] here may hold no other key; \
@@ -298,6 +308,22 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
     }
     if let Some(v) = &raw.response_window {
         p.response_window_ms = duration(source, "policy.response_window", v)?;
+    }
+    if let Some(v) = &raw.max_grant {
+        p.max_grant_ms = duration(source, "policy.max_grant", v)?;
+    }
+    if let Some(targets) = &raw.targets {
+        source.record_header("policy.targets");
+        for (name, t) in targets {
+            let key = format!("policy.targets.{name}");
+            source.record_header(&key);
+            let mut rule = policy::TargetRule::default();
+            if let Some(v) = &t.allow_exec {
+                source.record(format!("{key}.allow_exec"), v.span());
+                rule.allow_exec = *v.get_ref();
+            }
+            p.targets.insert(name.clone(), rule);
+        }
     }
     if let Some(roles) = &raw.totp_roles {
         source.record("policy.totp_roles", roles.span());
@@ -422,6 +448,8 @@ request_ttl = "4h"
 response_window = "30m"
 # Roles that log in with a TOTP code after their key (approver and admin always do).
 totp_roles = ["approver", "admin"]
+# The longest grant an approver may create directly (menwei grant add), without a request.
+max_grant = "24h"
 
 [policy.levels]
 # The longest grant a request of each fault level may ask for.
@@ -450,5 +478,9 @@ max_duration = "2h"
 # targets = ["db01"]
 # engineers = ["alice", "carol"]
 # approvals = 2
+# allow_exec = false
+
+# Rules for one target whatever groups hold it, e.g. to refuse non-interactive exec:
+# [policy.targets.db01]
 # allow_exec = false
 "#;

@@ -409,11 +409,7 @@ fn with_request_hint(conn: &ConnState, target: &str, refusal: Refusal) -> Refusa
 
 pub(super) fn rules(conn: &ConnState, target: Option<&str>) -> ChannelRules {
     match target {
-        Some(t) => conn
-            .ctx
-            .policy
-            .current()
-            .channel_rules(t, conn.ctx.config.target_allows_exec(t)),
+        Some(t) => conn.ctx.policy.current().channel_rules(t),
         // Before a target is known only the requests that need none are judged.
         None => ChannelRules {
             exec_allowed: true,
