@@ -89,4 +89,36 @@ mod tests {
         assert_eq!(find(b"seq 1401234 and 400123"), None);
         assert_eq!(find(b"menwei: target \"web01\" is not reachable"), None);
     }
+
+    /// An `ssh` talking to a "target" on 127.0.0.8 that accepts and never answers: with
+    /// `-v` it names the address and port while it waits.
+    fn hanging_client() -> crate::Spawned {
+        let listener = std::net::TcpListener::bind("127.0.0.8:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        register("127.0.0.8", port);
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(held);
+        });
+        let mut c = std::process::Command::new("ssh");
+        c.args(["-v", "-F", "/dev/null", "-o", "BatchMode=yes", "-p"])
+            .arg(port.to_string())
+            .arg("nobody@127.0.0.8");
+        let mut s = crate::Spawned::start(c, crate::Stdin::Null, None);
+        s.wait_stderr("Connecting to 127.0.0.8", crate::SHORT);
+        s
+    }
+
+    #[test]
+    #[should_panic(expected = "leaks target address")]
+    fn a_killed_client_is_checked() {
+        hanging_client().kill();
+    }
+
+    #[test]
+    #[should_panic(expected = "leaks target address")]
+    fn a_dropped_client_is_checked() {
+        drop(hanging_client());
+    }
 }
