@@ -755,7 +755,7 @@ pub async fn revoke(
     {
         return Err(refuse(r).await);
     }
-    let state_before = crate::cli::grants::state_name(&grant, now);
+    let state_before = crate::views::state_name(&grant, now);
     if !desk.db.grant_revoke(&grant.id, &user.name, now).await? {
         return Err(refuse(Refusal::new(
             policy::codes::GRANT_REVOKED,

@@ -18,7 +18,7 @@ mod webhooks;
 
 pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
 pub use policy_table::{PolicyIssue, PolicySource};
-pub use webhooks::{NotifyConfig, WebhookConfig};
+pub use webhooks::{NotifyConfig, WebhookConfig, WEBHOOK_EVENTS};
 
 /// Why the configuration could not be used. Every message is one line.
 #[derive(Debug, thiserror::Error)]

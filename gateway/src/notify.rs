@@ -26,8 +26,7 @@ use crate::db::notify::{Notification, NEVER};
 use crate::db::{Db, DbError};
 use crate::vault::Secret;
 
-/// The event kinds a webhook can receive.
-pub const KINDS: &[&str] = &["request", "decision", "break_glass", "revocation", "expiry"];
+pub use crate::config::WEBHOOK_EVENTS as KINDS;
 
 /// What happened, as sent in `X-Menwei-Event` and matched against `events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,11 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::enforcer::{self, End, Registry};
-use crate::live_policy::SharedPolicy;
-use crate::ssh::server::{self, Context};
-use crate::ssh::throttle::Throttle;
+use crate::session::enforcer::{self, End, Registry};
+use crate::session::live_policy::SharedPolicy;
+use crate::session::Context;
+use crate::ssh::server;
+use crate::throttle::Throttle;
 
 /// How long live sessions get to close and seal their recordings at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);

@@ -9,9 +9,10 @@ use policy::format_duration;
 use serde_json::Value;
 
 use super::output;
-use super::requests::{desk, request_json, via};
+use super::requests::{desk, via};
 use super::Ctx;
 use crate::approvals;
+use crate::views::request_json;
 
 /// `menwei breakglass …`.
 #[derive(Debug, Subcommand)]

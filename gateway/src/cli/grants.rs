@@ -6,13 +6,13 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use policy::{Actor, Grant, GrantState};
+use policy::{Actor, Grant};
 use serde_json::json;
 
 use super::output;
 use super::Ctx;
 use crate::audit::AuditEvent;
-use crate::db::GrantRecord;
+use crate::views::{grant_json, state_name};
 
 /// `menwei grant …`.
 #[derive(Debug, Subcommand)]
@@ -168,34 +168,6 @@ async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
     let grant = crate::approvals::revoke(&desk, id, by, crate::time::now_ms()).await?;
     println!("grant {} revoked", grant.id);
     Ok(ExitCode::SUCCESS)
-}
-
-/// `live`, `expired`, `revoked` or `not_yet`.
-pub fn state_name(g: &Grant, now: i64) -> &'static str {
-    match g.state(now) {
-        GrantState::Live { .. } => "live",
-        GrantState::Expired => "expired",
-        GrantState::Revoked => "revoked",
-        GrantState::NotYet => "not_yet",
-    }
-}
-
-/// A grant as JSON (also the web API's shape).
-pub(crate) fn grant_json(r: &GrantRecord, now: i64) -> serde_json::Value {
-    let g = &r.grant;
-    json!({
-        "id": g.id,
-        "engineer": g.engineer,
-        "target": g.target,
-        "starts_at": crate::time::rfc3339(g.starts_at),
-        "ends_at": crate::time::rfc3339(g.ends_at),
-        "revoked_at": g.revoked_at.map(crate::time::rfc3339),
-        "revoked_by": r.revoked_by,
-        "reason": g.reason,
-        "granted_by": g.granted_by,
-        "created_at": crate::time::rfc3339(r.created_at),
-        "state": state_name(g, now),
-    })
 }
 
 async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {

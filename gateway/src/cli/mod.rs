@@ -78,7 +78,7 @@ pub enum Command {
     /// Emergency grants awaiting sign-off.
     #[command(subcommand)]
     Breakglass(breakglass::BreakglassCommand),
-    /// The [policy] of the configuration.
+    /// The `[policy]` of the configuration.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// The second factor (TOTP) of accounts.

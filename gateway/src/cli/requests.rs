@@ -7,13 +7,14 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use policy::{format_duration, Millis, RequestState, Verdict};
+use policy::{format_duration, Millis, RequestState};
 use serde_json::{json, Value};
 
 use super::output;
 use super::Ctx;
 use crate::approvals::{self, Desk, RequestInput};
 use crate::db::{RequestFilter, RequestRow};
+use crate::views::{approvals as approved_by, request_json};
 
 /// `menwei request …`.
 #[derive(Debug, Subcommand)]
@@ -148,68 +149,6 @@ pub(super) fn desk<'a>(ctx: &'a Ctx, via: &'a str) -> Desk<'a> {
     }
 }
 
-/// Distinct approvals so far.
-pub(super) fn approvals(row: &RequestRow) -> usize {
-    let mut names: Vec<String> = row
-        .request
-        .reviews
-        .iter()
-        .filter(|r| r.verdict == Verdict::Approve)
-        .map(|r| r.approver.to_lowercase())
-        .collect();
-    names.sort();
-    names.dedup();
-    names.len()
-}
-
-/// A request as JSON (every stored column, reviews with comments).
-pub(crate) fn request_json(row: &RequestRow) -> Value {
-    let r = &row.request;
-    let reviews: Vec<Value> = r
-        .reviews
-        .iter()
-        .zip(
-            row.review_comments
-                .iter()
-                .map(String::as_str)
-                .chain(std::iter::repeat("")),
-        )
-        .map(|(v, comment)| {
-            json!({
-                "approver": v.approver,
-                "verdict": v.verdict,
-                "comment": comment,
-                "duration_ms": v.duration_ms,
-                "at": crate::time::rfc3339(v.at),
-            })
-        })
-        .collect();
-    json!({
-        "id": r.id,
-        "engineer": r.engineer,
-        "targets": r.targets,
-        "group": row.group,
-        "reason": row.reason,
-        "incident": row.incident,
-        "level": r.level,
-        "duration_ms": r.duration_ms,
-        "duration": format_duration(r.duration_ms),
-        "starts_at": r.starts_at.map(crate::time::rfc3339),
-        "state": r.state,
-        "approvals": approvals(row),
-        "approvals_needed": r.approvals_needed,
-        "filed_at": crate::time::rfc3339(r.filed_at),
-        "decided_at": row.decided_at.map(crate::time::rfc3339),
-        "lapses_at": crate::time::rfc3339(r.lapses_at),
-        "break_glass": r.break_glass,
-        "extends_grant": r.extends_grant,
-        "signed_off_by": row.signed_off_by,
-        "signed_off_at": row.signed_off_at.map(crate::time::rfc3339),
-        "signoff_comment": row.signoff_comment,
-        "reviews": reviews,
-    })
-}
-
 fn targets_text(row: &RequestRow) -> String {
     let t = output::clean(&row.request.targets.join(","));
     match &row.group {
@@ -234,7 +173,7 @@ fn print_list(rows: &[RequestRow], as_json: bool) -> anyhow::Result<()> {
                 r.level.to_string(),
                 format_duration(r.duration_ms),
                 r.state.to_string(),
-                format!("{}/{}", approvals(row), r.approvals_needed),
+                format!("{}/{}", approved_by(row), r.approvals_needed),
                 crate::time::rfc3339(r.filed_at),
                 output::clean(&row.incident),
                 output::clean(&row.reason),
@@ -282,7 +221,7 @@ async fn show(ctx: &Ctx, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
                                 "target": g.grant.target,
                                 "starts_at": crate::time::rfc3339(g.grant.starts_at),
                                 "ends_at": crate::time::rfc3339(g.grant.ends_at),
-                                "state": super::grants::state_name(&g.grant, now),
+                                "state": crate::views::state_name(&g.grant, now),
                                 "emergency": g.emergency,
                             })
                         })
@@ -304,7 +243,7 @@ async fn show(ctx: &Ctx, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
         ("state", r.state.to_string()),
         (
             "approvals",
-            format!("{} of {}", approvals(&row), r.approvals_needed),
+            format!("{} of {}", approved_by(&row), r.approvals_needed),
         ),
         ("incident", output::clean(&row.incident)),
         ("reason", output::clean(&row.reason)),
@@ -354,7 +293,7 @@ async fn show(ctx: &Ctx, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
             output::clean(&g.grant.target),
             crate::time::rfc3339(g.grant.starts_at),
             crate::time::rfc3339(g.grant.ends_at),
-            super::grants::state_name(&g.grant, now)
+            crate::views::state_name(&g.grant, now)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -10,9 +10,10 @@ use policy::{format_duration, ReviewOutcome, Verdict};
 use serde_json::Value;
 
 use super::output;
-use super::requests::{approvals, desk, request_json, via};
+use super::requests::{desk, via};
 use super::Ctx;
 use crate::approvals;
+use crate::views::{approvals, request_json};
 
 /// `menwei review …`.
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `menwei target add | pin | list`: the servers behind the gateway, their login, their
 //! vaulted password and their pinned host key. This is the admin's view and shows addresses;
 //! nothing here is ever shown to an engineer. Not the SSH client (that is
-//! [`crate::ssh::upstream`]).
+//! [`crate::session::upstream`]).
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -190,7 +190,7 @@ async fn pin(ctx: &Ctx, name: &str, replace: bool) -> anyhow::Result<ExitCode> {
         .target(name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no target {name:?}; see: menwei target list"))?;
-    let key = crate::ssh::upstream::fetch_host_key(&t.address)
+    let key = crate::session::upstream::fetch_host_key(&t.address)
         .await
         .with_context(|| {
             format!(

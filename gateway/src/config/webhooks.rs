@@ -1,6 +1,6 @@
 //! `[[webhooks]]` and `[notify]`: where notifications go and how hard the gateway tries.
 //! Only parsing and checking; the secret files are read when the gateway starts
-//! ([`crate::notify::Webhooks::load`]), and sending is [`crate::notify`]'s.
+//! (`notify::Webhooks::load`), and sending is the notifier's.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,9 @@ use toml::Spanned;
 
 use super::{ConfigError, Source};
 
+/// The event kinds a webhook can receive (`events = [...]`).
+pub const WEBHOOK_EVENTS: &[&str] = &["request", "decision", "break_glass", "revocation", "expiry"];
+
 /// One `[[webhooks]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
@@ -17,7 +20,7 @@ pub struct WebhookConfig {
     pub url: String,
     /// The file holding the HMAC-SHA256 key (absolute). Never logged.
     pub secret_file: PathBuf,
-    /// The event kinds it receives ([`crate::notify::KINDS`]).
+    /// The event kinds it receives ([`WEBHOOK_EVENTS`]).
     pub events: Vec<String>,
 }
 
@@ -74,18 +77,18 @@ pub(super) fn build(
         check_url(w.url.get_ref()).map_err(|why| src.invalid(&key("url"), &w.url, why))?;
         let secret_file = src.path(&key("secret_file"), &w.secret_file)?;
         let events = match w.events {
-            None => crate::notify::KINDS.iter().map(|k| k.to_string()).collect(),
+            None => WEBHOOK_EVENTS.iter().map(|k| k.to_string()).collect(),
             Some(list) => {
                 let mut events: Vec<String> = Vec::new();
                 for e in list {
-                    if !crate::notify::KINDS.contains(&e.get_ref().as_str()) {
+                    if !WEBHOOK_EVENTS.contains(&e.get_ref().as_str()) {
                         return Err(src.invalid(
                             &key("events"),
                             &e,
                             format!(
                                 "unknown event {:?}; expected some of {}",
                                 e.get_ref(),
-                                crate::notify::KINDS.join(", ")
+                                WEBHOOK_EVENTS.join(", ")
                             ),
                         ));
                     }
@@ -179,7 +182,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.webhooks.len(), 2);
-        assert_eq!(c.webhooks[0].events, crate::notify::KINDS);
+        assert_eq!(c.webhooks[0].events, WEBHOOK_EVENTS);
         assert_eq!(c.webhooks[0].secret_file, Path::new("/etc/menwei/w.secret"));
         assert_eq!(c.webhooks[1].events, ["revocation"]);
         assert_eq!(c.webhooks[1].secret_file, Path::new("/abs/s"));

@@ -8,20 +8,20 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use policy::{ChannelRequest, ChannelRules, Decision, Refusal};
+use policy::{ChannelRequest, Decision, Refusal};
 use recordings::Event;
 use russh::{server, ChannelMsg, ChannelWriteHalf, Pty};
 use serde_json::json;
 
 use super::commands;
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 use super::menu;
 use super::relay::{engineer_to_target, id_u32, len_u32, target_to_engineer};
 use super::request_prompt;
 use super::terminal::Terminal;
 use super::upload::ScpSink;
-use crate::enforcer::{trip, End};
-use crate::tap::Frame;
+use crate::session::enforcer::{trip, End};
+use crate::session::tap::Frame;
 
 /// The program a channel asked to run.
 enum Start {
@@ -95,7 +95,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                     name: &variable_name,
                 };
                 if matches!(
-                    policy::channel_request(&req, &rules(&conn, None)),
+                    policy::channel_request(&req, &conn.rules(None)),
                     Decision::Allow(())
                 ) {
                     setup.env.push((variable_name, variable_value));
@@ -204,7 +204,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Start::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
         Start::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
-    let target_rules = rules(&conn, Some(&target));
+    let target_rules = conn.rules(Some(&target));
     if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
         // SFTP stays refused; where uploads are allowed, say how they are made.
         let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED
@@ -367,7 +367,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 let _ = to_target.request_subsystem(true, name.clone()).await;
             }
         }
-        Ok::<(), crate::recorder::RecordingFailed>(())
+        Ok::<(), crate::session::recorder::RecordingFailed>(())
     };
     if setup_ok.await.is_err() {
         trip(&live.end, End::recording_failed());
@@ -407,17 +407,6 @@ fn with_request_hint(conn: &ConnState, target: &str, refusal: Refusal) -> Refusa
     }
 }
 
-pub(super) fn rules(conn: &ConnState, target: Option<&str>) -> ChannelRules {
-    match target {
-        Some(t) => conn.ctx.policy.current().channel_rules(t),
-        // Before a target is known only the requests that need none are judged.
-        None => ChannelRules {
-            exec_allowed: true,
-            uploads_allowed: false,
-        },
-    }
-}
-
 /// A request refused before the program started: told, audited, kept for the recording.
 async fn refuse_request(
     conn: &ConnState,
@@ -426,7 +415,7 @@ async fn refuse_request(
     req: &ChannelRequest<'_>,
     what: &str,
 ) {
-    let refusal = match policy::channel_request(req, &rules(conn, None)) {
+    let refusal = match policy::channel_request(req, &conn.rules(None)) {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };

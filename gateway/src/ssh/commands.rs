@@ -5,7 +5,7 @@
 
 use policy::{Decision, RequestState};
 
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 use crate::approvals::{self, ApprovalError, Desk, RequestInput};
 use crate::db::RequestFilter;
 use crate::time::{now_ms, rfc3339};

@@ -6,7 +6,7 @@
 //! keyboard-interactive (one prompt, no echo), so a plain OpenSSH client works. Failed
 //! attempts, wrong codes included, are throttled per user and per source address and audited. After login, every session channel gets its own task
 //! ([`super::channel`]); the first one that runs a program opens the live session to the
-//! target ([`super::session`]), which later channels on the same connection share
+//! target ([`crate::session::live`]), which later channels on the same connection share
 //! (OpenSSH ControlMaster). Forwarding of any kind is refused here, audited.
 
 use std::net::SocketAddr;
@@ -22,9 +22,9 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use super::channel;
-use super::server::Context;
-use super::session::{self, LiveSession};
-use super::upstream::fingerprint;
+use super::conn_state::ConnState;
+use crate::session::upstream::fingerprint;
+use crate::session::Context;
 
 /// The handler russh drives for one TCP connection.
 pub struct Connection {
@@ -406,16 +406,14 @@ impl server::Handler for Connection {
         let Some((engineer, login_target)) = self.authed.take() else {
             return Err(russh::Error::NotAuthenticated);
         };
-        self.state = Some(Arc::new(ConnState {
-            ctx: self.ctx.clone(),
+        self.state = Some(Arc::new(ConnState::new(
+            self.ctx.clone(),
             engineer,
             login_target,
-            chosen: std::sync::Mutex::new(None),
-            client_addr: self.client_addr(),
-            handle: session.handle(),
-            gone: self.gone.subscribe(),
-            live: tokio::sync::Mutex::new(None),
-        }));
+            self.client_addr(),
+            session.handle(),
+            self.gone.subscribe(),
+        )));
         Ok(())
     }
 
@@ -517,75 +515,5 @@ impl server::Handler for Connection {
     ) -> Result<bool, Self::Error> {
         self.refuse_forwarding("stream-local forwarding").await;
         Ok(false)
-    }
-}
-
-/// What the channels of one authenticated connection share.
-pub struct ConnState {
-    /// The gateway.
-    pub ctx: Arc<Context>,
-    /// Who logged in.
-    pub engineer: String,
-    login_target: Result<Option<String>, Refusal>,
-    chosen: std::sync::Mutex<Option<String>>,
-    /// The engineer's address, for audit.
-    pub client_addr: String,
-    /// russh's handle on this connection.
-    pub handle: server::Handle,
-    gone: watch::Receiver<bool>,
-    live: tokio::sync::Mutex<Option<Arc<LiveSession>>>,
-}
-
-impl ConnState {
-    /// The target named at login (or chosen from the menu), `None` when there is none yet,
-    /// or the refusal of a malformed login name.
-    pub fn target(&self) -> Result<Option<String>, Refusal> {
-        match &self.login_target {
-            Err(refusal) => Err(refusal.clone()),
-            Ok(Some(t)) => Ok(Some(t.clone())),
-            Ok(None) => Ok(self.chosen.lock().ok().and_then(|c| c.clone())),
-        }
-    }
-
-    /// Records the menu's choice.
-    pub fn choose_target(&self, name: &str) {
-        if let Ok(mut c) = self.chosen.lock() {
-            *c = Some(name.to_string());
-        }
-    }
-
-    /// The target for audit entries (empty when none).
-    pub fn target_name_for_audit(&self) -> String {
-        self.target().ok().flatten().unwrap_or_default()
-    }
-
-    /// The live session of this connection, if one is open.
-    pub async fn current_session(&self) -> Option<Arc<LiveSession>> {
-        self.live.lock().await.clone()
-    }
-
-    /// The live session to `target`, opening it on first use.
-    pub async fn session(self: &Arc<Self>, target: &str) -> Result<Arc<LiveSession>, Refusal> {
-        let mut slot = self.live.lock().await;
-        if let Some(live) = slot.as_ref() {
-            if live.is_ending() {
-                return Err(Refusal {
-                    code: "session_ended",
-                    message: "this session has ended; reconnect".into(),
-                });
-            }
-            return Ok(live.clone());
-        }
-        let live = session::open(
-            &self.ctx,
-            &self.engineer,
-            target,
-            &self.client_addr,
-            Some(self.handle.clone()),
-            self.gone.clone(),
-        )
-        .await?;
-        *slot = Some(live.clone());
-        Ok(live)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use russh::{server, ChannelReadHalf, ChannelWriteHalf};
 
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 use super::terminal::{Input, Terminal};
 use crate::time::now_ms;
 

@@ -1,16 +1,15 @@
-//! SSH on both sides: the server engineers connect to ([`server`], [`connection`]), the
-//! per-channel relay ([`channel`]), live sessions ([`session`]), the target menu
-//! ([`menu`]), login throttling ([`throttle`]), and the client side to targets ([`upstream`]).
+//! The SSH front door: the server engineers connect to ([`server`], [`connection`]), the
+//! per-channel setup and relay ([`channel`], [`relay`]), the target menu ([`menu`]), the
+//! in-session commands and request prompt. It translates SSH into calls on the session core
+//! ([`crate::session`]); the client side to targets is the core's ([`crate::session::upstream`]).
 
 pub mod channel;
 pub mod commands;
+pub mod conn_state;
 pub mod connection;
 pub mod menu;
 pub mod relay;
 pub mod request_prompt;
 pub mod server;
-pub mod session;
 pub mod terminal;
-pub mod throttle;
 pub mod upload;
-pub mod upstream;

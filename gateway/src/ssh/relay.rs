@@ -11,13 +11,12 @@ use recordings::{Event, Side, Stream};
 use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use serde_json::json;
 
-use super::channel::rules;
-use super::connection::ConnState;
-use super::session::LiveSession;
+use super::conn_state::ConnState;
 use super::upload::{ScpSink, Uploaded};
-use crate::enforcer::{trip, End};
-use crate::recorder::Recorder;
-use crate::tap::Frame;
+use crate::session::enforcer::{trip, End};
+use crate::session::recorder::Recorder;
+use crate::session::tap::Frame;
+use crate::session::LiveSession;
 
 type ToEngineer = ChannelWriteHalf<server::Msg>;
 
@@ -60,7 +59,7 @@ async fn record_uploads(
     ch: u32,
     target: &str,
     files: Vec<Uploaded>,
-) -> Result<(), crate::recorder::RecordingFailed> {
+) -> Result<(), crate::session::recorder::RecordingFailed> {
     for file in files {
         live.recorder
             .record(Event::Upload {
@@ -536,7 +535,7 @@ async fn refused_live(
     what: &str,
     target: &str,
 ) {
-    let refusal = match policy::channel_request(req, &rules(conn, Some(target))) {
+    let refusal = match policy::channel_request(req, &conn.rules(Some(target))) {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };

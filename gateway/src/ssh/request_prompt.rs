@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use policy::{Level, Refusal, RequestState, Verdict};
 
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 use super::terminal::{Input, Terminal};
 use crate::approvals::{self, ApprovalError, Desk, RequestInput, MAX_INCIDENT, MAX_TEXT};
 use crate::time::now_ms;

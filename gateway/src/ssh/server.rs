@@ -1,5 +1,4 @@
-//! The SSH server engineers connect to: its russh configuration, the shared [`Context`]
-//! every connection sees, and the accept loop. Not what happens on a connection
+//! The SSH server engineers connect to: its russh configuration and the accept loop. Not what happens on a connection
 //! ([`super::connection`]).
 
 use std::sync::Arc;
@@ -12,56 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::connection::Connection;
-use super::throttle::Throttle;
-use crate::audit::{self, AuditEvent};
-use crate::config::Config;
-use crate::db::Db;
-use crate::enforcer::Registry;
-use crate::live_policy::SharedPolicy;
-use crate::vault::Vault;
-
-/// Everything a connection needs from the gateway.
-pub struct Context {
-    /// The loaded configuration.
-    pub config: Config,
-    /// The database.
-    pub db: Db,
-    /// The gateway's client key for targets.
-    pub client_key: Arc<PrivateKey>,
-    /// The key that seals recordings.
-    pub signing_key: ed25519_dalek::SigningKey,
-    /// Opens target passwords.
-    pub vault: Vault,
-    /// Failed-login counters.
-    pub throttle: Throttle,
-    /// Live sessions on this node.
-    pub sessions: Arc<Registry>,
-    /// The last TOTP step each user logged in with: a code works once.
-    pub totp_replay: crate::totp::ReplayGuard,
-    /// The policy in force (replaced on SIGHUP).
-    pub policy: SharedPolicy,
-}
-
-impl Context {
-    /// Appends to the audit log; a failure is logged loudly (the event itself is never dropped silently).
-    pub async fn audit(
-        &self,
-        actor: &str,
-        action: &'static str,
-        subject: &str,
-        detail: serde_json::Value,
-    ) {
-        let event = AuditEvent {
-            actor: actor.to_string(),
-            action,
-            subject: subject.to_string(),
-            detail,
-        };
-        if let Err(e) = audit::append(&self.db, &self.config.node_name, event).await {
-            tracing::error!(action, actor, "cannot append to the audit log: {e}");
-        }
-    }
-}
+use crate::session::Context;
 
 /// The russh server configuration: public key (then keyboard-interactive for the TOTP code
 /// where a second factor is needed), bounded buffers.

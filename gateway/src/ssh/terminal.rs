@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use russh::{server, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
-use super::connection::ConnState;
+use super::conn_state::ConnState;
 
 /// What a read gave.
 #[derive(Debug, Clone, PartialEq, Eq)]

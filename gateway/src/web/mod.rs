@@ -33,8 +33,8 @@ use tokio_rustls::rustls;
 use zeroize::Zeroizing;
 
 use crate::config::HttpsConfig;
-use crate::ssh::server::Context;
-use crate::ssh::throttle::Throttle;
+use crate::session::Context;
+use crate::throttle::Throttle;
 use error::{ApiError, MAX_BODY};
 
 /// The file in the data directory holding the key that signs web logins (32 bytes). Every

@@ -1,13 +1,13 @@
 //! The browser terminal and live watch, over WebSockets (docs/web.md).
 //!
 //! `GET /api/v1/terminal?target=NAME&cols=&rows=`: an engineer's shell on a target through
-//! the same decision, recording, enforcement and audit as SSH ([`crate::ssh::session`]):
+//! the same decision, recording, enforcement and audit as SSH ([`crate::session::live`]):
 //! binary frames carry terminal bytes both ways, text frames carry JSON control (`resize`
 //! from the page; `notice` and `end` from the gateway). No file transfer of any kind: the
 //! only thing that reaches the target is what is typed, as a PTY shell's input.
 //!
 //! `GET /api/v1/sessions/{id}/watch`: a read-only copy of a live session's terminal for
-//! approvers and auditors, from the session's feed ([`crate::tap`]); what a watcher sends is
+//! approvers and auditors, from the session's feed ([`crate::session::tap`]); what a watcher sends is
 //! ignored. Each watch is audited (who watched what).
 //!
 //! Both check `Origin` against `[https] origin` before upgrading: a page from another site
@@ -31,9 +31,9 @@ use tokio::sync::watch;
 use super::auth::Caller;
 use super::error::{check_id, ApiError, ApiResult};
 use super::AppState;
-use crate::enforcer::{trip, End};
-use crate::ssh::session::{self, LiveSession};
-use crate::tap::Frame;
+use crate::session::enforcer::{trip, End};
+use crate::session::tap::Frame;
+use crate::session::{self, LiveSession};
 
 /// The browser terminal's recording channel number (an SSH connection's would be its own).
 const BROWSER_CHANNEL: u32 = 0;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::desk;
 use crate::approvals;
-use crate::cli::requests::request_json;
+use crate::views::request_json;
 use crate::web::auth::Caller;
 use crate::web::error::{check_id, ApiResult, Body};
 use crate::web::AppState;

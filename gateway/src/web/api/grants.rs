@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::own_only;
-use crate::cli::grants::{grant_json, state_name};
+use crate::views::{grant_json, state_name};
 use crate::web::auth::Caller;
 use crate::web::error::{check_id, ApiResult};
 use crate::web::AppState;
@@ -60,7 +60,7 @@ pub async fn revoke(
     let grant = crate::approvals::revoke(&desk, id, &caller.name, crate::time::now_ms()).await?;
     state.ctx.sessions.end_grant(
         &grant.id,
-        &crate::enforcer::End::new(
+        &crate::session::enforcer::End::new(
             "grant_revoked",
             "the grant was revoked; the session is closed",
         ),

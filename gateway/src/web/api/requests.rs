@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::{desk, own_only};
 use crate::approvals::{self, RequestInput};
-use crate::cli::requests::request_json;
 use crate::db::RequestFilter;
+use crate::views::request_json;
 use crate::web::auth::Caller;
 use crate::web::error::{check_id, ApiError, ApiResult, Body};
 use crate::web::AppState;
@@ -139,7 +139,7 @@ pub async fn show(
             "grants".into(),
             grants
                 .iter()
-                .map(|g| crate::cli::grants::grant_json(g, now))
+                .map(|g| crate::views::grant_json(g, now))
                 .collect(),
         );
     }

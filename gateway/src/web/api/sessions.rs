@@ -140,7 +140,7 @@ pub async fn terminate(
     .await?;
     ctx.sessions.end_session(
         &session.id,
-        &crate::enforcer::End::new(
+        &crate::session::enforcer::End::new(
             "terminated",
             format!("an approver ({}) ended the session", caller.name),
         ),

@@ -10,7 +10,7 @@
 //! continues under that one. An approver's terminate, stored in the database by any node,
 //! ends the session here. When the database cannot be read it keeps enforcing the grant
 //! it last saw, so an expiry still ends the session on time. Not the session itself
-//! ([`crate::ssh::session`]): the enforcer only says "end" or "warn", with the reason.
+//! ([`crate::session::live`]): the enforcer only says "end" or "warn", with the reason.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,7 +21,7 @@ use policy::{Decision, Grant, Millis, SessionCheck, Warning};
 use tokio::sync::{broadcast, watch};
 
 use crate::db::Db;
-use crate::live_policy::SharedPolicy;
+use crate::session::live_policy::SharedPolicy;
 use crate::time::now_ms;
 
 /// How old a session must be before warnings are sent to it.
@@ -73,7 +73,7 @@ pub struct Watch {
     /// Lines for the engineer's terminal (warnings); also recorded as markers.
     pub notices: broadcast::Sender<String>,
     /// The live-watch feed.
-    pub tap: Arc<crate::tap::Tap>,
+    pub tap: Arc<crate::session::tap::Tap>,
 }
 
 struct Entry {
@@ -128,7 +128,7 @@ impl Registry {
     }
 
     /// The live-watch feed of session `session_id`, if it is live on this node.
-    pub fn tap(&self, session_id: &str) -> Option<Arc<crate::tap::Tap>> {
+    pub fn tap(&self, session_id: &str) -> Option<Arc<crate::session::tap::Tap>> {
         self.sessions
             .lock()
             .ok()

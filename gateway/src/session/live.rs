@@ -5,7 +5,7 @@
 //! (fail closed). Once open, a supervisor task waits for the end: the enforcer tripping the
 //! end switch (grant expired or revoked, gateway stopping), the recording failing, or the
 //! engineer leaving; then it tells the channels, seals the recording, and writes the end
-//! into the database and the audit log. Not the byte relay ([`super::channel`]).
+//! into the database and the audit log. Not the byte relay (`ssh::relay`, `web::terminal`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -17,11 +17,11 @@ use russh::server;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
-use super::server::Context;
-use super::upstream::{Credential, Upstream, UpstreamError};
 use crate::db::NewSession;
-use crate::enforcer::{trip, End, EndSwitch};
-use crate::recorder::Recorder;
+use crate::session::enforcer::{trip, End, EndSwitch};
+use crate::session::recorder::Recorder;
+use crate::session::upstream::{Credential, Upstream, UpstreamError};
+use crate::session::Context;
 use crate::time::now_ms;
 
 /// How long the supervisor gives channels to print the end line before disconnecting.
@@ -44,7 +44,7 @@ pub struct LiveSession {
     /// Lines for the engineer's terminal (grant warnings), never sent to the target.
     pub notices: broadcast::Sender<String>,
     /// What read-only watchers see.
-    pub tap: Arc<crate::tap::Tap>,
+    pub tap: Arc<crate::session::tap::Tap>,
 }
 
 impl LiveSession {
@@ -269,10 +269,10 @@ pub async fn open(
     let end: EndSwitch = Arc::new(end);
     let activity = Arc::new(AtomicI64::new(now_ms()));
     let (notices, _) = broadcast::channel(8);
-    let tap = Arc::new(crate::tap::Tap::default());
+    let tap = Arc::new(crate::session::tap::Tap::default());
     ctx.sessions.insert(
         &id,
-        crate::enforcer::Watch {
+        crate::session::enforcer::Watch {
             grant: grant.clone(),
             started_at,
             end: end.clone(),
@@ -320,14 +320,14 @@ async fn supervise(
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),
             notice = notices.recv() => {
                 let Ok(text) = notice else { continue };
-                live.tap.publish(crate::tap::Frame::Notice(text.clone()));
+                live.tap.publish(crate::session::tap::Frame::Notice(text.clone()));
                 let _ = live.recorder.record(recordings::Event::Marker { text: text.clone() }).await;
                 ctx.audit(&engineer, "session.warning", &live.target, json!({"session": live.id, "message": text})).await;
             }
         }
     };
     trip(&live.end, end.clone());
-    live.tap.publish(crate::tap::Frame::Notice(format!(
+    live.tap.publish(crate::session::tap::Frame::Notice(format!(
         "session ended: {}",
         end.message
     )));

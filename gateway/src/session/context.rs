@@ -1,0 +1,58 @@
+//! The node's shared state: configuration, database, keys, vault, login throttle, the
+//! registry of live sessions and the policy in force. Every front door (SSH, web, `serve`)
+//! holds an `Arc<Context>` and hands it to the core; nothing here decides.
+
+use std::sync::Arc;
+
+use russh::keys::PrivateKey;
+
+use crate::audit::{self, AuditEvent};
+use crate::config::Config;
+use crate::db::Db;
+use crate::session::enforcer::Registry;
+use crate::session::live_policy::SharedPolicy;
+use crate::throttle::Throttle;
+use crate::vault::Vault;
+
+/// Everything a connection needs from the gateway.
+pub struct Context {
+    /// The loaded configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The gateway's client key for targets.
+    pub client_key: Arc<PrivateKey>,
+    /// The key that seals recordings.
+    pub signing_key: ed25519_dalek::SigningKey,
+    /// Opens target passwords.
+    pub vault: Vault,
+    /// Failed-login counters.
+    pub throttle: Throttle,
+    /// Live sessions on this node.
+    pub sessions: Arc<Registry>,
+    /// The last TOTP step each user logged in with: a code works once.
+    pub totp_replay: crate::totp::ReplayGuard,
+    /// The policy in force (replaced on SIGHUP).
+    pub policy: SharedPolicy,
+}
+
+impl Context {
+    /// Appends to the audit log; a failure is logged loudly (the event itself is never dropped silently).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &'static str,
+        subject: &str,
+        detail: serde_json::Value,
+    ) {
+        let event = AuditEvent {
+            actor: actor.to_string(),
+            action,
+            subject: subject.to_string(),
+            detail,
+        };
+        if let Err(e) = audit::append(&self.db, &self.config.node_name, event).await {
+            tracing::error!(action, actor, "cannot append to the audit log: {e}");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The session core both front doors drive (SSH in [`crate::ssh`], the browser terminal in
+//! [`crate::web`]): opening a live session under a grant and supervising it to its end
+//! ([`live`]), the connection to the target ([`upstream`]), the recording ([`recorder`]),
+//! the live feed for watchers ([`tap`]), the enforcer and registry of live sessions
+//! ([`enforcer`]), the policy in force ([`live_policy`]), and the node's shared state they
+//! all hang off ([`Context`]). A rule that applies to every
+//! session lives here once; the front doors only translate their protocol into calls on it.
+
+pub mod context;
+pub mod enforcer;
+pub mod live;
+pub mod live_policy;
+pub mod recorder;
+pub mod tap;
+pub mod upstream;
+
+pub use context::Context;
+pub use live::{open, LiveSession};
