@@ -14,10 +14,14 @@ use toml::Spanned;
 
 mod https;
 mod policy_table;
+mod source;
+mod template;
 mod webhooks;
 
 pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
 pub use policy_table::{PolicyIssue, PolicySource};
+use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
+pub use template::template;
 pub use webhooks::{NotifyConfig, WebhookConfig, WEBHOOK_EVENTS};
 
 /// Why the configuration could not be used. Every message is one line.
@@ -430,144 +434,6 @@ pub fn resolve_database_url(url: &str, dir: &Path) -> Result<String, String> {
     }
 }
 
-/// The file being parsed: to place an error about one of its values at that value's line
-/// and column, and to resolve its relative paths. The checks every table shares.
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
-    dir: &'a Path,
-}
-
-impl Source<'_> {
-    /// `invalid value for key KEY: WHY`, placed where `v` stands.
-    fn invalid<T>(&self, key: &str, v: &Spanned<T>, why: String) -> ConfigError {
-        syntax_error(
-            self.path,
-            self.text,
-            Some(v.span().start),
-            format!("invalid value for key {key}: {why}"),
-        )
-    }
-
-    /// A duration such as `15m`.
-    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
-        crate::time::parse_duration(v.get_ref()).map_err(|e| self.invalid(key, v, e))
-    }
-
-    /// A path that is not empty, resolved against the file's folder.
-    fn path(&self, key: &str, v: &Spanned<String>) -> Result<PathBuf, ConfigError> {
-        if v.get_ref().trim().is_empty() {
-            Err(self.invalid(key, v, "empty path".to_string()))
-        } else {
-            Ok(self.dir.join(v.get_ref()))
-        }
-    }
-
-    /// [`Source::path`], or `default` in the file's folder when absent.
-    fn path_or(
-        &self,
-        key: &str,
-        v: Option<&Spanned<String>>,
-        default: &str,
-    ) -> Result<PathBuf, ConfigError> {
-        v.map_or_else(|| Ok(self.dir.join(default)), |v| self.path(key, v))
-    }
-
-    /// [`Source::duration`], or `default` when absent.
-    fn duration_or(
-        &self,
-        key: &str,
-        v: Option<&Spanned<String>>,
-        default: Duration,
-    ) -> Result<Duration, ConfigError> {
-        v.map_or(Ok(default), |v| self.duration(key, v))
-    }
-
-    /// A `HOST:PORT` to listen on; `default` when absent.
-    fn listen(
-        &self,
-        key: &str,
-        v: Option<&Spanned<String>>,
-        default: &str,
-    ) -> Result<SocketAddr, ConfigError> {
-        match v {
-            Some(v) => v.get_ref().parse::<SocketAddr>().map_err(|e| {
-                self.invalid(
-                    key,
-                    v,
-                    format!(
-                        "{:?}: {e}; expected HOST:PORT such as {default}",
-                        v.get_ref()
-                    ),
-                )
-            }),
-            None => default
-                .parse()
-                .map_err(|_| syntax_error(self.path, self.text, None, "bad default".into())),
-        }
-    }
-}
-
-fn syntax_error(path: &Path, text: &str, offset: Option<usize>, message: String) -> ConfigError {
-    let (line, column) = offset.map(|o| line_col(text, o)).unwrap_or((1, 1));
-    ConfigError::Syntax {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    }
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    (line, column)
-}
-
-/// The dotted key whose line holds byte `offset`: the nearest `[table]` header above it and
-/// the `key =` on that line. A best effort for error messages.
-fn key_path_at(text: &str, offset: usize) -> Option<String> {
-    let before = text.get(..offset)?;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let rest = text.get(line_start..)?;
-    let line = rest.split('\n').next().unwrap_or(rest);
-    let trimmed = line.trim();
-    let header = |l: &str| -> Option<String> {
-        let l = l.trim();
-        let inner = l.strip_prefix('[')?.split(']').next()?;
-        Some(inner.trim_matches(['[', ' ']).trim().to_string())
-    };
-    if trimmed.starts_with('[') {
-        return header(trimmed);
-    }
-    let key = trimmed
-        .split('=')
-        .next()?
-        .trim()
-        .trim_matches('"')
-        .to_string();
-    if key.is_empty() || key.starts_with('#') {
-        return None;
-    }
-    let table = text
-        .get(..line_start)?
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('['))
-        .and_then(header);
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{t}.{key}"),
-        _ => key,
-    })
-}
-
-fn last_segment(key: &str) -> &str {
-    key.rsplit('.').next().unwrap_or(key)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -615,78 +481,6 @@ struct RawKeys {
     client_key: Option<Spanned<String>>,
     vault_key: Option<Spanned<String>>,
     recording_signing_key: Option<Spanned<String>>,
-}
-
-/// Where the table `[name]` (or its first `[name.…]`) starts in `text`, if written with a
-/// header.
-fn table_header(text: &str, name: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_start();
-        let header = t
-            .strip_prefix('[')
-            .and_then(|h| h.split(']').next())
-            .map(str::trim);
-        if header.is_some_and(|h| h == name || h.starts_with(&format!("{name}."))) {
-            return Some(offset + line.len() - t.len());
-        }
-        offset += line.len();
-    }
-    None
-}
-
-/// The commented configuration `menwei init` writes.
-pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
-    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-    format!(
-        r#"# Menwei gateway configuration. Relative paths are relative to this file's directory.
-# Users, targets, grants and sessions live in the database, not here.
-
-# This node's name, written into sessions and audit entries.
-node_name = {node}
-
-[ssh]
-# Where engineers connect: ssh -p PORT engineer:target@HOST
-listen = {listen}
-# The gateway's SSH host key (OpenSSH format).
-host_key = "ssh_host_ed25519_key"
-# Failed logins allowed per user and per source address within auth_failure_window.
-max_auth_failures = 5
-auth_failure_window = "5m"
-
-[database]
-# sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.
-url = {url}
-
-[recordings]
-# Session recordings (<session id>.mwrec); flushed to disk at least every flush_interval.
-dir = "recordings"
-flush_interval = "1s"
-
-[keys]
-# The key the gateway logs in to targets with; `menwei client-key` prints its public half.
-client_key = "client_ed25519_key"
-# Seals target passwords in the database. Losing it loses the passwords.
-vault_key = "vault.key"
-# Seals recordings (Ed25519); `menwei recording verify` checks against it.
-recording_signing_key = "recording_signing_key"
-
-# Webhooks: each event (request, decision, break_glass, revocation, expiry) is POSTed as
-# JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
-# with backoff; undeliverable ones stay on `menwei notify list --failed`.
-# [[webhooks]]
-# url = "https://hooks.example/menwei"
-# secret_file = "webhook.secret"
-# events = ["request", "decision", "break_glass", "revocation", "expiry"]
-
-{https}
-{policy}"#,
-        node = q(node_name),
-        listen = q(listen),
-        url = q(database_url),
-        https = https::template(https_listen),
-        policy = policy_table::TEMPLATE,
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,57 @@
+//! The commented `menwei.toml` that `menwei init` writes.
+
+use super::{https, policy_table};
+
+/// The commented configuration `menwei init` writes.
+pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    format!(
+        r#"# Menwei gateway configuration. Relative paths are relative to this file's directory.
+# Users, targets, grants and sessions live in the database, not here.
+
+# This node's name, written into sessions and audit entries.
+node_name = {node}
+
+[ssh]
+# Where engineers connect: ssh -p PORT engineer:target@HOST
+listen = {listen}
+# The gateway's SSH host key (OpenSSH format).
+host_key = "ssh_host_ed25519_key"
+# Failed logins allowed per user and per source address within auth_failure_window.
+max_auth_failures = 5
+auth_failure_window = "5m"
+
+[database]
+# sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.
+url = {url}
+
+[recordings]
+# Session recordings (<session id>.mwrec); flushed to disk at least every flush_interval.
+dir = "recordings"
+flush_interval = "1s"
+
+[keys]
+# The key the gateway logs in to targets with; `menwei client-key` prints its public half.
+client_key = "client_ed25519_key"
+# Seals target passwords in the database. Losing it loses the passwords.
+vault_key = "vault.key"
+# Seals recordings (Ed25519); `menwei recording verify` checks against it.
+recording_signing_key = "recording_signing_key"
+
+# Webhooks: each event (request, decision, break_glass, revocation, expiry) is POSTed as
+# JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
+# with backoff; undeliverable ones stay on `menwei notify list --failed`.
+# [[webhooks]]
+# url = "https://hooks.example/menwei"
+# secret_file = "webhook.secret"
+# events = ["request", "decision", "break_glass", "revocation", "expiry"]
+
+{https}
+{policy}"#,
+        node = q(node_name),
+        listen = q(listen),
+        url = q(database_url),
+        https = https::template(https_listen),
+        policy = policy_table::TEMPLATE,
+    )
+}

@@ -1,0 +1,146 @@
+//! Sessions: one row per live or ended session, with how it ended.
+
+use super::*;
+
+/// A session as it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Session id (also the recording's name).
+    pub id: String,
+    /// Engineer.
+    pub engineer: String,
+    /// Target name.
+    pub target: String,
+    /// The grant it runs under.
+    pub grant_id: String,
+    /// Start instant.
+    pub started_at: Millis,
+    /// Recording file (path, or name in the recordings directory).
+    pub recording: String,
+    /// Gateway node holding it.
+    pub node: String,
+    /// Engineer's address (IP:port).
+    pub client_addr: String,
+}
+
+/// A session row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// Engineer.
+    pub engineer: String,
+    /// Target name.
+    pub target: String,
+    /// Grant id.
+    pub grant_id: String,
+    /// Start instant.
+    pub started_at: Millis,
+    /// End instant, if ended.
+    pub ended_at: Option<Millis>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+    /// Recording file.
+    pub recording: Option<String>,
+    /// Node.
+    pub node: String,
+    /// Engineer's address.
+    pub client_addr: Option<String>,
+}
+
+impl Db {
+    /// Records a session's start.
+    pub async fn session_start(&self, s: &NewSession) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, engineer, target, grant_id, started_at, recording,
+                node, client_addr)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&s.id)
+        .bind(&s.engineer)
+        .bind(&s.target)
+        .bind(&s.grant_id)
+        .bind(s.started_at)
+        .bind(&s.recording)
+        .bind(&s.node)
+        .bind(&s.client_addr)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "recording start of session {:?}",
+            s.id
+        )))?;
+        Ok(())
+    }
+
+    /// Records a session's end (only the first end counts).
+    pub async fn session_end(
+        &self,
+        id: &str,
+        ended_at: Millis,
+        reason: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+        )
+        .bind(ended_at)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!("recording end of session {id:?}")))?;
+        Ok(())
+    }
+
+    /// The session with this id.
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, DbError> {
+        let row = sqlx::query(&format!("{SESSION_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DbError::query(format!("reading session {id:?}")))?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    /// All sessions, oldest first.
+    pub async fn sessions(&self) -> Result<Vec<Session>, DbError> {
+        let rows = sqlx::query(&format!("{SESSION_SELECT} ORDER BY started_at, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(DbError::query("listing sessions"))?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    /// Sessions on `node` that never recorded an end (e.g. after a crash), oldest first.
+    pub async fn sessions_open_on(&self, node: &str) -> Result<Vec<Session>, DbError> {
+        let rows = sqlx::query(&format!(
+            "{SESSION_SELECT} WHERE node = $1 AND ended_at IS NULL ORDER BY started_at, id"
+        ))
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "listing open sessions on node {node:?}"
+        )))?;
+        rows.iter().map(session_from_row).collect()
+    }
+}
+
+pub(super) const SESSION_SELECT: &str =
+    "SELECT id, engineer, target, grant_id, started_at, ended_at, \
+    end_reason, recording, node, client_addr FROM sessions";
+
+pub(super) fn session_from_row(r: &AnyRow) -> Result<Session, DbError> {
+    Ok(Session {
+        id: get(r, "id")?,
+        engineer: get(r, "engineer")?,
+        target: get(r, "target")?,
+        grant_id: get(r, "grant_id")?,
+        started_at: get(r, "started_at")?,
+        ended_at: get(r, "ended_at")?,
+        end_reason: get(r, "end_reason")?,
+        recording: get(r, "recording")?,
+        node: get(r, "node")?,
+        client_addr: get(r, "client_addr")?,
+    })
+}

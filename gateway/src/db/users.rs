@@ -1,0 +1,132 @@
+//! Accounts and their SSH public keys.
+
+use super::*;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Its one role.
+    pub role: Role,
+    /// Disabled accounts cannot log in, grant or be granted.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: Millis,
+}
+
+/// One public key of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserKey {
+    /// Owner.
+    pub user_name: String,
+    /// OpenSSH public key line.
+    pub public_key: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+    /// When it was added.
+    pub added_at: Millis,
+}
+
+impl Db {
+    /// The user called `name`.
+    pub async fn user(&self, name: &str) -> Result<Option<User>, DbError> {
+        let row = sqlx::query("SELECT name, role, disabled, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DbError::query(format!("reading user {name:?}")))?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// All users, by name.
+    pub async fn users(&self) -> Result<Vec<User>, DbError> {
+        let rows = sqlx::query("SELECT name, role, disabled, created_at FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(DbError::query("listing users"))?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Creates a user. Fails with [`DbError::Conflict`] if the name is taken.
+    pub async fn user_add(&self, name: &str, role: Role, now: Millis) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO users (name, role, created_at, disabled) VALUES ($1, $2, $3, 0)")
+            .bind(name)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::insert(
+                format!("user {name:?} already exists"),
+                format!("adding user {name:?}"),
+            ))?;
+        Ok(())
+    }
+
+    /// The user's public keys as OpenSSH lines.
+    pub async fn user_keys(&self, name: &str) -> Result<Vec<String>, DbError> {
+        Ok(self
+            .user_key_rows(name)
+            .await?
+            .into_iter()
+            .map(|k| k.public_key)
+            .collect())
+    }
+
+    /// The user's keys with fingerprints, oldest first.
+    pub async fn user_key_rows(&self, name: &str) -> Result<Vec<UserKey>, DbError> {
+        let rows = sqlx::query(
+            "SELECT user_name, public_key, fingerprint, added_at FROM user_keys
+             WHERE user_name = $1 ORDER BY added_at, fingerprint",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DbError::query(format!("reading keys of user {name:?}")))?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserKey {
+                    user_name: get(r, "user_name")?,
+                    public_key: get(r, "public_key")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    added_at: get(r, "added_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a key to a user. Fails with [`DbError::Conflict`] if the user has it already.
+    pub async fn user_key_add(&self, key: &UserKey) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO user_keys (user_name, public_key, fingerprint, added_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.user_name)
+        .bind(&key.public_key)
+        .bind(&key.fingerprint)
+        .bind(key.added_at)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::insert(
+            format!(
+                "user {:?} already has key {}",
+                key.user_name, key.fingerprint
+            ),
+            format!("adding a key to user {:?}", key.user_name),
+        ))?;
+        Ok(())
+    }
+}
+
+pub(super) fn user_from_row(r: &AnyRow) -> Result<User, DbError> {
+    let role: String = get(r, "role")?;
+    let disabled: i64 = get(r, "disabled")?;
+    Ok(User {
+        name: get(r, "name")?,
+        role: role
+            .parse()
+            .map_err(|_| DbError::Invalid(format!("unknown role {role:?}")))?,
+        disabled: disabled != 0,
+        created_at: get(r, "created_at")?,
+    })
+}
