@@ -37,15 +37,6 @@ fn sha256_file(p: &Path) -> (u64, String) {
     (n, hex::encode(h.finalize()))
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 both_databases! {
     fn download_of_100_mib_arrives_with_the_same_sha256(db) {
         let w = World::new(db);
