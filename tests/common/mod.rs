@@ -53,7 +53,7 @@ pub use pty::PtySession;
 pub use sshd::Sshd;
 pub use totp::{now_secs, totp};
 pub use websocket::{Frame, RawWebSocket};
-pub use world::{World, WorldOpts, WEB01_DESCRIPTION};
+pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
 
 use std::time::Duration;
 
