@@ -14,6 +14,11 @@
 //!
 //! The frames are the `menwei-protocol` crate's, the same types the page parses.
 //!
+//! The data path of the terminal: a key from the page is recorded, then written to the
+//! target's channel within its SSH window (a page typing faster than the target reads waits
+//! on TCP); the target's output is recorded, fed to watchers, and queued for the page in a
+//! bounded queue ([`TO_PAGE_QUEUE`]).
+//!
 //! Both check `Origin` against `[https] origin` before upgrading: a page from another site
 //! cannot open them with the user's cookie.
 
@@ -32,7 +37,7 @@ use recordings::{Event, Side, Stream};
 use russh::ChannelMsg;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::auth::Caller;
 use super::error::{check_id, ApiError, ApiResult};
@@ -45,6 +50,11 @@ mod locale;
 
 /// The browser terminal's recording channel number (an SSH connection's would be its own).
 const BROWSER_CHANNEL: u32 = 0;
+
+/// Frames queued between reading the target and writing to the page. Each is at most one
+/// SSH packet from the target (32 KiB, `ssh/upstream.rs`) or one control line, so at most
+/// 4 MiB per session: the same bound as the SSH side's output queue (`ssh/relay.rs`).
+const TO_PAGE_QUEUE: usize = 128;
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -257,22 +267,29 @@ async fn relay(
         }
     };
 
-    let output = async {
+    // Output: target → recorder → bounded queue → page. Reading the target goes on while a
+    // write to the page is in flight; a page that stops reading fills the queue, and then
+    // the target is held back by its SSH window instead of the gateway's memory growing.
+    let (queue, mut queued) = mpsc::channel::<Message>(TO_PAGE_QUEUE);
+    let read_target = async {
+        // Owned here: when reading ends, the queue closes and the writer closes the socket.
+        let queue = queue;
         let mut notices = live.notices.subscribe();
         loop {
             let msg = tokio::select! {
                 msg = from_target.wait() => msg,
                 line = notices.recv() => {
                     if let Ok(text) = line {
-                        let _ = to_page.send(notice(&text)).await;
+                        if queue.send(notice(&text)).await.is_err() {
+                            return;
+                        }
                     }
                     continue;
                 }
                 why = live.ended() => {
                     if why.code != "client_closed" {
-                        let _ = to_page.send(end(&why.message)).await;
+                        let _ = queue.send(end(&why.message)).await;
                     }
-                    let _ = to_page.close().await;
                     return;
                 }
             };
@@ -281,7 +298,7 @@ async fn relay(
                     live.touch();
                     let r = rec.record_data(Stream::Output, ch, data.clone()).await;
                     live.tap.publish(Frame::Output(data.clone()));
-                    if r.is_ok() && to_page.send(Message::Binary(data)).await.is_err() {
+                    if r.is_ok() && queue.send(Message::Binary(data)).await.is_err() {
                         return;
                     }
                     r
@@ -307,8 +324,7 @@ async fn relay(
                             from: Side::Target,
                         })
                         .await;
-                    let _ = to_page.send(end("the shell on the target has ended")).await;
-                    let _ = to_page.close().await;
+                    let _ = queue.send(end("the shell on the target has ended")).await;
                     return;
                 }
                 // Flow control and requests a server never sends a client.
@@ -319,10 +335,19 @@ async fn relay(
             }
         }
     };
+    let write_page = async {
+        while let Some(msg) = queued.recv().await {
+            if to_page.send(msg).await.is_err() {
+                return;
+            }
+        }
+        // Reading ended (the session is over, or the shell): the page has been told why.
+        let _ = to_page.close().await;
+    };
     // Either side ending ends the relay; the supervisor then seals the recording.
     tokio::select! {
         _ = input => {}
-        _ = output => {}
+        _ = async { tokio::join!(read_target, write_page) } => {}
     }
 }
 
