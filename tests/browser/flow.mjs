@@ -6,22 +6,28 @@
 //   b. the approver, logged in before the request was filed, sees it appear in the queue
 //      without reloading (server-sent events) and approves it with a comment;
 //   c. the engineer sees the grant, opens the browser terminal, types a command and sees
-//      the target's answer on the xterm screen;
-//   d. the approver watches the session live, sees the same output and new output appear,
-//      terminates it; the engineer's page says the session ended;
+//      the target's answer on the xterm screen; types `echo 你好世界` and sees 你好世界 as
+//      the output line (the shell runs in a UTF-8 locale);
+//   d. the approver watches the session live, sees the same output and new output appear;
+//      the engineer's window changes size and the watcher's view takes the new size; the
+//      approver terminates the session; the engineer's page says the session ended;
 //   e. an auditor finds the session by engineer, opens the replay, searches the output and
 //      jumps to the hit: the replayed screen shows it.
 //
 // Every step saves a screenshot into MENWEI_SHOTS. Prints "N passed, N failed" and exits
 // non-zero on any failure. A step after a failed one is reported as failed (skipped).
 //
+// Everything the engineer's page shows (its text, the terminal's text at every step, every
+// WebSocket frame it receives) is written to MENWEI_SEEN for tests/browser.rs to check
+// against the targets' addresses and ports.
+//
 // Environment: MENWEI_URL (https://127.0.0.1:PORT), MENWEI_PASSWORD, MENWEI_ENGINEER,
 // MENWEI_APPROVER, MENWEI_APPROVER_TOTP_HEX, MENWEI_AUDITOR, MENWEI_AUDITOR_TOTP_HEX
-// (optional), MENWEI_TARGET, MENWEI_SHOTS; CHROMIUM (default /usr/bin/chromium); DEBUG=1
+// (optional), MENWEI_TARGET, MENWEI_SHOTS, MENWEI_SEEN; CHROMIUM (default /usr/bin/chromium); DEBUG=1
 // echoes the pages' console.
 
 import { createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +50,7 @@ const auditor = env('MENWEI_AUDITOR', 'audrey');
 const target = env('MENWEI_TARGET', 'web01');
 const shots = env('MENWEI_SHOTS', join(repo, 'tests', 'test-artifacts', 'browser'));
 mkdirSync(shots, { recursive: true });
+const seenFile = env('MENWEI_SEEN', join(shots, 'engineer-seen.txt'));
 
 // The whole flow has a deadline: a hung browser fails the run instead of the CI job.
 const DEADLINE_MS = Number(process.env.FLOW_DEADLINE_MS || 100000);
@@ -92,11 +99,31 @@ const browser = await chromium.launch({
 
 const pageErrors = [];
 const pages = {};
+// What the engineer's page was shown: its text at each step (strings) and every frame it
+// received (one array of Buffers per socket).
+const seen = [];
+async function noteSeen(page, when) {
+  const text = await page.evaluate(() => [
+    document.body.innerText,
+    ...[...document.querySelectorAll('.xterm-rows')].map((e) => e.textContent),
+  ].join('\n')).catch((e) => `(page text unavailable: ${e})`);
+  seen.push(`--- page text ${when}\n${text}`);
+}
+
 async function person(who) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 }, locale: 'zh-CN' });
   context.setDefaultTimeout(STEP_MS);
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${who}: ${e}`));
+  if (who === 'engineer') {
+    page.on('websocket', (ws) => {
+      // The frames of one socket end to end, as the terminal gets them: a number split
+      // across two frames is still one number.
+      const frames = [];
+      seen.push(`--- websocket ${ws.url()}`, frames);
+      ws.on('framereceived', (f) => frames.push(Buffer.from(f.payload)));
+    });
+  }
   if (process.env.DEBUG) {
     page.on('console', (m) => console.log(`${who} console:`, m.text()));
     page.on('websocket', (ws) => {
@@ -146,6 +173,36 @@ async function logIn(page, user, totpHex) {
   await page.evaluate(() => { window.__sameDocument = true; });
 }
 const sameDocument = (page) => page.evaluate(() => window.__sameDocument === true);
+
+// The engineer's terminal size as the target's shell sees it: `stty size` prints "ROWS COLS".
+let sizeNo = 0;
+async function ttySize(page) {
+  sizeNo += 1;
+  const tag = `SIZE${sizeNo}`;
+  await page.click('#eng-grants .term');
+  await page.keyboard.type(`echo ${tag}=$(stty size | tr ' ' x)`);
+  await page.keyboard.press('Enter');
+  const re = new RegExp(`${tag}=(\\d+)x(\\d+)`);
+  await page.waitForFunction((r) => new RegExp(r).test(document.querySelector('#eng-grants .xterm-rows')?.textContent ?? ''), re.source);
+  const m = (await screenText(page, '#eng-grants')).match(re);
+  return { rows: Number(m[1]), cols: Number(m[2]) };
+}
+// The watcher's terminal has that size: the size the view says, and as many screen rows.
+async function watcherHasSize({ cols, rows }) {
+  try {
+    await appr.waitForFunction(([c, r]) => {
+      const box = document.querySelector('#appr-sessions .terminal-box');
+      return box?.querySelector('.toolbar .size')?.textContent === `${c}×${r}`
+        && box.querySelectorAll('.xterm-rows > div').length === r;
+    }, [cols, rows], { timeout: 10000 });
+  } catch (err) {
+    const got = await appr.evaluate(() => {
+      const box = document.querySelector('#appr-sessions .terminal-box');
+      return `${box?.querySelector('.toolbar .size')?.textContent}, ${box?.querySelectorAll('.xterm-rows > div').length} rows`;
+    });
+    throw new Error(`the watcher's view is not ${cols}×${rows} like the engineer's terminal: ${got}`);
+  }
+}
 
 const marker = `INC-BROWSER-${process.pid}`;
 let requestId = '';
@@ -218,6 +275,23 @@ try {
     await eng.keyboard.press('Enter');
     await waitScreen(eng, '#eng-grants', 'BROWSER_42');
     await snap(eng, 'engineer-terminal');
+    await noteSeen(eng, 'after the first command');
+  });
+
+  await step('c2_engineer_types_chinese_and_the_shell_prints_it_back', async () => {
+    await eng.click('#eng-grants .term');
+    await eng.keyboard.type('echo 你好世界');
+    await eng.keyboard.press('Enter');
+    // The output line is the four characters alone: in the C locale readline took their
+    // bytes for Meta keys and the line came out empty or garbled.
+    try {
+      await eng.waitForFunction(() => [...document.querySelectorAll('#eng-grants .xterm-rows > div')]
+        .some((row) => row.textContent.trim() === '你好世界'));
+    } catch (err) {
+      throw new Error(`no output line 你好世界; the screen shows: ${JSON.stringify((await screenText(eng, '#eng-grants')).replace(/\s+/g, ' ').slice(-400))}`);
+    }
+    await snap(eng, 'engineer-terminal-chinese');
+    await noteSeen(eng, 'after the Chinese command');
   });
 
   await step('d_approver_watches_live_and_terminates_and_the_engineer_is_told', async () => {
@@ -233,9 +307,23 @@ try {
     await waitScreen(eng, '#eng-grants', 'WATCH_56');
     await waitScreen(appr, '#appr-sessions', 'WATCH_56', 10000);
     await snap(appr, 'approver-watch');
+
+    // The engineer's window changes size; the watcher's view follows.
+    const before = await ttySize(eng);
+    await watcherHasSize(before);
+    await eng.setViewportSize({ width: 1000, height: 640 });
+    // The page fits its terminal to the new window.
+    await eng.waitForFunction((r) => document.querySelectorAll('#eng-grants .xterm-rows > div').length !== r, before.rows);
+    const after = await ttySize(eng);
+    assert(after.cols !== before.cols && after.rows !== before.rows,
+      `the engineer's terminal changed size: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    await watcherHasSize(after);
+    await snap(appr, 'approver-watch-resized');
+    await noteSeen(eng, 'after the resize');
     appr.once('dialog', (d) => d.accept());
     await appr.click('#appr-sessions .terminal-box .toolbar button.danger');
     await eng.waitForFunction(() => (document.querySelector('#eng-grants .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
+    await noteSeen(eng, 'after the session ended');
     const status = await eng.textContent('#eng-grants .terminal-box .status');
     assert(status.includes(approver), `the end message says who ended it: ${status}`);
     await snap(eng, 'engineer-session-ended');
@@ -280,6 +368,7 @@ try {
   });
 } finally {
   await browser.close().catch(() => {});
+  writeFileSync(seenFile, Buffer.concat(seen.map((x) => (Array.isArray(x) ? Buffer.concat(x) : Buffer.from(`\n${x}\n`)))));
 }
 
 const failed = results.filter(([, e]) => e).length;

@@ -13,6 +13,8 @@
 //!   run checks that no engineer-visible text carries a target's address or port.
 //! - [`PtySession`]: `ssh` inside a real pseudo-terminal (via Python's `pty`), for shells,
 //!   menus and window changes.
+//! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
+//!   sockets with the page's `Origin` and a session cookie, and can stop reading.
 //! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
 //!   grant, the starting point of most tests.
 //!
@@ -36,6 +38,7 @@ mod process;
 mod pty;
 mod sshd;
 mod totp;
+mod websocket;
 mod world;
 
 pub use database::{Database, Db};
@@ -43,11 +46,14 @@ pub use engineer::Engineer;
 pub use gateway::menwei_bin;
 pub use gateway::Gateway;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
-pub use process::{contains, free_port, kill_group, run, signal, wait_until, Out, Spawned, Stdin};
+pub use process::{
+    contains, free_port, kill_group, rss_kib, run, signal, wait_until, Out, Spawned, Stdin,
+};
 pub use pty::PtySession;
 pub use sshd::Sshd;
 pub use totp::{now_secs, totp};
-pub use world::{World, WorldOpts, WEB01_DESCRIPTION};
+pub use websocket::{Frame, RawWebSocket};
+pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
 
 use std::time::Duration;
 

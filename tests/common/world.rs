@@ -1,6 +1,8 @@
 //! The usual starting point: a serving gateway, one pinned target `web01`, engineer
 //! `alice` with a key, approver `bob`, and a live grant for alice on web01.
 
+use std::time::Duration;
+
 use crate::database::Db;
 use crate::engineer::Engineer;
 use crate::gateway::Gateway;
@@ -88,7 +90,35 @@ impl World {
     pub fn grant_id(&self) -> &str {
         self.grant.as_deref().expect("this world has no grant")
     }
+
+    /// With a client stalled (it stopped reading while its target prints without end):
+    /// waits `stall`, checks that others are still served, and that the gateway's memory
+    /// grew by less than [`STALLED_READER_GROWTH_KIB`] since `before_kib`. One bound for
+    /// every front door: `ssh`, the browser terminal.
+    #[track_caller]
+    pub fn assert_bounded_behind_stalled_reader(
+        &self,
+        before_kib: u64,
+        stall: Duration,
+        who: &str,
+    ) {
+        let pid = self.gw.pid();
+        std::thread::sleep(stall);
+        let during = crate::rss_kib(pid);
+        let out = self.alice.exec(&self.gw, "web01", "echo still-served");
+        out.ok();
+        assert_eq!(out.stdout_text(), "still-served\n");
+        let after = crate::rss_kib(pid);
+        let grown = during.max(after).saturating_sub(before_kib);
+        assert!(
+            grown < STALLED_READER_GROWTH_KIB,
+            "gateway RSS grew by {grown} KiB (from {before_kib} KiB) behind {who}"
+        );
+    }
 }
+
+/// How much the gateway's memory may grow behind one client that stopped reading.
+pub const STALLED_READER_GROWTH_KIB: u64 = 64 * 1024;
 
 /// `s` as a TOML basic string.
 fn toml_string(s: &str) -> String {

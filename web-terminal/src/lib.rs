@@ -8,7 +8,9 @@
 //!
 //! The logic is host-testable and builds everywhere: [`timeline`] (output over time),
 //! [`clock`] (playback position), [`seek`] (keyframe index), [`search`] (output text),
-//! [`commands`] (command list), [`protocol`] (WebSocket frames). The browser glue
+//! [`commands`] (command list), [`protocol`] (the WebSocket frames, defined once for the
+//! gateway and the page in the `menwei-protocol` crate, and how control messages show on a
+//! terminal). The browser glue
 //! (`xterm.rs`, `player.rs`, `live.rs`) exists only for `target_arch = "wasm32"`.
 //!
 //! No file transfer of any kind: the terminal has no zmodem, and the page refuses drops.

@@ -12,7 +12,7 @@ use js_sys::{Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
-use crate::protocol::{GatewayMessage, PageMessage};
+use crate::protocol::{to_terminal, GatewayMessage, PageMessage};
 use crate::xterm::{self, FitAddon, Terminal};
 
 type Status = Rc<RefCell<Option<Function>>>;
@@ -101,13 +101,18 @@ impl LiveTerminal {
             match data.as_string() {
                 Some(text) => {
                     if let Some(msg) = GatewayMessage::parse(&text) {
-                        xterm::write_then(&t, &msg.to_terminal(), None);
+                        if let Some(line) = to_terminal(&msg) {
+                            xterm::write_then(&t, &line, None);
+                        }
                         match msg {
                             GatewayMessage::Notice { text } => call_status(&st, "notice", &text),
                             GatewayMessage::End { text } => {
                                 *end.borrow_mut() = true;
                                 call_status(&st, "end", &text);
                             }
+                            // The engineer's terminal has the size of its element; the
+                            // gateway follows it, not the other way round.
+                            GatewayMessage::Resize { .. } => {}
                         }
                     }
                 }
@@ -131,7 +136,9 @@ impl LiveTerminal {
                             reason.clone()
                         },
                     };
-                    xterm::write_then(&t, &msg.to_terminal(), None);
+                    if let Some(line) = to_terminal(&msg) {
+                        xterm::write_then(&t, &line, None);
+                    }
                 }
                 call_status(&st, "closed", &reason);
             });

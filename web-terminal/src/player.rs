@@ -20,7 +20,7 @@ use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
 use crate::clock::Clock;
 use crate::commands::{commands, Command};
-use crate::protocol::GatewayMessage;
+use crate::protocol::{to_terminal, GatewayMessage};
 use crate::search::TextIndex;
 use crate::seek::{self, KeyframeAt};
 use crate::timeline::{Mark, MarkKind, Timeline};
@@ -81,6 +81,8 @@ struct Core {
     last_tick: f64,
     last_report: (u64, u64, bool),
     progress: Option<Function>,
+    /// Told `(cols, rows)` whenever the visible terminal takes a new size.
+    sized: Sized,
     text: Option<TextIndex>,
     commands: Vec<Command>,
     meta: JsValue,
@@ -91,6 +93,15 @@ struct Core {
 }
 
 type Shared = Rc<RefCell<Core>>;
+type Sized = Rc<RefCell<Option<Function>>>;
+
+/// Gives the visible terminal its size and tells the page.
+fn resize_visible(term: &Terminal, sized: &Sized, cols: u32, rows: u32) {
+    term.resize(cols, rows);
+    if let Some(f) = sized.borrow().as_ref() {
+        let _ = f.call2(&JsValue::NULL, &cols.into(), &rows.into());
+    }
+}
 
 impl Core {
     fn new(
@@ -116,6 +127,7 @@ impl Core {
             last_tick: now_ms(),
             last_report: (u64::MAX, 0, false),
             progress: None,
+            sized: Rc::new(RefCell::new(None)),
             text: None,
             commands,
             meta,
@@ -134,11 +146,11 @@ impl Core {
         let len = data.len();
         let backlog = self.backlog.clone();
         backlog.set(backlog.get() + len);
-        let term = self.term.clone();
+        let (term, sized) = (self.term.clone(), self.sized.clone());
         let done = Closure::once_into_js(move || {
             backlog.set(backlog.get().saturating_sub(len));
             if let Some((cols, rows)) = resize {
-                term.resize(cols, rows);
+                resize_visible(&term, &sized, cols, rows);
             }
         });
         self.term.write_bytes(&bytes, done.unchecked_ref());
@@ -220,8 +232,8 @@ impl Core {
             }
         };
         // RIS through the queue: everything before it is drawn and then wiped.
-        let term = self.term.clone();
-        let reset = Closure::once_into_js(move || term.resize(size.0, size.1));
+        let (term, sized) = (self.term.clone(), self.sized.clone());
+        let reset = Closure::once_into_js(move || resize_visible(&term, &sized, size.0, size.1));
         self.term.write_str("\x1bc", reset.unchecked_ref());
         if let Some(snapshot) = snapshot {
             self.term.write_str_only(snapshot);
@@ -623,14 +635,24 @@ impl Watch {
             let at = to_micros(now_ms() - started);
             let data = e.data();
             if let Some(text) = data.as_string() {
-                if let Some(msg) = GatewayMessage::parse(&text) {
-                    let (kind, text) = match &msg {
-                        GatewayMessage::Notice { text } => ("notice", text.clone()),
-                        GatewayMessage::End { text } => ("end", text.clone()),
-                    };
-                    rc.borrow_mut().timeline.push_output(at, &msg.to_terminal());
-                    call_status(&st, kind, &text);
+                // A newer gateway's message: ignored, not shown as garbage.
+                let Some(msg) = GatewayMessage::parse(&text) else {
+                    return;
+                };
+                let (kind, text) = match &msg {
+                    // The watched terminal changed size: so does the watcher's, in order
+                    // with the output around it (and when the watch is sought back).
+                    GatewayMessage::Resize { cols, rows } => {
+                        rc.borrow_mut().timeline.push_resize(at, *cols, *rows);
+                        return;
+                    }
+                    GatewayMessage::Notice { text } => ("notice", text),
+                    GatewayMessage::End { text } => ("end", text),
+                };
+                if let Some(line) = to_terminal(&msg) {
+                    rc.borrow_mut().timeline.push_output(at, &line);
                 }
+                call_status(&st, kind, text);
             } else {
                 let bytes = Uint8Array::new(&data).to_vec();
                 rc.borrow_mut().timeline.push_output(at, &bytes);
@@ -697,6 +719,14 @@ impl Watch {
     /// Calls `f(kind, text)`: `notice`, `end` (from the gateway) or `closed`.
     pub fn on_status(&self, f: Function) {
         *self.status.borrow_mut() = Some(f);
+    }
+
+    /// Calls `f(cols, rows)` whenever the watcher's terminal takes the watched terminal's
+    /// size (the engineer resized their window).
+    pub fn on_size(&self, f: Function) {
+        let c = self.core.borrow();
+        let _ = f.call2(&JsValue::NULL, &c.term.cols().into(), &c.term.rows().into());
+        *c.sized.borrow_mut() = Some(f);
     }
 
     /// Whether it follows the newest output.

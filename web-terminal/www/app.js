@@ -38,7 +38,7 @@ const TEXT = {
     // admin
     'adm.users': '用户与密钥', 'adm.targets': '目标与主机密钥', 'adm.policy': '当前策略',
     // watch
-    'watch.title': '旁观会话', go_live: '回到实时', following: '实时跟随中',
+    'watch.title': '旁观会话', 'watch.size': '被旁观终端的大小（列×行）', go_live: '回到实时', following: '实时跟随中',
     // messages
     'err.network': '无法连接服务器，请检查网络后重试。', 'err.unauthenticated': '登录已失效，请重新登录。',
     'err.forbidden': '当前角色无权执行此操作。', 'err.csrf': '页面令牌已失效，请刷新页面。',
@@ -73,7 +73,7 @@ const TEXT = {
     'aud.report': 'Period report', period: 'Period', week: 'Week', month: 'Month', quarter: 'Quarter', year: 'Year',
     at: 'Date in period', show: 'Show', csv: 'CSV', print: 'Print',
     'adm.users': 'Users and keys', 'adm.targets': 'Targets and host keys', 'adm.policy': 'Policy as loaded',
-    'watch.title': 'Watching session', go_live: 'Back to live', following: 'Following live',
+    'watch.title': 'Watching session', 'watch.size': 'Size of the watched terminal (columns×rows)', go_live: 'Back to live', following: 'Following live',
     'err.network': 'Cannot reach the server; check the network and retry.',
     'err.unauthenticated': 'Your login has expired; please log in again.',
     'err.forbidden': 'Your role may not do this.', 'err.csrf': 'The page token is stale; reload the page.',
@@ -338,7 +338,8 @@ function openTerminal(box, target) {
       h('button', { type: 'button', onclick: () => { if (liveTerminal) { liveTerminal.free(); liveTerminal = null; } box.hidden = true; } }, t('close'))),
     screen, h('p', { class: 'note' }, t('no_transfer')));
   try {
-    liveTerminal = new LiveTerminal(wsUrl(`/terminal?target=${encodeURIComponent(target)}`), screen);
+    // The page's language picks the shell's locale on the target (UTF-8 either way).
+    liveTerminal = new LiveTerminal(wsUrl(`/terminal?target=${encodeURIComponent(target)}&lang=${lang}`), screen);
     liveTerminal.on_status((kind, text) => {
       if (kind === 'notice') message(text, 'warn');
       if (kind === 'end') { status.textContent = `${t('ended')}: ${text}`; message(`${t('ended')}: ${text}`, 'warn'); }
@@ -461,10 +462,12 @@ function openWatch(box, s) {
   if (watch) { watch.free(); watch = null; }
   const screen = h('div', { class: 'term' });
   const status = h('span', { class: 'status' }, t('following'));
+  // The watched terminal's size, which the watcher's view follows.
+  const size = h('span', { class: 'size', title: t('watch.size') });
   const bar = h('input', { type: 'range', min: 0, max: 0, value: 0, step: 100, class: 'seek' });
   box.hidden = false;
   box.replaceChildren(
-    h('div', { class: 'toolbar' }, h('strong', {}, `${t('watch.title')} ${s.id} · ${pick(s, 'engineer')} → ${pick(s, 'target')}`), status,
+    h('div', { class: 'toolbar' }, h('strong', {}, `${t('watch.title')} ${s.id} · ${pick(s, 'engineer')} → ${pick(s, 'target')}`), size, status,
       h('span', { class: 'spacer' }),
       h('button', { type: 'button', onclick: () => watch && watch.pause() }, t('pause')),
       h('button', { type: 'button', onclick: () => watch && watch.live() }, t('go_live')),
@@ -476,6 +479,7 @@ function openWatch(box, s) {
     bar, screen);
   try {
     watch = new Watch(wsUrl(`/sessions/${encodeURIComponent(s.id)}/watch`), screen);
+    watch.on_size((cols, rows) => { size.textContent = `${cols}×${rows}`; });
     // Once the session ended, progress (the feed still settles) must not hide that.
     let ended = false;
     watch.on_progress((pos, dur, following) => {

@@ -1,14 +1,23 @@
 //! The browser terminal and live watch, over WebSockets (docs/web.md).
 //!
-//! `GET /api/v1/terminal?target=NAME&cols=&rows=`: an engineer's shell on a target through
-//! the same decision, recording, enforcement and audit as SSH ([`crate::session::live`]):
+//! `GET /api/v1/terminal?target=NAME&cols=&rows=&lang=`: an engineer's shell on a target
+//! through the same decision, recording, enforcement and audit as SSH
+//! ([`crate::session::live`]), in a UTF-8 locale for the page's language ([`locale`]):
 //! binary frames carry terminal bytes both ways, text frames carry JSON control (`resize`
 //! from the page; `notice` and `end` from the gateway). No file transfer of any kind: the
 //! only thing that reaches the target is what is typed, as a PTY shell's input.
 //!
 //! `GET /api/v1/sessions/{id}/watch`: a read-only copy of a live session's terminal for
-//! approvers and auditors, from the session's feed ([`crate::session::tap`]); what a watcher sends is
-//! ignored. Each watch is audited (who watched what).
+//! approvers and auditors, from the session's feed ([`crate::session::tap`]): its output, and its
+//! size whenever that changes; what a watcher sends is ignored. Each watch is audited (who
+//! watched what).
+//!
+//! The frames are the `menwei-protocol` crate's, the same types the page parses.
+//!
+//! The data path of the terminal: a key from the page is recorded, then written to the
+//! target's channel within its SSH window (a page typing faster than the target reads waits
+//! on TCP); the target's output is recorded, fed to watchers, and queued for the page in a
+//! bounded queue ([`TO_PAGE_QUEUE`]).
 //!
 //! Both check `Origin` against `[https] origin` before upgrading: a page from another site
 //! cannot open them with the user's cookie.
@@ -22,11 +31,13 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header::ORIGIN, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
+use menwei_protocol::{GatewayMessage, Lang, PageMessage};
+use policy::{ChannelRequest, Decision};
 use recordings::{Event, Side, Stream};
 use russh::ChannelMsg;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::auth::Caller;
 use super::error::{check_id, ApiError, ApiResult};
@@ -35,8 +46,15 @@ use crate::session::enforcer::{trip, End};
 use crate::session::tap::Frame;
 use crate::session::{self, LiveSession};
 
+mod locale;
+
 /// The browser terminal's recording channel number (an SSH connection's would be its own).
 const BROWSER_CHANNEL: u32 = 0;
+
+/// Frames queued between reading the target and writing to the page. Each is at most one
+/// SSH packet from the target (32 KiB, `ssh/upstream.rs`) or one control line, so at most
+/// 4 MiB per session: the same bound as the SSH side's output queue (`ssh/relay.rs`).
+const TO_PAGE_QUEUE: usize = 128;
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -57,23 +75,27 @@ fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
     )
 }
 
-/// `?target=&cols=&rows=`.
+/// `?target=&cols=&rows=&lang=`.
 #[derive(Debug, Deserialize)]
 pub struct TerminalQuery {
     target: String,
     cols: Option<u32>,
     rows: Option<u32>,
+    /// The page's language ([`Lang`]); anything else counts as none.
+    lang: Option<String>,
 }
 
-/// A control frame from the page.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Control {
-    Resize { cols: u32, rows: u32 },
+/// A control frame to the page.
+fn control(msg: GatewayMessage) -> Message {
+    Message::Text(msg.to_text().into())
 }
 
-fn control(kind: &str, text: &str) -> Message {
-    Message::Text(json!({"type": kind, "text": text}).to_string().into())
+fn notice(text: &str) -> Message {
+    control(GatewayMessage::Notice { text: text.into() })
+}
+
+fn end(text: &str) -> Message {
+    control(GatewayMessage::End { text: text.into() })
 }
 
 /// `GET /api/v1/terminal` (WebSocket): a shell on `target` for the calling engineer.
@@ -92,6 +114,18 @@ pub async fn open(
     }
     let cols = q.cols.unwrap_or(80).clamp(10, 1000);
     let rows = q.rows.unwrap_or(24).clamp(5, 500);
+    // The shell's locale, through the same allow-list as an SSH client's `env` requests.
+    let rules = state.ctx.policy.current().channel_rules(&q.target);
+    let env: Vec<(&'static str, &'static str)> =
+        locale::shell_env(q.lang.as_deref().and_then(Lang::parse))
+            .into_iter()
+            .filter(|(name, _)| {
+                matches!(
+                    policy::channel_request(&ChannelRequest::Env { name }, &rules),
+                    Decision::Allow(())
+                )
+            })
+            .collect();
     let (gone_tx, gone_rx) = watch::channel(false);
     // The same decision as SSH: a live grant, a pinned target, a writable recording.
     let live = session::open(
@@ -111,13 +145,19 @@ pub async fn open(
         _ => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
-        relay(live, socket, cols, rows).await;
+        relay(live, socket, cols, rows, &env).await;
         let _ = gone_tx.send(true);
     }))
 }
 
 /// Joins the WebSocket to a PTY shell on the target until either side ends.
-async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) {
+async fn relay(
+    live: Arc<LiveSession>,
+    socket: WebSocket,
+    cols: u32,
+    rows: u32,
+    env: &[(&str, &str)],
+) {
     let (mut to_page, mut from_page) = socket.split();
     let ch = BROWSER_CHANNEL;
     let rec = &live.recorder;
@@ -125,7 +165,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         Ok(c) => c,
         Err(_) => {
             let text = format!("target \"{}\" refused to open a channel", live.target);
-            let _ = to_page.send(control("end", &text)).await;
+            let _ = to_page.send(end(&text)).await;
             return;
         }
     };
@@ -136,6 +176,14 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
             kind: "browser".into(),
         })
         .await?;
+        for (name, value) in env {
+            rec.record(Event::Env {
+                channel: ch,
+                name: (*name).into(),
+                value: value.as_bytes().to_vec(),
+            })
+            .await?;
+        }
         rec.record(Event::Pty {
             channel: ch,
             term: "xterm-256color".into(),
@@ -150,6 +198,9 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         trip(&live.end, End::recording_failed());
     }
     live.tap.publish(Frame::Resize { cols, rows });
+    for (name, value) in env {
+        let _ = to_target.set_env(false, *name, *value).await;
+    }
     let _ = to_target
         .request_pty(false, "xterm-256color", cols, rows, 0, 0, &[])
         .await;
@@ -175,8 +226,8 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                     }
                     r
                 }
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<Control>(&text) {
-                    Ok(Control::Resize { cols, rows }) => {
+                Some(Ok(Message::Text(text))) => match PageMessage::parse(&text) {
+                    Some(PageMessage::Resize { cols, rows }) => {
                         let (cols, rows) = (cols.clamp(10, 1000), rows.clamp(5, 500));
                         let r = rec
                             .record(Event::Resize {
@@ -190,7 +241,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                         r
                     }
                     // Anything else from the page is not a terminal's business.
-                    Err(_) => Ok(()),
+                    None => Ok(()),
                 },
                 // Pings are answered by axum; pongs carry nothing.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
@@ -212,22 +263,29 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
         }
     };
 
-    let output = async {
+    // Output: target → recorder → bounded queue → page. Reading the target goes on while a
+    // write to the page is in flight; a page that stops reading fills the queue, and then
+    // the target is held back by its SSH window instead of the gateway's memory growing.
+    let (queue, mut queued) = mpsc::channel::<Message>(TO_PAGE_QUEUE);
+    let read_target = async {
+        // Owned here: when reading ends, the queue closes and the writer closes the socket.
+        let queue = queue;
         let mut notices = live.notices.subscribe();
         loop {
             let msg = tokio::select! {
                 msg = from_target.wait() => msg,
-                notice = notices.recv() => {
-                    if let Ok(text) = notice {
-                        let _ = to_page.send(control("notice", &text)).await;
+                line = notices.recv() => {
+                    if let Ok(text) = line {
+                        if queue.send(notice(&text)).await.is_err() {
+                            return;
+                        }
                     }
                     continue;
                 }
-                end = live.ended() => {
-                    if end.code != "client_closed" {
-                        let _ = to_page.send(control("end", &end.message)).await;
+                why = live.ended() => {
+                    if why.code != "client_closed" {
+                        let _ = queue.send(end(&why.message)).await;
                     }
-                    let _ = to_page.close().await;
                     return;
                 }
             };
@@ -236,7 +294,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                     live.touch();
                     let r = rec.record_data(Stream::Output, ch, data.clone()).await;
                     live.tap.publish(Frame::Output(data.clone()));
-                    if r.is_ok() && to_page.send(Message::Binary(data)).await.is_err() {
+                    if r.is_ok() && queue.send(Message::Binary(data)).await.is_err() {
                         return;
                     }
                     r
@@ -262,10 +320,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                             from: Side::Target,
                         })
                         .await;
-                    let _ = to_page
-                        .send(control("end", "the shell on the target has ended"))
-                        .await;
-                    let _ = to_page.close().await;
+                    let _ = queue.send(end("the shell on the target has ended")).await;
                     return;
                 }
                 // Flow control and requests a server never sends a client.
@@ -276,10 +331,19 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
             }
         }
     };
+    let write_page = async {
+        while let Some(msg) = queued.recv().await {
+            if to_page.send(msg).await.is_err() {
+                return;
+            }
+        }
+        // Reading ended (the session is over, or the shell): the page has been told why.
+        let _ = to_page.close().await;
+    };
     // Either side ending ends the relay; the supervisor then seals the recording.
     tokio::select! {
         _ = input => {}
-        _ = output => {}
+        _ = async { tokio::join!(read_target, write_page) } => {}
     }
 }
 
@@ -323,8 +387,7 @@ pub async fn watch_session(
         // Only the session holds the feed open: when it ends, the watch ends.
         drop(tap);
         if let Some((cols, rows)) = size {
-            let text = json!({"type": "resize", "cols": cols, "rows": rows}).to_string();
-            let _ = to_page.send(Message::Text(text.into())).await;
+            let _ = to_page.send(control(GatewayMessage::Resize { cols, rows })).await;
         }
         if !recent.is_empty() && to_page.send(Message::Binary(recent)).await.is_err() {
             return;
@@ -334,16 +397,14 @@ pub async fn watch_session(
                 frame = frames.recv() => {
                     let msg = match frame {
                         Ok(Frame::Output(data)) => Message::Binary(data),
-                        Ok(Frame::Resize { cols, rows }) => Message::Text(
-                            json!({"type": "resize", "cols": cols, "rows": rows}).to_string().into(),
-                        ),
-                        Ok(Frame::Notice(text)) => control("notice", &text),
+                        Ok(Frame::Resize { cols, rows }) => control(GatewayMessage::Resize { cols, rows }),
+                        Ok(Frame::Notice(text)) => notice(&text),
                         // A watcher too slow for the session loses frames, never slows it.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            control("notice", "some output was skipped (the connection was too slow)")
+                            notice("some output was skipped (the connection was too slow)")
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            let _ = to_page.send(control("end", "the session has ended")).await;
+                            let _ = to_page.send(end("the session has ended")).await;
                             let _ = to_page.close().await;
                             return;
                         }
