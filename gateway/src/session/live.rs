@@ -56,9 +56,15 @@ impl LiveSession {
                 return end;
             }
             if rx.changed().await.is_err() {
-                return End::new("session_closed", "the session is closed");
+                return closed();
             }
         }
+    }
+
+    /// A handle that resolves once the session is ending, to keep across the packets of a
+    /// relay loop (one subscription, not one per packet).
+    pub fn ending(&self) -> Ending {
+        Ending(self.end.subscribe())
     }
 
     /// Notes traffic now.
@@ -70,6 +76,23 @@ impl LiveSession {
     pub fn is_ending(&self) -> bool {
         self.end.borrow().is_some()
     }
+}
+
+/// See [`LiveSession::ending`].
+pub struct Ending(watch::Receiver<Option<End>>);
+
+impl Ending {
+    /// Resolves with the end reason once the session is ending.
+    pub async fn wait(&mut self) -> End {
+        match self.0.wait_for(Option::is_some).await {
+            Ok(end) => end.clone().unwrap_or_else(closed),
+            Err(_) => closed(),
+        }
+    }
+}
+
+fn closed() -> End {
+    End::new("session_closed", "the session is closed")
 }
 
 fn random_id(prefix: &str) -> String {

@@ -1,6 +1,8 @@
 //! The session core both front doors drive (SSH in [`crate::ssh`], the browser terminal in
 //! [`crate::web`]): opening a live session under a grant and supervising it to its end
-//! ([`live`]), the connection to the target ([`upstream`]), the recording ([`recorder`]),
+//! ([`live`]), the pipe of each channel that records every event before forwarding it
+//! ([`pipe`], with its bounded [`queue`]s), the connection to the target ([`upstream`]), the
+//! recording ([`recorder`]),
 //! the live feed for watchers ([`tap`]), the enforcer and registry of live sessions
 //! ([`enforcer`]), the policy in force ([`live_policy`]), and the node's shared state they
 //! all hang off ([`Context`]). A rule that applies to every
@@ -10,6 +12,8 @@ pub mod context;
 pub mod enforcer;
 pub mod live;
 pub mod live_policy;
+pub mod pipe;
+pub mod queue;
 pub mod recorder;
 pub mod tap;
 pub mod upstream;

@@ -10,47 +10,25 @@ use std::sync::Arc;
 use bytes::Bytes;
 use policy::{ChannelRequest, Decision, Refusal};
 use recordings::Event;
-use russh::{server, ChannelMsg, ChannelWriteHalf, Pty};
+use russh::{server, ChannelMsg, ChannelWriteHalf};
 use serde_json::json;
 
 use super::commands;
 use super::conn_state::ConnState;
 use super::menu;
-use super::relay::{engineer_to_target, id_u32, len_u32, target_to_engineer};
+use super::relay::{self, id_u32, len_u32};
 use super::request_prompt;
 use super::terminal::Terminal;
 use super::upload::ScpSink;
-use crate::session::enforcer::{trip, End};
-use crate::session::tap::Frame;
-
-/// The program a channel asked to run.
-enum Start {
-    Shell,
-    Exec(Vec<u8>),
-    Subsystem(String),
-}
+use crate::session::pipe::{self, Pipe, Program, PtySpec, Step};
 
 /// What the engineer asked for before the program started.
 #[derive(Default)]
 pub struct Setup {
     /// The pseudo-terminal, if one was requested.
-    pub pty: Option<PtyRequest>,
+    pub pty: Option<PtySpec>,
     env: Vec<(String, String)>,
     refused: Vec<(String, String)>,
-}
-
-/// A pty-req, kept to replay it to the target.
-#[derive(Clone)]
-pub struct PtyRequest {
-    /// TERM.
-    pub term: String,
-    /// Columns.
-    pub cols: u32,
-    /// Rows.
-    pub rows: u32,
-    pix_width: u32,
-    pix_height: u32,
-    modes: Vec<(Pty, u32)>,
 }
 
 type ToEngineer = ChannelWriteHalf<server::Msg>;
@@ -75,7 +53,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                 terminal_modes,
                 ..
             } => {
-                setup.pty = Some(PtyRequest {
+                setup.pty = Some(PtySpec {
                     term,
                     cols: col_width,
                     rows: row_height,
@@ -101,9 +79,9 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                     setup.env.push((variable_name, variable_value));
                 }
             }
-            ChannelMsg::RequestShell { .. } => break Start::Shell,
-            ChannelMsg::Exec { command, .. } => break Start::Exec(command),
-            ChannelMsg::RequestSubsystem { name, .. } => break Start::Subsystem(name),
+            ChannelMsg::RequestShell { .. } => break Program::Shell,
+            ChannelMsg::Exec { command, .. } => break Program::Exec(command),
+            ChannelMsg::RequestSubsystem { name, .. } => break Program::Subsystem(name),
             ChannelMsg::WindowChange {
                 col_width,
                 row_height,
@@ -154,7 +132,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Err(refusal) => return refuse(&conn, &to_engineer, id, pty, &refusal).await,
         Ok(Some(target)) => target,
         Ok(None) => match (&start, pty) {
-            (Start::Shell, true) => {
+            (Program::Shell, true) => {
                 let _ = conn.handle.channel_success(id).await;
                 match menu::choose(&conn, &mut from_engineer, &to_engineer).await {
                     Some(target) => target,
@@ -166,7 +144,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                     }
                 }
             }
-            (Start::Exec(cmd), _) if commands::is_gateway_command(cmd) => {
+            (Program::Exec(cmd), _) if commands::is_gateway_command(cmd) => {
                 let _ = conn.handle.channel_success(id).await;
                 let reply = commands::run(&conn, cmd).await;
                 if !reply.out.is_empty() {
@@ -200,9 +178,9 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
 
     // What the program may be.
     let (request, what) = match &start {
-        Start::Shell => (ChannelRequest::Shell, "shell".to_string()),
-        Start::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
-        Start::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
+        Program::Shell => (ChannelRequest::Shell, "shell".to_string()),
+        Program::Exec(cmd) => (ChannelRequest::Exec(cmd), "exec".to_string()),
+        Program::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
     let target_rules = conn.rules(Some(&target));
     if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
@@ -220,7 +198,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             refusal
         };
         let command = match &start {
-            Start::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
+            Program::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
             _ => String::new(),
         };
         conn.ctx
@@ -289,94 +267,34 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
     // Uploads that policy allows (`scp -O`, scp's classic protocol) get their digests.
     let upload = match &start {
-        Start::Exec(cmd) if policy::classify_exec(cmd) == policy::ExecKind::ScpUpload => {
+        Program::Exec(cmd) if policy::classify_exec(cmd) == policy::ExecKind::ScpUpload => {
             Some(ScpSink::default())
         }
         _ => None,
     };
     let (from_target, to_target) = upstream.split();
-    let ch = id_u32(id);
-    let rec = &live.recorder;
-    let setup_ok = async {
-        rec.record(Event::ChannelOpen {
-            channel: ch,
-            kind: "session".into(),
+    let pipe = Pipe::new(&live, id_u32(id), pty, &to_target);
+    let started = pipe
+        .start(pipe::Start {
+            kind: "session",
+            refused: &setup.refused,
+            env: &setup.env,
+            pty: setup.pty.as_ref(),
+            program: &start,
+            shell_reply: !replied,
         })
-        .await?;
-        for (what, reason) in &setup.refused {
-            rec.record(Event::Refused {
-                channel: Some(ch),
-                what: what.clone(),
-                reason: reason.clone(),
-            })
-            .await?;
-        }
-        for (name, value) in &setup.env {
-            rec.record(Event::Env {
-                channel: ch,
-                name: name.clone(),
-                value: value.clone().into_bytes(),
-            })
-            .await?;
-            let _ = to_target.set_env(false, name.clone(), value.clone()).await;
-        }
-        if let Some(p) = &setup.pty {
-            live.tap.publish(Frame::Resize {
-                cols: p.cols,
-                rows: p.rows,
-            });
-            rec.record(Event::Pty {
-                channel: ch,
-                term: p.term.clone(),
-                cols: p.cols,
-                rows: p.rows,
-                modes: p.modes.iter().map(|(m, v)| (*m as u8, *v)).collect(),
-            })
-            .await?;
-            let _ = to_target
-                .request_pty(
-                    false,
-                    &p.term,
-                    p.cols,
-                    p.rows,
-                    p.pix_width,
-                    p.pix_height,
-                    &p.modes,
-                )
-                .await;
-        }
-        match &start {
-            Start::Shell => {
-                rec.record(Event::Shell { channel: ch }).await?;
-                let _ = to_target.request_shell(!replied).await;
-            }
-            Start::Exec(cmd) => {
-                rec.record(Event::Exec {
-                    channel: ch,
-                    command: cmd.clone(),
-                })
-                .await?;
-                let _ = to_target.exec(true, cmd.clone()).await;
-            }
-            Start::Subsystem(name) => {
-                rec.record(Event::Subsystem {
-                    channel: ch,
-                    name: name.clone(),
-                })
-                .await?;
-                let _ = to_target.request_subsystem(true, name.clone()).await;
-            }
-        }
-        Ok::<(), crate::session::recorder::RecordingFailed>(())
-    };
-    if setup_ok.await.is_err() {
-        trip(&live.end, End::recording_failed());
+        .await;
+    if started == Step::Stop {
+        return;
     }
-
-    tokio::join!(
-        engineer_to_target(&conn, &live, id, from_engineer, &to_target, &target, upload),
-        target_to_engineer(&conn, &live, id, from_target, &to_engineer, pty),
-    );
+    let engineer = relay::Engineer {
+        conn: &conn,
+        id,
+        from: from_engineer,
+        to: &to_engineer,
+        pty,
+    };
+    relay::run(&pipe, engineer, from_target, &target, upload).await;
 }
 
 /// Refusals after which an engineer may file a request instead.

@@ -1,21 +1,22 @@
-//! The relay of one running session channel: engineer → recorder → target for input, and
-//! target → recorder → engineer for output, each direction its own loop with bounded
-//! queues. Every byte is recorded before it is forwarded, so nothing reaches either side
-//! that is not in the recording; the engineer's SSH window goes back only as input is
-//! consumed (`window_on_consume`), and output waits for the engineer's window. Not the
-//! setup of a channel or the decision of what it may run ([`super::channel`]).
+//! The SSH side of a running session channel: reads the engineer's channel into the input
+//! queue, turns each SSH message into a call on the channel's [`Pipe`] (which records it,
+//! then forwards it to the target), and writes the pipe's output to the engineer within
+//! the engineer's SSH window. What is SSH's own stays here: the window given back as input
+//! is consumed (`window_on_consume`), uploads' digests, requests refused while the program
+//! runs, the replies to channel requests, and the end line. Not the setup of a channel or
+//! the decision of what it may run ([`super::channel`]).
 
 use bytes::Bytes;
 use policy::{ChannelRequest, Decision};
-use recordings::{Event, Side, Stream};
-use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
+use recordings::Event;
+use russh::{server, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::json;
 
 use super::conn_state::ConnState;
 use super::upload::{ScpSink, Uploaded};
-use crate::session::enforcer::{trip, End};
-use crate::session::recorder::Recorder;
-use crate::session::tap::Frame;
+use crate::session::enforcer::End;
+use crate::session::pipe::{self, Input, Output, Pipe, Step};
+use crate::session::queue::{self, MIN_COST};
 use crate::session::LiveSession;
 
 type ToEngineer = ChannelWriteHalf<server::Msg>;
@@ -28,54 +29,65 @@ pub(super) fn id_u32(id: russh::ChannelId) -> u32 {
     u32::from(id)
 }
 
-/// Input: engineer → recorder → target.
-pub(super) async fn engineer_to_target(
-    conn: &ConnState,
-    live: &LiveSession,
-    id: russh::ChannelId,
-    from_engineer: ChannelReadHalf,
-    to_target: &ChannelWriteHalf<russh::client::Msg>,
+/// The engineer's side of one channel, for [`run`].
+pub(super) struct Engineer<'a> {
+    pub conn: &'a ConnState,
+    pub id: russh::ChannelId,
+    pub from: ChannelReadHalf,
+    pub to: &'a ToEngineer,
+    pub pty: bool,
+}
+
+/// Relays one channel both ways until it closes or the session ends.
+pub(super) async fn run(
+    pipe: &Pipe<'_>,
+    engineer: Engineer<'_>,
+    from_target: ChannelReadHalf,
     target: &str,
     upload: Option<ScpSink>,
 ) {
-    let (tx, rx) = tokio::sync::mpsc::channel(IN_QUEUE);
+    let Engineer {
+        conn,
+        id,
+        from,
+        to,
+        pty,
+    } = engineer;
+    let (input, queued_input) = pipe::input_queue::<ChannelMsg>();
+    let (output, queued_output) = pipe::output_queue();
     tokio::join!(
-        drain_engineer(live, from_engineer, tx),
-        write_target(conn, live, id, rx, to_target, target, upload),
+        drain_engineer(pipe.live(), from, input),
+        write_target(conn, pipe, id, queued_input, target, upload),
+        pipe.output(from_target, output),
+        write_engineer(conn, pipe.live(), id, queued_output, to, pty),
     );
 }
-
-/// Messages queued between the engineer's connection and the target. Their bytes are
-/// bounded by the SSH window, which goes back to the engineer only as input is consumed
-/// (`window_on_consume`); the count bounds tiny packets. The connection must not stop
-/// reading while the target is slow: the engineer's window adjustments for output travel
-/// in the same stream, and a program that echoes (`cat`) would deadlock both directions.
-const IN_QUEUE: usize = 4096;
 
 /// Records and audits each uploaded file with its digest.
 async fn record_uploads(
     conn: &ConnState,
-    live: &LiveSession,
+    pipe: &Pipe<'_>,
     ch: u32,
     target: &str,
     files: Vec<Uploaded>,
-) -> Result<(), crate::session::recorder::RecordingFailed> {
+) -> Step {
     for file in files {
-        live.recorder
-            .record(Event::Upload {
-                channel: ch,
-                path: file.path.clone(),
-                size: file.size,
-                sha256: file.sha256,
-            })
-            .await?;
+        let event = Event::Upload {
+            channel: ch,
+            path: file.path.clone(),
+            size: file.size,
+            sha256: file.sha256,
+        };
+        if pipe.record(event).await == Step::Stop {
+            return Step::Stop;
+        }
         conn.ctx
             .audit(
                 &conn.engineer,
                 "upload",
                 target,
                 json!({
-                    "session": live.id,
+                    "session": pipe.live().id,
                     "path": String::from_utf8_lossy(&file.path),
                     "size": file.size,
                     "sha256": hex::encode(file.sha256),
@@ -83,134 +95,103 @@ async fn record_uploads(
             )
             .await;
     }
-    Ok(())
+    Step::Go
 }
 
-/// Takes the engineer's channel messages off the connection as they arrive.
+/// Takes the engineer's channel messages off the connection as they arrive, so that the
+/// connection never stops reading while the target is slow.
 async fn drain_engineer(
     live: &LiveSession,
     mut from_engineer: ChannelReadHalf,
-    tx: tokio::sync::mpsc::Sender<ChannelMsg>,
+    queue: queue::Sender<ChannelMsg>,
 ) {
+    let mut ending = live.ending();
     loop {
         let msg = tokio::select! {
             msg = from_engineer.wait() => msg,
-            _ = live.ended() => return,
+            _ = ending.wait() => return,
         };
         let Some(msg) = msg else { return };
-        if tx.send(msg).await.is_err() {
+        let bytes = match &msg {
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
+            _ => MIN_COST,
+        };
+        if queue.send(msg, bytes).await.is_err() {
             return;
         }
     }
 }
 
-/// Records each engineer message and passes it to the target, within the target's window.
+/// Turns each queued engineer message into a call on the pipe.
 async fn write_target(
     conn: &ConnState,
-    live: &LiveSession,
+    pipe: &Pipe<'_>,
     id: russh::ChannelId,
-    mut rx: tokio::sync::mpsc::Receiver<ChannelMsg>,
-    to_target: &ChannelWriteHalf<russh::client::Msg>,
+    mut queued: queue::Receiver<ChannelMsg>,
     target: &str,
     mut upload: Option<ScpSink>,
 ) {
     let ch = id_u32(id);
-    let rec = &live.recorder;
+    let mut ending = pipe.live().ending();
     loop {
         let msg = tokio::select! {
-            msg = rx.recv() => msg,
-            _ = live.ended() => return,
+            biased;
+            _ = ending.wait() => return,
+            msg = queued.recv() => msg,
         };
+        // The engineer's side is gone without a close: the target's channel goes too.
         let Some(msg) = msg else {
-            let _ = to_target.close().await;
+            let _ = pipe.input(Input::Close).await;
             return;
         };
-        let recorded = match msg {
+        let step = match msg {
             ChannelMsg::Data { data } => {
-                live.touch();
-                let r = rec.record_data(Stream::Input, ch, data.clone()).await;
                 let len = len_u32(&data);
                 // An allowed upload: each file's digest goes into the recording before its
                 // last byte reaches the target.
-                let files = upload.as_mut().map(|u| u.feed(&data)).unwrap_or_default();
-                let r = match r {
-                    Ok(()) => record_uploads(conn, live, ch, target, files).await,
-                    failed => failed,
-                };
-                if r.is_ok() && to_target.data_bytes(data).await.is_err() {
-                    return;
+                let mut step = pipe.record_input(&data).await;
+                if step == Step::Go {
+                    let files = upload.as_mut().map(|u| u.feed(&data)).unwrap_or_default();
+                    step = record_uploads(conn, pipe, ch, target, files).await;
+                }
+                if step == Step::Go {
+                    step = pipe.forward_data(data).await;
                 }
                 let _ = conn.handle.consumed(id, len).await;
-                r
+                step
             }
-            ChannelMsg::Eof => {
-                let r = rec
-                    .record(Event::Eof {
-                        channel: ch,
-                        from: Side::Engineer,
-                    })
-                    .await;
-                let _ = to_target.eof().await;
-                r
-            }
-            ChannelMsg::Close => {
-                let _ = rec
-                    .record(Event::ChannelClose {
-                        channel: ch,
-                        from: Side::Engineer,
-                    })
-                    .await;
-                let _ = to_target.close().await;
-                return;
-            }
+            ChannelMsg::Eof => pipe.input(Input::Eof).await,
+            ChannelMsg::Close => pipe.input(Input::Close).await,
             ChannelMsg::WindowChange {
                 col_width,
                 row_height,
                 pix_width,
                 pix_height,
             } => {
-                let r = rec
-                    .record(Event::Resize {
-                        channel: ch,
-                        cols: col_width,
-                        rows: row_height,
-                    })
-                    .await;
-                let _ = to_target
-                    .window_change(col_width, row_height, pix_width, pix_height)
-                    .await;
-                live.tap.publish(Frame::Resize {
+                pipe.input(Input::Resize {
                     cols: col_width,
                     rows: row_height,
-                });
-                r
+                    pix_width,
+                    pix_height,
+                })
+                .await
             }
-            ChannelMsg::Signal { signal } => {
-                let r = rec
-                    .record(Event::Signal {
-                        channel: ch,
-                        name: sig_name(&signal),
-                    })
-                    .await;
-                let _ = to_target.signal(signal).await;
-                r
-            }
+            ChannelMsg::Signal { signal } => pipe.input(Input::Signal(signal)).await,
             ChannelMsg::RequestX11 { .. } => {
-                refused_live(conn, live, ch, &ChannelRequest::X11, "x11", target).await;
+                let step = refused_live(conn, pipe, ch, &ChannelRequest::X11, "x11", target).await;
                 let _ = conn.handle.channel_failure(id).await;
-                Ok(())
+                step
             }
             ChannelMsg::AgentForward { .. } => {
                 refused_live(
                     conn,
-                    live,
+                    pipe,
                     ch,
                     &ChannelRequest::AgentForward,
                     "agent forwarding",
                     target,
                 )
-                .await;
-                Ok(())
+                .await
             }
             // A channel runs one program: a second pty, shell, exec or subsystem is refused.
             ChannelMsg::RequestPty { .. }
@@ -218,15 +199,15 @@ async fn write_target(
             | ChannelMsg::Exec { .. }
             | ChannelMsg::RequestSubsystem { .. } => {
                 let _ = conn.handle.channel_failure(id).await;
-                Ok(())
+                Step::Go
             }
             // Engineers have no stderr towards the target: dropped, its window given back.
             ChannelMsg::ExtendedData { data, .. } => {
                 let _ = conn.handle.consumed(id, len_u32(&data)).await;
-                Ok(())
+                Step::Go
             }
             // Environment after the program started is meaningless.
-            ChannelMsg::SetEnv { .. } => Ok(()),
+            ChannelMsg::SetEnv { .. } => Step::Go,
             // Not sent by clients on a running session channel.
             ChannelMsg::Open { .. }
             | ChannelMsg::XonXoff { .. }
@@ -235,228 +216,36 @@ async fn write_target(
             | ChannelMsg::WindowAdjusted { .. }
             | ChannelMsg::Success
             | ChannelMsg::Failure
-            | ChannelMsg::OpenFailure(_) => Ok(()),
-            _ => Ok(()),
+            | ChannelMsg::OpenFailure(_) => Step::Go,
+            _ => Step::Go,
         };
-        if recorded.is_err() {
-            trip(&live.end, End::recording_failed());
+        if step == Step::Stop {
             return;
         }
     }
 }
 
-/// Packets queued between reading the target and writing to the engineer (each at most
-/// 32 KiB, so at most 4 MiB per channel). The queue lets the target keep draining while
-/// the engineer's connection is momentarily busy taking input: without it, a program that
-/// echoes its input (`cat`) would deadlock both directions under a bulk paste.
-const OUT_QUEUE: usize = 128;
-
-/// What goes back to the engineer, in the target's order.
-enum Out {
-    Data(Bytes),
-    Ext(u32, Bytes),
-    Eof,
-    Close,
-    Exit(u32),
-    Signal {
-        sig: Sig,
-        core_dumped: bool,
-        message: String,
-        lang: String,
-    },
-    Success,
-    Failure,
-}
-
-/// Output: target → recorder → engineer; also carries the end line when the session ends.
-pub(super) async fn target_to_engineer(
-    conn: &ConnState,
-    live: &LiveSession,
-    id: russh::ChannelId,
-    from_target: ChannelReadHalf,
-    to_engineer: &ToEngineer,
-    pty: bool,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(OUT_QUEUE);
-    tokio::join!(
-        read_target(live, id_u32(id), from_target, tx, pty),
-        write_engineer(conn, live, id, rx, to_engineer, pty),
-    );
-}
-
-/// Reads the target's channel and records each message before queueing it.
-async fn read_target(
-    live: &LiveSession,
-    ch: u32,
-    mut from_target: ChannelReadHalf,
-    tx: tokio::sync::mpsc::Sender<Out>,
-    pty: bool,
-) {
-    let rec: &Recorder = &live.recorder;
-    // The target's EOF is held back until its exit status (or close): an OpenSSH client
-    // whose input is done closes the channel on EOF, and russh answers that close at once,
-    // so an exit status that came after the EOF would never reach the engineer.
-    let mut eof_held = false;
-    loop {
-        let msg = tokio::select! {
-            msg = from_target.wait() => msg,
-            _ = live.ended() => return,
-        };
-        let Some(msg) = msg else {
-            if eof_held {
-                let _ = tx.send(Out::Eof).await;
-            }
-            let _ = tx.send(Out::Close).await;
-            return;
-        };
-        let release_eof = eof_held
-            && matches!(
-                msg,
-                ChannelMsg::ExitStatus { .. } | ChannelMsg::ExitSignal { .. } | ChannelMsg::Close
-            );
-        let (event, out) = match msg {
-            ChannelMsg::Data { data } => {
-                live.touch();
-                if rec
-                    .record_data(Stream::Output, ch, data.clone())
-                    .await
-                    .is_err()
-                {
-                    return recording_failed(live);
-                }
-                if pty {
-                    live.tap.publish(Frame::Output(data.clone()));
-                }
-                (None, Some(Out::Data(data)))
-            }
-            ChannelMsg::ExtendedData { data, ext } => {
-                if rec
-                    .record_data(Stream::Stderr, ch, data.clone())
-                    .await
-                    .is_err()
-                {
-                    return recording_failed(live);
-                }
-                if pty {
-                    live.tap.publish(Frame::Output(data.clone()));
-                }
-                (None, Some(Out::Ext(ext, data)))
-            }
-            ChannelMsg::Eof => {
-                eof_held = true;
-                (
-                    Some(Event::Eof {
-                        channel: ch,
-                        from: Side::Target,
-                    }),
-                    None,
-                )
-            }
-            ChannelMsg::Close => (
-                Some(Event::ChannelClose {
-                    channel: ch,
-                    from: Side::Target,
-                }),
-                Some(Out::Close),
-            ),
-            ChannelMsg::ExitStatus { exit_status } => (
-                Some(Event::ExitStatus {
-                    channel: ch,
-                    code: exit_status,
-                }),
-                Some(Out::Exit(exit_status)),
-            ),
-            ChannelMsg::ExitSignal {
-                signal_name,
-                core_dumped,
-                error_message,
-                lang_tag,
-            } => (
-                Some(Event::ExitSignal {
-                    channel: ch,
-                    signal: sig_name(&signal_name),
-                    core_dumped,
-                    message: error_message.clone(),
-                }),
-                Some(Out::Signal {
-                    sig: signal_name,
-                    core_dumped,
-                    message: error_message,
-                    lang: lang_tag,
-                }),
-            ),
-            // The reply to the shell/exec/subsystem request, passed on in order.
-            ChannelMsg::Success => (None, Some(Out::Success)),
-            ChannelMsg::Failure => (None, Some(Out::Failure)),
-            // Flow control is russh's; requests a server would never send a client are ignored.
-            ChannelMsg::WindowAdjusted { .. }
-            | ChannelMsg::XonXoff { .. }
-            | ChannelMsg::Open { .. }
-            | ChannelMsg::OpenFailure(_)
-            | ChannelMsg::RequestPty { .. }
-            | ChannelMsg::RequestShell { .. }
-            | ChannelMsg::Exec { .. }
-            | ChannelMsg::Signal { .. }
-            | ChannelMsg::RequestSubsystem { .. }
-            | ChannelMsg::RequestX11 { .. }
-            | ChannelMsg::SetEnv { .. }
-            | ChannelMsg::WindowChange { .. }
-            | ChannelMsg::AgentForward { .. } => (None, None),
-            _ => (None, None),
-        };
-        if let Some(event) = event {
-            if rec.record(event).await.is_err() {
-                trip(&live.end, End::recording_failed());
-                return;
-            }
-        }
-        if let Some(out) = out {
-            let closing = matches!(out, Out::Close);
-            let closing_first = closing && release_eof;
-            if closing_first {
-                eof_held = false;
-                if tx.send(Out::Eof).await.is_err() {
-                    return;
-                }
-            }
-            if tx.send(out).await.is_err() || closing {
-                return;
-            }
-            if release_eof && eof_held {
-                eof_held = false;
-                if tx.send(Out::Eof).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Ends the session because its recording failed (fail closed).
-fn recording_failed(live: &LiveSession) {
-    trip(&live.end, End::recording_failed());
-}
-
-/// Writes queued output to the engineer, within the engineer's SSH window.
+/// Writes the pipe's output to the engineer, within the engineer's SSH window; grant
+/// warnings go to the engineer's terminal (never to the target), and the end line last.
 async fn write_engineer(
     conn: &ConnState,
     live: &LiveSession,
     id: russh::ChannelId,
-    mut rx: tokio::sync::mpsc::Receiver<Out>,
+    mut queued: queue::Receiver<Output>,
     to_engineer: &ToEngineer,
     pty: bool,
 ) {
     let mut notices = live.notices.subscribe();
+    let mut ending = live.ending();
     let nl = if pty { "\r\n" } else { "\n" };
     loop {
         let out = tokio::select! {
-            out = rx.recv() => out,
-            end = live.ended() => {
+            out = queued.recv() => out,
+            end = ending.wait() => {
                 say_end(to_engineer, pty, &end).await;
                 return;
             }
             notice = notices.recv() => {
-                // Warnings go to the engineer's terminal only, never to the target.
                 if let Ok(text) = notice {
                     let line = format!(
                         "{nl}menwei: {text}; for more time: ssh {}@GATEWAY extend {} 30m \"why\"{nl}",
@@ -469,15 +258,17 @@ async fn write_engineer(
         };
         let delivered = match out {
             None => return,
-            Some(Out::Data(data)) => to_engineer.data_bytes(data).await.is_ok(),
-            Some(Out::Ext(ext, data)) => to_engineer.extended_data_bytes(ext, data).await.is_ok(),
-            Some(Out::Eof) => to_engineer.eof().await.is_ok(),
-            Some(Out::Close) => {
+            Some(Output::Data(data)) => to_engineer.data_bytes(data).await.is_ok(),
+            Some(Output::Stderr(ext, data)) => {
+                to_engineer.extended_data_bytes(ext, data).await.is_ok()
+            }
+            Some(Output::Eof) => to_engineer.eof().await.is_ok(),
+            Some(Output::Close) => {
                 let _ = to_engineer.close().await;
                 return;
             }
-            Some(Out::Exit(code)) => to_engineer.exit_status(code).await.is_ok(),
-            Some(Out::Signal {
+            Some(Output::Exit(code)) => to_engineer.exit_status(code).await.is_ok(),
+            Some(Output::ExitSignal {
                 sig,
                 core_dumped,
                 message,
@@ -487,8 +278,8 @@ async fn write_engineer(
                 .exit_signal_request(id, sig, core_dumped, message, lang)
                 .await
                 .is_ok(),
-            Some(Out::Success) => conn.handle.channel_success(id).await.is_ok(),
-            Some(Out::Failure) => conn.handle.channel_failure(id).await.is_ok(),
+            Some(Output::Success) => conn.handle.channel_success(id).await.is_ok(),
+            Some(Output::Failure) => conn.handle.channel_failure(id).await.is_ok(),
         };
         if !delivered {
             return;
@@ -507,47 +298,26 @@ async fn say_end(to_engineer: &ToEngineer, pty: bool, end: &End) {
     let _ = to_engineer.close().await;
 }
 
-/// Name of a signal as SSH spells it (without "SIG").
-pub fn sig_name(sig: &Sig) -> String {
-    match sig {
-        Sig::ABRT => "ABRT".into(),
-        Sig::ALRM => "ALRM".into(),
-        Sig::FPE => "FPE".into(),
-        Sig::HUP => "HUP".into(),
-        Sig::ILL => "ILL".into(),
-        Sig::INT => "INT".into(),
-        Sig::KILL => "KILL".into(),
-        Sig::PIPE => "PIPE".into(),
-        Sig::QUIT => "QUIT".into(),
-        Sig::SEGV => "SEGV".into(),
-        Sig::TERM => "TERM".into(),
-        Sig::USR1 => "USR1".into(),
-        Sig::Custom(name) => name.clone(),
-    }
-}
-
 /// A request refused while the program runs: recorded, audited; the program goes on.
 async fn refused_live(
     conn: &ConnState,
-    live: &LiveSession,
+    pipe: &Pipe<'_>,
     ch: u32,
     req: &ChannelRequest<'_>,
     what: &str,
     target: &str,
-) {
+) -> Step {
     let refusal = match policy::channel_request(req, &conn.rules(Some(target))) {
         Decision::Deny(r) => r,
-        Decision::Allow(()) => return,
+        Decision::Allow(()) => return Step::Go,
     };
     conn.ctx
-        .audit(&conn.engineer, "channel.refused", target, json!({"request": what, "code": refusal.code, "session": live.id, "client": conn.client_addr}))
+        .audit(&conn.engineer, "channel.refused", target, json!({"request": what, "code": refusal.code, "session": pipe.live().id, "client": conn.client_addr}))
         .await;
-    let _ = live
-        .recorder
-        .record(Event::Refused {
-            channel: Some(ch),
-            what: what.into(),
-            reason: refusal.message,
-        })
-        .await;
+    pipe.record(Event::Refused {
+        channel: Some(ch),
+        what: what.into(),
+        reason: refusal.message,
+    })
+    .await
 }

@@ -17,7 +17,7 @@
 //! The data path of the terminal: a key from the page is recorded, then written to the
 //! target's channel within its SSH window (a page typing faster than the target reads waits
 //! on TCP); the target's output is recorded, fed to watchers, and queued for the page in a
-//! bounded queue ([`TO_PAGE_QUEUE`]).
+//! bounded queue: the same [`Pipe`] and queues as SSH.
 //!
 //! Both check `Origin` against `[https] origin` before upgrading: a page from another site
 //! cannot open them with the user's cookie.
@@ -33,16 +33,16 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use menwei_protocol::{GatewayMessage, Lang, PageMessage};
 use policy::{ChannelRequest, Decision};
-use recordings::{Event, Side, Stream};
-use russh::ChannelMsg;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::auth::Caller;
 use super::error::{check_id, ApiError, ApiResult};
 use super::AppState;
-use crate::session::enforcer::{trip, End};
+use crate::session::enforcer::End;
+use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
+use crate::session::queue::{self, MIN_COST};
 use crate::session::tap::Frame;
 use crate::session::{self, LiveSession};
 
@@ -50,11 +50,6 @@ mod locale;
 
 /// The browser terminal's recording channel number (an SSH connection's would be its own).
 const BROWSER_CHANNEL: u32 = 0;
-
-/// Frames queued between reading the target and writing to the page. Each is at most one
-/// SSH packet from the target (32 KiB, `ssh/upstream.rs`) or one control line, so at most
-/// 4 MiB per session: the same bound as the SSH side's output queue (`ssh/relay.rs`).
-const TO_PAGE_QUEUE: usize = 128;
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -150,7 +145,9 @@ pub async fn open(
     }))
 }
 
-/// Joins the WebSocket to a PTY shell on the target until either side ends.
+/// Joins the WebSocket to a PTY shell on the target until either side ends: the page's
+/// frames become calls on the channel's [`Pipe`] (recorded, then forwarded), the pipe's
+/// output goes to the page through the same bounded queue as on SSH.
 async fn relay(
     live: Arc<LiveSession>,
     socket: WebSocket,
@@ -158,9 +155,7 @@ async fn relay(
     rows: u32,
     env: &[(&str, &str)],
 ) {
-    let (mut to_page, mut from_page) = socket.split();
-    let ch = BROWSER_CHANNEL;
-    let rec = &live.recorder;
+    let (mut to_page, from_page) = socket.split();
     let channel = match live.upstream.open_session().await {
         Ok(c) => c,
         Err(_) => {
@@ -169,182 +164,142 @@ async fn relay(
             return;
         }
     };
-    let (mut from_target, to_target) = channel.split();
-    let setup = async {
-        rec.record(Event::ChannelOpen {
-            channel: ch,
-            kind: "browser".into(),
-        })
-        .await?;
-        for (name, value) in env {
-            rec.record(Event::Env {
-                channel: ch,
-                name: (*name).into(),
-                value: value.as_bytes().to_vec(),
-            })
-            .await?;
-        }
-        rec.record(Event::Pty {
-            channel: ch,
-            term: "xterm-256color".into(),
-            cols,
-            rows,
-            modes: Vec::new(),
-        })
-        .await?;
-        rec.record(Event::Shell { channel: ch }).await
+    let (from_target, to_target) = channel.split();
+    let pipe = Pipe::new(&live, BROWSER_CHANNEL, true, &to_target);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| ((*name).to_string(), (*value).to_string()))
+        .collect();
+    let pty = PtySpec {
+        term: "xterm-256color".into(),
+        cols,
+        rows,
+        pix_width: 0,
+        pix_height: 0,
+        modes: Vec::new(),
     };
-    if setup.await.is_err() {
-        trip(&live.end, End::recording_failed());
-    }
-    live.tap.publish(Frame::Resize { cols, rows });
-    for (name, value) in env {
-        let _ = to_target.set_env(false, *name, *value).await;
-    }
-    let _ = to_target
-        .request_pty(false, "xterm-256color", cols, rows, 0, 0, &[])
+    let started = pipe
+        .start(pipe::Start {
+            kind: "browser",
+            refused: &[],
+            env: &env,
+            pty: Some(&pty),
+            program: &Program::Shell,
+            shell_reply: false,
+        })
         .await;
-    let _ = to_target.request_shell(false).await;
+    if started == Step::Stop {
+        let _ = to_page.send(end(&End::recording_failed().message)).await;
+        return;
+    }
+    let (input, queued_input) = pipe::input_queue::<Message>();
+    let (output, queued_output) = pipe::output_queue();
+    // Either side ending ends the relay; the supervisor then seals the recording.
+    tokio::select! {
+        _ = async { tokio::join!(read_page(&live, from_page, input), write_target(&pipe, queued_input)) } => {}
+        _ = async { tokio::join!(pipe.output(from_target, output), write_page(&live, queued_output, to_page)) } => {}
+    }
+}
 
-    let input = async {
-        loop {
-            let msg = tokio::select! {
-                msg = from_page.next() => msg,
-                // The output side tells the page why and closes the socket; returning at
-                // once would drop it mid-send (the page saw a bare 1006). A moment, then go.
-                _ = live.ended() => {
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    return;
-                }
-            };
-            let recorded = match msg {
-                Some(Ok(Message::Binary(data))) => {
-                    live.touch();
-                    let r = rec.record_data(Stream::Input, ch, data.clone()).await;
-                    if r.is_ok() && to_target.data_bytes(data).await.is_err() {
-                        return;
-                    }
-                    r
-                }
-                Some(Ok(Message::Text(text))) => match PageMessage::parse(&text) {
-                    Some(PageMessage::Resize { cols, rows }) => {
-                        let (cols, rows) = (cols.clamp(10, 1000), rows.clamp(5, 500));
-                        let r = rec
-                            .record(Event::Resize {
-                                channel: ch,
-                                cols,
-                                rows,
-                            })
-                            .await;
-                        let _ = to_target.window_change(cols, rows, 0, 0).await;
-                        live.tap.publish(Frame::Resize { cols, rows });
-                        r
-                    }
-                    // Anything else from the page is not a terminal's business.
-                    None => Ok(()),
-                },
-                // Pings are answered by axum; pongs carry nothing.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                    let _ = rec
-                        .record(Event::ChannelClose {
-                            channel: ch,
-                            from: Side::Engineer,
-                        })
-                        .await;
-                    let _ = to_target.close().await;
-                    return;
-                }
-            };
-            if recorded.is_err() {
-                trip(&live.end, End::recording_failed());
+/// Takes the page's frames off the socket into the input queue.
+async fn read_page(
+    live: &LiveSession,
+    mut from_page: futures::stream::SplitStream<WebSocket>,
+    queue: queue::Sender<Message>,
+) {
+    let mut ending = live.ending();
+    loop {
+        let msg = tokio::select! {
+            msg = from_page.next() => msg,
+            // The output side tells the page why and closes the socket; returning at once
+            // would drop it mid-send (the page saw a bare 1006). A moment, then go.
+            _ = ending.wait() => {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 return;
             }
+        };
+        let msg = match msg {
+            Some(Ok(msg)) => msg,
+            Some(Err(_)) | None => Message::Close(None),
+        };
+        let bytes = match &msg {
+            Message::Binary(data) => data.len(),
+            Message::Text(text) => text.len(),
+            _ => MIN_COST,
+        };
+        let closing = matches!(msg, Message::Close(_));
+        if queue.send(msg, bytes).await.is_err() || closing {
+            return;
         }
-    };
+    }
+}
 
-    // Output: target → recorder → bounded queue → page. Reading the target goes on while a
-    // write to the page is in flight; a page that stops reading fills the queue, and then
-    // the target is held back by its SSH window instead of the gateway's memory growing.
-    let (queue, mut queued) = mpsc::channel::<Message>(TO_PAGE_QUEUE);
-    let read_target = async {
-        // Owned here: when reading ends, the queue closes and the writer closes the socket.
-        let queue = queue;
-        let mut notices = live.notices.subscribe();
-        loop {
-            let msg = tokio::select! {
-                msg = from_target.wait() => msg,
-                line = notices.recv() => {
-                    if let Ok(text) = line {
-                        if queue.send(notice(&text)).await.is_err() {
-                            return;
-                        }
-                    }
-                    continue;
-                }
-                why = live.ended() => {
-                    if why.code != "client_closed" {
-                        let _ = queue.send(end(&why.message)).await;
-                    }
-                    return;
-                }
-            };
-            let recorded = match msg {
-                Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
-                    live.touch();
-                    let r = rec.record_data(Stream::Output, ch, data.clone()).await;
-                    live.tap.publish(Frame::Output(data.clone()));
-                    if r.is_ok() && queue.send(Message::Binary(data)).await.is_err() {
-                        return;
-                    }
-                    r
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    rec.record(Event::ExitStatus {
-                        channel: ch,
-                        code: exit_status,
-                    })
-                    .await
-                }
-                Some(ChannelMsg::Eof) => {
-                    rec.record(Event::Eof {
-                        channel: ch,
-                        from: Side::Target,
-                    })
-                    .await
-                }
-                Some(ChannelMsg::Close) | None => {
-                    let _ = rec
-                        .record(Event::ChannelClose {
-                            channel: ch,
-                            from: Side::Target,
-                        })
-                        .await;
-                    let _ = queue.send(end("the shell on the target has ended")).await;
-                    return;
-                }
-                // Flow control and requests a server never sends a client.
-                Some(_) => Ok(()),
-            };
-            if recorded.is_err() {
-                trip(&live.end, End::recording_failed());
-            }
+/// Turns each queued page frame into a call on the pipe.
+async fn write_target(pipe: &Pipe<'_>, mut queued: queue::Receiver<Message>) {
+    while let Some(msg) = queued.recv().await {
+        let input = match msg {
+            Message::Binary(data) => Input::Data(data),
+            Message::Text(text) => match PageMessage::parse(&text) {
+                Some(PageMessage::Resize { cols, rows }) => Input::Resize {
+                    cols: cols.clamp(10, 1000),
+                    rows: rows.clamp(5, 500),
+                    pix_width: 0,
+                    pix_height: 0,
+                },
+                // Anything else from the page is not a terminal's business.
+                None => continue,
+            },
+            // Pings are answered by axum; pongs carry nothing.
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(_) => Input::Close,
+        };
+        if pipe.input(input).await == Step::Stop {
+            return;
         }
-    };
-    let write_page = async {
-        while let Some(msg) = queued.recv().await {
+    }
+}
+
+/// Writes the pipe's output to the page; grant warnings as notices, and why it ended last.
+async fn write_page(
+    live: &LiveSession,
+    mut queued: queue::Receiver<Output>,
+    mut to_page: futures::stream::SplitSink<WebSocket, Message>,
+) {
+    let mut notices = live.notices.subscribe();
+    let mut ending = live.ending();
+    loop {
+        let msg = tokio::select! {
+            out = queued.recv() => match out {
+                Some(Output::Data(data) | Output::Stderr(_, data)) => Some(Message::Binary(data)),
+                Some(Output::Close) | None => {
+                    let _ = to_page.send(end("the shell on the target has ended")).await;
+                    break;
+                }
+                // Exit status and EOF are in the recording; the page learns of the end
+                // from the close that follows. The shell request's answer is not passed on.
+                Some(
+                    Output::Eof
+                    | Output::Exit(_)
+                    | Output::ExitSignal { .. }
+                    | Output::Success
+                    | Output::Failure,
+                ) => None,
+            },
+            line = notices.recv() => line.ok().map(|text| notice(&text)),
+            why = ending.wait() => {
+                if why.code != "client_closed" {
+                    let _ = to_page.send(end(&why.message)).await;
+                }
+                break;
+            }
+        };
+        if let Some(msg) = msg {
             if to_page.send(msg).await.is_err() {
                 return;
             }
         }
-        // Reading ended (the session is over, or the shell): the page has been told why.
-        let _ = to_page.close().await;
-    };
-    // Either side ending ends the relay; the supervisor then seals the recording.
-    tokio::select! {
-        _ = input => {}
-        _ = async { tokio::join!(read_target, write_page) } => {}
     }
+    let _ = to_page.close().await;
 }
 
 /// `GET /api/v1/sessions/{id}/watch` (WebSocket): a read-only view of a live session.
