@@ -8,7 +8,8 @@
 //!
 //! The logic is host-testable and builds everywhere: [`timeline`] (output over time),
 //! [`clock`] (playback position), [`seek`] (keyframe index), [`search`] (output text),
-//! [`commands`] (command list), [`protocol`] (WebSocket frames). The browser glue
+//! [`protocol`] (WebSocket frames). The command list is the `recordings` crate's
+//! ([`recordings::commands`]), the same code the gateway serves it with. The browser glue
 //! (`xterm.rs`, `player.rs`, `live.rs`) exists only for `target_arch = "wasm32"`.
 //!
 //! No file transfer of any kind: the terminal has no zmodem, and the page refuses drops.
@@ -17,7 +18,6 @@
 #![warn(missing_docs)]
 
 pub mod clock;
-pub mod commands;
 pub mod protocol;
 pub mod search;
 pub mod seek;

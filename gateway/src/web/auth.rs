@@ -334,7 +334,8 @@ async fn live_user(state: &AppState, name: &str) -> ApiResult<crate::db::User> {
     }
 }
 
-/// The middleware on every `/api/v1` route: resolves the caller, refuses a missing or bad
+/// The middleware on every `/api/v1` route: answers a method the route table does not list
+/// for the path (405 `method_not_allowed`), resolves the caller, refuses a missing or bad
 /// one (401), a cookie state change without the CSRF header or from another origin (403
 /// `csrf`), a role the route does not list (403); renews the cookie while it is used.
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -344,11 +345,26 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let method = req.method().clone();
-    let route = super::routes()
-        .into_iter()
-        .find(|r| r.path == path && r.method.as_str() == method.as_str());
-    let roles = route.as_ref().map(|r| r.roles).unwrap_or(&[]);
-    let public = route.as_ref().is_some_and(|r| r.public);
+    let table = super::routes();
+    let Some(route) = table
+        .iter()
+        .find(|r| r.path == path && r.method.as_str() == method.as_str())
+    else {
+        // The path is in the table, not with this method (HEAD included: the API takes
+        // none). Answered here, before anything runs, with the methods it takes.
+        let allow: Vec<&str> = table
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method.as_str())
+            .collect();
+        let mut resp = ApiError::method_not_allowed().into_response();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            resp.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
+        return resp;
+    };
+    let roles = route.roles;
+    let public = route.public;
     let (caller, renewed) = match authenticate(&state, req.headers()).await {
         Ok(Some((c, r))) => (Some(c), r),
         Ok(None) => (None, None),

@@ -1,12 +1,15 @@
 //! The API's errors: one JSON shape, `{"error": {"code", "message"}}`, with the statuses and
 //! stable codes of docs/web.md, and the mapping from the gateway's own errors (refusals of
-//! [`crate::approvals`], database failures) onto them. Also [`Body`], the JSON body
-//! extractor whose rejections (malformed, oversize) come back in that shape. Not where
-//! anything is decided.
+//! [`crate::approvals`], database failures) onto them. Also the extractors whose rejections
+//! come back in that shape ([`Body`] for JSON bodies, [`Id`] for a path's id, [`Params`] for
+//! query strings), the answer for unknown routes, and [`json_errors`],
+//! the last guard that no `/api/v1` error leaves in another shape. Not where anything is
+//! decided.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use policy::Refusal;
 use serde_json::json;
@@ -61,6 +64,15 @@ impl ApiError {
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 405 `method_not_allowed`: the path exists, not with this method.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not take this method; see the Allow header and /api/v1/openapi.json",
+        )
     }
 
     /// 409 `conflict`.
@@ -176,8 +188,7 @@ where
 }
 
 fn json_rejection(r: &JsonRejection) -> ApiError {
-    let text = r.body_text();
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = one_line(&r.body_text());
     match r {
         JsonRejection::JsonDataError(_) => ApiError::bad_input(text),
         JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -189,6 +200,106 @@ fn json_rejection(r: &JsonRejection) -> ApiError {
         }
         _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", text),
     }
+}
+
+/// The answer of every `/api/v1` path no route matches: 404 `not_found`.
+pub async fn no_such_endpoint() -> ApiError {
+    ApiError::not_found("no such API endpoint; see /api/v1/openapi.json")
+}
+
+/// The `{id}` of a route's path, checked by [`check_id`]: not UTF-8 after percent-decoding
+/// is 400 `bad_input`, a path-like or overlong id 404 `not_found`.
+#[derive(Debug)]
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| {
+                ApiError::bad_input(format!(
+                    "the id in the path cannot be read ({}); ids are letters, digits, '-', '_' and '.'",
+                    one_line(&r.body_text())
+                ))
+            })?;
+        check_id(&id)?;
+        Ok(Id(id))
+    }
+}
+
+/// A query string of shape `T`: a parameter that does not parse (`live=maybe`) is 400
+/// `bad_input` naming it.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|r| ApiError::bad_input(one_line(&r.body_text())))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The stable code of an error status, for answers that did not come from an [`ApiError`].
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::TOO_MANY_REQUESTS => "throttled",
+        s if s.is_server_error() => "unavailable",
+        _ => "bad_input",
+    }
+}
+
+/// The last guard on `/api/v1`: an error answer that is not JSON (a rejection of an extractor
+/// or layer that no handler turned into an [`ApiError`]) is replaced by the JSON shape with
+/// the stable code of its status. Logged, since it means an extractor still needs its own
+/// mapping.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| one_line(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default();
+    tracing::warn!(%status, "an API error left without the JSON shape: {text}");
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut fixed = ApiError::new(status, code_of(status), message).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().append(name, value.clone());
+        }
+    }
+    fixed
 }
 
 /// `id` as a path segment: letters, digits, `-`, `_`, `.`, not starting with a dot, at most

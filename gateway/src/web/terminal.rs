@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header::ORIGIN, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
@@ -29,7 +29,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::auth::Caller;
-use super::error::{check_id, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, Id, Params};
 use super::AppState;
 use crate::enforcer::{trip, End};
 use crate::ssh::session::{self, LiveSession};
@@ -82,7 +82,7 @@ pub async fn open(
     caller: Caller,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<TerminalQuery>,
+    Params(q): Params<TerminalQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
@@ -288,12 +288,11 @@ pub async fn watch_session(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Id(id): Id,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
     let ws = ws.map_err(not_websocket)?;
-    let id = check_id(&id)?.to_string();
     let ctx = &state.ctx;
     let Some(session) = ctx.db.session(&id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));

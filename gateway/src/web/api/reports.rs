@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::time_param;
-use crate::web::error::{ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, Params};
 use crate::web::AppState;
 
 const DAY: Millis = 86_400_000;
@@ -105,7 +105,7 @@ fn hours(ms: Millis) -> f64 {
 /// `GET /reports?period=week|month|quarter|year&at=RFC3339[&format=csv]`.
 pub async fn report(
     State(state): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    Params(q): Params<ReportQuery>,
 ) -> ApiResult<Response> {
     let period = q.period.as_deref().unwrap_or("month");
     let at = time_param("at", &q.at)?.unwrap_or_else(crate::time::now_ms);
