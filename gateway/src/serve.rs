@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::enforcer::{self, End, Registry};
+use crate::enforcer::{self, End, EndCode, Registry};
 use crate::live_policy::SharedPolicy;
 use crate::ssh::server::{self, Context};
 use crate::ssh::throttle::Throttle;
@@ -96,7 +96,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         sessions.len()
     );
     sessions.end_all(&End::new(
-        "gateway_shutdown",
+        EndCode::GatewayShutdown,
         "the gateway is shutting down; the session is closed",
     ));
     let deadline = tokio::time::Instant::now() + DRAIN;

@@ -15,7 +15,7 @@ use super::channel::rules;
 use super::connection::ConnState;
 use super::session::LiveSession;
 use super::upload::{ScpSink, Uploaded};
-use crate::enforcer::{trip, End};
+use crate::enforcer::{trip, End, EndCode};
 use crate::recorder::Recorder;
 use crate::tap::Frame;
 
@@ -498,7 +498,7 @@ async fn write_engineer(
 }
 
 async fn say_end(to_engineer: &ToEngineer, pty: bool, end: &End) {
-    if end.code == "client_closed" {
+    if end.code == EndCode::ClientClosed {
         return;
     }
     let nl = if pty { "\r\n" } else { "\n" };

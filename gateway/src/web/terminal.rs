@@ -105,7 +105,7 @@ pub async fn open(
     .await
     .map_err(|r| match r.code {
         // The gateway cannot decide or record right now: fail closed, say so.
-        "database_unavailable" | "recording_unavailable" => {
+        policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", r.message)
         }
         _ => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.message),
@@ -224,7 +224,7 @@ async fn relay(live: Arc<LiveSession>, socket: WebSocket, cols: u32, rows: u32) 
                     continue;
                 }
                 end = live.ended() => {
-                    if end.code != "client_closed" {
+                    if end.code != crate::enforcer::EndCode::ClientClosed {
                         let _ = to_page.send(control("end", &end.message)).await;
                     }
                     let _ = to_page.close().await;

@@ -60,7 +60,7 @@ pub async fn revoke(
     state.ctx.sessions.end_grant(
         &grant.id,
         &crate::enforcer::End::new(
-            "grant_revoked",
+            crate::enforcer::EndCode::Policy(policy::codes::GRANT_REVOKED),
             "the grant was revoked; the session is closed",
         ),
     );

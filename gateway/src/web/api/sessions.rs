@@ -141,7 +141,7 @@ pub async fn terminate(
     ctx.sessions.end_session(
         &session.id,
         &crate::enforcer::End::new(
-            "terminated",
+            crate::enforcer::EndCode::Terminated,
             format!("an approver ({}) ended the session", caller.name),
         ),
     );
