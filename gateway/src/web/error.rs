@@ -342,6 +342,42 @@ mod tests {
         assert_eq!(check_id("s-0123abcd").unwrap(), "s-0123abcd");
     }
 
+    #[tokio::test]
+    async fn errors_that_are_not_json_get_the_json_shape_and_keep_their_headers() {
+        let plain = Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::ALLOW, "GET")
+            .body(axum::body::Body::from("Invalid URL: Invalid UTF-8 in `id`"))
+            .unwrap();
+        let fixed = json_errors(plain).await;
+        assert_eq!(fixed.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(fixed.headers()[header::ALLOW], "GET");
+        assert!(fixed.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let body = axum::body::to_bytes(fixed.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "bad_input");
+        assert_eq!(v["error"]["message"], "Invalid URL: Invalid UTF-8 in `id`");
+        // An empty 405 gets its code and a message; JSON answers and successes pass as they are.
+        let empty = json_errors(StatusCode::METHOD_NOT_ALLOWED.into_response()).await;
+        let body = axum::body::to_bytes(empty.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+        assert_eq!(v["error"]["message"], "Method Not Allowed");
+        let ours = json_errors(ApiError::conflict("busy").into_response()).await;
+        let body = axum::body::to_bytes(ours.into_body(), 4096).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"]["message"],
+            "busy"
+        );
+        let ok = json_errors((StatusCode::OK, "fine").into_response()).await;
+        let body = axum::body::to_bytes(ok.into_body(), 4096).await.unwrap();
+        assert_eq!(&body[..], b"fine");
+    }
+
     #[test]
     fn refusals_keep_their_code_as_the_reason() {
         let e = ApiError::refused(&Refusal::new(policy::codes::NOT_PENDING, "gone"));
