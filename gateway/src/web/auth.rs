@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiCode, ApiError, ApiResult, Body};
 use super::AppState;
 use crate::db::{ApiToken, WebSession};
 
@@ -397,7 +397,7 @@ fn check_csrf(
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let csrf_err = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "csrf", m);
+    let csrf_err = |m: &str| ApiError::new(ApiCode::Csrf, m);
     if let Some(origin) = headers.get(ORIGIN) {
         if origin.to_str().ok() != Some(state.https.origin.as_str()) {
             return Err(csrf_err("the request comes from another site"));
@@ -463,8 +463,7 @@ pub async fn login(
         )
         .await;
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
+            ApiCode::Throttled,
             "too many failed logins; wait a few minutes",
         ));
     }

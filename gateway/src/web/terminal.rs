@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header::ORIGIN, HeaderMap, StatusCode};
+use axum::http::{header::ORIGIN, HeaderMap};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use recordings::{Event, Side, Stream};
@@ -29,7 +29,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Id, Params};
+use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
 use crate::enforcer::{trip, End};
 use crate::ssh::session::{self, LiveSession};
@@ -42,8 +42,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) if origin == state.https.origin => Ok(()),
         _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin",
+            ApiCode::Origin,
             "WebSockets are only opened from the gateway's own page",
         )),
     }
@@ -51,8 +50,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
 
 fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "websocket_required",
+        ApiCode::WebsocketRequired,
         format!("this endpoint is a WebSocket: {e}"),
     )
 }
@@ -106,9 +104,9 @@ pub async fn open(
     .map_err(|r| match r.code {
         // The gateway cannot decide or record right now: fail closed, say so.
         policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", r.message)
+            ApiError::new(ApiCode::Unavailable, r.message)
         }
-        _ => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.message),
+        _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
         relay(live, socket, cols, rows).await;
