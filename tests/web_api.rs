@@ -323,6 +323,7 @@ both_databases! {
             (Method::GET, "/sessions", None, [403, 200, 200, 403]),
             (Method::POST, "/sessions/s-nosuch/terminate", None, [403, 404, 403, 403]),
             (Method::GET, "/sessions/s-nosuch/recording", None, [403, 404, 404, 403]),
+            (Method::GET, "/sessions/s-nosuch/commands", None, [403, 404, 404, 403]),
             (Method::GET, "/breakglass", None, [403, 200, 403, 403]),
             (Method::POST, "/breakglass/r-nosuch/signoff", Some(json!({"comment": "ok"})), [403, 404, 403, 403]),
             (Method::GET, "/audit", None, [403, 403, 200, 403]),
@@ -524,6 +525,101 @@ both_databases! {
         assert_eq!(error_code(d.token.call(Method::GET, "/me", None)), (401, "unauthenticated".into()));
         // Audit entries name who did it.
         d.w.gw.wait_audit("web.logout", |e| json_text(e, "actor") == "bob");
+    }
+
+    fn every_api_error_is_json_with_a_stable_code(db) {
+        let d = desk(db);
+        // What a client sees: the status, a JSON content type and the stable code.
+        let shape = |r: Response| {
+            let json = r.headers().get("content-type").and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            let status = r.status().as_u16();
+            let text = r.text().unwrap_or_default();
+            assert!(json, "status {status} is not JSON: {text:?}");
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            assert!(!v["error"]["message"].as_str().unwrap_or("").is_empty(), "no message: {text}");
+            (status, v["error"]["code"].as_str().unwrap_or("").to_string())
+        };
+        let raw = |api: &Api, method: Method, path: &str| {
+            let mut r = api.http.request(method, format!("{}{path}", api.base));
+            if let Some(c) = &api.csrf {
+                r = r.header("X-CSRF-Token", c);
+            }
+            r.send().unwrap()
+        };
+        // Unknown routes under /api/v1, logged in or not: 404 `not_found`.
+        for path in ["/api/v1/nosuch", "/api/v1/requests/r-1/nosuch", "/api/v1", "/api/v1/", "/api/v2/requests"] {
+            for api in [&d.auditor, &d.nobody] {
+                assert_eq!(shape(raw(api, Method::GET, path)), (404, "not_found".into()), "GET {path}");
+            }
+        }
+        // A known path with a method it does not take: 405 `method_not_allowed`, and Allow.
+        let r = raw(&d.engineer, Method::DELETE, "/api/v1/requests");
+        let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow:?}");
+        assert_eq!(shape(r), (405, "method_not_allowed".into()));
+        assert_eq!(shape(raw(&d.auditor, Method::PUT, "/api/v1/me")), (405, "method_not_allowed".into()));
+        assert_eq!(shape(raw(&d.nobody, Method::POST, "/api/v1/openapi.json")), (405, "method_not_allowed".into()));
+        // Ids that are not UTF-8 once decoded: 400 `bad_input`, on every kind of id route.
+        for (api, method, path) in [
+            (&d.engineer, Method::GET, "/api/v1/requests/r-%FF%FE"),
+            (&d.engineer, Method::POST, "/api/v1/requests/r-%FF%FE/withdraw"),
+            (&d.approver, Method::POST, "/api/v1/grants/g-%C3%28/revoke"),
+            (&d.auditor, Method::GET, "/api/v1/sessions/s-%FF/recording"),
+            (&d.auditor, Method::GET, "/api/v1/sessions/s-%FF/commands"),
+        ] {
+            assert_eq!(shape(raw(api, method.clone(), path)), (400, "bad_input".into()), "{method} {path}");
+        }
+        // A query parameter that does not parse: 400 `bad_input`.
+        assert_eq!(shape(raw(&d.auditor, Method::GET, "/api/v1/sessions?live=maybe")), (400, "bad_input".into()));
+        assert_eq!(shape(raw(&d.engineer, Method::GET, "/api/v1/grants?live=2")), (400, "bad_input".into()));
+        // The page's own paths are still the page's (no JSON there).
+        let r = raw(&d.nobody, Method::GET, "/no-such-page");
+        assert_eq!(r.status(), 404);
+    }
+
+    fn a_sessions_command_list_comes_back_with_text_and_times(db) {
+        let d = desk(db);
+        d.w.gw.grant("alice", "web01", "1h");
+        let mut t = d.w.alice.pty(&d.w.gw, "alice:web01", &[], 24, 80);
+        // Type at the prompt, as a person would: once the shell answered and prompted again.
+        t.line("echo ready-$((6*7))");
+        t.expect("ready-42", SHORT);
+        wait_until("the prompt", SHORT, || {
+            let s = t.screen_text();
+            s.trim_end_matches(' ').ends_with(['$', '#']).then_some(())
+        });
+        t.line("echo hi");
+        t.expect("\rhi\r\n", SHORT);
+        t.line("exit");
+        t.wait(SHORT);
+        let s = wait_until("the session to end", SHORT, || {
+            let s = d.w.gw.last_session("alice");
+            (!json_text(&s, "ended_at").is_empty()).then_some(s)
+        });
+        let id = json_text(&s, "id");
+        let (started, ended) = (json_text(&s, "started_at"), json_text(&s, "ended_at"));
+        // The auditor and the approver get the same list, each audited as a replay.
+        for (api, who) in [(&d.auditor, "audrey"), (&d.approver, "bob")] {
+            let r = api.call(Method::GET, &format!("/sessions/{id}/commands"), None);
+            assert_eq!(r.status(), 200, "as {who}");
+            let v: Value = r.json().unwrap();
+            assert_eq!(v["session_id"], id.as_str(), "{v}");
+            assert_eq!(v["sealed"], true, "{v}");
+            let list = v["commands"].as_array().unwrap();
+            let texts: Vec<&str> = list.iter().map(|c| c["text"].as_str().unwrap()).collect();
+            let hi = list.iter().position(|c| c["text"] == "echo hi").unwrap_or_else(|| panic!("no `echo hi` in {texts:?}"));
+            assert_eq!(list[hi]["hidden"], false);
+            assert_eq!(list.get(hi + 1).map(|c| &c["text"]), Some(&json!("exit")), "{texts:?}");
+            // Times: after the start, in order, and the instant is the start plus the offset.
+            let at_ms = list[hi]["at_ms"].as_i64().unwrap();
+            assert!(at_ms > 0, "{v}");
+            assert!(list[hi + 1]["at_ms"].as_i64().unwrap() >= at_ms, "{v}");
+            let at = list[hi]["at"].as_str().unwrap();
+            assert!(at > started.as_str() && at <= ended.as_str(), "{at} not within {started}..{ended}");
+            d.w.gw.wait_audit("recording.replay", |e| json_text(e, "actor") == who
+                && json_text(e, "subject") == id && e["detail"]["part"] == "commands");
+        }
     }
 
     fn failed_logins_are_throttled_per_user_and_address(db) {

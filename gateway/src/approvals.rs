@@ -19,22 +19,13 @@ use crate::config::Config;
 use crate::db::{BreakGlassWrite, Db, NewReview, RequestRow, ReviewWrite, User};
 use crate::notify::Kind;
 
-/// Refusal codes of the gateway's own checks (the rest come from [`policy::codes`]).
+/// Refusal codes of the gateway's own checks (their variants live with every other code in
+/// [`policy::codes`]).
 pub mod codes {
-    /// No request with that id.
-    pub const UNKNOWN_REQUEST: &str = "unknown_request";
-    /// No such (enabled) user.
-    pub const UNKNOWN_USER: &str = "unknown_user";
-    /// A target the policy names but the database does not know.
-    pub const UNKNOWN_TARGET: &str = "unknown_target";
-    /// A fault level outside A–D.
-    pub const BAD_LEVEL: &str = "bad_level";
-    /// Reason, incident, comment or start time missing or malformed.
-    pub const BAD_INPUT: &str = "bad_input";
-    /// No grant with that id.
-    pub const UNKNOWN_GRANT: &str = "unknown_grant";
-    /// No emergency grant awaiting sign-off.
-    pub const NOT_BREAK_GLASS: &str = "not_break_glass";
+    pub use policy::codes::{
+        BAD_INPUT, BAD_LEVEL, NOT_BREAK_GLASS, UNKNOWN_GRANT, UNKNOWN_REQUEST, UNKNOWN_TARGET,
+        UNKNOWN_USER,
+    };
 }
 
 /// What the approvals code needs: the database, the policy in force, and who writes.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::session::enforcer::{self, End, Registry};
+use crate::session::enforcer::{self, End, EndCode, Registry};
 use crate::session::live_policy::SharedPolicy;
 use crate::session::Context;
 use crate::ssh::server;
@@ -97,7 +97,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         sessions.len()
     );
     sessions.end_all(&End::new(
-        "gateway_shutdown",
+        EndCode::GatewayShutdown,
         "the gateway is shutting down; the session is closed",
     ));
     let deadline = tokio::time::Instant::now() + DRAIN;

@@ -122,7 +122,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn code<T>(d: &Decision<T>) -> &'static str {
-        d.refusal().map_or("allow", |r| r.code)
+        d.refusal().map_or("allow", |r| r.code.as_str())
     }
 
     #[test]
@@ -301,7 +301,7 @@ mod tests {
                 }
                 SessionCheck::End(r) => {
                     prop_assert!(stopped || now < g.starts_at);
-                    prop_assert!(["grant_expired", "grant_revoked", "grant_not_yet"].contains(&r.code));
+                    prop_assert!(["grant_expired", "grant_revoked", "grant_not_yet"].contains(&r.code.as_str()));
                     prop_assert!(printable_one_line(&r.message));
                 }
             }

@@ -155,7 +155,7 @@ mod tests {
     fn code(req: ChannelRequest, rules: &ChannelRules) -> &'static str {
         channel_request(&req, rules)
             .refusal()
-            .map_or("allow", |r| r.code)
+            .map_or("allow", |r| r.code.as_str())
     }
 
     #[test]

@@ -9,15 +9,15 @@ use std::fmt;
 /// The message never contains a target's address or login, nor an unprintable byte.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {
-    /// Stable machine code, one of [`crate::codes`].
-    pub code: &'static str,
+    /// Stable machine code.
+    pub code: crate::codes::Code,
     /// One line for the person who asked.
     pub message: String,
 }
 
 impl Refusal {
     /// A refusal with this code and message.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: crate::codes::Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -44,7 +44,7 @@ pub enum Decision<T = ()> {
 
 impl<T> Decision<T> {
     /// A denial with this code and message.
-    pub fn deny(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn deny(code: crate::codes::Code, message: impl Into<String>) -> Self {
         Self::Deny(Refusal::new(code, message))
     }
 

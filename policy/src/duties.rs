@@ -125,7 +125,7 @@ mod tests {
     const HOUR: Millis = 3_600_000;
 
     fn code(d: &Decision) -> &'static str {
-        d.refusal().map_or("allow", |r| r.code)
+        d.refusal().map_or("allow", |r| r.code.as_str())
     }
 
     #[test]

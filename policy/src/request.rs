@@ -343,7 +343,7 @@ pub(crate) mod tests {
 
     fn refused<T: fmt::Debug>(d: Decision<T>) -> (&'static str, String) {
         match d {
-            Decision::Deny(r) => (r.code, r.message),
+            Decision::Deny(r) => (r.code.as_str(), r.message),
             Decision::Allow(v) => panic!("allowed: {v:?}"),
         }
     }

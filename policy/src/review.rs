@@ -236,7 +236,7 @@ mod tests {
 
     fn refused(d: Decision<ReviewOutcome>) -> (&'static str, String) {
         match d {
-            Decision::Deny(r) => (r.code, r.message),
+            Decision::Deny(r) => (r.code.as_str(), r.message),
             Decision::Allow(v) => panic!("allowed: {v:?}"),
         }
     }

@@ -31,13 +31,15 @@
 //! last complete chunk is still readable and verifiable, a partial trailing record is ignored.
 //!
 //! Files: [`event`] (what is recorded), `codec` (event bytes), `format` (framing, hashes,
-//! signatures), [`writer`], [`reader`], [`mod@verify`], [`asciicast`], [`error`].
+//! signatures), [`writer`], [`reader`], [`mod@verify`], [`asciicast`], [`mod@commands`] (the
+//! command list a player shows and the API serves), [`error`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod asciicast;
 mod codec;
+pub mod commands;
 pub mod error;
 pub mod event;
 mod format;
@@ -50,6 +52,7 @@ pub mod writer;
 mod testutil;
 
 pub use asciicast::{interactive_channel, to_asciicast, AsciicastOptions};
+pub use commands::{commands, Command};
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Side, Stream};
 pub use meta::Meta;

@@ -6,7 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rec = recordings::Recording::parse(&bytes)?;
     let parsed = t.elapsed();
     let ch = recordings::interactive_channel(rec.events());
-    let cmds = web_terminal::commands::commands(rec.events(), ch);
+    let cmds = recordings::commands(rec.events(), ch);
     let commanded = t.elapsed();
     let tl = web_terminal::timeline::Timeline::from_events(rec.events(), ch, rec.duration_micros());
     let built = t.elapsed();

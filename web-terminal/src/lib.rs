@@ -8,9 +8,10 @@
 //!
 //! The logic is host-testable and builds everywhere: [`timeline`] (output over time),
 //! [`clock`] (playback position), [`seek`] (keyframe index), [`search`] (output text),
-//! [`commands`] (command list), [`protocol`] (the WebSocket frames, defined once for the
-//! gateway and the page in the `menwei-protocol` crate, and how control messages show on a
-//! terminal). The browser glue
+//! [`protocol`] (the WebSocket frames, defined once for the gateway and the page in the
+//! `menwei-protocol` crate, and how control messages show on a terminal). The command list
+//! is the `recordings` crate's ([`recordings::commands`]), the same code the gateway serves
+//! it with. The browser glue
 //! (`xterm.rs`, `player.rs`, `live.rs`) exists only for `target_arch = "wasm32"`.
 //!
 //! No file transfer of any kind: the terminal has no zmodem, and the page refuses drops.
@@ -19,7 +20,6 @@
 #![warn(missing_docs)]
 
 pub mod clock;
-pub mod commands;
 pub mod protocol;
 pub mod search;
 pub mod seek;

@@ -19,12 +19,12 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
 use crate::clock::Clock;
-use crate::commands::{commands, Command};
 use crate::protocol::{to_terminal, GatewayMessage};
 use crate::search::TextIndex;
 use crate::seek::{self, KeyframeAt};
 use crate::timeline::{Mark, MarkKind, Timeline};
 use crate::xterm::{self, SerializeAddon, Terminal};
+use recordings::commands::{commands, Command};
 
 /// Timer period.
 const TICK_MS: i32 = 40;

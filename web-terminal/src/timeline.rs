@@ -142,7 +142,7 @@ impl Timeline {
                 | Event::ExitStatus { .. }
                 | Event::ExitSignal { .. } => t.touch(*at),
                 // Input is never drawn: the screen shows what the target echoed. The
-                // command list (`commands.rs`) reads it separately.
+                // command list (`recordings::commands`) reads it separately.
                 Event::Input { .. } => t.touch(*at),
                 // Channel bookkeeping has no place on the screen or in the marks.
                 Event::ChannelOpen { .. }

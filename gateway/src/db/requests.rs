@@ -736,7 +736,7 @@ mod tests {
                 "r-1",
                 &approve("bob", now),
                 |_| "why".into(),
-                |_| Decision::deny("x", "no"),
+                |_| Decision::deny(policy::codes::BAD_INPUT, "no"),
             )
             .await
             .unwrap();

@@ -30,28 +30,82 @@ const NOTICE_GRACE_MS: Millis = 1_000;
 /// How often live sessions are checked against their grants.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Why a live session ended. [`EndCode::as_str`] (and the serde form) is the stable string
+/// that `sessions.end_reason`, the `session.end` audit entry and the recording's seal carry;
+/// compare codes as this enum, never as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCode {
+    /// A rule of `policy` ended it: the grant expired or was revoked, the longest session
+    /// passed; the refusal's own code (`grant_expired`, `grant_revoked`, `max_session`, …).
+    Policy(policy::codes::Code),
+    /// The engineer closed the connection: `client_closed`.
+    ClientClosed,
+    /// The session's end switch was dropped before anyone set it: `session_closed`.
+    SessionClosed,
+    /// No traffic for the policy's idle timeout: `idle_timeout`.
+    IdleTimeout,
+    /// An approver terminated it: `terminated`.
+    Terminated,
+    /// The gateway is stopping: `gateway_shutdown`.
+    GatewayShutdown,
+    /// The recording cannot be written (fail closed): `recording_failed`.
+    RecordingFailed,
+}
+
+impl EndCode {
+    /// The stable string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndCode::Policy(code) => code.as_str(),
+            EndCode::ClientClosed => "client_closed",
+            EndCode::SessionClosed => "session_closed",
+            EndCode::IdleTimeout => "idle_timeout",
+            EndCode::Terminated => "terminated",
+            EndCode::GatewayShutdown => "gateway_shutdown",
+            EndCode::RecordingFailed => "recording_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for EndCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for EndCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Why a live session is being ended: a stable code and the line the engineer reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct End {
-    /// Stable machine code (`grant_revoked`, `grant_expired`, `client_closed`, …).
-    pub code: &'static str,
+    /// Stable machine code.
+    pub code: EndCode,
     /// One line for the engineer; never carries a target address.
     pub message: String,
 }
 
 impl End {
     /// An end with a code and message.
-    pub fn new(code: &'static str, message: impl Into<String>) -> End {
+    pub fn new(code: EndCode, message: impl Into<String>) -> End {
         End {
             code,
             message: message.into(),
         }
     }
 
+    /// A rule of `policy` ends the session: its refusal's code and message.
+    pub fn refused(refusal: policy::Refusal) -> End {
+        End::new(EndCode::Policy(refusal.code), refusal.message)
+    }
+
     /// The session's recording cannot be written: it ends (fail closed).
     pub fn recording_failed() -> End {
         End::new(
-            "recording_failed",
+            EndCode::RecordingFailed,
             "the session recording cannot be written, so the session is closed",
         )
     }
@@ -177,10 +231,10 @@ impl Registry {
                     "the session was idle for {}; it is closed",
                     policy::format_duration(policy.idle_timeout_ms)
                 );
-                trip(&w.end, End::new("idle_timeout", text));
+                trip(&w.end, End::new(EndCode::IdleTimeout, text));
             }
             if let SessionCheck::End(refusal) = policy::session_limit(w.started_at, policy, now) {
-                trip(&w.end, End::new(refusal.code, refusal.message));
+                trip(&w.end, End::refused(refusal));
             }
             // A session's channels subscribe to notices as they start: give a new session
             // a moment, so its first warning is not sent before anyone listens.
@@ -200,7 +254,7 @@ impl Registry {
         if let Ok(mut map) = self.sessions.lock() {
             if let Some(entry) = map.get_mut(session_id) {
                 if let SessionCheck::End(refusal) = check {
-                    trip(&entry.watch.end, End::new(refusal.code, refusal.message));
+                    trip(&entry.watch.end, End::refused(refusal));
                 }
                 if entry.watch.grant.id != grant.id || entry.watch.grant.ends_at != grant.ends_at {
                     entry.warned.clear();
@@ -246,7 +300,7 @@ pub async fn run(
                         registry.end_session(
                             &session_id,
                             &End::new(
-                                "terminated",
+                                EndCode::Terminated,
                                 format!("an approver ({by}) ended the session"),
                             ),
                         );
@@ -304,5 +358,40 @@ async fn successor(db: &Db, ended: &Grant, now: Millis) -> Option<Grant> {
     match policy::connect(&ended.engineer, &ended.target, now, &grants) {
         Decision::Allow(next) if next.id != ended.id => Some(next.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_codes_keep_the_strings_stored_in_the_database_audit_and_recordings() {
+        for (code, text) in [
+            (EndCode::ClientClosed, "client_closed"),
+            (EndCode::SessionClosed, "session_closed"),
+            (EndCode::IdleTimeout, "idle_timeout"),
+            (EndCode::Terminated, "terminated"),
+            (EndCode::GatewayShutdown, "gateway_shutdown"),
+            (EndCode::RecordingFailed, "recording_failed"),
+            (
+                EndCode::Policy(policy::codes::GRANT_EXPIRED),
+                "grant_expired",
+            ),
+            (
+                EndCode::Policy(policy::codes::GRANT_REVOKED),
+                "grant_revoked",
+            ),
+            (EndCode::Policy(policy::codes::MAX_SESSION), "max_session"),
+        ] {
+            assert_eq!(code.as_str(), text);
+            assert_eq!(code.to_string(), text);
+            assert_eq!(serde_json::json!({ "reason": code })["reason"], text);
+        }
+        let end = End::refused(policy::Refusal::new(policy::codes::GRANT_REVOKED, "gone"));
+        assert_eq!(
+            (end.code, end.message.as_str()),
+            (EndCode::Policy(policy::codes::GRANT_REVOKED), "gone")
+        );
     }
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::db::NewSession;
-use crate::session::enforcer::{trip, End, EndSwitch};
+use crate::session::enforcer::{trip, End, EndCode, EndSwitch};
 use crate::session::recorder::Recorder;
 use crate::session::upstream::{Credential, Upstream, UpstreamError};
 use crate::session::Context;
@@ -92,7 +92,7 @@ impl Ending {
 }
 
 fn closed() -> End {
-    End::new("session_closed", "the session is closed")
+    End::new(EndCode::SessionClosed, "the session is closed")
 }
 
 fn random_id(prefix: &str) -> String {
@@ -103,7 +103,7 @@ fn random_id(prefix: &str) -> String {
 
 fn db_unavailable() -> Refusal {
     Refusal {
-        code: "database_unavailable",
+        code: policy::codes::DATABASE_UNAVAILABLE,
         message: "the gateway cannot check access right now (its database is unavailable); no session can start, try again shortly".into(),
     }
 }
@@ -143,7 +143,7 @@ pub async fn open(
         .await
         .map_err(|_| db_unavailable())?
         .ok_or_else(|| Refusal {
-            code: "no_grant",
+            code: policy::codes::NO_GRANT,
             message: format!("no live grant for target \"{target}\"; ask an approver for access"),
         })?;
     let Some(pin) = row.host_key_fingerprint.clone() else {
@@ -155,7 +155,7 @@ pub async fn open(
         )
         .await;
         return Err(Refusal {
-            code: "target_unpinned",
+            code: policy::codes::TARGET_UNPINNED,
             message: format!("target \"{target}\" has no pinned host key, so the gateway will not connect; an administrator must run: menwei target pin {target}"),
         });
     };
@@ -243,7 +243,7 @@ pub async fn open(
             )
             .await;
             return Err(Refusal {
-                code: "recording_unavailable",
+                code: policy::codes::RECORDING_UNAVAILABLE,
                 message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
             });
         }
@@ -275,7 +275,7 @@ pub async fn open(
         if marked.is_err() {
             upstream.close().await;
             return Err(Refusal {
-                code: "recording_unavailable",
+                code: policy::codes::RECORDING_UNAVAILABLE,
                 message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
             });
         }
@@ -340,7 +340,7 @@ async fn supervise(
             biased;
             end = live.ended() => break end,
             _ = live.recorder.failed() => break End::recording_failed(),
-            _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new("client_closed", "the engineer closed the connection"),
+            _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new(EndCode::ClientClosed, "the engineer closed the connection"),
             notice = notices.recv() => {
                 let Ok(text) = notice else { continue };
                 live.tap.publish(crate::session::tap::Frame::Notice(text.clone()));
@@ -354,7 +354,7 @@ async fn supervise(
         "session ended: {}",
         end.message
     )));
-    let client_left = end.code == "client_closed";
+    let client_left = end.code == EndCode::ClientClosed;
     if !client_left {
         // Channels print the end line and close; give them a moment before disconnecting.
         tokio::time::sleep(GOODBYE).await;
@@ -376,7 +376,11 @@ async fn supervise(
             )
             .await;
     }
-    if let Err(e) = ctx.db.session_end(&live.id, now_ms(), end.code).await {
+    if let Err(e) = ctx
+        .db
+        .session_end(&live.id, now_ms(), end.code.as_str())
+        .await
+    {
         tracing::error!(session = %live.id, "cannot record the session end: {e}");
     }
     ctx.audit(

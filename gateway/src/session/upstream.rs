@@ -46,11 +46,12 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// Stable code for audit events.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> policy::codes::Code {
+        use policy::codes;
         match self {
-            UpstreamError::Unreachable { .. } => "target_unreachable",
-            UpstreamError::HostKeyMismatch { .. } => "target_hostkey_mismatch",
-            UpstreamError::AuthFailed { .. } => "target_auth_failed",
+            UpstreamError::Unreachable { .. } => codes::TARGET_UNREACHABLE,
+            UpstreamError::HostKeyMismatch { .. } => codes::TARGET_HOSTKEY_MISMATCH,
+            UpstreamError::AuthFailed { .. } => codes::TARGET_AUTH_FAILED,
         }
     }
 

@@ -162,7 +162,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             }
             _ => {
                 let refusal = Refusal {
-                    code: "no_target",
+                    code: policy::codes::NO_TARGET,
                     message: format!(
                         "no target given; connect as {}:TARGET (run `ssh -t` without a command for a menu of your granted targets)",
                         conn.engineer
@@ -259,7 +259,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Err(e) => {
             tracing::warn!(session = %live.id, "target refused a channel: {e}");
             let refusal = Refusal {
-                code: "target_channel_refused",
+                code: policy::codes::TARGET_CHANNEL_REFUSED,
                 message: format!("target \"{target}\" refused to open a channel"),
             };
             return refuse_after(&conn, &to_engineer, id, pty, &refusal, !replied).await;
@@ -298,7 +298,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
 }
 
 /// Refusals after which an engineer may file a request instead.
-const REQUESTABLE: &[&str] = &[
+const REQUESTABLE: &[policy::codes::Code] = &[
     policy::codes::NO_GRANT,
     policy::codes::GRANT_EXPIRED,
     policy::codes::GRANT_REVOKED,

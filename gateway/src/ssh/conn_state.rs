@@ -95,7 +95,7 @@ impl ConnState {
         if let Some(live) = slot.as_ref() {
             if live.is_ending() {
                 return Err(Refusal {
-                    code: "session_ended",
+                    code: policy::codes::SESSION_ENDED,
                     message: "this session has ended; reconnect".into(),
                 });
             }

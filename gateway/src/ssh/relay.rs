@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::conn_state::ConnState;
 use super::upload::{ScpSink, Uploaded};
-use crate::session::enforcer::End;
+use crate::session::enforcer::{End, EndCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::LiveSession;
@@ -288,7 +288,7 @@ async fn write_engineer(
 }
 
 async fn say_end(to_engineer: &ToEngineer, pty: bool, end: &End) {
-    if end.code == "client_closed" {
+    if end.code == EndCode::ClientClosed {
         return;
     }
     let nl = if pty { "\r\n" } else { "\n" };

@@ -1,6 +1,8 @@
 //! The page's static files from `[https] assets` (the built `web-terminal/dist`): `/` is
 //! `index.html`, other paths map to files inside that directory only — no `..`, no hidden
-//! files, no symlinks out. Without `assets` the root says where the API is.
+//! files, no symlinks out. Without `assets` the root says where the API is. A path under
+//! `/api/` that reaches here (`/api/v1/` with its trailing slash, another version) is no
+//! page: it gets the API's JSON 404.
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -27,6 +29,14 @@ fn content_type(path: &str) -> &'static str {
 /// The fallback of every path outside `/api/v1`.
 pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        let mut resp = super::error::no_such_endpoint().await.into_response();
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        return resp;
+    }
     let Some(dir) = state.https.assets.as_ref() else {
         if path == "/" {
             return (

@@ -1,5 +1,5 @@
 //! Who is calling: web logins (argon2id password, TOTP for the roles that need it, a short
-//! HS256 JWT in an HttpOnly cookie whose `jti` lives in the database so logout ends it on
+//! HS256 JWT (the `jsonwebtoken` crate) in an HttpOnly cookie whose `jti` lives in the database so logout ends it on
 //! every node, CSRF double-submit on every state change) and API tokens for scripts
 //! (`Authorization: Bearer mwt_…`, stored as SHA-256). The [`layer`] middleware resolves the
 //! caller of every `/api/v1` route, checks the route's roles from [`super::routes`], and
@@ -20,14 +20,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use policy::{Millis, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiCode, ApiError, ApiResult, Body};
 use super::AppState;
 use crate::db::{ApiToken, WebSession};
 
@@ -141,7 +141,7 @@ pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-// ---- JWT (HS256, compact) ----
+// ---- JWT (HS256, compact; signed and checked by `jsonwebtoken`) ----
 
 #[derive(serde::Serialize, Deserialize)]
 struct Claims {
@@ -151,45 +151,34 @@ struct Claims {
     exp: i64,
 }
 
-const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-fn mac(key: &[u8; 32]) -> Option<Hmac<Sha256>> {
-    <Hmac<Sha256> as Mac>::new_from_slice(key).ok()
-}
+/// The one algorithm a session JWT may name; a token naming any other (`none`, `HS512`, an
+/// asymmetric one) is refused whatever its signature.
+const JWT_ALG: Algorithm = Algorithm::HS256;
 
 /// A signed JWT for `sub` with id `jti`, valid until `exp` (unix seconds).
 fn jwt_sign(key: &[u8; 32], claims: &Claims) -> Option<String> {
-    let body = serde_json::to_vec(claims).ok()?;
-    let signing_input = format!("{}.{}", B64.encode(JWT_HEADER), B64.encode(body));
-    let mut m = mac(key)?;
-    m.update(signing_input.as_bytes());
-    Some(format!(
-        "{signing_input}.{}",
-        B64.encode(m.finalize().into_bytes())
-    ))
+    let key = EncodingKey::from_secret(key);
+    jsonwebtoken::encode(&Header::new(JWT_ALG), claims, &key).ok()
+}
+
+/// How a session JWT is checked: [`JWT_ALG`] only, `sub` and `exp` present, no audience.
+/// Expiry is compared by [`jwt_verify`] against the time it is given, not the library's
+/// clock, so the check is the same at every call and testable.
+fn jwt_validation() -> Validation {
+    let mut v = Validation::new(JWT_ALG);
+    v.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.leeway = 0;
+    v
 }
 
 /// The claims of `token` if it is an HS256 JWT signed with `key` and not expired at `now`.
 fn jwt_verify(key: &[u8; 32], token: &str, now_secs: i64) -> Option<Claims> {
-    let mut parts = token.split('.');
-    let (header, body, sig) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: Value = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
-    if header.get("alg").and_then(Value::as_str) != Some("HS256") {
-        return None;
-    }
-    let mut m = mac(key)?;
-    m.update(parts_join(token)?.as_bytes());
-    m.verify_slice(&B64.decode(sig).ok()?).ok()?;
-    let claims: Claims = serde_json::from_slice(&B64.decode(body).ok()?).ok()?;
-    (claims.exp > now_secs).then_some(claims)
-}
-
-/// `header.body` of a compact JWS.
-fn parts_join(token: &str) -> Option<&str> {
-    token.rfind('.').and_then(|i| token.get(..i))
+    let key = DecodingKey::from_secret(key);
+    let data = jsonwebtoken::decode::<Claims>(token, &key, &jwt_validation()).ok()?;
+    (data.claims.exp > now_secs).then_some(data.claims)
 }
 
 // ---- the caller of a request ----
@@ -334,7 +323,8 @@ async fn live_user(state: &AppState, name: &str) -> ApiResult<crate::db::User> {
     }
 }
 
-/// The middleware on every `/api/v1` route: resolves the caller, refuses a missing or bad
+/// The middleware on every `/api/v1` route: answers a method the route table does not list
+/// for the path (405 `method_not_allowed`), resolves the caller, refuses a missing or bad
 /// one (401), a cookie state change without the CSRF header or from another origin (403
 /// `csrf`), a role the route does not list (403); renews the cookie while it is used.
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -344,11 +334,26 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let method = req.method().clone();
-    let route = super::routes()
-        .into_iter()
-        .find(|r| r.path == path && r.method.as_str() == method.as_str());
-    let roles = route.as_ref().map(|r| r.roles).unwrap_or(&[]);
-    let public = route.as_ref().is_some_and(|r| r.public);
+    let table = super::routes();
+    let Some(route) = table
+        .iter()
+        .find(|r| r.path == path && r.method.as_str() == method.as_str())
+    else {
+        // The path is in the table, not with this method (HEAD included: the API takes
+        // none). Answered here, before anything runs, with the methods it takes.
+        let allow: Vec<&str> = table
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method.as_str())
+            .collect();
+        let mut resp = ApiError::method_not_allowed().into_response();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            resp.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
+        return resp;
+    };
+    let roles = route.roles;
+    let public = route.public;
     let (caller, renewed) = match authenticate(&state, req.headers()).await {
         Ok(Some((c, r))) => (Some(c), r),
         Ok(None) => (None, None),
@@ -392,7 +397,7 @@ fn check_csrf(
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let csrf_err = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "csrf", m);
+    let csrf_err = |m: &str| ApiError::new(ApiCode::Csrf, m);
     if let Some(origin) = headers.get(ORIGIN) {
         if origin.to_str().ok() != Some(state.https.origin.as_str()) {
             return Err(csrf_err("the request comes from another site"));
@@ -458,8 +463,7 @@ pub async fn login(
         )
         .await;
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
+            ApiCode::Throttled,
             "too many failed logins; wait a few minutes",
         ));
     }
@@ -615,6 +619,18 @@ pub async fn me(caller: Caller) -> Json<Value> {
 mod tests {
     use super::*;
 
+    /// A compact JWS by hand: `header` and `claims` as given, signed by `sign` over
+    /// `header.claims` (the signature part is empty when `sign` gives nothing).
+    fn hand_made(header: &str, claims: &Claims, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+        let input = format!(
+            "{}.{}",
+            B64.encode(header),
+            B64.encode(serde_json::to_vec(claims).unwrap())
+        );
+        let sig = sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig))
+    }
+
     #[test]
     fn jwt_round_trips_and_refuses_forgery_expiry_and_other_algorithms() {
         let key = [7u8; 32];
@@ -631,10 +647,42 @@ mod tests {
         let mut forged = t.clone();
         forged.push('A');
         assert!(jwt_verify(&key, &forged, 50).is_none());
-        let (h, rest) = t.split_once('.').unwrap();
-        let _ = h;
+        let (_, rest) = t.split_once('.').unwrap();
         let none = format!("{}.{}", B64.encode(r#"{"alg":"none"}"#), rest);
-        assert!(jwt_verify(&key, &none, 50).is_none());
+        assert!(
+            jwt_verify(&key, &none, 50).is_none(),
+            "alg none, HS256 signature"
+        );
+
+        use hmac::{Hmac, Mac};
+        let hs256 = |i: &[u8]| {
+            let mut m = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+            m.update(i);
+            m.finalize().into_bytes().to_vec()
+        };
+        let hs512 = |i: &[u8]| {
+            let mut m = Hmac::<sha2::Sha512>::new_from_slice(&key).unwrap();
+            m.update(i);
+            m.finalize().into_bytes().to_vec()
+        };
+        // The hand-made token is right when it says HS256 and is signed so...
+        let good = hand_made(r#"{"alg":"HS256","typ":"JWT"}"#, &c, hs256);
+        assert_eq!(jwt_verify(&key, &good, 50).unwrap().jti, "j");
+        // ...and refused when it names another algorithm, even signed with the right key.
+        let other = hand_made(r#"{"alg":"HS512","typ":"JWT"}"#, &c, hs512);
+        assert!(
+            jwt_verify(&key, &other, 50).is_none(),
+            "HS512 with the right key"
+        );
+        // No signature at all, whatever the header says.
+        let unsigned = hand_made(r#"{"alg":"HS256","typ":"JWT"}"#, &c, |_| Vec::new());
+        assert!(unsigned.ends_with('.'), "{unsigned}");
+        assert!(jwt_verify(&key, &unsigned, 50).is_none(), "empty signature");
+        let none = hand_made(r#"{"alg":"none","typ":"JWT"}"#, &c, |_| Vec::new());
+        assert!(
+            jwt_verify(&key, &none, 50).is_none(),
+            "alg none, empty signature"
+        );
     }
 
     #[test]

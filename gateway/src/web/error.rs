@@ -1,12 +1,15 @@
 //! The API's errors: one JSON shape, `{"error": {"code", "message"}}`, with the statuses and
 //! stable codes of docs/web.md, and the mapping from the gateway's own errors (refusals of
-//! [`crate::approvals`], database failures) onto them. Also [`Body`], the JSON body
-//! extractor whose rejections (malformed, oversize) come back in that shape. Not where
-//! anything is decided.
+//! [`crate::approvals`], database failures) onto them. Also the extractors whose rejections
+//! come back in that shape ([`Body`] for JSON bodies, [`Id`] for a path's id, [`Params`] for
+//! query strings), the answer for unknown routes, and [`json_errors`],
+//! the last guard that no `/api/v1` error leaves in another shape. Not where anything is
+//! decided.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use policy::Refusal;
 use serde_json::json;
@@ -16,13 +19,81 @@ use crate::approvals::ApprovalError;
 /// Bodies larger than this are refused with 413 `too_large`.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The API's stable error codes (docs/web.md); each answers with one HTTP status, so a
+/// code and its status cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiCode {
+    /// 400: the body is not JSON.
+    BadJson,
+    /// 400: a field, parameter or path id is wrong.
+    BadInput,
+    /// 400: a WebSocket endpoint called without the upgrade.
+    WebsocketRequired,
+    /// 401: no login, or an expired, revoked or forged one.
+    Unauthenticated,
+    /// 403: the role or ownership does not allow it.
+    Forbidden,
+    /// 403: a cookie login's state change without the right CSRF header.
+    Csrf,
+    /// 403: a WebSocket opened from another page.
+    Origin,
+    /// 404: no such endpoint or id.
+    NotFound,
+    /// 405: the endpoint does not take this method.
+    MethodNotAllowed,
+    /// 409: the state does not allow it now.
+    Conflict,
+    /// 413: the body is over [`MAX_BODY`].
+    TooLarge,
+    /// 429: too many failed logins.
+    Throttled,
+    /// 503: the database (or another part the answer needs) failed.
+    Unavailable,
+}
+
+impl ApiCode {
+    /// The stable string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiCode::BadJson => "bad_json",
+            ApiCode::BadInput => "bad_input",
+            ApiCode::WebsocketRequired => "websocket_required",
+            ApiCode::Unauthenticated => "unauthenticated",
+            ApiCode::Forbidden => "forbidden",
+            ApiCode::Csrf => "csrf",
+            ApiCode::Origin => "origin",
+            ApiCode::NotFound => "not_found",
+            ApiCode::MethodNotAllowed => "method_not_allowed",
+            ApiCode::Conflict => "conflict",
+            ApiCode::TooLarge => "too_large",
+            ApiCode::Throttled => "throttled",
+            ApiCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status it answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ApiCode::BadJson | ApiCode::BadInput | ApiCode::WebsocketRequired => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiCode::Forbidden | ApiCode::Csrf | ApiCode::Origin => StatusCode::FORBIDDEN,
+            ApiCode::NotFound => StatusCode::NOT_FOUND,
+            ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiCode::Conflict => StatusCode::CONFLICT,
+            ApiCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiCode::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The stable code (`bad_json`, `forbidden`, …).
-    pub code: &'static str,
+    /// The stable code, which decides the status.
+    pub code: ApiCode,
     /// One line for a person; never a target's address.
     pub message: String,
     /// The refusal code behind it, when a refusal of the approvals desk is.
@@ -33,10 +104,9 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    /// An error with `status`, `code` and `message`.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with `code` (and so its status) and `message`.
+    pub fn new(code: ApiCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
             code,
             message: message.into(),
             reason: None,
@@ -45,27 +115,35 @@ impl ApiError {
 
     /// 400 `bad_input`.
     pub fn bad_input(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_input", message)
+        ApiError::new(ApiCode::BadInput, message)
     }
 
     /// 401 `unauthenticated`.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        ApiError::new(ApiCode::Unauthenticated, message)
     }
 
     /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(ApiCode::Forbidden, message)
     }
 
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(ApiCode::NotFound, message)
+    }
+
+    /// 405 `method_not_allowed`: the path exists, not with this method.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            ApiCode::MethodNotAllowed,
+            "this endpoint does not take this method; see the Allow header and /api/v1/openapi.json",
+        )
     }
 
     /// 409 `conflict`.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        ApiError::new(ApiCode::Conflict, message)
     }
 
     /// 503 `unavailable`: the database (or audit log) failed. The cause goes to the log,
@@ -73,8 +151,7 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!("web request failed: {cause}");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ApiCode::Unavailable,
             "the gateway cannot reach its database; try again",
         )
     }
@@ -84,8 +161,8 @@ impl ApiError {
         use crate::approvals::codes as gw;
         use policy::codes as p;
         let code = r.code;
-        let (status, stable) = if [gw::UNKNOWN_REQUEST, gw::UNKNOWN_GRANT].contains(&code) {
-            (StatusCode::NOT_FOUND, "not_found")
+        let stable = if [gw::UNKNOWN_REQUEST, gw::UNKNOWN_GRANT].contains(&code) {
+            ApiCode::NotFound
         } else if [
             p::NOT_YOURS,
             p::NOT_APPROVER,
@@ -97,7 +174,7 @@ impl ApiError {
         ]
         .contains(&code)
         {
-            (StatusCode::FORBIDDEN, "forbidden")
+            ApiCode::Forbidden
         } else if [
             p::NOT_PENDING,
             p::ALREADY_REVIEWED,
@@ -111,12 +188,11 @@ impl ApiError {
         ]
         .contains(&code)
         {
-            (StatusCode::CONFLICT, "conflict")
+            ApiCode::Conflict
         } else {
-            (StatusCode::BAD_REQUEST, "bad_input")
+            ApiCode::BadInput
         };
         ApiError {
-            status,
             code: stable,
             message: r.message.clone(),
             reason: Some(code.to_string()),
@@ -147,12 +223,22 @@ impl From<crate::audit::AuditError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(reason), Some(m)) = (self.reason, error.as_object_mut()) {
-            m.insert("reason".into(), reason.into());
-        }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        error_response(self.code.status(), self.code, self.message, self.reason)
     }
+}
+
+/// `{"error": {"code", "message", "reason"?}}` with `status`.
+fn error_response(
+    status: StatusCode,
+    code: ApiCode,
+    message: String,
+    reason: Option<String>,
+) -> Response {
+    let mut error = json!({"code": code.as_str(), "message": message});
+    if let (Some(reason), Some(m)) = (reason, error.as_object_mut()) {
+        m.insert("reason".into(), reason.into());
+    }
+    (status, axum::Json(json!({ "error": error }))).into_response()
 }
 
 /// A JSON request body of at most [`MAX_BODY`] bytes: malformed JSON is 400 `bad_json`,
@@ -176,19 +262,117 @@ where
 }
 
 fn json_rejection(r: &JsonRejection) -> ApiError {
-    let text = r.body_text();
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = one_line(&r.body_text());
     match r {
         JsonRejection::JsonDataError(_) => ApiError::bad_input(text),
         JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
+                ApiCode::TooLarge,
                 format!("the body is larger than {} KiB", MAX_BODY / 1024),
             )
         }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", text),
+        _ => ApiError::new(ApiCode::BadJson, text),
     }
+}
+
+/// The answer of every `/api/v1` path no route matches: 404 `not_found`.
+pub async fn no_such_endpoint() -> ApiError {
+    ApiError::not_found("no such API endpoint; see /api/v1/openapi.json")
+}
+
+/// The `{id}` of a route's path, checked by [`check_id`]: not UTF-8 after percent-decoding
+/// is 400 `bad_input`, a path-like or overlong id 404 `not_found`.
+#[derive(Debug)]
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| {
+                ApiError::bad_input(format!(
+                    "the id in the path cannot be read ({}); ids are letters, digits, '-', '_' and '.'",
+                    one_line(&r.body_text())
+                ))
+            })?;
+        check_id(&id)?;
+        Ok(Id(id))
+    }
+}
+
+/// A query string of shape `T`: a parameter that does not parse (`live=maybe`) is 400
+/// `bad_input` naming it.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|r| ApiError::bad_input(one_line(&r.body_text())))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The stable code of an error status, for answers that did not come from an [`ApiError`].
+fn code_of(status: StatusCode) -> ApiCode {
+    match status {
+        StatusCode::UNAUTHORIZED => ApiCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ApiCode::Forbidden,
+        StatusCode::NOT_FOUND => ApiCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiCode::MethodNotAllowed,
+        StatusCode::CONFLICT => ApiCode::Conflict,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiCode::TooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ApiCode::Throttled,
+        s if s.is_server_error() => ApiCode::Unavailable,
+        _ => ApiCode::BadInput,
+    }
+}
+
+/// The last guard on `/api/v1`: an error answer that is not JSON (a rejection of an extractor
+/// or layer that no handler turned into an [`ApiError`]) is replaced by the JSON shape with
+/// the stable code of its status (the status itself is kept). Logged, since it means an
+/// extractor still needs its own mapping.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| one_line(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default();
+    tracing::warn!(%status, "an API error left without the JSON shape: {text}");
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut fixed = error_response(status, code_of(status), message, None);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().append(name, value.clone());
+        }
+    }
+    fixed
 }
 
 /// `id` as a path segment: letters, digits, `-`, `_`, `.`, not starting with a dot, at most
@@ -223,7 +407,7 @@ mod tests {
             &"x".repeat(129),
         ] {
             assert_eq!(
-                check_id(bad).unwrap_err().status,
+                check_id(bad).unwrap_err().code.status(),
                 StatusCode::NOT_FOUND,
                 "{bad}"
             );
@@ -231,12 +415,74 @@ mod tests {
         assert_eq!(check_id("s-0123abcd").unwrap(), "s-0123abcd");
     }
 
+    #[tokio::test]
+    async fn errors_that_are_not_json_get_the_json_shape_and_keep_their_headers() {
+        let plain = Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::ALLOW, "GET")
+            .body(axum::body::Body::from("Invalid URL: Invalid UTF-8 in `id`"))
+            .unwrap();
+        let fixed = json_errors(plain).await;
+        assert_eq!(fixed.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(fixed.headers()[header::ALLOW], "GET");
+        assert!(fixed.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let body = axum::body::to_bytes(fixed.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "bad_input");
+        assert_eq!(v["error"]["message"], "Invalid URL: Invalid UTF-8 in `id`");
+        // An empty 405 gets its code and a message; JSON answers and successes pass as they are.
+        let empty = json_errors(StatusCode::METHOD_NOT_ALLOWED.into_response()).await;
+        let body = axum::body::to_bytes(empty.into_body(), 4096).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+        assert_eq!(v["error"]["message"], "Method Not Allowed");
+        let ours = json_errors(ApiError::conflict("busy").into_response()).await;
+        let body = axum::body::to_bytes(ours.into_body(), 4096).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"]["message"],
+            "busy"
+        );
+        let ok = json_errors((StatusCode::OK, "fine").into_response()).await;
+        let body = axum::body::to_bytes(ok.into_body(), 4096).await.unwrap();
+        assert_eq!(&body[..], b"fine");
+    }
+
+    #[test]
+    fn api_codes_keep_their_strings_and_statuses() {
+        for (code, text, status) in [
+            (ApiCode::BadJson, "bad_json", 400),
+            (ApiCode::BadInput, "bad_input", 400),
+            (ApiCode::WebsocketRequired, "websocket_required", 400),
+            (ApiCode::Unauthenticated, "unauthenticated", 401),
+            (ApiCode::Forbidden, "forbidden", 403),
+            (ApiCode::Csrf, "csrf", 403),
+            (ApiCode::Origin, "origin", 403),
+            (ApiCode::NotFound, "not_found", 404),
+            (ApiCode::MethodNotAllowed, "method_not_allowed", 405),
+            (ApiCode::Conflict, "conflict", 409),
+            (ApiCode::TooLarge, "too_large", 413),
+            (ApiCode::Throttled, "throttled", 429),
+            (ApiCode::Unavailable, "unavailable", 503),
+        ] {
+            assert_eq!((code.as_str(), code.status().as_u16()), (text, status));
+            let resp = ApiError::new(code, "m").into_response();
+            assert_eq!(resp.status().as_u16(), status, "{text}");
+        }
+    }
+
     #[test]
     fn refusals_keep_their_code_as_the_reason() {
         let e = ApiError::refused(&Refusal::new(policy::codes::NOT_PENDING, "gone"));
-        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
+        assert_eq!(
+            (e.code.status(), e.code.as_str()),
+            (StatusCode::CONFLICT, "conflict")
+        );
         assert_eq!(e.reason.as_deref(), Some("not_pending"));
         let e = ApiError::refused(&Refusal::new(policy::codes::NOT_YOURS, "x"));
-        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert_eq!(e.code.status(), StatusCode::FORBIDDEN);
     }
 }

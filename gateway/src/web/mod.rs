@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::config::HttpsConfig;
 use crate::session::Context;
 use crate::throttle::Throttle;
-use error::{ApiError, MAX_BODY};
+use error::MAX_BODY;
 
 /// The file in the data directory holding the key that signs web logins (32 bytes). Every
 /// node of a cluster needs the same one, like `vault.key`.
@@ -157,6 +157,7 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/sessions", WATCHERS, "Sessions, filtered", sessions::list, query = ["engineer", "target", "from", "to", "grant", "incident", "level", "live"]),
         route!(Post "/sessions/{id}/terminate", APPROVER, "End a live session on whichever node holds it", sessions::terminate),
         route!(Get "/sessions/{id}/recording", WATCHERS, "The session's .mwrec bytes (audited as a replay)", sessions::recording),
+        route!(Get "/sessions/{id}/commands", WATCHERS, "The session's command list, as the player shows it (audited as a replay)", sessions::commands),
         route!(Get "/breakglass", APPROVER, "Emergency grants awaiting sign-off", breakglass::list),
         route!(Post "/breakglass/{id}/signoff", APPROVER, "Sign off an emergency grant", breakglass::signoff, body = true),
         route!(Get "/audit", AUDITOR, "Audit log entries, filtered", audit_log::list, query = ["since", "until", "actor", "action", "limit"]),
@@ -172,24 +173,32 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// Where the API lives; every path under it answers in the API's JSON shape.
+pub const API_PREFIX: &str = "/api/v1";
+
 /// The whole application: the API routes with their middleware, then the page's files.
+///
+/// The API is nested under [`API_PREFIX`] with its own fallback, so an unknown API path is a
+/// JSON 404 `not_found` rather than the page's; a known path with a method the table does not
+/// list gets 405 `method_not_allowed` from [`auth::layer`], which wraps every route;
+/// [`error::json_errors`] catches whatever error still is not JSON.
 pub fn router(state: AppState) -> Router {
     let mut api: Router<AppState> = Router::new();
     for r in routes() {
-        api = api.route(r.path, (r.handler)());
+        let path = r.path.strip_prefix(API_PREFIX).unwrap_or(r.path);
+        api = api.route(path, (r.handler)());
     }
     let api = api
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::layer,
         ))
-        .fallback(|| async {
-            ApiError::not_found("no such API endpoint; see /api/v1/openapi.json")
-        })
+        .fallback(error::no_such_endpoint)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::map_response(no_store));
     Router::new()
-        .merge(api)
+        .nest(API_PREFIX, api)
         .fallback(assets::serve)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

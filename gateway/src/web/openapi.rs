@@ -28,6 +28,7 @@ pub fn build() -> Value {
             ("401", "unauthenticated"),
             ("403", "forbidden or csrf"),
             ("404", "not_found"),
+            ("405", "method_not_allowed"),
             ("409", "conflict"),
             ("413", "too_large"),
             ("429", "throttled"),

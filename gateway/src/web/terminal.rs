@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header::ORIGIN, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header::ORIGIN, HeaderMap};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use menwei_protocol::{GatewayMessage, Lang, PageMessage};
@@ -38,9 +38,9 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::auth::Caller;
-use super::error::{check_id, ApiError, ApiResult};
+use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
-use crate::session::enforcer::End;
+use crate::session::enforcer::{End, EndCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::tap::Frame;
@@ -55,8 +55,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     match headers.get(ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) if origin == state.https.origin => Ok(()),
         _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin",
+            ApiCode::Origin,
             "WebSockets are only opened from the gateway's own page",
         )),
     }
@@ -64,8 +63,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
 
 fn not_websocket(e: WebSocketUpgradeRejection) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "websocket_required",
+        ApiCode::WebsocketRequired,
         format!("this endpoint is a WebSocket: {e}"),
     )
 }
@@ -99,7 +97,7 @@ pub async fn open(
     caller: Caller,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<TerminalQuery>,
+    Params(q): Params<TerminalQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
@@ -134,10 +132,10 @@ pub async fn open(
     .await
     .map_err(|r| match r.code {
         // The gateway cannot decide or record right now: fail closed, say so.
-        "database_unavailable" | "recording_unavailable" => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", r.message)
+        policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
+            ApiError::new(ApiCode::Unavailable, r.message)
         }
-        _ => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.message),
+        _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
         relay(live, socket, cols, rows, &env).await;
@@ -287,7 +285,7 @@ async fn write_page(
             },
             line = notices.recv() => line.ok().map(|text| notice(&text)),
             why = ending.wait() => {
-                if why.code != "client_closed" {
+                if why.code != EndCode::ClientClosed {
                     let _ = to_page.send(end(&why.message)).await;
                 }
                 break;
@@ -307,12 +305,11 @@ pub async fn watch_session(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Id(id): Id,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
     let ws = ws.map_err(not_websocket)?;
-    let id = check_id(&id)?.to_string();
     let ctx = &state.ctx;
     let Some(session) = ctx.db.session(&id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));

@@ -2,7 +2,7 @@
 //! (audited first, so it includes its own entry, as `menwei audit export`); the chain's
 //! verification (audited, as `menwei audit verify`). The chain itself is [`crate::audit`].
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::time_param;
 use crate::audit::{self, AuditEvent, ExportFormat};
 use crate::web::auth::Caller;
-use crate::web::error::{ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, Params};
 use crate::web::AppState;
 
 /// The most entries one `GET /audit` returns.
@@ -31,7 +31,7 @@ pub struct ListQuery {
 /// `GET /audit`: oldest first, at most `limit` (default and cap 5000).
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let since = time_param("since", &q.since)?.unwrap_or(0);
     let until = time_param("until", &q.until)?.unwrap_or(i64::MAX);
@@ -85,7 +85,7 @@ pub struct ExportQuery {
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ExportQuery>,
+    Params(q): Params<ExportQuery>,
 ) -> ApiResult<Response> {
     let (format, name, mime) = match q.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => (ExportFormat::Jsonl, "jsonl", "application/jsonl"),

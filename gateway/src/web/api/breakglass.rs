@@ -1,7 +1,7 @@
 //! `/breakglass`: emergency grants awaiting sign-off, and signing one off — the twins of
 //! `menwei breakglass list | signoff`, through [`crate::approvals::sign_off`].
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use super::desk;
 use crate::approvals;
 use crate::views::request_json;
 use crate::web::auth::Caller;
-use crate::web::error::{check_id, ApiResult, Body};
+use crate::web::error::{ApiResult, Body, Id};
 use crate::web::AppState;
 
 /// `GET /breakglass`.
@@ -30,15 +30,14 @@ pub struct SignOff {
 pub async fn signoff(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     Body(b): Body<SignOff>,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(&id)?;
     let policy = state.ctx.policy.current();
     let via = caller.via_text();
     approvals::sign_off(
         &desk(&state, &policy, &via),
-        id,
+        &id,
         &caller.name,
         &b.comment,
         crate::time::now_ms(),

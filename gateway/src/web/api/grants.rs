@@ -3,7 +3,7 @@
 //! revocation ends live sessions on this node at once and on other nodes through their
 //! enforcers (which read grants every half second).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::own_only;
 use crate::views::{grant_json, state_name};
 use crate::web::auth::Caller;
-use crate::web::error::{check_id, ApiResult};
+use crate::web::error::{ApiResult, Id, Params};
 use crate::web::AppState;
 
 /// `GET /grants` filters.
@@ -24,7 +24,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let now = crate::time::now_ms();
     let grants = state.ctx.db.grants().await?;
@@ -51,17 +51,16 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(&id)?;
     let policy = state.ctx.policy.current();
     let via = caller.via_text();
     let desk = super::desk(&state, &policy, &via);
-    let grant = crate::approvals::revoke(&desk, id, &caller.name, crate::time::now_ms()).await?;
+    let grant = crate::approvals::revoke(&desk, &id, &caller.name, crate::time::now_ms()).await?;
     state.ctx.sessions.end_grant(
         &grant.id,
         &crate::session::enforcer::End::new(
-            "grant_revoked",
+            crate::session::enforcer::EndCode::Policy(policy::codes::GRANT_REVOKED),
             "the grant was revoked; the session is closed",
         ),
     );

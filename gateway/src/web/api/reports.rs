@@ -5,19 +5,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use policy::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use time::{Date, Duration, Month, OffsetDateTime};
 
 use super::time_param;
-use crate::web::error::{ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, Params};
 use crate::web::AppState;
 
-const DAY: Millis = 86_400_000;
 const HOUR: f64 = 3_600_000.0;
 
 /// `GET /reports` parameters.
@@ -28,60 +28,61 @@ pub struct ReportQuery {
     format: Option<String>,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The first day of the month `n` months after `d`'s month.
+fn first_of_month_after(d: Date, n: u8) -> Option<Date> {
+    let (mut year, mut month) = (d.year(), d.month());
+    for _ in 0..n {
+        if month == Month::December {
+            year = year.checked_add(1)?;
+        }
+        month = month.next();
+    }
+    Date::from_calendar_date(year, month, 1).ok()
 }
 
-/// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-/// `[from, to)` of the period containing `at`.
-pub fn period_bounds(period: &str, at: Millis) -> Option<(Millis, Millis)> {
-    let day = at.div_euclid(DAY);
-    let (y, m, _) = civil_from_days(day);
-    let (start, end) = match period {
-        "week" => {
-            let monday = day - (day + 3).rem_euclid(7);
-            (monday, monday + 7)
-        }
-        "month" => {
-            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            (days_from_civil(y, m, 1), days_from_civil(ny, nm, 1))
-        }
-        "quarter" => {
-            let q = (m - 1) / 3 * 3 + 1;
-            let (ny, nm) = if q == 10 { (y + 1, 1) } else { (y, q + 3) };
-            (days_from_civil(y, q, 1), days_from_civil(ny, nm, 1))
-        }
-        "year" => (days_from_civil(y, 1, 1), days_from_civil(y + 1, 1, 1)),
-        _ => return None,
+/// `[from, to)` of the period containing `at`, in UTC days: the ISO week from Monday, the
+/// calendar month, quarter or year. An unknown period or an `at` outside the calendar's
+/// range (years 1 to 9999) is an error naming it.
+pub fn period_bounds(period: &str, at: Millis) -> Result<(Millis, Millis), String> {
+    let day = OffsetDateTime::from_unix_timestamp(at.div_euclid(1000))
+        .map_err(|_| "at: outside the calendar's range".to_string())?
+        .date();
+    let span = |start: Option<Date>, months: u8| {
+        start.and_then(|s| Some((s, first_of_month_after(s, months)?)))
     };
-    Some((start * DAY, end * DAY))
+    let bounds = match period {
+        "week" => day
+            .checked_sub(Duration::days(
+                day.weekday().number_days_from_monday().into(),
+            ))
+            .and_then(|monday| Some((monday, monday.checked_add(Duration::days(7))?))),
+        "month" => span(day.replace_day(1).ok(), 1),
+        "quarter" => {
+            let first = (u8::from(day.month()) - 1) / 3 * 3 + 1;
+            let start = Month::try_from(first)
+                .ok()
+                .and_then(|m| Date::from_calendar_date(day.year(), m, 1).ok());
+            span(start, 3)
+        }
+        "year" => span(
+            Date::from_calendar_date(day.year(), Month::January, 1).ok(),
+            12,
+        ),
+        _ => {
+            return Err(format!(
+                "period {period:?}: expected week, month, quarter or year"
+            ))
+        }
+    };
+    let millis = |d: Date| {
+        d.midnight()
+            .assume_utc()
+            .unix_timestamp()
+            .saturating_mul(1000)
+    };
+    bounds
+        .map(|(from, to)| (millis(from), millis(to)))
+        .ok_or_else(|| "at: outside the calendar's range".to_string())
 }
 
 #[derive(Default)]
@@ -105,15 +106,11 @@ fn hours(ms: Millis) -> f64 {
 /// `GET /reports?period=week|month|quarter|year&at=RFC3339[&format=csv]`.
 pub async fn report(
     State(state): State<AppState>,
-    Query(q): Query<ReportQuery>,
+    Params(q): Params<ReportQuery>,
 ) -> ApiResult<Response> {
     let period = q.period.as_deref().unwrap_or("month");
     let at = time_param("at", &q.at)?.unwrap_or_else(crate::time::now_ms);
-    let (from, to) = period_bounds(period, at).ok_or_else(|| {
-        ApiError::bad_input(format!(
-            "period {period:?}: expected week, month, quarter or year"
-        ))
-    })?;
+    let (from, to) = period_bounds(period, at).map_err(ApiError::bad_input)?;
     let report = build(&state, period, from, to).await?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(report).into_response()),
@@ -352,10 +349,33 @@ mod tests {
                 "2027-01-01T00:00:00.000Z".into()
             )
         );
-        assert!(period_bounds("decade", at).is_none());
-        for d in [-1000, 0, 59, 60, 365, 20_000] {
-            let (y, m, dd) = civil_from_days(d);
-            assert_eq!(days_from_civil(y, m, dd), d);
-        }
+        assert!(period_bounds("decade", at)
+            .unwrap_err()
+            .contains("expected week"));
+        // Edges: a Monday at midnight starts its own week; February of a leap year; the
+        // last instant of a year is in it.
+        let b_at = |p, s: &str| {
+            let (f, t) = period_bounds(p, crate::time::parse_rfc3339(s).unwrap()).unwrap();
+            (crate::time::rfc3339(f), crate::time::rfc3339(t))
+        };
+        assert_eq!(
+            b_at("week", "2026-11-30T00:00:00Z"),
+            (
+                "2026-11-30T00:00:00.000Z".into(),
+                "2026-12-07T00:00:00.000Z".into()
+            )
+        );
+        assert_eq!(
+            b_at("month", "2028-02-29T12:00:00Z").1,
+            "2028-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            b_at("year", "2026-12-31T23:59:59.999Z"),
+            (
+                "2026-01-01T00:00:00.000Z".into(),
+                "2027-01-01T00:00:00.000Z".into()
+            )
+        );
+        assert!(period_bounds("month", i64::MAX).is_err());
     }
 }

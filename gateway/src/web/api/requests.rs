@@ -2,7 +2,7 @@
 //! and `menwei review`, through [`crate::approvals`] with the caller as the engineer or
 //! approver. JSON shapes are the CLI's (`--json`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use policy::{RequestState, Verdict};
@@ -14,7 +14,7 @@ use crate::approvals::{self, RequestInput};
 use crate::db::RequestFilter;
 use crate::views::request_json;
 use crate::web::auth::Caller;
-use crate::web::error::{check_id, ApiError, ApiResult, Body};
+use crate::web::error::{ApiError, ApiResult, Body, Id, Params};
 use crate::web::AppState;
 
 /// `GET /requests` filters.
@@ -28,7 +28,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let filter_state = q
         .state
@@ -122,10 +122,9 @@ pub async fn file(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(&id)?;
-    let Some(row) = state.ctx.db.request_row(id).await? else {
+    let Some(row) = state.ctx.db.request_row(&id).await? else {
         return Err(ApiError::not_found(format!("no request {id}")));
     };
     if own_only(&caller).is_some_and(|me| me != row.request.engineer) {
@@ -150,14 +149,13 @@ pub async fn show(
 pub async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(&id)?;
     let policy = state.ctx.policy.current();
     let via = caller.via_text();
     let req = approvals::withdraw(
         &desk(&state, &policy, &via),
-        id,
+        &id,
         &caller.name,
         crate::time::now_ms(),
     )
@@ -186,7 +184,7 @@ pub struct Deny {
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     Body(b): Body<Approve>,
 ) -> ApiResult<Json<Value>> {
     review(
@@ -204,7 +202,7 @@ pub async fn approve(
 pub async fn deny(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     Body(b): Body<Deny>,
 ) -> ApiResult<Json<Value>> {
     review(&state, &caller, &id, Verdict::Deny, &b.comment, None).await
@@ -218,7 +216,6 @@ async fn review(
     comment: &str,
     shorten: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(id)?;
     let policy = state.ctx.policy.current();
     let via = caller.via_text();
     let done = approvals::review(

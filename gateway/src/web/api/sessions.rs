@@ -1,11 +1,12 @@
 //! `/sessions`: the filtered list (engineer, target, time, grant, incident, level, live),
-//! terminating a live session, and a recording's bytes for the browser player — each
-//! replay audited as `recording.replay` (who watched what), like `menwei recording`.
+//! terminating a live session, a recording's bytes for the browser player and its command
+//! list — each replay audited as `recording.replay` (who watched what), like `menwei
+//! recording`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 use super::time_param;
 use crate::db::Session;
 use crate::web::auth::Caller;
-use crate::web::error::{check_id, ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, Id, Params};
 use crate::web::AppState;
 
 /// `GET /sessions` filters.
@@ -34,7 +35,7 @@ pub struct ListQuery {
 /// `GET /sessions`, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let from = time_param("from", &q.from)?;
     let to = time_param("to", &q.to)?;
@@ -108,11 +109,10 @@ fn session_json(s: &Session, request: Option<&str>, incident: &str, level: &str)
 pub async fn terminate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let id = check_id(&id)?;
     let ctx = &state.ctx;
-    let Some(session) = ctx.db.session(id).await? else {
+    let Some(session) = ctx.db.session(&id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));
     };
     if session.ended_at.is_some() {
@@ -141,20 +141,15 @@ pub async fn terminate(
     ctx.sessions.end_session(
         &session.id,
         &crate::session::enforcer::End::new(
-            "terminated",
+            crate::session::enforcer::EndCode::Terminated,
             format!("an approver ({}) ended the session", caller.name),
         ),
     );
     Ok(Json(json!({"id": session.id, "state": "terminating"})))
 }
 
-/// `GET /sessions/{id}/recording`: the `.mwrec` bytes; audited as a replay.
-pub async fn recording(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let id = check_id(&id)?;
+/// A session and its recording's bytes; 404 when either is missing.
+async fn recording_of(state: &AppState, id: &str) -> ApiResult<(Session, Vec<u8>)> {
     let ctx = &state.ctx;
     let Some(session) = ctx.db.session(id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));
@@ -170,20 +165,28 @@ pub async fn recording(
     let path = named
         .filter(|p| p.is_file())
         .unwrap_or_else(|| dir.join(format!("{}.mwrec", session.id)));
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::not_found(format!(
-                "session {id} has no recording"
-            )))
-        }
-        Err(e) => {
-            return Err(ApiError::unavailable(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )))
-        }
-    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok((session, bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found(format!(
+            "session {id} has no recording"
+        ))),
+        Err(e) => Err(ApiError::unavailable(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Audits that `caller` replayed (part of) `session`'s recording: `recording.replay`, like
+/// `menwei recording play`; `part` says what was fetched.
+async fn audit_replay(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    part: &str,
+    bytes: usize,
+) -> ApiResult<()> {
+    let ctx = &state.ctx;
     crate::audit::append(
         &ctx.db,
         &ctx.config.node_name,
@@ -191,12 +194,24 @@ pub async fn recording(
             .with_detail(json!({
                 "engineer": session.engineer,
                 "target": session.target,
-                "bytes": bytes.len(),
+                "part": part,
+                "bytes": bytes,
                 "live": session.ended_at.is_none(),
                 "via": caller.via_text(),
             })),
     )
     .await?;
+    Ok(())
+}
+
+/// `GET /sessions/{id}/recording`: the `.mwrec` bytes; audited as a replay.
+pub async fn recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<Response> {
+    let (session, bytes) = recording_of(&state, &id).await?;
+    audit_replay(&state, &caller, &session, "recording", bytes.len()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -208,4 +223,52 @@ pub async fn recording(
         bytes,
     )
         .into_response())
+}
+
+/// `GET /sessions/{id}/commands`: the player's command list (the `recordings` crate's
+/// [`recordings::commands`], the code the page runs), with each command's time since the
+/// start and as an instant; audited as a replay. Of a live session, what is recorded so far.
+pub async fn commands(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    let (session, bytes) = recording_of(&state, &id).await?;
+    let size = bytes.len();
+    let parsed = tokio::task::spawn_blocking(move || {
+        recordings::Recording::parse(&bytes).map(|rec| {
+            let channel = recordings::interactive_channel(rec.events());
+            let list = recordings::commands(rec.events(), channel);
+            (rec.meta().started_at_ms, rec.is_sealed(), list)
+        })
+    })
+    .await
+    .map_err(ApiError::unavailable)?;
+    let (started_at_ms, sealed, list) = parsed.map_err(|e| {
+        ApiError::conflict(format!(
+            "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
+        ))
+    })?;
+    audit_replay(&state, &caller, &session, "commands", size).await?;
+    let micros_to_ms = |at: u64| i64::try_from(at / 1000).unwrap_or(i64::MAX);
+    let commands: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let at_ms = micros_to_ms(c.at);
+            json!({
+                "at_ms": at_ms,
+                "at": crate::time::rfc3339(started_at_ms.saturating_add(at_ms)),
+                "text": c.text,
+                "hidden": c.hidden,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "session_id": session.id,
+        "engineer": session.engineer,
+        "target": session.target,
+        "started_at": crate::time::rfc3339(started_at_ms),
+        "sealed": sealed,
+        "commands": commands,
+    })))
 }

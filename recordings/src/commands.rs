@@ -12,8 +12,11 @@
 //! the command is the line from the prompt's end. So history recall and tab completion show
 //! the command that ran, not the keys. Typing that the target never echoed (a password at a
 //! prompt) is listed as hidden, without its text.
+//!
+//! One code for both readers: the browser player (`web-terminal`, compiled to wasm32) and the
+//! gateway's `GET /api/v1/sessions/{id}/commands` call [`commands`] on the same events.
 
-use recordings::Event;
+use crate::Event;
 use serde::Serialize;
 
 /// One command line.
