@@ -240,11 +240,14 @@ async fn write_engineer(
     let nl = if pty { "\r\n" } else { "\n" };
     loop {
         let out = tokio::select! {
-            out = queued.recv() => out,
+            // The session's end wins over what is still queued: its reason is the last
+            // thing the engineer reads.
+            biased;
             end = ending.wait() => {
                 say_end(to_engineer, pty, &end).await;
                 return;
             }
+            out = queued.recv() => out,
             notice = notices.recv() => {
                 if let Ok(text) = notice {
                     let line = format!(

@@ -267,10 +267,24 @@ async fn write_page(
     let mut ending = live.ending();
     loop {
         let msg = tokio::select! {
+            // The session's end wins over what is still queued: its reason is what the
+            // engineer must read (an approver's terminate also closes the target's channel).
+            biased;
+            why = ending.wait() => {
+                if why.code != EndCode::ClientClosed {
+                    let _ = to_page.send(end(&why.message)).await;
+                }
+                break;
+            }
             out = queued.recv() => match out {
                 Some(Output::Data(data) | Output::Stderr(_, data)) => Some(Message::Binary(data)),
                 Some(Output::Close) | None => {
-                    let _ = to_page.send(end("the shell on the target has ended")).await;
+                    let why = if live.is_ending() {
+                        live.ending().wait().await.message
+                    } else {
+                        "the shell on the target has ended".to_string()
+                    };
+                    let _ = to_page.send(end(&why)).await;
                     break;
                 }
                 // Exit status and EOF are in the recording; the page learns of the end
@@ -284,12 +298,6 @@ async fn write_page(
                 ) => None,
             },
             line = notices.recv() => line.ok().map(|text| notice(&text)),
-            why = ending.wait() => {
-                if why.code != EndCode::ClientClosed {
-                    let _ = to_page.send(end(&why.message)).await;
-                }
-                break;
-            }
         };
         if let Some(msg) = msg {
             if to_page.send(msg).await.is_err() {
