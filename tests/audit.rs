@@ -122,4 +122,33 @@ both_databases! {
         let out = audit_verify(&w.gw);
         assert!(!out.success(), "audit verify accepted an inserted row:\n{out}");
     }
+
+    fn an_audit_log_that_cannot_be_written_lets_nobody_in(db) {
+        let w = World::new(db);
+        let before = w.alice.exec(&w.gw, "web01", "echo audited");
+        assert_eq!(before.ok().stdout_text(), "audited\n");
+        let sessions = w.gw.sessions().len();
+        // Behind the product's back, the audit log stops taking rows.
+        let (block, unblock) = match w.gw.db.kind() {
+            Db::Sqlite => (
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log read-only'); END;",
+                "DROP TRIGGER no_audit;",
+            ),
+            Db::Postgres => (
+                "CREATE FUNCTION no_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log read-only'; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER no_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION no_audit();",
+                "DROP TRIGGER no_audit ON audit_log;",
+            ),
+        };
+        w.gw.sql(block).ok();
+        let out = w.alice.exec(&w.gw, "web01", "echo not-audited");
+        assert!(!out.success(), "a login went ahead without its audit entry:\n{out}");
+        assert!(!out.stdout_text().contains("not-audited"), "{out}");
+        assert_eq!(w.gw.sessions().len(), sessions, "a session opened without its audit entry");
+        // Once the log takes rows again, so does the gateway.
+        w.gw.sql(unblock).ok();
+        let after = w.alice.exec(&w.gw, "web01", "echo audited-again");
+        assert_eq!(after.ok().stdout_text(), "audited-again\n");
+        assert!(audit_verify(&w.gw).success(), "the chain broke across the outage");
+    }
 }

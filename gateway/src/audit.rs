@@ -8,6 +8,17 @@
 //! Not a place for secrets: the log is exported and handed on, so `detail` never holds
 //! passwords, keys, or a target's address or login. Not tamper-proof against someone who can
 //! rewrite the whole table from some row on; that needs an external anchor (a later issue).
+//!
+//! One way in, [`append`], and one failure rule: its error always goes back to the caller,
+//! and what happens next depends only on whether the audited action has taken effect. An
+//! action that has not (a login about to succeed, a session about to start, an upload about
+//! to reach the target, the gateway starting) is refused: it does not happen without its
+//! entry (fail closed, like a recording that cannot be written). An event that has already
+//! happened (a refusal, a failed login, a warning shown, a session's end) cannot be undone,
+//! so its entry goes in full to the node's log at error level ([`unwritten`]) instead of
+//! vanishing. A change made through the CLI or the API is written, then audited in the same
+//! call; if its entry cannot be written the caller is told (a failed command, a 503), never
+//! silently.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -124,6 +135,23 @@ pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditErr
         }
     }
     Err(AuditError::Contention(MAX_ATTEMPTS))
+}
+
+/// Keeps an entry that could not be appended, for an event that has already happened: in
+/// full on the node's log (the detail never holds secrets), so an operator can re-enter it.
+pub fn unwritten(node: &str, ev: &AuditEvent, e: &AuditError) {
+    let entry = serde_json::json!({
+        "node": node,
+        "actor": ev.actor,
+        "action": ev.action,
+        "subject": ev.subject,
+        "detail": ev.detail,
+    });
+    tracing::error!(
+        action = ev.action,
+        "cannot append to the audit log: {e}; entry: {entry}"
+    );
+    eprintln!("menwei: cannot append to the audit log ({e}); unwritten entry: {entry}");
 }
 
 /// How the chain is broken at the first bad entry.

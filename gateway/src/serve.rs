@@ -83,13 +83,18 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         None => None,
     };
     eprintln!("menwei: listening on ssh://{listen}");
-    ctx.audit(
-        "menwei",
-        "gateway.start",
-        &ctx.config.node_name,
-        serde_json::json!({"listen": listen.to_string()}),
-    )
-    .await;
+    // A gateway that cannot audit serves nobody.
+    if let Err(e) = ctx
+        .audit_before(
+            "menwei",
+            "gateway.start",
+            &ctx.config.node_name,
+            serde_json::json!({"listen": listen.to_string()}),
+        )
+        .await
+    {
+        anyhow::bail!("cannot write the audit log, so the gateway does not start: {e}");
+    }
 
     wait_for_stop(&ctx).await?;
     eprintln!(

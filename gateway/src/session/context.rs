@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use russh::keys::PrivateKey;
 
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditError, AuditEvent};
 use crate::config::Config;
 use crate::db::Db;
 use crate::session::enforcer::Registry;
@@ -37,7 +37,29 @@ pub struct Context {
 }
 
 impl Context {
-    /// Appends to the audit log; a failure is logged loudly (the event itself is never dropped silently).
+    /// Appends an entry before the action it describes takes effect ([`audit`]'s rule): on
+    /// an error the caller refuses the action.
+    #[must_use = "an action whose audit entry failed must not go ahead"]
+    pub async fn audit_before(
+        &self,
+        actor: &str,
+        action: &'static str,
+        subject: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), AuditError> {
+        let event = AuditEvent {
+            actor: actor.to_string(),
+            action,
+            subject: subject.to_string(),
+            detail,
+        };
+        audit::append(&self.db, &self.config.node_name, event)
+            .await
+            .map(|_| ())
+    }
+
+    /// Appends an entry for an event that has already happened ([`audit`]'s rule): if it
+    /// cannot be written, the whole entry is kept on the node's log ([`audit::unwritten`]).
     pub async fn audit(
         &self,
         actor: &str,
@@ -51,8 +73,8 @@ impl Context {
             subject: subject.to_string(),
             detail,
         };
-        if let Err(e) = audit::append(&self.db, &self.config.node_name, event).await {
-            tracing::error!(action, actor, "cannot append to the audit log: {e}");
+        if let Err(e) = audit::append(&self.db, &self.config.node_name, event.clone()).await {
+            audit::unwritten(&self.config.node_name, &event, &e);
         }
     }
 }

@@ -50,6 +50,9 @@ pub enum EndCode {
     GatewayShutdown,
     /// The recording cannot be written (fail closed): `recording_failed`.
     RecordingFailed,
+    /// The audit log cannot be written for something the session was about to do (fail
+    /// closed): `audit_failed`.
+    AuditFailed,
 }
 
 impl EndCode {
@@ -63,6 +66,7 @@ impl EndCode {
             EndCode::Terminated => "terminated",
             EndCode::GatewayShutdown => "gateway_shutdown",
             EndCode::RecordingFailed => "recording_failed",
+            EndCode::AuditFailed => "audit_failed",
         }
     }
 }
@@ -100,6 +104,15 @@ impl End {
     /// A rule of `policy` ends the session: its refusal's code and message.
     pub fn refused(refusal: policy::Refusal) -> End {
         End::new(EndCode::Policy(refusal.code), refusal.message)
+    }
+
+    /// The audit log cannot be written for what the session was about to do: it ends (fail
+    /// closed).
+    pub fn audit_failed() -> End {
+        End::new(
+            EndCode::AuditFailed,
+            "the audit log cannot be written, so the session is closed",
+        )
     }
 
     /// The session's recording cannot be written: it ends (fail closed).
@@ -374,6 +387,7 @@ mod tests {
             (EndCode::Terminated, "terminated"),
             (EndCode::GatewayShutdown, "gateway_shutdown"),
             (EndCode::RecordingFailed, "recording_failed"),
+            (EndCode::AuditFailed, "audit_failed"),
             (
                 EndCode::Policy(policy::codes::GRANT_EXPIRED),
                 "grant_expired",

@@ -258,14 +258,29 @@ pub async fn open(
         node: ctx.config.node_name.clone(),
         client_addr: client_addr.to_string(),
     };
+    // A session under a break-glass grant says so in its recording and audit entries.
+    let emergency = matches!(ctx.db.grant_record(&grant.id).await, Ok(Some(g)) if g.emergency);
+    // No session without its audit entry.
+    if let Err(e) = ctx
+        .audit_before(
+            engineer,
+            "session.start",
+            target,
+            json!({"session": id, "grant": grant.id, "client": client_addr, "node": ctx.config.node_name, "emergency": emergency}),
+        )
+        .await
+    {
+        tracing::error!("cannot audit the session start, refusing it: {e}");
+        let _ = recorder.seal("refused: audit log unavailable").await;
+        upstream.close().await;
+        return Err(db_unavailable());
+    }
     if let Err(e) = ctx.db.session_start(&new).await {
         tracing::error!("cannot record the session start: {e}");
         let _ = recorder.seal("refused: database unavailable").await;
         upstream.close().await;
         return Err(db_unavailable());
     }
-    // A session under a break-glass grant says so in its recording and audit entries.
-    let emergency = matches!(ctx.db.grant_record(&grant.id).await, Ok(Some(g)) if g.emergency);
     if emergency {
         let marked = recorder
             .record(recordings::Event::Marker {
@@ -280,13 +295,6 @@ pub async fn open(
             });
         }
     }
-    ctx.audit(
-        engineer,
-        "session.start",
-        target,
-        json!({"session": id, "grant": grant.id, "client": client_addr, "node": ctx.config.node_name, "emergency": emergency}),
-    )
-    .await;
 
     let (end, _) = watch::channel(None);
     let end: EndSwitch = Arc::new(end);

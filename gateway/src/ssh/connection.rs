@@ -134,14 +134,20 @@ impl Connection {
                     return self.ask_for_code(raw, engineer, role, target, fp).await;
                 }
                 if verified {
-                    self.ctx
-                        .audit(
+                    // No login without its audit entry.
+                    if let Err(e) = self
+                        .ctx
+                        .audit_before(
                             &engineer,
                             "login.success",
                             "",
                             json!({"key": fp, "client": self.client_addr(), "login": raw}),
                         )
-                        .await;
+                        .await
+                    {
+                        tracing::error!("cannot audit a login, refusing it: {e}");
+                        return Self::publickey_only();
+                    }
                     let target = login.map(|l| l.target);
                     self.authed = Some((engineer, target));
                 }
@@ -283,8 +289,10 @@ impl Connection {
         let Some(pending) = self.totp.take() else {
             return Self::publickey_only();
         };
-        self.ctx
-            .audit(
+        // No login without its audit entry.
+        if let Err(e) = self
+            .ctx
+            .audit_before(
                 &pending.engineer,
                 "login.success",
                 "",
@@ -295,7 +303,11 @@ impl Connection {
                     "second_factor": "totp",
                 }),
             )
-            .await;
+            .await
+        {
+            tracing::error!("cannot audit a login, refusing it: {e}");
+            return Self::publickey_only();
+        }
         self.authed = Some((pending.engineer, pending.target));
         Auth::Accept
     }

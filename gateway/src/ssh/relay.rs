@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::conn_state::ConnState;
 use super::upload::{ScpSink, Uploaded};
-use crate::session::enforcer::{End, EndCode};
+use crate::session::enforcer::{trip, End, EndCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::LiveSession;
@@ -81,8 +81,10 @@ async fn record_uploads(
         if pipe.record(event).await == Step::Stop {
             return Step::Stop;
         }
-        conn.ctx
-            .audit(
+        // The file's last byte reaches the target only once its entry is written.
+        let audited = conn
+            .ctx
+            .audit_before(
                 &conn.engineer,
                 "upload",
                 target,
@@ -94,6 +96,10 @@ async fn record_uploads(
                 }),
             )
             .await;
+        if audited.is_err() {
+            trip(&pipe.live().end, End::audit_failed());
+            return Step::Stop;
+        }
     }
     Step::Go
 }
