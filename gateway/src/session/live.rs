@@ -108,6 +108,25 @@ fn db_unavailable() -> Refusal {
     }
 }
 
+/// A connection refused after the decision to let it through (no pin, no recording):
+/// audited with its code, given back to say.
+async fn refused(
+    ctx: &Context,
+    engineer: &str,
+    target: &str,
+    client_addr: &str,
+    refusal: Refusal,
+) -> Refusal {
+    ctx.audit(
+        engineer,
+        "connect.refused",
+        target,
+        json!({"code": refusal.code, "client": client_addr}),
+    )
+    .await;
+    refusal
+}
+
 /// Decides and opens a session for `engineer` to `target`, or says why not.
 /// `gone` turns true when the engineer's connection has closed; `handle`, for an SSH
 /// engineer, is used to disconnect them when the session ends (a browser terminal closes
@@ -147,17 +166,11 @@ pub async fn open(
             message: format!("no live grant for target \"{target}\"; ask an approver for access"),
         })?;
     let Some(pin) = row.host_key_fingerprint.clone() else {
-        ctx.audit(
-            engineer,
-            "connect.refused",
-            target,
-            json!({"code": "target_unpinned", "client": client_addr}),
-        )
-        .await;
-        return Err(Refusal {
+        let refusal = Refusal {
             code: policy::codes::TARGET_UNPINNED,
             message: format!("target \"{target}\" has no pinned host key, so the gateway will not connect; an administrator must run: menwei target pin {target}"),
-        });
+        };
+        return Err(refused(ctx, engineer, target, client_addr, refusal).await);
     };
     let password = match &row.password_enc {
         Some(sealed) => match ctx.vault.open(sealed) {
@@ -235,17 +248,11 @@ pub async fn open(
         Err(e) => {
             tracing::error!("cannot create the recording: {e}");
             upstream.close().await;
-            ctx.audit(
-                engineer,
-                "connect.refused",
-                target,
-                json!({"code": "recording_unavailable", "client": client_addr}),
-            )
-            .await;
-            return Err(Refusal {
+            let refusal = Refusal {
                 code: policy::codes::RECORDING_UNAVAILABLE,
                 message: "the session cannot be recorded right now, so it cannot start; tell an administrator".into(),
-            });
+            };
+            return Err(refused(ctx, engineer, target, client_addr, refusal).await);
         }
     };
     let new = NewSession {

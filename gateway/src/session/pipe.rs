@@ -390,6 +390,24 @@ impl<'a> Pipe<'a> {
         }
     }
 
+    /// Records output bytes of the target and feeds them to watchers (terminal channels).
+    async fn take_output(&self, stream: Stream, data: &Bytes) -> Step {
+        self.live.touch();
+        if self
+            .live
+            .recorder
+            .record_data(stream, self.ch, data.clone())
+            .await
+            .is_err()
+        {
+            return self.recording_failed();
+        }
+        if self.pty {
+            self.live.tap.publish(Frame::Output(data.clone()));
+        }
+        Step::Go
+    }
+
     /// Output: reads the target's channel, records each message, feeds watchers, and
     /// queues it for the engineer, until the target closes the channel or the session
     /// ends. The target's EOF is held back until its exit status (or close): an OpenSSH
@@ -421,31 +439,14 @@ impl<'a> Pipe<'a> {
                 );
             let (event, out) = match msg {
                 ChannelMsg::Data { data } => {
-                    self.live.touch();
-                    if rec
-                        .record_data(Stream::Output, ch, data.clone())
-                        .await
-                        .is_err()
-                    {
-                        let _ = self.recording_failed();
+                    if self.take_output(Stream::Output, &data).await == Step::Stop {
                         return;
-                    }
-                    if self.pty {
-                        self.live.tap.publish(Frame::Output(data.clone()));
                     }
                     (None, Some(Output::Data(data)))
                 }
                 ChannelMsg::ExtendedData { data, ext } => {
-                    if rec
-                        .record_data(Stream::Stderr, ch, data.clone())
-                        .await
-                        .is_err()
-                    {
-                        let _ = self.recording_failed();
+                    if self.take_output(Stream::Stderr, &data).await == Step::Stop {
                         return;
-                    }
-                    if self.pty {
-                        self.live.tap.publish(Frame::Output(data.clone()));
                     }
                     (None, Some(Output::Stderr(ext, data)))
                 }
