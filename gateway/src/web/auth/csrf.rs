@@ -39,6 +39,7 @@ pub(super) fn check_csrf(
     }
 }
 
+/// Whether `a` equals `b`, compared without stopping at the first difference.
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
