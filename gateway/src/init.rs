@@ -98,7 +98,7 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
         &format!("{CLIENT_KEY}.pub"),
         VAULT_KEY,
         SIGNING_KEY,
-        crate::web::SESSION_KEY_FILE,
+        crate::credentials::SESSION_KEY_FILE,
         HTTPS_CERT,
         HTTPS_KEY,
         RECORDINGS,
@@ -152,7 +152,7 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
     write_new(&dir.join(VAULT_KEY), random_32()?.as_slice(), 0o600)?;
     write_new(&dir.join(SIGNING_KEY), random_32()?.as_slice(), 0o600)?;
     write_new(
-        &dir.join(crate::web::SESSION_KEY_FILE),
+        &dir.join(crate::credentials::SESSION_KEY_FILE),
         random_32()?.as_slice(),
         0o600,
     )?;
@@ -323,7 +323,7 @@ mod tests {
             VAULT_KEY,
             SIGNING_KEY,
             HTTPS_KEY,
-            crate::web::SESSION_KEY_FILE,
+            crate::credentials::SESSION_KEY_FILE,
         ] {
             let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");

@@ -10,9 +10,10 @@
 //! `recordings`, [`session::recorder`]), feeds watchers ([`session::tap`]) and ends sessions
 //! when their grant does ([`session::enforcer`]); [`approvals`] files and decides requests;
 //! the store is [`db`] (SQLite by default, PostgreSQL for several nodes) with the
-//! hash-chained [`audit`] log. Configuration is one TOML file ([`config`]); everything that
-//! changes at run time lives in the database. [`views`] holds the JSON shapes the CLI and
-//! the API share.
+//! hash-chained [`audit`] log; [`credentials`] are the password hashes and API token
+//! secrets the web and the CLI both use. Configuration is one TOML file ([`config`]);
+//! everything that changes at run time lives in the database. [`views`] holds the JSON
+//! shapes the CLI and the API share.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod approvals;
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod db;
 pub mod init;
 pub mod notify;

@@ -12,7 +12,7 @@
 //! `menwei-protocol` crate, and how control messages show on a terminal). The command list
 //! is the `recordings` crate's ([`recordings::commands`]), the same code the gateway serves
 //! it with. The browser glue
-//! (`xterm.rs`, `player.rs`, `live.rs`) exists only for `target_arch = "wasm32"`.
+//! (`xterm.rs`, `player/`, `live.rs`) exists only for `target_arch = "wasm32"`.
 //!
 //! No file transfer of any kind: the terminal has no zmodem, and the page refuses drops.
 

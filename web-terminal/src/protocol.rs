@@ -1,7 +1,7 @@
 //! The page's side of the WebSocket frames. The frames themselves are defined once, for the
 //! gateway and the page alike, in the `menwei-protocol` crate (docs/web.md); this file only
 //! decides how the gateway's messages look on a terminal. The sockets are in `live.rs`
-//! (terminal) and `player.rs` (watch).
+//! (terminal) and `player/watch.rs` (watch).
 
 pub use menwei_protocol::{GatewayMessage, Lang, PageMessage};
 

@@ -8,7 +8,7 @@
 //! [`KEYFRAME_EVERY`] bytes. Until the background pass has reached the target, a seek writes
 //! from the nearest keyframe if that is at most [`MAX_REPLAY`] bytes, else only the last
 //! [`TAIL`] bytes from a line start (an approximation of a screen that is exact once the
-//! keyframes are there). This file decides; `player.rs` does the writing.
+//! keyframes are there). This file decides; `player/` does the writing.
 
 /// Output bytes between keyframes.
 pub const KEYFRAME_EVERY: usize = 256 * 1024;

@@ -5,7 +5,7 @@
 //! Built once at load from [`recordings::Recording`] events (or grown packet by packet for a
 //! live watch), then answered in O(log n): "how many output bytes are on screen at time t",
 //! "which writes and resizes take the screen from here to there". It knows nothing about
-//! xterm.js or the browser; `player.rs` does the writing and `seek.rs` the keyframes.
+//! xterm.js or the browser; `player/` does the writing and `seek.rs` the keyframes.
 
 use recordings::Event;
 use serde::Serialize;

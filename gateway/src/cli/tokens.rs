@@ -1,6 +1,7 @@
 //! `menwei token add | list | revoke`: API tokens for scripts, issued and revoked by an
 //! admin. The secret (`mwt_…`) is printed once and stored only as its SHA-256; a token acts
-//! as its user with that user's role. Checking tokens is [`crate::web::auth`]'s.
+//! as its user with that user's role. Making and hashing the secret is
+//! [`crate::credentials`]'s; checking tokens is [`crate::web::auth`]'s.
 
 use std::process::ExitCode;
 
@@ -53,7 +54,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode
             if u.disabled {
                 anyhow::bail!("user {:?} is disabled", u.name);
             }
-            let (secret, hash) = crate::web::auth::new_token();
+            let (secret, hash) = crate::credentials::new_token();
             let token = ApiToken {
                 id: format!("t-{}", hex::encode(rand::random::<[u8; 4]>())),
                 user_name: u.name.clone(),

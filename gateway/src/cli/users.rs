@@ -112,8 +112,8 @@ async fn passwd(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     let password = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
-    crate::web::auth::check_password(&password).map_err(|e| anyhow::anyhow!(e))?;
-    let hash = tokio::task::spawn_blocking(move || crate::web::auth::hash_password(&password))
+    crate::credentials::check_password(&password).map_err(|e| anyhow::anyhow!(e))?;
+    let hash = tokio::task::spawn_blocking(move || crate::credentials::hash_password(&password))
         .await
         .context("cannot hash the password")?
         .map_err(|e| anyhow::anyhow!(e))?;

@@ -33,13 +33,10 @@ use tokio_rustls::rustls;
 use zeroize::Zeroizing;
 
 use crate::config::HttpsConfig;
+use crate::credentials::SESSION_KEY_FILE;
 use crate::session::Context;
 use crate::throttle::Throttle;
 use error::MAX_BODY;
-
-/// The file in the data directory holding the key that signs web logins (32 bytes). Every
-/// node of a cluster needs the same one, like `vault.key`.
-pub const SESSION_KEY_FILE: &str = "web_session.key";
 
 /// How long open connections (event streams) get to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -311,10 +308,11 @@ pub async fn serve(
         .context("the configuration has no [https] table")?;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&https)?));
     let key = session_key(&ctx)?;
-    let dummy_hash = tokio::task::spawn_blocking(|| auth::hash_password("no such user here"))
-        .await
-        .context("cannot start the web server")?
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let dummy_hash =
+        tokio::task::spawn_blocking(|| crate::credentials::hash_password("no such user here"))
+            .await
+            .context("cannot start the web server")?
+            .map_err(|e| anyhow::anyhow!(e))?;
     let throttle = Throttle::new(
         ctx.config.ssh.max_auth_failures,
         ctx.config.ssh.auth_failure_window,

@@ -1,0 +1,153 @@
+//! Who is calling: the [`Caller`] of a request and how they proved it ([`Via`]), resolved
+//! from an API token (`Authorization: Bearer mwt_…`) or the session cookie's JWT, and the
+//! extractor handlers take it with. Not the refusals by route, role or CSRF
+//! (`layer.rs`), nor how a login starts (`login.rs`).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use policy::{Millis, Role};
+
+use super::cookies::cookie;
+use super::jwt::{jwt_sign, jwt_verify, Claims};
+use super::{now_secs, SESSION_COOKIE};
+use crate::credentials::{token_hash, TOKEN_PREFIX};
+use crate::db::ApiToken;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::AppState;
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A web login: the JWT's id and its CSRF token.
+    Cookie {
+        /// `jti`.
+        jti: String,
+        /// The double-submit token.
+        csrf: String,
+    },
+    /// An API token, by id.
+    Token(String),
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Account name.
+    pub name: String,
+    /// Its one role.
+    pub role: Role,
+    /// Cookie or token.
+    pub via: Via,
+}
+
+impl Caller {
+    /// How actions of this caller are marked in audit details (`via`).
+    pub fn via_text(&self) -> String {
+        match &self.via {
+            Via::Cookie { .. } => "web".to_string(),
+            Via::Token(id) => format!("api:{id}"),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated("log in first"))
+    }
+}
+
+/// The caller of a request, from a bearer token or the session cookie; `Ok(None)` when it
+/// carries neither. Also returns a renewed JWT when the cookie passed half its life.
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> ApiResult<Option<(Caller, Option<String>)>> {
+    let now = crate::time::now_ms();
+    if let Some(auth) = headers.get(AUTHORIZATION) {
+        let secret = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| s.starts_with(TOKEN_PREFIX))
+            .ok_or_else(|| ApiError::unauthenticated("expected Authorization: Bearer mwt_…"))?;
+        let token = state.ctx.db.token_by_hash(&token_hash(secret)).await?;
+        let Some(token) = token.filter(|t| token_live(t, now)) else {
+            return Err(ApiError::unauthenticated(
+                "the API token is unknown, expired or revoked",
+            ));
+        };
+        let user = live_user(state, &token.user_name).await?;
+        state.ctx.db.token_used(&token.id, now).await?;
+        return Ok(Some((
+            Caller {
+                name: user.name,
+                role: user.role,
+                via: Via::Token(token.id),
+            },
+            None,
+        )));
+    }
+    let Some(jwt) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let expired = || ApiError::unauthenticated("the web login has ended; log in again");
+    let claims = jwt_verify(&state.key, jwt, now_secs()).ok_or_else(expired)?;
+    let session = state.ctx.db.web_session(&claims.jti).await?;
+    let Some(session) = session
+        .filter(|s| s.revoked_at.is_none() && s.expires_at > now && s.user_name == claims.sub)
+    else {
+        return Err(expired());
+    };
+    let user = live_user(state, &session.user_name).await?;
+    let ttl_ms = crate::time::duration_ms(state.https.session_ttl);
+    let renewed = if claims.exp.saturating_mul(1000).saturating_sub(now) < ttl_ms / 2 {
+        let expires_at = now.saturating_add(ttl_ms);
+        state
+            .ctx
+            .db
+            .web_session_renew(&session.jti, expires_at)
+            .await?;
+        jwt_sign(
+            &state.key,
+            &Claims {
+                sub: session.user_name.clone(),
+                jti: session.jti.clone(),
+                iat: now / 1000,
+                exp: expires_at / 1000,
+            },
+        )
+    } else {
+        None
+    };
+    Ok(Some((
+        Caller {
+            name: user.name,
+            role: user.role,
+            via: Via::Cookie {
+                jti: session.jti,
+                csrf: session.csrf,
+            },
+        },
+        renewed,
+    )))
+}
+
+fn token_live(t: &ApiToken, now: Millis) -> bool {
+    t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now)
+}
+
+async fn live_user(state: &AppState, name: &str) -> ApiResult<crate::db::User> {
+    match state.ctx.db.user(name).await? {
+        Some(u) if !u.disabled => Ok(u),
+        _ => Err(ApiError::unauthenticated("the account is disabled or gone")),
+    }
+}
