@@ -11,8 +11,8 @@
 //!   file transfer and no forwarding of any kind;
 //! - is this SSH login name well formed ([`parse_login`], [`validate_name`]);
 //! - the approvals: the [`Policy`] model and its validation, filing a request
-//!   ([`file_request`]), reviewing it ([`review`]), withdrawing and lapsing it,
-//!   break-glass ([`break_glass`]), end-of-grant warnings ([`warning_due`]) and the longest
+//!   ([`file_request`]), reviewing it ([`review()`]), withdrawing and lapsing it,
+//!   break-glass ([`break_glass()`]), end-of-grant warnings ([`warning_due`]) and the longest
 //!   session ([`session_limit`]).
 //!
 //! Every answer is a [`Decision`]; a refusal carries a stable machine code (see [`codes`])

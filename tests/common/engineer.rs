@@ -103,7 +103,7 @@ impl Engineer {
         c
     }
 
-    /// Runs `ssh` to completion (deadline [`CLIENT_TIMEOUT`]).
+    /// Runs `ssh` to completion (deadline `CLIENT_TIMEOUT`).
     #[track_caller]
     pub fn ssh(
         &self,

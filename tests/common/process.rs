@@ -172,7 +172,7 @@ impl Spawned {
     /// `stdout_file`), stderr collected.
     ///
     /// The OpenSSH clients and rsync are an engineer's view of the gateway, so their output
-    /// is checked for target addresses ([`crate::leaks`]) when they end, however they end
+    /// is checked for target addresses (`leaks.rs`) when they end, however they end
     /// (waited for, killed or dropped); other programs only with [`Spawned::on_exit`].
     pub fn start(mut cmd: Command, stdin: Stdin, stdout_file: Option<PathBuf>) -> Spawned {
         let what = describe(&cmd);

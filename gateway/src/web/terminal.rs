@@ -2,7 +2,7 @@
 //!
 //! `GET /api/v1/terminal?target=NAME&cols=&rows=&lang=`: an engineer's shell on a target
 //! through the same decision, recording, enforcement and audit as SSH
-//! ([`crate::session::live`]), in a UTF-8 locale for the page's language ([`locale`]):
+//! ([`crate::session::live`]), in a UTF-8 locale for the page's language (`locale`):
 //! binary frames carry terminal bytes both ways, text frames carry JSON control (`resize`
 //! from the page; `notice` and `end` from the gateway). No file transfer of any kind: the
 //! only thing that reaches the target is what is typed, as a PTY shell's input.

@@ -226,7 +226,7 @@ pub async fn recording(
 }
 
 /// `GET /sessions/{id}/commands`: the player's command list (the `recordings` crate's
-/// [`recordings::commands`], the code the page runs), with each command's time since the
+/// [`recordings::commands()`], the code the page runs), with each command's time since the
 /// start and as an instant; audited as a replay. Of a live session, what is recorded so far.
 pub async fn commands(
     State(state): State<AppState>,
