@@ -24,6 +24,27 @@ pub const MAX_PASSWORD: usize = 1024;
 
 // ---- passwords ----
 
+/// Password checks running at once: one per core. Each argon2id check takes 19 MiB and a
+/// core for a few dozen milliseconds; a burst of logins waits here instead of taking the
+/// memory and the cores that carry live sessions.
+static CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(
+        std::thread::available_parallelism()
+            .map(std::num::NonZeroUsize::get)
+            .unwrap_or(1),
+    )
+});
+
+/// [`verify_password`] off the async runtime, at most one check per core at a time.
+pub async fn check_password_bounded(password: Zeroizing<String>, hash: String) -> bool {
+    let Ok(_turn) = CHECKS.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let hash: PasswordHash = Argon2::default()

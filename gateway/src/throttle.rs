@@ -3,6 +3,11 @@
 //! many from one address across users, within `window`, further attempts from there are
 //! refused until the oldest failure leaves the window. Not a ban list: nothing persists.
 //!
+//! Reachable before login, so bounded: keys are a SHA-256 of at most 256 bytes of the name
+//! and the source (an IPv4 address or an IPv6 /64), never the client's text; at most
+//! 100,000 keys, the oldest dropped first in O(1); each key holds at most `max_failures`
+//! (times four for an address) instants.
+//!
 //! Why per user *and address* rather than per user alone: public-key logins cannot be
 //! guessed, so the throttle is there to slow probing and floods, and a per-user lock
 //! would let anyone lock an engineer out by failing on purpose from elsewhere.
@@ -12,16 +17,52 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Entries kept at most; when more keys are seen the stalest are dropped.
+use sha2::{Digest, Sha256};
+
+/// Entries kept at most; past it the oldest key is dropped (one at a time, O(1)).
 const MAX_KEYS: usize = 100_000;
 /// An address may fail this many times the per-user limit across all user names.
 const ADDRESS_FACTOR: usize = 4;
+/// Of a user name, only this many bytes count: a name is at most this long anyway
+/// (`policy::validate_name`), and a client's 200 KiB name costs no more than a real one.
+const NAME_BYTES: usize = 256;
+
+/// A fixed-size key: a digest of what is counted, never the client's text itself.
+type Key = [u8; 32];
 
 /// Failed-login counters shared by all connections of one gateway node.
 pub struct Throttle {
     max_failures: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    table: Mutex<Table>,
+}
+
+/// The counters, and the order keys arrived in (to drop the oldest when full).
+#[derive(Default)]
+struct Table {
+    failures: HashMap<Key, VecDeque<Instant>>,
+    arrival: VecDeque<Key>,
+}
+
+/// Where a client comes from, as throttled: an IPv4 address, or the /64 of an IPv6 address
+/// (one network hands its hosts a whole /64, so rotating inside it gains nothing).
+fn source(addr: IpAddr) -> Vec<u8> {
+    match addr {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets().get(..8).map(<[u8]>::to_vec).unwrap_or_default(),
+        },
+    }
+}
+
+fn key(parts: &[&[u8]]) -> Key {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
 }
 
 impl Throttle {
@@ -30,15 +71,17 @@ impl Throttle {
         Throttle {
             max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
             window,
-            failures: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
         }
     }
 
-    fn keys(user: &str, addr: Option<IpAddr>) -> Vec<(String, usize)> {
-        let addr_text = addr.map(|a| a.to_string()).unwrap_or_default();
-        let mut keys = vec![(format!("user:{user}@{addr_text}"), 1)];
+    fn keys(user: &str, addr: Option<IpAddr>) -> Vec<(Key, usize)> {
+        let name = user.as_bytes();
+        let name = name.get(..NAME_BYTES).unwrap_or(name);
+        let from = addr.map(source).unwrap_or_default();
+        let mut keys = vec![(key(&[b"user", name, &from]), 1)];
         if addr.is_some() {
-            keys.push((format!("addr:{addr_text}"), ADDRESS_FACTOR));
+            keys.push((key(&[b"addr", &from]), ADDRESS_FACTOR));
         }
         keys
     }
@@ -46,12 +89,12 @@ impl Throttle {
     /// Whether `user` from `addr` has used up its failures.
     pub fn is_blocked(&self, user: &str, addr: Option<IpAddr>) -> bool {
         let now = Instant::now();
-        let Ok(mut map) = self.failures.lock() else {
+        let Ok(mut table) = self.table.lock() else {
             // A poisoned lock means a panic elsewhere: fail closed.
             return true;
         };
         Self::keys(user, addr).iter().any(|(key, factor)| {
-            map.get_mut(key).is_some_and(|q| {
+            table.failures.get_mut(key).is_some_and(|q| {
                 prune(q, now, self.window);
                 q.len() >= self.max_failures.saturating_mul(*factor)
             })
@@ -61,22 +104,58 @@ impl Throttle {
     /// Counts one failure of `user` from `addr`.
     pub fn record_failure(&self, user: &str, addr: Option<IpAddr>) {
         let now = Instant::now();
-        let Ok(mut map) = self.failures.lock() else {
+        let Ok(mut table) = self.table.lock() else {
             return;
         };
-        if map.len() >= MAX_KEYS {
-            map.retain(|_, q| {
-                prune(q, now, self.window);
-                !q.is_empty()
-            });
-        }
         for (key, factor) in Self::keys(user, addr) {
-            let q = map.entry(key).or_default();
+            if !table.failures.contains_key(&key) {
+                if table.failures.len() >= MAX_KEYS {
+                    if let Some(oldest) = table.arrival.pop_front() {
+                        table.failures.remove(&oldest);
+                    }
+                }
+                table.arrival.push_back(key);
+            }
+            let q = table.failures.entry(key).or_default();
             prune(q, now, self.window);
             if q.len() < self.max_failures.saturating_mul(factor) {
                 q.push_back(now);
             }
         }
+    }
+
+    /// Counts a failure of `user` from `addr` before the check that may fail (a password
+    /// hash costs time and memory), so that concurrent attempts cannot all pass the limit;
+    /// `false`, counting nothing, when they are blocked already. A success gives the
+    /// failure back with [`Throttle::forgive`].
+    pub fn reserve(&self, user: &str, addr: Option<IpAddr>) -> bool {
+        if self.is_blocked(user, addr) {
+            return false;
+        }
+        self.record_failure(user, addr);
+        true
+    }
+
+    /// Gives back the failure [`Throttle::reserve`] counted, after a success.
+    pub fn forgive(&self, user: &str, addr: Option<IpAddr>) {
+        let Ok(mut table) = self.table.lock() else {
+            return;
+        };
+        for (key, _) in Self::keys(user, addr) {
+            if let Some(q) = table.failures.get_mut(&key) {
+                q.pop_back();
+            }
+        }
+    }
+
+    /// How many keys are counted (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.table.lock().map(|t| t.failures.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is counted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -114,6 +193,63 @@ mod tests {
         }
         assert!(t.is_blocked("someone-new", ip("10.0.0.9")));
         assert!(!t.is_blocked("someone-new", ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn long_names_cost_no_more_than_short_ones_and_the_table_stays_bounded() {
+        let t = Throttle::new(5, Duration::from_secs(60));
+        let huge = "x".repeat(200 * 1024);
+        t.record_failure(&huge, ip("10.0.0.9"));
+        // Names agreeing on their first 256 bytes count together.
+        let same_start = format!("{}y", "x".repeat(300));
+        for _ in 0..4 {
+            t.record_failure(&same_start, ip("10.0.0.9"));
+        }
+        assert!(t.is_blocked(&huge, ip("10.0.0.9")));
+        // Past MAX_KEYS, the oldest keys go one at a time.
+        let t = Throttle::new(5, Duration::from_secs(60));
+        for i in 0..(MAX_KEYS + 10) {
+            t.record_failure(&format!("u{i}"), None);
+        }
+        assert_eq!(t.len(), MAX_KEYS);
+        assert!(!t.is_blocked(&format!("u{}", MAX_KEYS + 9), None));
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_source() {
+        let t = Throttle::new(1, Duration::from_secs(60));
+        for host in 1..=4 {
+            t.record_failure(&format!("u{host}"), ip(&format!("2001:db8:1:2::{host}")));
+        }
+        assert!(
+            t.is_blocked("someone-new", ip("2001:db8:1:2:ffff::1")),
+            "rotating inside a /64 escapes the throttle"
+        );
+        assert!(!t.is_blocked("someone-new", ip("2001:db8:1:3::1")));
+        // An IPv4-mapped address is the IPv4 address.
+        t.record_failure("v4", ip("10.0.0.7"));
+        assert!(t.is_blocked("v4", ip("::ffff:10.0.0.7")));
+    }
+
+    #[test]
+    fn reservations_hold_concurrent_attempts_to_the_limit_and_successes_give_them_back() {
+        let t = Throttle::new(3, Duration::from_secs(60));
+        let granted = (0..10)
+            .filter(|_| t.reserve("alice", ip("10.0.0.9")))
+            .count();
+        assert_eq!(
+            granted, 3,
+            "more attempts than the limit were let through at once"
+        );
+        let t = Throttle::new(3, Duration::from_secs(60));
+        for _ in 0..10 {
+            assert!(t.reserve("alice", ip("10.0.0.9")));
+            t.forgive("alice", ip("10.0.0.9"));
+        }
+        assert!(
+            !t.is_blocked("alice", ip("10.0.0.9")),
+            "successes were counted as failures"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::cookies::{self, csrf_cookie, session_cookie};
 use super::jwt::{jwt_sign, Claims};
 use super::{now_secs, Caller, Via};
-use crate::credentials::verify_password;
+use crate::credentials::check_password_bounded;
 use crate::db::WebSession;
 use crate::web::error::{ApiCode, ApiError, ApiResult, Body};
 use crate::web::AppState;
@@ -79,7 +79,9 @@ pub async fn login(
         .take(policy::MAX_NAME_LEN)
         .collect();
     let ctx = &state.ctx;
-    if state.throttle.is_blocked(&shown, ip) {
+    // The failure is counted before the password is checked (the check is the costly
+    // part), and given back on success: a burst cannot outrun the limit.
+    if !state.throttle.reserve(&shown, ip) {
         ctx.audit(
             &shown,
             "web.login.failure",
@@ -97,7 +99,6 @@ pub async fn login(
         let shown = shown.clone();
         let client = client.clone();
         async move {
-            state.throttle.record_failure(&shown, ip);
             state
                 .ctx
                 .audit(
@@ -121,9 +122,7 @@ pub async fn login(
     // Always run argon2 once, so an unknown user costs what a known one does.
     let password = Zeroizing::new(body.password);
     let against = hash.clone().unwrap_or_else(|| state.dummy_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &against))
-        .await
-        .unwrap_or(false);
+    let ok = check_password_bounded(password, against).await;
     let (Some(user), Some(_), true) = (user, hash, ok) else {
         return Err(fail("wrong user name or password").await);
     };
@@ -158,6 +157,8 @@ pub async fn login(
             return Err(fail("wrong TOTP code").await);
         }
     }
+    // Logged in: the failure reserved above is given back.
+    state.throttle.forgive(&shown, ip);
     let now = crate::time::now_ms();
     let ttl_ms = crate::time::duration_ms(state.https.session_ttl);
     let session = WebSession {
