@@ -10,32 +10,35 @@ use std::time::{Duration, Instant};
 /// process out of file descriptors does not spin, short enough that logins resume at once.
 pub const BACKOFF: Duration = Duration::from_millis(100);
 
-/// A `warn` at most once per second, carrying how many events it stands for.
+/// A `warn` at most once per `every`, carrying how many events it stands for.
 pub struct RateLimitedWarn {
     what: &'static str,
+    every: Duration,
     last: Mutex<Option<Instant>>,
     unreported: AtomicU64,
 }
 
 impl RateLimitedWarn {
-    /// A reporter for events described by `what` ("SSH accept failed", ...).
-    pub const fn new(what: &'static str) -> RateLimitedWarn {
+    /// A reporter for events described by `what` ("SSH accept failed", ...), a line per
+    /// `every` at most.
+    pub const fn new(what: &'static str, every: Duration) -> RateLimitedWarn {
         RateLimitedWarn {
             what,
+            every,
             last: Mutex::new(None),
             unreported: AtomicU64::new(0),
         }
     }
 
     /// Counts one event; logs it (with those not yet logged) unless a line went out within
-    /// the last second.
+    /// the last `every`.
     pub fn event(&self, detail: &dyn std::fmt::Display) {
         let count = self.unreported.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
         let Ok(mut last) = self.last.lock() else {
             return;
         };
-        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+        if last.is_some_and(|t| now.duration_since(t) < self.every) {
             return;
         }
         *last = Some(now);
@@ -50,7 +53,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_reported_once_and_counted() {
-        let w = RateLimitedWarn::new("test");
+        let w = RateLimitedWarn::new("test", Duration::from_secs(60));
         for _ in 0..1000 {
             w.event(&"x");
         }

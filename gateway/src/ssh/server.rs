@@ -42,9 +42,12 @@ fn russh_config(host_key: PrivateKey) -> RusshConfig {
     }
 }
 
-/// Reports of accept failures and of connections closed over a limit: a line a second at most.
-static ACCEPT_FAILED: RateLimitedWarn = RateLimitedWarn::new("SSH accept failed, retrying");
-static OVER_LIMIT: RateLimitedWarn = RateLimitedWarn::new("SSH connection closed at accept");
+/// Accept failures: the first at once, then a line per 10 s at most while they last.
+static ACCEPT_FAILED: RateLimitedWarn =
+    RateLimitedWarn::new("SSH accept failed, retrying", Duration::from_secs(10));
+/// Connections closed over a limit: a line per second at most, with the count.
+static OVER_LIMIT: RateLimitedWarn =
+    RateLimitedWarn::new("SSH connection closed at accept", Duration::from_secs(1));
 
 /// Serves SSH on `listener` until `shutdown` turns true.
 ///
@@ -117,6 +120,16 @@ async fn connection(
     _slot: ConnectionSlot,
 ) {
     let deadline = tokio::time::Instant::now() + grace;
+    // A second handle on the socket, to close it under a client that stalls in the
+    // handshake: russh sends a disconnect only once the key exchange is done. Kept until
+    // login. Without one (out of file descriptors) the connection is not served.
+    let (stream, closer) = match with_closer(stream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!("SSH connection dropped: cannot duplicate its socket: {e}");
+            return;
+        }
+    };
     // run_stream sends our identification and reads the client's: a silent client is held
     // here, within the grace.
     let mut session =
@@ -134,23 +147,26 @@ async fn connection(
             }
         };
     let handle = session.handle();
-    let grace_over = async {
+    let grace_over = async move {
         let login = async { logged_in.wait_for(|l| *l).await.is_ok() };
         match tokio::time::timeout_at(deadline, login).await {
-            Err(_) => {}
+            Err(_) => closer,
             // Logged in, or the handler is gone and the session is ending by itself.
-            Ok(_) => std::future::pending().await,
+            Ok(_) => {
+                drop(closer);
+                std::future::pending().await
+            }
         }
     };
-    let reason = tokio::select! {
+    let (reason, closer) = tokio::select! {
         result = &mut session => {
             if let Err(e) = result {
                 tracing::debug!("SSH connection ended with an error: {e}");
             }
             return;
         }
-        _ = grace_over => "not logged in within the login grace time",
-        _ = async { let _ = shutdown.wait_for(|s| *s).await; } => "menwei gateway is shutting down",
+        closer = grace_over => ("not logged in within the login grace time", Some(closer)),
+        _ = async { let _ = shutdown.wait_for(|s| *s).await; } => ("menwei gateway is shutting down", None),
     };
     if handle
         .disconnect(Disconnect::ByApplication, reason.into(), String::new())
@@ -159,7 +175,27 @@ async fn connection(
     {
         tracing::debug!("SSH connection gone before its disconnect");
     }
+    if let Some(closer) = closer {
+        if tokio::time::timeout(DISCONNECT_WAIT, &mut session)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::debug!("SSH connection closed: not logged in within login_grace");
+        let _ = closer.shutdown(std::net::Shutdown::Both);
+    }
     if let Err(e) = session.await {
         tracing::debug!("SSH connection ended with an error: {e}");
     }
+}
+
+/// How long a disconnect may take before the socket is shut down under the session.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// `stream` and a duplicate of its socket that can shut it down.
+fn with_closer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std = stream.into_std()?;
+    let closer = std.try_clone()?;
+    Ok((TcpStream::from_std(std)?, closer))
 }

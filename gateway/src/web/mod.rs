@@ -341,7 +341,10 @@ async fn accept_loop(
     use tower::ServiceExt as _;
 
     static HTTPS_ACCEPT_FAILED: crate::accept::RateLimitedWarn =
-        crate::accept::RateLimitedWarn::new("HTTPS accept failed, retrying");
+        crate::accept::RateLimitedWarn::new(
+            "HTTPS accept failed, retrying",
+            Duration::from_secs(10),
+        );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
