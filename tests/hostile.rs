@@ -191,7 +191,16 @@ fn channels_past_the_cap_on_one_connection_are_refused() {
     wait_until("the ControlMaster socket", SHORT, || {
         std::path::Path::new(control).exists().then_some(())
     });
-    let mux = ["-S", control, "-o", "ControlMaster=no"];
+    // Every client through the master's connection: ProxyCommand=false stops ssh falling
+    // back to a connection of its own when the master's channel is refused.
+    let mux = [
+        "-S",
+        control,
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ProxyCommand=false",
+    ];
     let held: Vec<Spawned> = (0..3)
         .map(|i| {
             let cmd = format!("echo started-{i}; sleep 4; echo held-{i}");
@@ -203,12 +212,9 @@ fn channels_past_the_cap_on_one_connection_are_refused() {
         s.wait_stdout(&format!("started-{i}"), SHORT);
     }
     // Three channels are open on the one connection: a fourth is refused, with a line.
-    // (ProxyCommand=false: refused by the master, ssh would otherwise fall back to a
-    // connection of its own.)
-    let extra_opts = [&mux[..], &["-o", "ProxyCommand=false"]].concat();
     let out = w
         .alice
-        .ssh(&w.gw, &login, &extra_opts, &["echo extra"], Stdin::Null);
+        .ssh(&w.gw, &login, &mux, &["echo extra"], Stdin::Null);
     assert!(
         !out.success() && !out.stdout_text().contains("extra"),
         "a fourth channel ran:\n{out}"
@@ -223,9 +229,16 @@ fn channels_past_the_cap_on_one_connection_are_refused() {
         assert!(out.stdout_text().contains(&format!("held-{i}")), "{out}");
     }
     // The three closed: their slots came back.
+    let t = Instant::now();
     let out = w
         .alice
         .ssh(&w.gw, &login, &mux, &["echo again"], Stdin::Null);
+    eprintln!("AGAIN1 {out}");
+    std::thread::sleep(Duration::from_secs(3));
+    let out = w
+        .alice
+        .ssh(&w.gw, &login, &mux, &["echo again"], Stdin::Null);
+    eprintln!("AGAIN2 {:?} {out} LOG:{}", t.elapsed(), w.gw.log());
     out.ok();
     assert_eq!(out.stdout_text().trim(), "again");
 }
