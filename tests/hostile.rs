@@ -137,6 +137,17 @@ fn ssh_logins_work_again_after_file_descriptors_ran_out() {
     let out = w.alice.exec(&w.gw, "web01", "echo after-exhaustion");
     out.ok();
     assert_eq!(out.stdout_text().trim(), "after-exhaustion");
+    // The HTTPS door came through it too: it answers.
+    let https = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(SHORT)
+        .build()
+        .unwrap();
+    let page = https
+        .get(format!("https://127.0.0.1:{}/api/v1/me", w.gw.https_port))
+        .send()
+        .expect("HTTPS does not answer after the file descriptors ran out");
+    assert_eq!(page.status().as_u16(), 401, "unauthenticated /api/v1/me");
 }
 
 #[test]
