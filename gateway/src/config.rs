@@ -118,6 +118,15 @@ pub struct SshConfig {
     /// Sessions without traffic for this long are closed. Set from `[policy] idle_timeout`
     /// (the one place it is written; the policy requires it to be longer than zero).
     pub idle_timeout: Option<Duration>,
+    /// Open SSH connections the gateway holds at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Open SSH connections from one source address; more are closed on accept, so one
+    /// address cannot take the headroom every other engineer needs.
+    pub max_connections_per_address: usize,
+    /// A connection not authenticated this long after accept is closed.
+    pub login_grace: Duration,
+    /// Session channels open at once on one connection; further opens are refused.
+    pub max_channels_per_connection: usize,
 }
 
 /// `[database]`.
@@ -232,6 +241,47 @@ impl Config {
             }
             None => 5,
         };
+        let count = |key: &str, v: Option<&Spanned<i64>>, default: usize| match v {
+            Some(v) => {
+                let n = *v.get_ref();
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        src.invalid(
+                            key,
+                            v,
+                            format!("{n}: expected a whole number from 1 to 1000000"),
+                        )
+                    })
+            }
+            None => Ok(default),
+        };
+        let max_connections = count("ssh.max_connections", ssh.max_connections.as_ref(), 1000)?;
+        let max_connections_per_address = count(
+            "ssh.max_connections_per_address",
+            ssh.max_connections_per_address.as_ref(),
+            50,
+        )?;
+        let max_channels_per_connection = count(
+            "ssh.max_channels_per_connection",
+            ssh.max_channels_per_connection.as_ref(),
+            10,
+        )?;
+        let login_grace = src.duration_or(
+            "ssh.login_grace",
+            ssh.login_grace.as_ref(),
+            Duration::from_secs(30),
+        )?;
+        if login_grace.is_zero() {
+            if let Some(v) = &ssh.login_grace {
+                return Err(src.invalid(
+                    "ssh.login_grace",
+                    v,
+                    "must be longer than zero".to_string(),
+                ));
+            }
+        }
         let ssh = SshConfig {
             listen,
             host_key: src.path_or(
@@ -247,6 +297,10 @@ impl Config {
             )?,
             // Filled from the policy below.
             idle_timeout: None,
+            max_connections,
+            max_connections_per_address,
+            login_grace,
+            max_channels_per_connection,
         };
 
         let database = raw.database.unwrap_or_default();
@@ -460,6 +514,10 @@ struct RawSsh {
     max_auth_failures: Option<Spanned<i64>>,
     auth_failure_window: Option<Spanned<String>>,
     idle_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    max_connections_per_address: Option<Spanned<i64>>,
+    login_grace: Option<Spanned<String>>,
+    max_channels_per_connection: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -508,6 +566,10 @@ mod tests {
         );
         assert_eq!(c.ssh.max_auth_failures, 5);
         assert_eq!(c.ssh.auth_failure_window, Duration::from_secs(300));
+        assert_eq!(c.ssh.max_connections, 1000);
+        assert_eq!(c.ssh.max_connections_per_address, 50);
+        assert_eq!(c.ssh.login_grace, Duration::from_secs(30));
+        assert_eq!(c.ssh.max_channels_per_connection, 10);
         assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
         assert_eq!(c.database.url, "sqlite:///etc/menwei/menwei.db");
         assert_eq!(c.recordings.dir, Path::new("/etc/menwei/recordings"));
@@ -559,6 +621,33 @@ mod tests {
         let e = parse(text).unwrap_err().to_string();
         assert!(
             e.starts_with("/etc/menwei/menwei.toml:3:10: invalid value for key ssh.listen"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_connection_limits_name_file_line_and_key() {
+        let e = parse("[ssh]\nmax_connections = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "/etc/menwei/menwei.toml:2:19: invalid value for key ssh.max_connections: 0"
+            ),
+            "{e}"
+        );
+        let e = parse("[ssh]\n\nlogin_grace = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:3:15: invalid value for key ssh.login_grace"),
+            "{e}"
+        );
+        let e = parse("[ssh]\nmax_channels_per_connection = \"ten\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:") && e.contains("ssh.max_channels_per_connection"),
             "{e}"
         );
     }

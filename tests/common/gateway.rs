@@ -155,10 +155,24 @@ impl Gateway {
     /// Starts `menwei serve` and waits until it listens. A port that another test took
     /// between [`free_port`] and now is replaced by a new one (the config follows).
     pub fn serve(&mut self) {
+        self.serve_under(&[]);
+    }
+
+    /// [`Gateway::serve`] with `menwei serve` run by `wrapper` (a program and its arguments
+    /// that execs the command it is given, e.g. `prlimit --nofile=256:256 --`); the pid is
+    /// still the gateway's.
+    pub fn serve_under(&mut self, wrapper: &[&str]) {
         assert!(self.serve.is_none(), "already serving");
         let mut attempts = 0;
         let child = loop {
-            let mut c = Command::new(menwei_bin());
+            let mut c = match wrapper.split_first() {
+                None => Command::new(menwei_bin()),
+                Some((program, args)) => {
+                    let mut c = Command::new(program);
+                    c.args(args).arg(menwei_bin());
+                    c
+                }
+            };
             c.arg("serve").arg("--config").arg(&self.config);
             c.env("RUST_BACKTRACE", "1");
             let mut child = Spawned::start(c, Stdin::Null, None);

@@ -20,6 +20,8 @@ pub struct WorldOpts {
     pub replace: &'static [(&'static str, &'static str)],
     /// `[https] assets`: the built page (`web-terminal/dist`) to serve, `None` for the API only.
     pub assets: Option<std::path::PathBuf>,
+    /// A wrapper `menwei serve` runs under ([`Gateway::serve_under`]), empty for none.
+    pub serve_under: &'static [&'static str],
 }
 
 impl Default for WorldOpts {
@@ -30,6 +32,7 @@ impl Default for WorldOpts {
             config: "",
             replace: &[],
             assets: None,
+            serve_under: &[],
         }
     }
 }
@@ -77,7 +80,7 @@ impl World {
             gw.pin("web01");
         }
         let grant = opts.grant_for.map(|d| gw.grant("alice", "web01", d));
-        gw.serve();
+        gw.serve_under(opts.serve_under);
         World {
             gw,
             web01,

@@ -203,6 +203,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
+            // The server's own log (accept failures, refusals at a limit, errors) on stderr;
+            // MENWEI_LOG (an env-filter: `info`, `menwei=debug`) changes how much.
+            let filter = tracing_subscriber::EnvFilter::try_from_env("MENWEI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(filter)
+                .try_init();
             let config = load_config(cli.config.as_deref())?;
             let db = Db::connect(&config.database.url).await?;
             crate::serve::run(config, db).await?;

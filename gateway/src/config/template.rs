@@ -20,6 +20,14 @@ host_key = "ssh_host_ed25519_key"
 # Failed logins allowed per user and per source address within auth_failure_window.
 max_auth_failures = 5
 auth_failure_window = "5m"
+# Limits that keep the door open under a flood: connections held at once, from one
+# source address, the time a connection has to log in, and session channels open at
+# once on one connection (OpenSSH ControlMaster). Over a limit, the connection is
+# closed at accept (or the channel refused).
+max_connections = 1000
+max_connections_per_address = 50
+login_grace = "30s"
+max_channels_per_connection = 10
 
 [database]
 # sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 use super::channel;
 use super::conn_state::ConnState;
+use super::limits::ChannelLimit;
 use crate::session::upstream::fingerprint;
 use crate::session::Context;
 
@@ -36,13 +37,24 @@ pub struct Connection {
     totp: Option<PendingTotp>,
     state: Option<Arc<ConnState>>,
     gone: watch::Sender<bool>,
+    /// Turns true at login: the accept loop stops the login grace clock.
+    logged_in: watch::Sender<bool>,
+    /// Session channels open at once (`[ssh] max_channels_per_connection`).
+    channels: ChannelLimit,
 }
 
 impl Connection {
-    /// A handler for a connection from `peer`.
-    pub fn new(ctx: Arc<Context>, peer: Option<SocketAddr>) -> Connection {
+    /// A handler for a connection from `peer`; `logged_in` is told when it authenticates.
+    pub fn new(
+        ctx: Arc<Context>,
+        peer: Option<SocketAddr>,
+        logged_in: watch::Sender<bool>,
+    ) -> Connection {
         let (gone, _) = watch::channel(false);
+        let channels = ChannelLimit::new(ctx.config.ssh.max_channels_per_connection);
         Connection {
+            logged_in,
+            channels,
             ctx,
             peer,
             authed: None,
@@ -426,6 +438,7 @@ impl server::Handler for Connection {
             session.handle(),
             self.gone.subscribe(),
         )));
+        let _ = self.logged_in.send(true);
         Ok(())
     }
 
@@ -441,8 +454,19 @@ impl server::Handler for Connection {
                 .await;
             return Ok(());
         };
+        let Some(slot) = self.channels.open() else {
+            // Past `max_channels_per_connection`: the client reads "resource shortage".
+            tracing::debug!(engineer = %state.engineer, "session channel refused: max_channels_per_connection");
+            reply
+                .reject(russh::ChannelOpenFailure::ResourceShortage)
+                .await;
+            return Ok(());
+        };
         reply.accept().await;
-        tokio::spawn(channel::run(state, channel));
+        tokio::spawn(async move {
+            channel::run(state, channel).await;
+            drop(slot);
+        });
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod commands;
 pub mod conn_state;
 pub mod connection;
+pub mod limits;
 pub mod menu;
 pub mod relay;
 pub mod request_prompt;

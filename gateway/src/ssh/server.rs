@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use russh::keys::PrivateKey;
-use russh::server::{Config as RusshConfig, Server as _};
-use russh::{MethodKind, MethodSet};
-use tokio::net::TcpListener;
+use russh::server::Config as RusshConfig;
+use russh::{Disconnect, MethodKind, MethodSet};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::connection::Connection;
+use super::limits::{ConnectionLimits, ConnectionSlot};
+use crate::accept::{self, RateLimitedWarn};
 use crate::session::Context;
 
 /// The russh server configuration: public key (then keyboard-interactive for the TOTP code
@@ -40,23 +42,20 @@ fn russh_config(host_key: PrivateKey) -> RusshConfig {
     }
 }
 
-struct Acceptor {
-    ctx: Arc<Context>,
-}
-
-impl russh::server::Server for Acceptor {
-    type Handler = Connection;
-
-    fn new_client(&mut self, peer: Option<std::net::SocketAddr>) -> Connection {
-        Connection::new(self.ctx.clone(), peer)
-    }
-
-    fn handle_session_error(&mut self, error: russh::Error) {
-        tracing::debug!("connection ended with an error: {error}");
-    }
-}
+/// Accept failures: the first at once, then a line per 10 s at most while they last.
+static ACCEPT_FAILED: RateLimitedWarn =
+    RateLimitedWarn::new("SSH accept failed, retrying", Duration::from_secs(10));
+/// Connections closed over a limit: a line per second at most, with the count.
+static OVER_LIMIT: RateLimitedWarn =
+    RateLimitedWarn::new("SSH connection closed at accept", Duration::from_secs(1));
 
 /// Serves SSH on `listener` until `shutdown` turns true.
+///
+/// Our own accept loop rather than russh's `run_on_socket`, whose loop ends for good on the
+/// first failed `accept` (EMFILE when file descriptors run out): here a failure is logged,
+/// followed by a short back-off, and the loop keeps listening. A connection over
+/// `max_connections` or `max_connections_per_address` is closed at once, before any SSH
+/// byte is sent; one not authenticated within `login_grace` is disconnected.
 pub async fn serve(
     ctx: Arc<Context>,
     host_key: PrivateKey,
@@ -64,14 +63,139 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(russh_config(host_key));
-    let mut acceptor = Acceptor { ctx };
-    let running = acceptor.run_on_socket(config, &listener);
-    let handle = running.handle();
-    tokio::select! {
-        result = running => result.map_err(|e| anyhow::anyhow!("SSH server stopped: {e}")),
-        _ = shutdown.wait_for(|s| *s) => {
-            handle.shutdown("menwei gateway is shutting down".into());
-            Ok(())
+    let ssh = &ctx.config.ssh;
+    let limits = ConnectionLimits::new(ssh.max_connections, ssh.max_connections_per_address);
+    let grace = ssh.login_grace;
+    let mut failing = false;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    failing = true;
+                    ACCEPT_FAILED.event(&e);
+                    tokio::time::sleep(accept::BACKOFF).await;
+                    continue;
+                }
+            },
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return Ok(()),
+        };
+        if std::mem::take(&mut failing) {
+            tracing::info!("SSH accept works again");
         }
+        let slot = match limits.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(over) => {
+                // Dropping the stream closes it; no audit row per attempt (no audit flooding).
+                OVER_LIMIT.event(&format_args!("{over} ({})", peer.ip()));
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("set_nodelay failed: {e}");
+        }
+        let (logged_in, logged_in_rx) = watch::channel(false);
+        let handler = Connection::new(ctx.clone(), Some(peer), logged_in);
+        tokio::spawn(connection(
+            config.clone(),
+            stream,
+            handler,
+            logged_in_rx,
+            grace,
+            shutdown.clone(),
+            slot,
+        ));
     }
+}
+
+/// Runs one admitted connection until it ends, the login grace passes without a login, or the
+/// gateway shuts down. Holds its `slot` until then.
+async fn connection(
+    config: Arc<RusshConfig>,
+    stream: TcpStream,
+    handler: Connection,
+    mut logged_in: watch::Receiver<bool>,
+    grace: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    _slot: ConnectionSlot,
+) {
+    let deadline = tokio::time::Instant::now() + grace;
+    // A second handle on the socket, to close it under a client that stalls in the
+    // handshake: russh sends a disconnect only once the key exchange is done. Kept until
+    // login. Without one (out of file descriptors) the connection is not served.
+    let (stream, closer) = match with_closer(stream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!("SSH connection dropped: cannot duplicate its socket: {e}");
+            return;
+        }
+    };
+    // run_stream sends our identification and reads the client's: a silent client is held
+    // here, within the grace.
+    let mut session =
+        match tokio::time::timeout_at(deadline, russh::server::run_stream(config, stream, handler))
+            .await
+        {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                tracing::debug!("SSH connection setup failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("SSH connection closed: no identification within login_grace");
+                return;
+            }
+        };
+    let handle = session.handle();
+    let grace_over = async move {
+        let login = async { logged_in.wait_for(|l| *l).await.is_ok() };
+        match tokio::time::timeout_at(deadline, login).await {
+            Err(_) => closer,
+            // Logged in, or the handler is gone and the session is ending by itself.
+            Ok(_) => {
+                drop(closer);
+                std::future::pending().await
+            }
+        }
+    };
+    let (reason, closer) = tokio::select! {
+        result = &mut session => {
+            if let Err(e) = result {
+                tracing::debug!("SSH connection ended with an error: {e}");
+            }
+            return;
+        }
+        closer = grace_over => ("not logged in within the login grace time", Some(closer)),
+        _ = async { let _ = shutdown.wait_for(|s| *s).await; } => ("menwei gateway is shutting down", None),
+    };
+    if handle
+        .disconnect(Disconnect::ByApplication, reason.into(), String::new())
+        .await
+        .is_err()
+    {
+        tracing::debug!("SSH connection gone before its disconnect");
+    }
+    if let Some(closer) = closer {
+        if tokio::time::timeout(DISCONNECT_WAIT, &mut session)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::debug!("SSH connection closed: not logged in within login_grace");
+        let _ = closer.shutdown(std::net::Shutdown::Both);
+    }
+    if let Err(e) = session.await {
+        tracing::debug!("SSH connection ended with an error: {e}");
+    }
+}
+
+/// How long a disconnect may take before the socket is shut down under the session.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// `stream` and a duplicate of its socket that can shut it down.
+fn with_closer(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std = stream.into_std()?;
+    let closer = std.try_clone()?;
+    Ok((TcpStream::from_std(std)?, closer))
 }

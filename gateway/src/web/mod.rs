@@ -340,14 +340,21 @@ async fn accept_loop(
     use hyper_util::server::conn::auto::Builder;
     use tower::ServiceExt as _;
 
+    static HTTPS_ACCEPT_FAILED: crate::accept::RateLimitedWarn =
+        crate::accept::RateLimitedWarn::new(
+            "HTTPS accept failed, retrying",
+            Duration::from_secs(10),
+        );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!("cannot accept an HTTPS connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // EMFILE and the like: report (once a second at most), back off, keep
+                    // listening.
+                    HTTPS_ACCEPT_FAILED.event(&e);
+                    tokio::time::sleep(crate::accept::BACKOFF).await;
                     continue;
                 }
             },

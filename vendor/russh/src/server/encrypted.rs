@@ -1448,6 +1448,13 @@ impl Session {
                 let channel_num = map_err!(ChannelId::decode(r))?;
                 map_err!(ensure_end(r))?;
                 if !self.common.is_established_channel(channel_num) {
+                    // Menwei patch: when this side closed first, `Encrypted::close` already
+                    // forgot the channel and this is the peer's reply. The application's
+                    // half still waits on the channel: tell it and drop it, or it waits
+                    // (and holds its resources) until the whole connection ends.
+                    if let Some(chan) = self.channels.remove(&channel_num) {
+                        chan.send(ChannelMsg::Close).await.unwrap_or(())
+                    }
                     return Ok(());
                 }
                 if let Some(ref mut enc) = self.common.encrypted {
