@@ -24,25 +24,59 @@ pub const MAX_PASSWORD: usize = 1024;
 
 // ---- passwords ----
 
-/// Password checks running at once: one per core. Each argon2id check takes 19 MiB and a
-/// core for a few dozen milliseconds; a burst of logins waits here instead of taking the
-/// memory and the cores that carry live sessions.
-static CHECKS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(
-        std::thread::available_parallelism()
-            .map(std::num::NonZeroUsize::get)
-            .unwrap_or(1),
-    )
-});
+/// A password check waiting for a checker thread: the password, the stored hash, where the
+/// answer goes.
+type Check = (
+    Zeroizing<String>,
+    String,
+    tokio::sync::oneshot::Sender<bool>,
+);
 
-/// [`verify_password`] off the async runtime, at most one check per core at a time.
+/// Checks queued at most; a burst past it waits for room.
+const CHECK_QUEUE: usize = 1024;
+
+/// The password checkers: one thread per core, for the whole process. Each argon2id check
+/// takes 19 MiB and a core for a few dozen milliseconds; a burst of logins waits in the
+/// queue instead of taking the cores that carry live sessions, and the memory stays that
+/// of a few threads (500 logins at once straight on the blocking pool took 8 GiB; behind a
+/// semaphore but spread over its threads, whose allocator arenas keep what they freed, 350
+/// MiB; here about 180 MiB, mostly the connections' buffers: `tests/hostile.rs`).
+static CHECKERS: std::sync::LazyLock<tokio::sync::mpsc::Sender<Check>> =
+    std::sync::LazyLock::new(|| {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Check>(CHECK_QUEUE);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let threads = std::thread::available_parallelism()
+            .map(std::num::NonZeroUsize::get)
+            .unwrap_or(1);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("menwei-password-{i}"))
+                .spawn(move || loop {
+                    let next = match rx.lock() {
+                        Ok(mut rx) => rx.blocking_recv(),
+                        Err(_) => None,
+                    };
+                    let Some((password, hash, answer)) = next else {
+                        return;
+                    };
+                    let _ = answer.send(verify_password(&password, &hash));
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a password checker thread: {e}");
+            }
+        }
+        tx
+    });
+
+/// [`verify_password`] on the password checker threads (one per core); `false` if no
+/// checker can answer (fail closed).
 pub async fn check_password_bounded(password: Zeroizing<String>, hash: String) -> bool {
-    let Ok(_turn) = CHECKS.acquire().await else {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    if CHECKERS.send((password, hash, answer)).await.is_err() {
         return false;
-    };
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+    }
+    answered.await.unwrap_or(false)
 }
 
 /// An argon2id PHC string for `password`.
