@@ -48,19 +48,6 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// Resolves with the end reason once the session is ending.
-    pub async fn ended(&self) -> End {
-        let mut rx = self.end.subscribe();
-        loop {
-            if let Some(end) = rx.borrow_and_update().clone() {
-                return end;
-            }
-            if rx.changed().await.is_err() {
-                return closed();
-            }
-        }
-    }
-
     /// A handle that resolves once the session is ending, to keep across the packets of a
     /// relay loop (one subscription, not one per packet).
     pub fn ending(&self) -> Ending {
@@ -348,12 +335,13 @@ async fn supervise(
     mut gone: watch::Receiver<bool>,
 ) {
     let mut notices = live.notices.subscribe();
+    let mut ending = live.ending();
     let end = loop {
         // Biased: an end already decided (terminated, revoked, expired) wins over the client
         // going away, which it causes (the browser relay closes its socket on the end).
         tokio::select! {
             biased;
-            end = live.ended() => break end,
+            end = ending.wait() => break end,
             _ = live.recorder.failed() => break End::recording_failed(),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new(EndCode::ClientClosed, "the engineer closed the connection"),
             notice = notices.recv() => {

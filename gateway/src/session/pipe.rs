@@ -327,16 +327,16 @@ impl<'a> Pipe<'a> {
                 pix_width,
                 pix_height,
             } => {
-                if rec
+                if self
                     .record(Event::Resize {
                         channel: ch,
                         cols,
                         rows,
                     })
                     .await
-                    .is_err()
+                    == Step::Stop
                 {
-                    return self.recording_failed();
+                    return Step::Stop;
                 }
                 let _ = self
                     .to_target
@@ -348,29 +348,29 @@ impl<'a> Pipe<'a> {
                 Step::Go
             }
             Input::Signal(sig) => {
-                if rec
+                if self
                     .record(Event::Signal {
                         channel: ch,
                         name: sig_name(&sig),
                     })
                     .await
-                    .is_err()
+                    == Step::Stop
                 {
-                    return self.recording_failed();
+                    return Step::Stop;
                 }
                 let _ = self.to_target.signal(sig).await;
                 Step::Go
             }
             Input::Eof => {
-                if rec
+                if self
                     .record(Event::Eof {
                         channel: ch,
                         from: Side::Engineer,
                     })
                     .await
-                    .is_err()
+                    == Step::Stop
                 {
-                    return self.recording_failed();
+                    return Step::Stop;
                 }
                 let _ = self.to_target.eof().await;
                 Step::Go
@@ -415,7 +415,6 @@ impl<'a> Pipe<'a> {
     /// after the EOF would then never reach the engineer.
     pub async fn output(&self, mut from_target: ChannelReadHalf, queue: queue::Sender<Output>) {
         let ch = self.ch;
-        let rec = &self.live.recorder;
         let mut ending = self.live.ending();
         let mut eof_held = false;
         loop {
@@ -514,8 +513,7 @@ impl<'a> Pipe<'a> {
                 _ => (None, None),
             };
             if let Some(event) = event {
-                if rec.record(event).await.is_err() {
-                    let _ = self.recording_failed();
+                if self.record(event).await == Step::Stop {
                     return;
                 }
             }
