@@ -47,12 +47,7 @@ impl Context {
         subject: &str,
         detail: serde_json::Value,
     ) -> Result<(), AuditError> {
-        let event = AuditEvent {
-            actor: actor.to_string(),
-            action,
-            subject: subject.to_string(),
-            detail,
-        };
+        let event = AuditEvent::new(actor, action, subject).with_detail(detail);
         audit::append(&self.db, &self.config.node_name, event)
             .await
             .map(|_| ())
@@ -67,12 +62,7 @@ impl Context {
         subject: &str,
         detail: serde_json::Value,
     ) {
-        let event = AuditEvent {
-            actor: actor.to_string(),
-            action,
-            subject: subject.to_string(),
-            detail,
-        };
+        let event = AuditEvent::new(actor, action, subject).with_detail(detail);
         if let Err(e) = audit::append(&self.db, &self.config.node_name, event.clone()).await {
             audit::unwritten(&self.config.node_name, &event, &e);
         }
