@@ -88,12 +88,52 @@ impl Throttle {
 
     /// Whether `user` from `addr` has used up its failures.
     pub fn is_blocked(&self, user: &str, addr: Option<IpAddr>) -> bool {
-        let now = Instant::now();
         let Ok(mut table) = self.table.lock() else {
             // A poisoned lock means a panic elsewhere: fail closed.
             return true;
         };
-        Self::keys(user, addr).iter().any(|(key, factor)| {
+        self.blocked(&mut table, &Self::keys(user, addr), Instant::now())
+    }
+
+    /// Counts one failure of `user` from `addr`.
+    pub fn record_failure(&self, user: &str, addr: Option<IpAddr>) {
+        let Ok(mut table) = self.table.lock() else {
+            return;
+        };
+        self.count(&mut table, Self::keys(user, addr), Instant::now());
+    }
+
+    /// Counts a failure of `user` from `addr` before the check that may fail (a password
+    /// hash costs time and memory), so that concurrent attempts cannot all pass the limit:
+    /// the look and the count are one step under the lock. `false`, counting nothing, when
+    /// they are blocked already. A success gives the failure back with [`Throttle::forgive`].
+    pub fn reserve(&self, user: &str, addr: Option<IpAddr>) -> bool {
+        let Ok(mut table) = self.table.lock() else {
+            return false;
+        };
+        let keys = Self::keys(user, addr);
+        let now = Instant::now();
+        if self.blocked(&mut table, &keys, now) {
+            return false;
+        }
+        self.count(&mut table, keys, now);
+        true
+    }
+
+    /// Gives back the failure [`Throttle::reserve`] counted, after a success.
+    pub fn forgive(&self, user: &str, addr: Option<IpAddr>) {
+        let Ok(mut table) = self.table.lock() else {
+            return;
+        };
+        for (key, _) in Self::keys(user, addr) {
+            if let Some(q) = table.failures.get_mut(&key) {
+                q.pop_back();
+            }
+        }
+    }
+
+    fn blocked(&self, table: &mut Table, keys: &[(Key, usize)], now: Instant) -> bool {
+        keys.iter().any(|(key, factor)| {
             table.failures.get_mut(key).is_some_and(|q| {
                 prune(q, now, self.window);
                 q.len() >= self.max_failures.saturating_mul(*factor)
@@ -101,13 +141,8 @@ impl Throttle {
         })
     }
 
-    /// Counts one failure of `user` from `addr`.
-    pub fn record_failure(&self, user: &str, addr: Option<IpAddr>) {
-        let now = Instant::now();
-        let Ok(mut table) = self.table.lock() else {
-            return;
-        };
-        for (key, factor) in Self::keys(user, addr) {
+    fn count(&self, table: &mut Table, keys: Vec<(Key, usize)>, now: Instant) {
+        for (key, factor) in keys {
             if !table.failures.contains_key(&key) {
                 if table.failures.len() >= MAX_KEYS {
                     if let Some(oldest) = table.arrival.pop_front() {
@@ -120,30 +155,6 @@ impl Throttle {
             prune(q, now, self.window);
             if q.len() < self.max_failures.saturating_mul(factor) {
                 q.push_back(now);
-            }
-        }
-    }
-
-    /// Counts a failure of `user` from `addr` before the check that may fail (a password
-    /// hash costs time and memory), so that concurrent attempts cannot all pass the limit;
-    /// `false`, counting nothing, when they are blocked already. A success gives the
-    /// failure back with [`Throttle::forgive`].
-    pub fn reserve(&self, user: &str, addr: Option<IpAddr>) -> bool {
-        if self.is_blocked(user, addr) {
-            return false;
-        }
-        self.record_failure(user, addr);
-        true
-    }
-
-    /// Gives back the failure [`Throttle::reserve`] counted, after a success.
-    pub fn forgive(&self, user: &str, addr: Option<IpAddr>) {
-        let Ok(mut table) = self.table.lock() else {
-            return;
-        };
-        for (key, _) in Self::keys(user, addr) {
-            if let Some(q) = table.failures.get_mut(&key) {
-                q.pop_back();
             }
         }
     }
@@ -250,6 +261,25 @@ mod tests {
             !t.is_blocked("alice", ip("10.0.0.9")),
             "successes were counted as failures"
         );
+    }
+
+    #[test]
+    fn concurrent_reservations_from_many_threads_stay_within_the_limit() {
+        let t = std::sync::Arc::new(Throttle::new(3, Duration::from_secs(60)));
+        let granted: usize = (0..16)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .filter(|_| t.reserve("alice", ip("10.0.0.9")))
+                        .count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap_or(usize::MAX))
+            .sum();
+        assert_eq!(granted, 3);
     }
 
     #[test]
