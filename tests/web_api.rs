@@ -59,6 +59,11 @@ impl Answer {
 
 impl Api {
     fn new(gw: &Gateway) -> Api {
+        Api::from_address(gw, "127.0.0.1")
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address is this machine).
+    fn from_address(gw: &Gateway, ip: &str) -> Api {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Api {
             base: format!("https://127.0.0.1:{}", gw.https_port),
@@ -66,6 +71,7 @@ impl Api {
             http: Client::builder()
                 .danger_accept_invalid_certs(true)
                 .cookie_provider(jar)
+                .local_address(ip.parse::<std::net::IpAddr>().unwrap())
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
@@ -73,19 +79,6 @@ impl Api {
             bearer: None,
             engineer_visible: true,
         }
-    }
-
-    /// A client whose connections come from `ip` (any 127.0.0.0/8 address is this machine).
-    fn from_address(gw: &Gateway, ip: &str) -> Api {
-        let mut api = Api::new(gw);
-        api.http = Client::builder()
-            .danger_accept_invalid_certs(true)
-            .cookie_provider(api.jar.clone())
-            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        api
     }
 
     fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {

@@ -337,20 +337,18 @@ impl Config {
         };
 
         // Grant limits and per-target rules are policy now: reloaded with it on SIGHUP.
-        for (table, moved) in [
+        for (present, table, moved) in [
             (
+                raw.grants.is_some(),
                 "grants",
                 "[grants] max_duration moved to [policy] max_grant; move the line there",
             ),
             (
+                raw.targets.is_some(),
                 "targets",
                 "[targets.NAME] moved to [policy.targets.NAME]; rename the table",
             ),
         ] {
-            let present = match table {
-                "grants" => raw.grants.is_some(),
-                _ => raw.targets.is_some(),
-            };
             if present {
                 return Err(syntax_error(
                     path,

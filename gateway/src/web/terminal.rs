@@ -109,16 +109,16 @@ pub async fn open(
     let rows = q.rows.unwrap_or(24).clamp(5, 500);
     // The shell's locale, through the same allow-list as an SSH client's `env` requests.
     let rules = state.ctx.policy.current().channel_rules(&q.target);
-    let env: Vec<(&'static str, &'static str)> =
-        locale::shell_env(q.lang.as_deref().and_then(Lang::parse))
-            .into_iter()
-            .filter(|(name, _)| {
-                matches!(
-                    policy::channel_request(&ChannelRequest::Env { name }, &rules),
-                    Decision::Allow(())
-                )
-            })
-            .collect();
+    let env: Vec<(String, String)> = locale::shell_env(q.lang.as_deref().and_then(Lang::parse))
+        .into_iter()
+        .filter(|(name, _)| {
+            matches!(
+                policy::channel_request(&ChannelRequest::Env { name }, &rules),
+                Decision::Allow(())
+            )
+        })
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     let (gone_tx, gone_rx) = watch::channel(false);
     // The same decision as SSH: a live grant, a pinned target, a writable recording.
     let live = session::open(
@@ -151,7 +151,7 @@ async fn relay(
     socket: WebSocket,
     cols: u32,
     rows: u32,
-    env: &[(&str, &str)],
+    env: &[(String, String)],
 ) {
     let (mut to_page, from_page) = socket.split();
     let channel = match live.upstream.open_session().await {
@@ -164,10 +164,6 @@ async fn relay(
     };
     let (from_target, to_target) = channel.split();
     let pipe = Pipe::new(&live, BROWSER_CHANNEL, true, &to_target);
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(name, value)| ((*name).to_string(), (*value).to_string()))
-        .collect();
     let pty = PtySpec {
         term: "xterm-256color".into(),
         cols,
@@ -180,7 +176,7 @@ async fn relay(
         .start(pipe::Start {
             kind: "browser",
             refused: &[],
-            env: &env,
+            env,
             pty: Some(&pty),
             program: &Program::Shell,
             shell_reply: false,
