@@ -323,3 +323,191 @@ fn a_burst_of_web_logins_is_bounded_and_ssh_is_served_meanwhile() {
         "500 concurrent logins grew the gateway by {grown} KiB"
     );
 }
+
+/// This process's soft limit on open files.
+fn open_file_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+/// The number of open file descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// 20,000 idle TCP connections from 40 addresses (or as many as this process may open):
+/// more than `max_connections` (1000) and than 40 × `max_connections_per_address` (50). The
+/// gateway holds at most its 1000, an engineer's `ssh` from an address of its own gets in
+/// during the flood (it takes the place of a flood connection that has not logged in), and
+/// after it every login works.
+#[test]
+fn twenty_thousand_idle_connections_leave_room_for_an_engineer() {
+    let w = World::with(
+        Db::Sqlite,
+        WorldOpts {
+            // The flood's connections stay for the whole test instead of being closed
+            // after the login grace.
+            replace: &[("login_grace = \"30s\"", "login_grace = \"1h\"")],
+            ..WorldOpts::default()
+        },
+    );
+    let pid = w.gw.pid();
+    let before = rss_kib(pid);
+    // This process's open-file limit may come first: leave it room for the test itself.
+    let count = 20_000.min(open_file_limit().saturating_sub(300));
+    let started = Instant::now();
+    let flood: Vec<TcpStream> = (0..count)
+        .map(|i| connect_from(&format!("127.0.4.{}", 1 + i % 40), w.gw.port, SHORT).unwrap())
+        .collect();
+    eprintln!(
+        "flood: {} idle connections held, opened in {:?}",
+        flood.len(),
+        started.elapsed()
+    );
+    assert!(
+        flood.len() >= 15_000,
+        "only {} flood connections",
+        flood.len()
+    );
+    // The gateway has accepted (or closed) them all: it holds no more than its limit, two
+    // descriptors per connection not logged in (its socket, and a duplicate that shuts a
+    // stalled handshake down).
+    let most = 2 * 1000 + 100;
+    wait_until("the gateway to settle at its limit", SHORT, || {
+        (open_fds(pid) < most).then_some(())
+    });
+    let t = Instant::now();
+    let out = w.alice.exec(&w.gw, "web01", "true");
+    let login_ms = t.elapsed().as_millis();
+    out.ok();
+    let fds = open_fds(pid);
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!(
+        "during the flood: `ssh … true` took {login_ms} ms; the gateway held {fds} file descriptors, RSS +{grown} KiB"
+    );
+    assert!(fds < most, "the gateway holds {fds} descriptors: no limit");
+    // Measured: about 30 MiB for the 1000 connections held (russh's buffers per connection).
+    assert!(
+        grown < 128 * 1024,
+        "the flood grew the gateway by {grown} KiB"
+    );
+    let started = Instant::now();
+    drop(flood);
+    wait_until("the flood's slots to come back", SHORT, || {
+        (open_fds(pid) < 100).then_some(())
+    });
+    eprintln!("the flood's slots came back in {:?}", started.elapsed());
+    for i in 0..3 {
+        let out = w.alice.exec(&w.gw, "web01", &format!("echo after-{i}"));
+        out.ok();
+        assert_eq!(out.stdout_text().trim(), format!("after-{i}"));
+    }
+}
+
+/// A client of our own: OpenSSH will not send a 200 KiB user name.
+struct AnyHostKey;
+
+impl russh::client::Handler for AnyHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// Password attempts (password login is off) with 200 KiB user names, each one different,
+/// from 250 addresses: each is answered as a failure, and what the gateway keeps of them is
+/// bounded (the throttle keeps a 32-byte digest per name and address, never the name).
+#[test]
+fn five_thousand_password_attempts_with_huge_names_cost_little_memory() {
+    const ATTEMPTS: usize = 5_000;
+    const AT_ONCE: usize = 20;
+    let w = World::with(
+        Db::Sqlite,
+        WorldOpts {
+            // Every attempt must reach the password check, none stopped by the throttle.
+            replace: &[("max_auth_failures = 5", "max_auth_failures = 1000")],
+            ..WorldOpts::default()
+        },
+    );
+    let pid = w.gw.pid();
+    let port = w.gw.port;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let attack = |count: usize| {
+        next.store(0, std::sync::atomic::Ordering::SeqCst);
+        let tasks: Vec<_> = (0..AT_ONCE)
+            .map(|_| {
+                let (next, failures) = (next.clone(), failures.clone());
+                rt.spawn(async move {
+                    let config = std::sync::Arc::new(russh::client::Config::default());
+                    loop {
+                        // Five attempts per connection (the gateway allows six).
+                        let first = next.fetch_add(5, std::sync::atomic::Ordering::SeqCst);
+                        if first >= count {
+                            return;
+                        }
+                        let from = format!("127.0.6.{}", 1 + (first / 5) % 250);
+                        let stream = tokio::task::block_in_place(|| {
+                            connect_from(&from, port, SHORT).unwrap()
+                        });
+                        stream.set_nonblocking(true).unwrap();
+                        let stream = tokio::net::TcpStream::from_std(stream).unwrap();
+                        let mut ssh =
+                            russh::client::connect_stream(config.clone(), stream, AnyHostKey)
+                                .await
+                                .unwrap();
+                        for attempt in first..(first + 5).min(count) {
+                            let mut name = format!("{attempt}-").into_bytes();
+                            name.resize(200 * 1024, b'x');
+                            let name = String::from_utf8(name).unwrap();
+                            match ssh.authenticate_password(name, "guess").await {
+                                Ok(russh::client::AuthResult::Failure { .. }) => {
+                                    failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                }
+                                other => panic!("a password attempt was answered {other:?}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            rt.block_on(t).unwrap();
+        }
+    };
+    // A first round settles the allocator's arenas; the second is what is measured.
+    attack(500);
+    std::thread::sleep(Duration::from_secs(1));
+    let before = rss_kib(pid);
+    failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    let t = Instant::now();
+    attack(ATTEMPTS);
+    let took = t.elapsed();
+    let answered = failures.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(1));
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!(
+        "{answered} password attempts with 200 KiB names in {took:?}: gateway RSS +{grown} KiB"
+    );
+    assert!(
+        answered >= ATTEMPTS,
+        "only {answered} attempts were answered"
+    );
+    assert!(
+        grown < 10 * 1024,
+        "the attempts grew the gateway by {grown} KiB"
+    );
+    // The door is still open.
+    w.alice.exec(&w.gw, "web01", "true").ok();
+}

@@ -49,6 +49,13 @@ static ACCEPT_FAILED: RateLimitedWarn =
 static OVER_LIMIT: RateLimitedWarn =
     RateLimitedWarn::new("SSH connection closed at accept", Duration::from_secs(1));
 
+/// Connections closed to make room for one from a less busy address: a line per second at
+/// most, with the count.
+static DISPLACED: RateLimitedWarn = RateLimitedWarn::new(
+    "SSH connection not logged in closed to make room (the gateway is full)",
+    Duration::from_secs(1),
+);
+
 /// Serves SSH on `listener` until `shutdown` turns true.
 ///
 /// Our own accept loop rather than russh's `run_on_socket`, whose loop ends for good on the
@@ -117,7 +124,7 @@ async fn connection(
     mut logged_in: watch::Receiver<bool>,
     grace: Duration,
     mut shutdown: watch::Receiver<bool>,
-    _slot: ConnectionSlot,
+    slot: ConnectionSlot,
 ) {
     let deadline = tokio::time::Instant::now() + grace;
     // A second handle on the socket, to close it under a client that stalls in the
@@ -132,10 +139,10 @@ async fn connection(
     };
     // run_stream sends our identification and reads the client's: a silent client is held
     // here, within the grace.
-    let mut session =
-        match tokio::time::timeout_at(deadline, russh::server::run_stream(config, stream, handler))
-            .await
-        {
+    let setup =
+        tokio::time::timeout_at(deadline, russh::server::run_stream(config, stream, handler));
+    let mut session = tokio::select! {
+        setup = setup => match setup {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => {
                 tracing::debug!("SSH connection setup failed: {e}");
@@ -145,16 +152,31 @@ async fn connection(
                 tracing::debug!("SSH connection closed: no identification within login_grace");
                 return;
             }
-        };
+        },
+        _ = slot.displaced() => {
+            DISPLACED.event(&"before its identification");
+            return;
+        }
+    };
     let handle = session.handle();
-    let grace_over = async move {
+    let login_seen = logged_in.clone();
+    let grace_over = async {
         let login = async { logged_in.wait_for(|l| *l).await.is_ok() };
-        match tokio::time::timeout_at(deadline, login).await {
-            Err(_) => closer,
-            // Logged in, or the handler is gone and the session is ending by itself.
-            Ok(_) => {
-                drop(closer);
-                std::future::pending().await
+        tokio::select! {
+            login = tokio::time::timeout_at(deadline, login) => match login {
+                Err(_) => ("not logged in within the login grace time", closer),
+                // Logged in, or the handler is gone and the session is ending by itself.
+                Ok(_) => {
+                    slot.logged_in();
+                    drop(closer);
+                    std::future::pending().await
+                }
+            },
+            // Displaced in the instant between its login and `logged_in` above, a
+            // connection stays: its slot is simply no longer counted.
+            _ = slot.displaced(), if !*login_seen.borrow() => {
+                DISPLACED.event(&"before its login");
+                ("the gateway is full: closed to make room for another connection", closer)
             }
         }
     };
@@ -165,7 +187,7 @@ async fn connection(
             }
             return;
         }
-        closer = grace_over => ("not logged in within the login grace time", Some(closer)),
+        (reason, closer) = grace_over => (reason, Some(closer)),
         _ = async { let _ = shutdown.wait_for(|s| *s).await; } => ("menwei gateway is shutting down", None),
     };
     if handle
@@ -182,7 +204,7 @@ async fn connection(
         {
             return;
         }
-        tracing::debug!("SSH connection closed: not logged in within login_grace");
+        tracing::debug!("SSH connection closed: {reason}");
         let _ = closer.shutdown(std::net::Shutdown::Both);
     }
     if let Err(e) = session.await {
