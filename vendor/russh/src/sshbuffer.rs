@@ -329,6 +329,9 @@ pub struct SSHBuffer {
     // Sequence numbers are on 32 bits and wrap.
     // https://tools.ietf.org/html/rfc4253#section-6.4
     pub seqn: Wrapping<u32>,
+    /// Menwei: the longest packet accepted from the peer, below the transport's own
+    /// limit (`None`: that limit). The server lowers it until the client has logged in.
+    pub max_packet_len: Option<usize>,
 }
 
 impl SSHBuffer {
@@ -338,6 +341,7 @@ impl SSHBuffer {
             len: 0,
             bytes: 0,
             seqn: Wrapping(0),
+            max_packet_len: None,
         }
     }
 

@@ -310,7 +310,7 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
             let len = cipher.decrypt_packet_length(seqn, &len);
             let len = BigEndian::read_u32(&len) as usize;
 
-            if len > MAXIMUM_PACKET_LEN {
+            if len > buffer.max_packet_len.unwrap_or(MAXIMUM_PACKET_LEN).min(MAXIMUM_PACKET_LEN) {
                 return Err(Error::PacketSize(len));
             }
 
@@ -414,5 +414,38 @@ mod tests {
         #[allow(clippy::indexing_slicing)]
         let payload = &buffer.buffer[5..n];
         assert_eq!(payload, [52]);
+    }
+}
+
+/// Menwei: the per-buffer packet limit (`SSHBuffer::max_packet_len`) the server lowers
+/// before login.
+#[cfg(test)]
+mod menwei_packet_limit_tests {
+    use super::*;
+    use crate::sshbuffer::{PacketWriter, SSHBuffer};
+
+    async fn read_one(payload_len: usize, limit: Option<usize>) -> Result<usize, Error> {
+        let mut writer = PacketWriter::clear();
+        writer.packet_raw(&vec![crate::msg::IGNORE; payload_len])?;
+        let bytes = writer.buffer().buffer.clone();
+        let mut buffer = SSHBuffer::new();
+        buffer.max_packet_len = limit;
+        let mut key = clear::Key;
+        read(&mut &bytes[..], &mut buffer, &mut key).await
+    }
+
+    #[tokio::test]
+    async fn a_packet_over_the_buffer_limit_is_refused_before_it_is_read() {
+        assert!(matches!(
+            read_one(1000, Some(500)).await,
+            Err(Error::PacketSize(_))
+        ));
+        assert!(read_one(400, Some(500)).await.is_ok());
+        assert!(read_one(100 * 1024, None).await.is_ok());
+        // The transport's own limit still holds above it.
+        assert!(matches!(
+            read_one(300 * 1024, Some(1 << 30)).await,
+            Err(Error::PacketSize(_))
+        ));
     }
 }

@@ -1056,12 +1056,26 @@ pub trait Server {
     }
 }
 
+/// Menwei: the read buffer's capacity kept between packets; one grown past it by a large
+/// packet is released.
+const KEPT_READ_BUFFER: usize = 64 * 1024;
+
+/// Menwei: the longest packet accepted before the client has logged in. RFC 4253 asks every
+/// implementation to handle 35,000 bytes; key exchange and public-key (or certificate)
+/// login packets are a few KiB. Without it, every connection not logged in could make the
+/// server hold a 256 KiB packet (a 200 KiB user name, say).
+pub(crate) const MAXIMUM_PACKET_LEN_BEFORE_AUTH: usize = 64 * 1024;
+
 async fn start_reading<R: AsyncRead + Unpin>(
     mut stream_read: R,
     mut buffer: SSHBuffer,
     mut cipher: Box<dyn OpeningKey + Send>,
 ) -> Result<(usize, R, SSHBuffer, Box<dyn OpeningKey + Send>), Error> {
     buffer.buffer.clear();
+    // Menwei: a large packet's buffer is not kept for the rest of the connection.
+    if buffer.buffer.capacity() > KEPT_READ_BUFFER {
+        buffer.buffer = Vec::new();
+    }
     let n = cipher::read(&mut stream_read, &mut buffer, &mut *cipher).await?;
     Ok((n, stream_read, buffer, cipher))
 }

@@ -663,7 +663,8 @@ impl Session {
         map_err!(self.common.packet_writer.flush_into(&mut stream).await)?;
 
         let (stream_read, mut stream_write) = stream.split();
-        let buffer = SSHBuffer::new();
+        let mut buffer = SSHBuffer::new();
+        buffer.max_packet_len = Some(super::MAXIMUM_PACKET_LEN_BEFORE_AUTH);
 
         // Allow handing out references to the cipher
         let mut opening_cipher = Box::new(clear::Key) as Box<dyn OpeningKey + Send>;
@@ -781,6 +782,9 @@ impl Session {
                             std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
                         }
                     }
+                    let mut buffer = buffer;
+                    buffer.max_packet_len = (!self.logged_in())
+                        .then_some(super::MAXIMUM_PACKET_LEN_BEFORE_AUTH);
                     reading.set(start_reading(stream_read, buffer, opening_cipher));
                 }
                 () = &mut rekey_timer => {
@@ -964,6 +968,14 @@ impl Session {
             state,
             EncryptedState::InitCompression | EncryptedState::Authenticated
         )
+    }
+
+    /// Menwei: has the client logged in (USERAUTH_SUCCESS sent)?
+    fn logged_in(&self) -> bool {
+        self.common
+            .encrypted
+            .as_ref()
+            .is_some_and(|enc| Self::automatic_rekey_eligible(&enc.state))
     }
 
     /// Is a limit-triggered rekey allowed now? no kex in flight & authed
