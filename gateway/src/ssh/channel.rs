@@ -128,7 +128,10 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
 
     let pty = setup.pty.is_some();
-    let target = match conn.target() {
+    // This channel's target, its own: the login's, or the one chosen in this channel's
+    // menu. Other channels of the connection (ControlMaster) may choose others.
+    let login_target = conn.login_target();
+    let target = match login_target.clone() {
         Err(refusal) => return refuse(&conn, &to_engineer, id, pty, &refusal).await,
         Ok(Some(target)) => target,
         Ok(None) => match (&start, pty) {
@@ -174,7 +177,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
     // Whether the start request was already answered (the menu or a request prompt ran
     // first); the target's own reply must then not be passed on a second time.
-    let mut replied = conn.target().ok().flatten().is_none();
+    let mut replied = !matches!(login_target, Ok(Some(_)));
 
     // What the program may be.
     let (request, what) = match &start {
@@ -204,7 +207,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         conn.ctx
             .audit(&conn.engineer, "channel.refused", &target, json!({"request": what, "code": refusal.code, "command": command, "client": conn.client_addr}))
             .await;
-        if let Some(live) = conn.current_session().await {
+        if let Some(live) = conn.session_to(&target).await {
             let _ = live
                 .recorder
                 .record(Event::Refused {
@@ -341,7 +344,7 @@ async fn refuse_request(
         .audit(
             &conn.engineer,
             "channel.refused",
-            &conn.target_name_for_audit(),
+            &conn.login_target_for_audit(),
             json!({"request": what, "code": refusal.code, "client": conn.client_addr}),
         )
         .await;
