@@ -73,7 +73,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                     name: &variable_name,
                 };
                 if matches!(
-                    policy::channel_request(&req, &conn.rules(None)),
+                    policy::channel_request(&req, &conn.rules(None), ""),
                     Decision::Allow(())
                 ) {
                     setup.env.push((variable_name, variable_value));
@@ -186,7 +186,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Program::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
     let target_rules = conn.rules(Some(&target));
-    if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
+    if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules, &target) {
         // SFTP stays refused; where uploads are allowed, say how they are made.
         let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED
         {
@@ -336,7 +336,7 @@ async fn refuse_request(
     req: &ChannelRequest<'_>,
     what: &str,
 ) {
-    let refusal = match policy::channel_request(req, &conn.rules(None)) {
+    let refusal = match policy::channel_request(req, &conn.rules(None), "") {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };

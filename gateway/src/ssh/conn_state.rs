@@ -66,6 +66,7 @@ impl ConnState {
             None => ChannelRules {
                 exec_allowed: true,
                 uploads_allowed: false,
+                shell_syntax_allowed: false,
             },
         }
     }
@@ -88,7 +89,12 @@ impl ConnState {
 
     /// The live session to `target` on this connection, if one is open.
     pub async fn session_to(&self, target: &str) -> Option<Arc<LiveSession>> {
-        let slot = self.live.lock().unwrap_or_else(|e| e.into_inner()).get(target).cloned();
+        let slot = self
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+            .cloned();
         match slot {
             Some(slot) => slot.lock().await.clone(),
             None => None,

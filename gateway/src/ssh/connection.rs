@@ -341,7 +341,9 @@ impl Connection {
             &policy::ChannelRules {
                 exec_allowed: true,
                 uploads_allowed: false,
+                shell_syntax_allowed: false,
             },
+            &state.login_target_for_audit(),
         ) {
             policy::Decision::Deny(r) => r,
             policy::Decision::Allow(()) => return,
