@@ -26,17 +26,7 @@ both_databases! {
         // The new size reaches the target's terminal: asked until it shows (a loaded
         // machine only makes this slower).
         t.resize(40, 120);
-        wait_until("the target's terminal at 40x120", T, || {
-            t.line("stty size | sed 's/^/SIZE:/'");
-            let deadline = std::time::Instant::now() + Duration::from_secs(2);
-            while std::time::Instant::now() < deadline {
-                if t.shows("SIZE:40 120") {
-                    return Some(());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            None
-        });
+        t.line_until_shown("stty size | sed 's/^/SIZE:/'", "SIZE:40 120", T);
 
         // Ctrl-C reaches the target's terminal and interrupts the foreground job, once
         // that job runs (it says so).
@@ -119,17 +109,7 @@ both_databases! {
         for (t, name, sshd) in &mut terms {
             // Typed until the shell answers (keys typed before it starts go nowhere). The
             // typed line shows `ON:$`; only the shell's answer shows `ON:mark`.
-            wait_until("a shell's answer", T, || {
-                t.line("echo \"ON:$MENWEI_E2E_MARK\"");
-                let deadline = std::time::Instant::now() + Duration::from_secs(2);
-                while std::time::Instant::now() < deadline {
-                    if t.shows("ON:mark") {
-                        return Some(());
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                None
-            });
+            t.line_until_shown("echo \"ON:$MENWEI_E2E_MARK\"", "ON:mark", T);
             assert!(t.shows(&format!("ON:{}", sshd.mark)), "the shell chosen as {name} runs elsewhere:\n{}", t.screen_text());
         }
         for (t, _, _) in &mut terms {

@@ -48,6 +48,22 @@ pub enum ShellSyntax {
 }
 
 impl ShellSyntax {
+    /// Every kind, in the order of this file.
+    pub const ALL: &'static [ShellSyntax] = &[
+        ShellSyntax::Dollar,
+        ShellSyntax::Backquote,
+        ShellSyntax::ProcessSubstitution,
+        ShellSyntax::Eval,
+        ShellSyntax::Source,
+        ShellSyntax::ShellScript,
+        ShellSyntax::NestedShell,
+        ShellSyntax::Alias,
+        ShellSyntax::Glob,
+        ShellSyntax::Brace,
+        ShellSyntax::FromInput,
+        ShellSyntax::CodeVariable,
+    ];
+
     /// What was found, for the engineer's one line.
     pub fn describe(self) -> &'static str {
         match self {
@@ -339,23 +355,12 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_has_a_one_line_description() {
-        for s in [
-            Dollar,
-            Backquote,
-            ProcessSubstitution,
-            Eval,
-            Source,
-            ShellScript,
-            NestedShell,
-            Alias,
-            Glob,
-            Brace,
-            FromInput,
-            CodeVariable,
-        ] {
+    fn every_kind_has_its_own_one_line_description() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in ShellSyntax::ALL {
             let d = s.describe();
             assert!(!d.is_empty() && !d.contains('\n'), "{s:?}");
+            assert!(seen.insert(d), "{s:?} says what another says");
         }
     }
 
