@@ -3,9 +3,10 @@
 //! OpenSSH's `scp` sends `scp -f PATH` (download) or `scp -t PATH` (upload), rsync sends
 //! `rsync --server ...`, and sftp can be run as `/usr/lib/openssh/sftp-server`. Each simple
 //! command in the line (see `shell.rs`) is looked at after environment assignments, shell
-//! keywords and wrappers (`env`, `exec`, `sudo`, `nice`, `timeout`, `busybox`, ...), and
-//! through `sh -c`, `bash -lc`, `su -c`, `eval` and `env -S`. When in doubt the answer is a
-//! transfer, which is refused.
+//! keywords and wrappers (`env`, `exec`, `sudo`, `nice`, `timeout`, `busybox`, `xargs`,
+//! ...), and through `sh -c`, `bash -lc`, `su -c`, `script -c`, `eval`, `env -S`, `watch`,
+//! `sg`, `ssh HOST CMD` and `find -exec`. When in doubt the answer is a transfer, which is
+//! refused.
 //!
 //! The same walk notes the shell syntax that hides what runs (`$S`, `eval`, `sh -s`, …;
 //! see `shell_syntax.rs`), which [`shell_syntax`] reports.
@@ -61,8 +62,11 @@ const WRAPPERS: &[(&str, &str, usize)] = &[
 
 /// Shells (and `su`) whose `-c` runs a script given as a word.
 const SHELLS: &[&str] = &[
-    "ash", "bash", "dash", "ksh", "mksh", "posh", "runuser", "sh", "su", "yash", "zsh",
+    "ash", "bash", "dash", "ksh", "mksh", "posh", "runuser", "script", "sh", "su", "yash", "zsh",
 ];
+
+/// ssh's short options that take an argument.
+const SSH_ARG_OPTIONS: &str = "BbcDEeFIiJLlmOoPpQRSWw";
 
 /// scp's short options that take an argument.
 const SCP_ARG_OPTIONS: &str = "cDFiJloPSX";
@@ -185,6 +189,22 @@ fn classify_words(words: &[String], depth: usize, walk: &mut Walk) -> ExecKind {
                 // watch runs its words joined, through `sh -c`.
                 let command = skip_options(tail, "nq", 0);
                 return classify_line(&command.join(" "), depth + 1, walk);
+            }
+            // Their words after a group or host, joined, are a command line: `sg` runs it
+            // through `sh -c`, `ssh` on another host. Without one, a shell reads input.
+            "sg" | "ssh" => {
+                let arg_options = if name == "ssh" { SSH_ARG_OPTIONS } else { "" };
+                let command = skip_options(tail, arg_options, 1);
+                if command.is_empty() {
+                    walk.found.note(ShellSyntax::ShellScript);
+                    return ExecKind::Plain;
+                }
+                return nested_line(&command.join(" "), depth, walk);
+            }
+            // GNU parallel runs its arguments or its input as commands, through a shell.
+            "parallel" => {
+                walk.found.note(ShellSyntax::FromInput);
+                return by_substring(&tail.join(" "));
             }
             "xargs" => {
                 let (replace, command) = syntax::xargs_command(tail);
@@ -469,6 +489,14 @@ mod tests {
             "su root -c 'scp -f x'",
             "sh -c \"sh -c 'scp -f x'\"",
             "eval scp -f x",
+            "watch scp -f x",
+            "sg wheel scp -f x",
+            "sg wheel 'scp -f x'",
+            "ssh -o BatchMode=yes -p 22 other scp -f x",
+            "script -qc 'scp -f x' /dev/null",
+            "parallel ::: 'scp -f x'",
+            "find / -name x -exec scp -f {} ;",
+            "echo x | xargs scp -f",
             "cd /tmp && scp -f x",
             "true; scp -f x",
             "echo $(scp -f x)",
