@@ -50,7 +50,8 @@ both_databases! {
             &w.gw,
             "alice:web01",
             &["-o", "SendEnv=LANG LC_* FOO MENWEI_SECRET"],
-            &["echo \"[$LANG][$LC_PAPER][$FOO][$MENWEI_SECRET]\""],
+            // printenv prints the value of each variable that is set, in this order.
+            &["printenv LANG LC_PAPER FOO MENWEI_SECRET; true"],
         );
         c.env("LANG", "C.UTF-8")
             .env("LC_PAPER", "lc-passes")
@@ -58,14 +59,14 @@ both_databases! {
             .env("MENWEI_SECRET", "secret-stays");
         let out = run(c, Stdin::Null, SHORT);
         out.ok();
-        assert_eq!(out.stdout_text(), "[C.UTF-8][lc-passes][][]\n", "{out}");
+        assert_eq!(out.stdout_text(), "C.UTF-8\nlc-passes\n", "{out}");
 
         // TERM travels with the pty request.
-        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-tt"], &["echo \"[$TERM]\""]);
+        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-tt"], &["printenv TERM"]);
         c.env("TERM", "xterm-e2e");
         let out = run(c, Stdin::Null, SHORT);
         out.ok();
-        assert!(out.stdout_text().contains("[xterm-e2e]"), "{out}");
+        assert!(out.stdout_text().contains("xterm-e2e"), "{out}");
     }
 
     fn several_channels_share_one_connection(db) {

@@ -128,7 +128,9 @@ both_databases! {
 
     fn kill_9_mid_session_leaves_a_recording_that_verifies_as_cut_short(db) {
         let mut w = World::new(db);
-        let mut s = w.alice.spawn_exec(&w.gw, "web01", "for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 60");
+        // printf puts `line3` together only in the output: the command line, recorded as
+        // it arrives, must not satisfy the wait for the output below.
+        let mut s = w.alice.spawn_exec(&w.gw, "web01", "printf 'line%s\\n' 1; sleep 0.2; printf 'line%s\\n' 2; sleep 0.2; printf 'line%s\\n' 3; sleep 60");
         s.wait_stdout("line3", SHORT);
         // Flushed at least every second: once line3 is on disk, kill -9.
         let live = w.gw.last_session("alice");

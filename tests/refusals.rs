@@ -70,7 +70,77 @@ fn read_some(s: &mut impl Read, timeout_ok: bool) -> Vec<u8> {
     got
 }
 
+/// web01 in a group that allows exec and says nothing of shell syntax.
+const EXEC_GROUP: &str =
+    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\nallow_exec = true\n";
+
+/// What the engineer is told when an exec line hides its command behind a variable.
+const SHELL_SYNTAX_LINE: &str = "menwei: refused: this command uses shell syntax ($ expansion) that the policy does not allow on web01; run it in an interactive session (ssh -t) instead";
+
+/// The lines the gateway itself said (`menwei: …`); the client adds its own after them.
+fn gateway_lines(out: &Out) -> Vec<String> {
+    lines(&out.stderr_text())
+        .into_iter()
+        .filter(|l| l.starts_with("menwei"))
+        .collect()
+}
+
+/// Waits for the audit row of a shell-syntax refusal on web01 whose command contains `part`.
+#[track_caller]
+fn wait_shell_syntax_audited(gw: &Gateway, part: &str) {
+    gw.wait_audit("channel.refused", |e| {
+        json_text(e, "subject") == "web01"
+            && e["detail"]["code"] == "shell_syntax_refused"
+            && e["detail"]["request"] == "exec"
+            && e["detail"]["command"]
+                .as_str()
+                .is_some_and(|c| c.contains(part))
+    });
+}
+
 both_databases! {
+    fn sftp_server_behind_a_shell_variable_is_refused_and_audited(db) {
+        let w = World::with(db, WorldOpts { config: EXEC_GROUP, ..WorldOpts::default() });
+        w.alice.exec(&w.gw, "web01", "echo exec-allowed").ok();
+        // The target is this machine: a file only this test has.
+        let secret = w.gw.scratch().join("site-data.txt");
+        std::fs::write(&secret, "site data\n").unwrap();
+        let dest = w.alice.home().join("taken.txt");
+        let batch = format!("get {} {}\n", secret.display(), dest.display());
+        // A server path with '/' makes sftp run it as an exec line, through the shell.
+        let out = w.alice.sftp_with(&w.gw, "web01", &["-s", "S=/usr/lib/openssh/sftp-server; $S"], &batch);
+        out.failed();
+        assert_eq!(gateway_lines(&out), [SHELL_SYNTAX_LINE], "{out}");
+        assert!(!dest.exists(), "the file arrived:\n{out}");
+        wait_shell_syntax_audited(&w.gw, "$S");
+    }
+
+    fn rsync_behind_a_shell_variable_is_refused_and_audited(db) {
+        let w = World::with(db, WorldOpts { config: EXEC_GROUP, ..WorldOpts::default() });
+        w.alice.exec(&w.gw, "web01", "echo exec-allowed").ok();
+        let tree = w.gw.scratch().join("tree");
+        std::fs::create_dir_all(tree.join("etc")).unwrap();
+        std::fs::write(tree.join("etc/site.conf"), "site data\n").unwrap();
+        let dest = w.alice.home().join("copied");
+        let src = format!("127.0.0.1:{}/", tree.display());
+        let out = w.alice.rsync(&w.gw, "web01", &["-r", "--rsync-path=R=rsync; $R", &src, dest.to_str().unwrap()]);
+        out.failed();
+        assert_eq!(gateway_lines(&out), [SHELL_SYNTAX_LINE], "{out}");
+        assert!(!dest.join("etc/site.conf").exists(), "the tree was copied out:\n{out}");
+        wait_shell_syntax_audited(&w.gw, "$R --server");
+    }
+
+    fn allow_shell_syntax_lets_a_group_use_it(db) {
+        let config = format!("{EXEC_GROUP}allow_shell_syntax = true\n");
+        let w = World::with(db, WorldOpts { config: Box::leak(config.into_boxed_str()), ..WorldOpts::default() });
+        let out = w.alice.exec(&w.gw, "web01", "S=e2e-word; echo \"[$S]\" `echo backquoted`");
+        out.ok();
+        assert_eq!(out.stdout_text(), "[e2e-word] backquoted\n", "{out}");
+        // Transfers stay refused whatever syntax hides them.
+        let out = w.alice.exec(&w.gw, "web01", "S=x; $S; /usr/lib/openssh/sftp-server");
+        assert_one_line_refusal(&out);
+    }
+
     fn sftp_is_refused_and_audited(db) {
         let w = World::new(db);
         let before = refusals(&w.gw);
@@ -209,12 +279,12 @@ both_databases! {
         wait_until("ssh-agent's socket", SHORT, || sock.exists().then_some(()));
 
         let before = refusals(&w.gw);
-        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-A"], &["echo \"[$SSH_AUTH_SOCK]\""]);
+        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-A"], &["printenv SSH_AUTH_SOCK || echo no-agent"]);
         c.env("SSH_AUTH_SOCK", &sock);
         let out = run(c, Stdin::Null, SHORT);
         assert_no_leak(&out.stdout, "ssh -A");
         assert_no_leak(&out.stderr, "ssh -A");
-        assert!(!out.stdout_text().contains("[/"), "an agent socket reached the target:\n{out}");
+        assert_eq!(out.stdout_text(), "no-agent\n", "an agent socket reached the target:\n{out}");
         assert_told_refused(&out);
         wait_refusal_audited(&w.gw, before, "-A");
     }
@@ -223,12 +293,12 @@ both_databases! {
         let w = World::new(db);
         let before = refusals(&w.gw);
         // -Y (trusted) sends the x11-req even without xauth installed.
-        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-Y"], &["echo \"[$DISPLAY]\""]);
+        let mut c = w.alice.ssh_command(&w.gw, "alice:web01", &["-Y"], &["printenv DISPLAY || echo no-display"]);
         c.env("DISPLAY", ":42");
         let out = run(c, Stdin::Null, SHORT);
         assert_no_leak(&out.stdout, "ssh -Y");
         assert_no_leak(&out.stderr, "ssh -Y");
-        assert!(out.stdout_text().contains("[]"), "X11 display set on the target:\n{out}");
+        assert_eq!(out.stdout_text(), "no-display\n", "X11 display set on the target:\n{out}");
         assert_told_refused(&out);
         wait_refusal_audited(&w.gw, before, "X11");
     }

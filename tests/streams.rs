@@ -41,8 +41,11 @@ both_databases! {
     fn download_of_100_mib_arrives_with_the_same_sha256(db) {
         let w = World::new(db);
         let dest = w.gw.scratch().join("down.bin");
+        // The target is this machine: a file of the test's own, named on the line.
+        let f = w.gw.scratch().join("source.bin");
+        let f = f.display();
         let remote = format!(
-            "f=$(mktemp); head -c {MIB100} /dev/urandom > $f; sha256sum < $f >&2; cat $f; rm -f $f"
+            "head -c {MIB100} /dev/urandom > {f}; sha256sum < {f} >&2; cat {f}; rm -f {f}"
         );
         let cmd = w.alice.ssh_command(&w.gw, "alice:web01", &[], &[&remote]);
         let mut c = Spawned::start(cmd, Stdin::Null, Some(dest.clone()));

@@ -736,6 +736,7 @@ targets = ["db01"]
 engineers = ["alice", "carol"]
 approvals = 2
 allow_exec = false
+allow_shell_syntax = true
 "#;
 
     #[test]
@@ -774,7 +775,12 @@ allow_exec = false
         assert_eq!(p.break_glass.max_ms, 90 * 60_000);
         let db = p.group("databases").unwrap();
         assert_eq!(db.approvals, 2);
-        assert!(!db.allow_exec && !db.allow_uploads);
+        assert!(!db.allow_exec && !db.allow_uploads && db.allow_shell_syntax);
+        let web = p.group("web").unwrap();
+        assert!(
+            web.allow_exec && web.allow_uploads && !web.allow_shell_syntax,
+            "off unless set"
+        );
         assert!(p.may_request("carol", "db01") && !p.may_request("bob", "db01"));
         assert_eq!(p.approvals_needed(&["web01".into(), "db01".into()]), 2);
     }

@@ -2,10 +2,11 @@
 //!
 //! Interactive work passes; data does not leave the site: no SFTP, no scp download, no
 //! rsync, no port, socket, agent or X11 forwarding. Uploads (`scp -t`) and non-interactive
-//! commands pass only where the target's rules allow them. Not where the request is carried
-//! out or recorded: that is the gateway.
+//! commands pass only where the target's rules allow them, and a command line whose shell
+//! syntax hides what it runs (`S=sftp-server; $S`) only where they allow that too. Not
+//! where the request is carried out or recorded: that is the gateway.
 
-use crate::{classify_exec, codes, Decision, ExecKind};
+use crate::{classify_exec, codes, shell_syntax, Decision, ExecKind};
 
 /// What a session channel (or the connection, for forwarding) asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub enum ChannelRequest<'a> {
     StreamLocalForward,
 }
 
-/// What a target allows beyond interactive sessions. Both off by default.
+/// What a target allows beyond interactive sessions. All off by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ChannelRules {
@@ -49,12 +50,16 @@ pub struct ChannelRules {
     pub exec_allowed: bool,
     /// File uploads with `scp -t`; the gateway records them with their digest.
     pub uploads_allowed: bool,
+    /// Exec lines with shell syntax that hides what they run: `$` expansion, backquotes,
+    /// `eval`, `source`, a shell reading its script from input, … (see [`crate::ShellSyntax`]).
+    pub shell_syntax_allowed: bool,
 }
 
 const TRANSFER: &str = "file transfer is not allowed through this gateway";
 
-/// May this request pass under `rules`?
-pub fn channel_request(req: &ChannelRequest, rules: &ChannelRules) -> Decision {
+/// May this request pass under `rules`, the rules of the target named `target`? The name
+/// (never an address) is for the engineer's line.
+pub fn channel_request(req: &ChannelRequest, rules: &ChannelRules, target: &str) -> Decision {
     match req {
         // The interactive session itself: a channel, a terminal, a shell, its resizes and
         // signals carry no data off the site beyond what the engineer sees, all recorded.
@@ -63,7 +68,7 @@ pub fn channel_request(req: &ChannelRequest, rules: &ChannelRules) -> Decision {
         | ChannelRequest::Shell
         | ChannelRequest::WindowChange
         | ChannelRequest::Signal => Decision::Allow(()),
-        ChannelRequest::Exec(command) => exec(command, rules),
+        ChannelRequest::Exec(command) => exec(command, rules, target),
         // SFTP moves files; any other subsystem is not an interactive session.
         ChannelRequest::Subsystem(name) if name.eq_ignore_ascii_case("sftp") => {
             Decision::deny(codes::SFTP_REFUSED, format!("{TRANSFER} (sftp refused)"))
@@ -101,8 +106,8 @@ pub fn channel_request(req: &ChannelRequest, rules: &ChannelRules) -> Decision {
     }
 }
 
-fn exec(command: &[u8], rules: &ChannelRules) -> Decision {
-    match classify_exec(command) {
+fn exec(command: &[u8], rules: &ChannelRules, target: &str) -> Decision {
+    let permitted = match classify_exec(command) {
         // A command's output is recorded; whether any may run is the target's choice.
         ExecKind::Plain if rules.exec_allowed => Decision::Allow(()),
         ExecKind::Plain => Decision::deny(
@@ -125,6 +130,30 @@ fn exec(command: &[u8], rules: &ChannelRules) -> Decision {
             Decision::deny(codes::RSYNC_REFUSED, format!("{TRANSFER} (rsync refused)"))
         }
         ExecKind::Sftp => Decision::deny(codes::SFTP_REFUSED, format!("{TRANSFER} (sftp refused)")),
+    };
+    if !permitted.is_allow() || rules.shell_syntax_allowed {
+        return permitted;
+    }
+    // What the line runs must be on the line: `S=sftp-server; $S` names no tool the
+    // classifier can see, so syntax that lets the shell decide passes only by policy.
+    match shell_syntax(command) {
+        None => permitted,
+        Some(found) => Decision::deny(
+            codes::SHELL_SYNTAX_REFUSED,
+            format!(
+                "refused: this command uses shell syntax ({}) that the policy does not allow on {}; run it in an interactive session (ssh -t) instead",
+                found.describe(),
+                target_phrase(target)
+            ),
+        ),
+    }
+}
+
+/// A target's name for a message, or `this target` if it is not a well-formed name.
+fn target_phrase(target: &str) -> String {
+    match crate::validate_name("target", target) {
+        Ok(()) => target.to_owned(),
+        Err(_) => "this target".to_owned(),
     }
 }
 
@@ -146,14 +175,22 @@ mod tests {
     const DEFAULT: ChannelRules = ChannelRules {
         exec_allowed: false,
         uploads_allowed: false,
+        shell_syntax_allowed: false,
     };
     const OPEN: ChannelRules = ChannelRules {
         exec_allowed: true,
         uploads_allowed: true,
+        shell_syntax_allowed: true,
+    };
+    /// Exec and uploads, no shell syntax: a group that sets only allow_exec and
+    /// allow_uploads.
+    const EXEC: ChannelRules = ChannelRules {
+        shell_syntax_allowed: false,
+        ..OPEN
     };
 
     fn code(req: ChannelRequest, rules: &ChannelRules) -> &'static str {
-        channel_request(&req, rules)
+        channel_request(&req, rules, "web01")
             .refusal()
             .map_or("allow", |r| r.code.as_str())
     }
@@ -173,7 +210,7 @@ mod tests {
 
     #[test]
     fn sftp_subsystem_is_refused_with_a_clear_message() {
-        let d = channel_request(&ChannelRequest::Subsystem("sftp"), &OPEN);
+        let d = channel_request(&ChannelRequest::Subsystem("sftp"), &OPEN, "web01");
         let r = d.refusal().unwrap();
         assert_eq!(r.code, "sftp_refused");
         assert_eq!(
@@ -205,7 +242,7 @@ mod tests {
             "agent_forwarding_refused"
         );
         assert_eq!(code(ChannelRequest::X11, &OPEN), "x11_refused");
-        let d = channel_request(&ChannelRequest::LocalForward, &OPEN);
+        let d = channel_request(&ChannelRequest::LocalForward, &OPEN, "web01");
         assert_eq!(
             d.refusal().unwrap().message,
             "port forwarding is not allowed through this gateway"
@@ -243,7 +280,7 @@ mod tests {
         let uptime = ChannelRequest::Exec(b"uptime");
         assert_eq!(code(uptime, &DEFAULT), "exec_refused");
         assert_eq!(code(uptime, &OPEN), "allow");
-        let r = channel_request(&uptime, &DEFAULT)
+        let r = channel_request(&uptime, &DEFAULT, "web01")
             .refusal()
             .cloned()
             .unwrap();
@@ -255,7 +292,7 @@ mod tests {
 
     #[test]
     fn scp_download_is_refused_even_with_open_rules() {
-        let d = channel_request(&ChannelRequest::Exec(b"scp -f /etc/passwd"), &OPEN);
+        let d = channel_request(&ChannelRequest::Exec(b"scp -f /etc/passwd"), &OPEN, "web01");
         let r = d.refusal().unwrap();
         assert_eq!(r.code, "scp_refused");
         assert_eq!(
@@ -269,8 +306,8 @@ mod tests {
         let upload = ChannelRequest::Exec(b"scp -t /tmp");
         assert_eq!(code(upload, &DEFAULT), "scp_refused");
         let uploads_only = ChannelRules {
-            exec_allowed: false,
             uploads_allowed: true,
+            ..DEFAULT
         };
         assert_eq!(code(upload, &uploads_only), "allow");
     }
@@ -284,6 +321,45 @@ mod tests {
     }
 
     #[test]
+    fn shell_syntax_needs_shell_syntax_allowed() {
+        for line in [
+            &b"S=/usr/lib/openssh/sftp-server; $S"[..],
+            b"R=rsync; $R --server --sender -vlogDtpre.iLsfxC . /etc",
+            b"eval ls",
+            b"sh -s",
+            b"echo `id`",
+        ] {
+            let req = ChannelRequest::Exec(line);
+            assert_eq!(code(req, &EXEC), "shell_syntax_refused", "{line:?}");
+            assert_eq!(code(req, &OPEN), "allow", "{line:?}");
+        }
+        let r = channel_request(&ChannelRequest::Exec(b"S=x; $S"), &EXEC, "web01");
+        assert_eq!(
+            r.refusal().unwrap().message,
+            "refused: this command uses shell syntax ($ expansion) that the policy does not allow on web01; run it in an interactive session (ssh -t) instead"
+        );
+        let r = channel_request(&ChannelRequest::Exec(b"S=x; $S"), &EXEC, "web 01\x1b");
+        assert!(r
+            .refusal()
+            .unwrap()
+            .message
+            .contains("does not allow on this target;"));
+        // Plain lines pass; transfers and disabled exec keep their own refusals.
+        assert_eq!(
+            code(ChannelRequest::Exec(b"awk '{print $1}' /etc/passwd"), &EXEC),
+            "allow"
+        );
+        assert_eq!(
+            code(ChannelRequest::Exec(b"X=1; $X; sftp-server"), &OPEN),
+            "sftp_refused"
+        );
+        assert_eq!(
+            code(ChannelRequest::Exec(b"echo $HOME"), &DEFAULT),
+            "exec_refused"
+        );
+    }
+
+    #[test]
     fn default_rules_refuse_exec_and_uploads() {
         assert_eq!(ChannelRules::default(), DEFAULT);
     }
@@ -294,8 +370,23 @@ mod tests {
             args in any::<String>(), exec_allowed in any::<bool>(),
         ) {
             let line = format!("scp {args}");
-            let rules = ChannelRules { exec_allowed, uploads_allowed: false };
-            let d = channel_request(&ChannelRequest::Exec(line.as_bytes()), &rules);
+            let rules = ChannelRules { exec_allowed, ..DEFAULT };
+            let d = channel_request(&ChannelRequest::Exec(line.as_bytes()), &rules, "web01");
+            prop_assert!(!d.is_allow(), "{:?}", line);
+        }
+
+        /// Without shell syntax allowed, no line with a `$` expansion outside single
+        /// quotes passes, whatever else the rules allow.
+        #[test]
+        fn without_shell_syntax_no_dollar_line_passes(
+            before in "[a-z ;|&=/.-]{0,20}",
+            name in "[A-Za-z_][A-Za-z0-9_]{0,8}",
+            after in "[a-z ;|&=/.-]{0,20}",
+            uploads_allowed in any::<bool>(),
+        ) {
+            let line = format!("{before}${name}{after}");
+            let rules = ChannelRules { exec_allowed: true, uploads_allowed, shell_syntax_allowed: false };
+            let d = channel_request(&ChannelRequest::Exec(line.as_bytes()), &rules, "web01");
             prop_assert!(!d.is_allow(), "{:?}", line);
         }
     }

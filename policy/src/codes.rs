@@ -97,6 +97,9 @@ codes! {
     X11_REFUSED = X11Refused = "x11_refused";
     /// A non-interactive command where exec is disabled.
     EXEC_REFUSED = ExecRefused = "exec_refused";
+    /// An exec line whose shell syntax hides what it runs (`$S`, `eval`, `sh -s`, …)
+    /// where the target's groups do not allow shell syntax.
+    SHELL_SYNTAX_REFUSED = ShellSyntaxRefused = "shell_syntax_refused";
     /// An environment variable other than `TERM`, `LANG` and `LC_*`.
     ENV_REFUSED = EnvRefused = "env_refused";
     /// A subsystem other than SFTP.

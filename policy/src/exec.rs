@@ -3,14 +3,19 @@
 //! OpenSSH's `scp` sends `scp -f PATH` (download) or `scp -t PATH` (upload), rsync sends
 //! `rsync --server ...`, and sftp can be run as `/usr/lib/openssh/sftp-server`. Each simple
 //! command in the line (see `shell.rs`) is looked at after environment assignments, shell
-//! keywords and wrappers (`env`, `exec`, `sudo`, `nice`, `timeout`, `busybox`, ...), and
-//! through `sh -c`, `bash -lc`, `su -c`, `eval` and `env -S`. When in doubt the answer is a
-//! transfer, which is refused.
+//! keywords and wrappers (`env`, `exec`, `sudo`, `nice`, `timeout`, `busybox`, `xargs`,
+//! ...), and through `sh -c`, `bash -lc`, `su -c`, `script -c`, `eval`, `env -S`, `watch`,
+//! `sg`, `ssh HOST CMD` and `find -exec`. When in doubt the answer is a transfer, which is
+//! refused.
+//!
+//! The same walk notes the shell syntax that hides what runs (`$S`, `eval`, `sh -s`, …;
+//! see `shell_syntax.rs`), which [`shell_syntax`] reports.
 //!
 //! This is not a sandbox: an engineer allowed to run commands can always print a file.
 //! It makes the standard tools fail with a clear message instead of working silently.
 
 use crate::shell;
+use crate::shell_syntax::{self as syntax, Found, ShellSyntax};
 
 /// How an exec command line is classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,26 +62,62 @@ const WRAPPERS: &[(&str, &str, usize)] = &[
 
 /// Shells (and `su`) whose `-c` runs a script given as a word.
 const SHELLS: &[&str] = &[
-    "ash", "bash", "dash", "ksh", "mksh", "posh", "runuser", "sh", "su", "yash", "zsh",
+    "ash", "bash", "dash", "ksh", "mksh", "posh", "runuser", "script", "sh", "su", "yash", "zsh",
 ];
+
+/// ssh's short options that take an argument.
+const SSH_ARG_OPTIONS: &str = "BbcDEeFIiJLlmOoPpQRSWw";
 
 /// scp's short options that take an argument.
 const SCP_ARG_OPTIONS: &str = "cDFiJloPSX";
 
 /// Classifies an exec command line. Non-UTF-8 bytes are read as U+FFFD.
 pub fn classify_exec(command: &[u8]) -> ExecKind {
-    classify_line(&String::from_utf8_lossy(command), 0)
+    classify_line(&String::from_utf8_lossy(command), 0, &mut Walk::default())
 }
 
-fn classify_line(line: &str, depth: usize) -> ExecKind {
+/// The first shell syntax in an exec command line that hides what it runs, if any.
+pub fn shell_syntax(command: &[u8]) -> Option<ShellSyntax> {
+    let mut walk = Walk::default();
+    classify_line(&String::from_utf8_lossy(command), 0, &mut walk);
+    walk.found.first()
+}
+
+/// What the walk carries: the syntax found so far, and whether the command being read
+/// gets its own command from input (`xargs`).
+#[derive(Default)]
+struct Walk {
+    found: Found,
+    from_input: bool,
+}
+
+fn classify_line(line: &str, depth: usize, walk: &mut Walk) -> ExecKind {
     if depth > MAX_NESTING {
+        walk.found.note(ShellSyntax::NestedShell);
         return by_substring(line);
     }
     let script = shell::split(line);
+    for (seen, syntax) in [
+        (script.dollar, ShellSyntax::Dollar),
+        (script.backquote, ShellSyntax::Backquote),
+        (
+            script.process_substitution,
+            ShellSyntax::ProcessSubstitution,
+        ),
+        (script.brace, ShellSyntax::Brace),
+        (script.truncated, ShellSyntax::NestedShell),
+    ] {
+        if seen {
+            walk.found.note(syntax);
+        }
+    }
     let mut kinds: Vec<ExecKind> = script
         .commands
         .iter()
-        .map(|words| classify_words(words, depth))
+        .map(|words| {
+            walk.from_input = false;
+            classify_words(words, depth, walk)
+        })
         .collect();
     if script.truncated {
         // Nested too deep to trust the split: any mention of a tool counts as well.
@@ -117,10 +158,13 @@ fn by_substring(line: &str) -> ExecKind {
     }
 }
 
-fn classify_words(words: &[String], depth: usize) -> ExecKind {
+fn classify_words(words: &[String], depth: usize, walk: &mut Walk) -> ExecKind {
     let mut rest = words;
     while let Some((first, tail)) = rest.split_first() {
         if is_assignment(first) || is_keyword(first) {
+            if syntax::sets_code_variable(first) {
+                walk.found.note(ShellSyntax::CodeVariable);
+            }
             rest = tail;
             continue;
         }
@@ -129,21 +173,81 @@ fn classify_words(words: &[String], depth: usize) -> ExecKind {
             .next()
             .unwrap_or(first)
             .to_ascii_lowercase();
+        if let Some(found) = syntax::command_name(first, &name) {
+            walk.found.note(found);
+        }
+        if syntax::sets_code_variable(first) {
+            // `env 'BASH_FUNC_ls%%=() { …; }'`: not a name `is_assignment` accepts.
+            walk.found.note(ShellSyntax::CodeVariable);
+        }
         match name.as_str() {
             "scp" => return scp_kind(tail),
             "rsync" | "openrsync" => return ExecKind::Rsync,
             "sftp" | "sftp-server" | "internal-sftp" => return ExecKind::Sftp,
-            "eval" => return classify_line(&tail.join(" "), depth + 1),
-            shell if SHELLS.contains(&shell) => return shell_kind(tail, depth),
+            "eval" => return nested_line(&tail.join(" "), depth, walk),
+            "watch" => {
+                // watch runs its words joined, through `sh -c`.
+                let command = skip_options(tail, "nq", 0);
+                return classify_line(&command.join(" "), depth + 1, walk);
+            }
+            // Their words after a group or host, joined, are a command line: `sg` runs it
+            // through `sh -c`, `ssh` on another host. Without one, a shell reads input.
+            "sg" | "ssh" => {
+                let arg_options = if name == "ssh" { SSH_ARG_OPTIONS } else { "" };
+                let command = skip_options(tail, arg_options, 1);
+                if command.is_empty() {
+                    walk.found.note(ShellSyntax::ShellScript);
+                    return ExecKind::Plain;
+                }
+                return nested_line(&command.join(" "), depth, walk);
+            }
+            // GNU parallel runs its arguments or its input as commands, through a shell.
+            "parallel" => {
+                walk.found.note(ShellSyntax::FromInput);
+                return by_substring(&tail.join(" "));
+            }
+            "xargs" => {
+                let (replace, command) = syntax::xargs_command(tail);
+                let hidden = command.first().is_some_and(|name| {
+                    name.contains("{}") || replace.as_deref().is_some_and(|r| name.contains(r))
+                });
+                if hidden {
+                    walk.found.note(ShellSyntax::FromInput);
+                }
+                walk.from_input = true;
+                rest = command;
+                continue;
+            }
+            "find" => {
+                let mut kinds = Vec::new();
+                for command in syntax::find_commands(tail) {
+                    if command.first().is_some_and(|name| name.contains("{}")) {
+                        walk.found.note(ShellSyntax::FromInput);
+                    }
+                    kinds.push(classify_words(command, depth, walk));
+                }
+                // Run once per file found: an upload among them is not a lone `scp -t`.
+                return combine(&kinds, true);
+            }
+            shell if SHELLS.contains(&shell) => return shell_kind(tail, depth, walk),
+            declarer if syntax::DECLARERS.contains(&declarer) => {
+                if tail.iter().any(|w| syntax::sets_code_variable(w)) {
+                    walk.found.note(ShellSyntax::CodeVariable);
+                }
+                return ExecKind::Plain;
+            }
             other => {
                 if other == "env" {
-                    if let Some(kind) = env_split_string(tail, depth) {
+                    if let Some(kind) = env_split_string(tail, depth, walk) {
                         return kind;
                     }
                 }
                 match WRAPPERS.iter().find(|(wrapper, _, _)| *wrapper == other) {
                     Some((_, arg_options, positional)) => {
                         rest = skip_options(tail, arg_options, *positional);
+                        if rest.is_empty() {
+                            wrapper_alone(other, tail, walk);
+                        }
                     }
                     None => return ExecKind::Plain,
                 }
@@ -151,6 +255,29 @@ fn classify_words(words: &[String], depth: usize) -> ExecKind {
         }
     }
     ExecKind::Plain
+}
+
+/// A wrapper with no command after it: `sudo -s` runs a shell reading its input, and
+/// under `xargs` the command comes from the input.
+fn wrapper_alone(wrapper: &str, args: &[String], walk: &mut Walk) {
+    let shell_option = |w: &String| {
+        matches!(w.as_str(), "--shell" | "--login")
+            || (w.starts_with('-') && !w.starts_with("--") && w.contains(['s', 'i']))
+    };
+    if matches!(wrapper, "sudo" | "doas") && args.iter().any(shell_option) {
+        walk.found.note(ShellSyntax::ShellScript);
+    } else if walk.from_input {
+        walk.found.note(ShellSyntax::FromInput);
+    }
+}
+
+/// A script inside a script (`sh -c`, `eval`, `su -c`, `env -S`): read at the next depth,
+/// where a shell or `eval` is a shell inside a shell.
+fn nested_line(line: &str, depth: usize, walk: &mut Walk) -> ExecKind {
+    if depth > 0 {
+        walk.found.note(ShellSyntax::NestedShell);
+    }
+    classify_line(line, depth + 1, walk)
 }
 
 /// `NAME=value` (or `NAME+=value`) before a command.
@@ -167,7 +294,7 @@ fn is_assignment(word: &str) -> bool {
 fn is_keyword(word: &str) -> bool {
     matches!(
         word,
-        "!" | "if" | "then" | "else" | "elif" | "do" | "while" | "until"
+        "!" | "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "coproc"
     )
 }
 
@@ -200,7 +327,7 @@ fn skip_options<'w>(words: &'w [String], arg_options: &str, positional: usize) -
 }
 
 /// `env -S 'scp -f x'` splits its argument into words: read it as a command line.
-fn env_split_string(args: &[String], depth: usize) -> Option<ExecKind> {
+fn env_split_string(args: &[String], depth: usize, walk: &mut Walk) -> Option<ExecKind> {
     let mut rest = args;
     while let Some((word, tail)) = rest.split_first() {
         let (split, after) = if word == "-S" || word == "--split-string" {
@@ -221,28 +348,34 @@ fn env_split_string(args: &[String], depth: usize) -> Option<ExecKind> {
             line.push(' ');
             line.push_str(word);
         }
-        return Some(classify_line(&line, depth + 1));
+        return Some(nested_line(&line, depth, walk));
     }
     None
 }
 
 /// `sh -c SCRIPT`, `bash -lc SCRIPT`, `su root -c SCRIPT`: classify the script.
-fn shell_kind(args: &[String], depth: usize) -> ExecKind {
+fn shell_kind(args: &[String], depth: usize, walk: &mut Walk) -> ExecKind {
     let mut rest = args;
     while let Some((word, tail)) = rest.split_first() {
         rest = tail;
         if let Some(script) = word.strip_prefix("--command=") {
-            return classify_line(script, depth + 1);
+            return nested_line(script, depth, walk);
         }
         let runs_script = word == "--command"
             || (word.starts_with('-') && !word.starts_with("--") && word.contains('c'));
         if runs_script {
-            return rest
-                .first()
-                .map_or(ExecKind::Plain, |script| classify_line(script, depth + 1));
+            return match rest.first() {
+                Some(script) => nested_line(script, depth, walk),
+                None => {
+                    // `-c` without its script: under xargs, the script is the input.
+                    walk.found.note(ShellSyntax::ShellScript);
+                    ExecKind::Plain
+                }
+            };
         }
     }
     // A shell reading its script from stdin or a file: what it runs is not on this line.
+    walk.found.note(ShellSyntax::ShellScript);
     ExecKind::Plain
 }
 
@@ -356,6 +489,14 @@ mod tests {
             "su root -c 'scp -f x'",
             "sh -c \"sh -c 'scp -f x'\"",
             "eval scp -f x",
+            "watch scp -f x",
+            "sg wheel scp -f x",
+            "sg wheel 'scp -f x'",
+            "ssh -o BatchMode=yes -p 22 other scp -f x",
+            "script -qc 'scp -f x' /dev/null",
+            "parallel ::: 'scp -f x'",
+            "find / -name x -exec scp -f {} ;",
+            "echo x | xargs scp -f",
             "cd /tmp && scp -f x",
             "true; scp -f x",
             "echo $(scp -f x)",

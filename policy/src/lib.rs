@@ -42,6 +42,7 @@ mod review;
 mod role;
 mod rules;
 mod shell;
+mod shell_syntax;
 mod warning;
 
 pub use access::{connect, session_check, SessionCheck};
@@ -50,7 +51,7 @@ pub use channel::{channel_request, ChannelRequest, ChannelRules};
 pub use decision::{Decision, Refusal};
 pub use duration::format_duration;
 pub use duties::{assign_role, create_grant, revoke_grant, Actor};
-pub use exec::{classify_exec, ExecKind};
+pub use exec::{classify_exec, shell_syntax, ExecKind};
 pub use grant::{Grant, GrantState};
 pub use level::{Level, UnknownLevel};
 pub use login::{parse_login, validate_name, Login, MAX_NAME_LEN};
@@ -63,6 +64,7 @@ pub use role::{Role, UnknownRole};
 pub use rules::{
     BreakGlass, Group, Policy, PolicyProblem, TargetRule, BREAK_GLASS_CEILING_MS, MAX_APPROVALS,
 };
+pub use shell_syntax::ShellSyntax;
 pub use warning::{session_limit, warning_due, Warning};
 
 /// A point in time or a span of time: milliseconds (since the unix epoch for points).

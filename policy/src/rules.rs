@@ -77,6 +77,8 @@ pub struct Group {
     pub allow_exec: bool,
     /// `scp -t` uploads, recorded with their digest.
     pub allow_uploads: bool,
+    /// Exec lines whose shell syntax hides what they run (`$S`, `eval`, `sh -s`, …).
+    pub allow_shell_syntax: bool,
 }
 
 impl Default for Policy {
@@ -257,20 +259,24 @@ impl Policy {
         self.targets.get(target).is_none_or(|t| t.allow_exec)
     }
 
-    /// What a session to `target` may do beyond an interactive shell: exec and uploads
-    /// only if every group holding it allows them (exec also only if the target's own rule
-    /// does). A target in no group keeps its own exec rule and has no uploads.
+    /// What a session to `target` may do beyond an interactive shell: exec, uploads and
+    /// exec lines with shell syntax only if every group holding it allows them (exec also
+    /// only if the target's own rule does). A target in no group keeps its own exec rule
+    /// and has neither uploads nor shell syntax.
     pub fn channel_rules(&self, target: &str) -> ChannelRules {
         let mut rules = ChannelRules {
             exec_allowed: self.target_allows_exec(target),
             uploads_allowed: false,
+            shell_syntax_allowed: false,
         };
         let mut holding = self.groups_with(target).peekable();
         if holding.peek().is_some() {
             rules.uploads_allowed = true;
+            rules.shell_syntax_allowed = true;
             for (_, group) in holding {
                 rules.exec_allowed &= group.allow_exec;
                 rules.uploads_allowed &= group.allow_uploads;
+                rules.shell_syntax_allowed &= group.allow_shell_syntax;
             }
         }
         rules
@@ -323,6 +329,7 @@ pub(crate) mod tests {
             approvals,
             allow_exec: true,
             allow_uploads: false,
+            allow_shell_syntax: false,
         }
     }
 
@@ -550,6 +557,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn shell_syntax_needs_every_group_to_allow_it() {
+        let mut p = policy();
+        assert!(
+            !p.channel_rules("web01").shell_syntax_allowed,
+            "off by default"
+        );
+        assert!(
+            !p.channel_rules("mail01").shell_syntax_allowed,
+            "in no group"
+        );
+        p.groups.get_mut("web").unwrap().allow_shell_syntax = true;
+        assert!(p.channel_rules("web01").shell_syntax_allowed);
+        p.groups
+            .insert("strict".to_owned(), group(&["web01"], &["*"], 1));
+        assert!(
+            !p.channel_rules("web01").shell_syntax_allowed,
+            "strict says no"
+        );
+        assert!(p.channel_rules("web02").shell_syntax_allowed);
+    }
+
+    #[test]
     fn approvers_and_admins_always_need_totp() {
         let p = Policy {
             totp_roles: vec![],
@@ -571,12 +600,16 @@ pub(crate) mod tests {
             0u32..12,
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
             .prop_map(
-                |(targets, engineers, approvals, allow_exec, allow_uploads)| Group {
-                    allow_exec,
-                    allow_uploads,
-                    ..group(&targets, &engineers, approvals)
+                |(targets, engineers, approvals, allow_exec, allow_uploads, allow_shell_syntax)| {
+                    Group {
+                        allow_exec,
+                        allow_uploads,
+                        allow_shell_syntax,
+                        ..group(&targets, &engineers, approvals)
+                    }
                 },
             )
     }
@@ -615,9 +648,11 @@ pub(crate) mod tests {
             for (_, g) in p.groups_with(target) {
                 prop_assert!(!rules.exec_allowed || g.allow_exec);
                 prop_assert!(!rules.uploads_allowed || g.allow_uploads);
+                prop_assert!(!rules.shell_syntax_allowed || g.allow_shell_syntax);
             }
             if p.groups_with(target).next().is_none() {
                 prop_assert!(!rules.uploads_allowed);
+                prop_assert!(!rules.shell_syntax_allowed);
             }
         }
 

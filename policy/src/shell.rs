@@ -3,7 +3,9 @@
 //! It splits a line into the simple commands a POSIX shell would run — across `;`, `&&`,
 //! `|`, newlines, subshells, `$(...)`, backticks and `<(...)` — and removes quoting, so that
 //! `exec.rs` can look at each command's first word. It is not a shell: it does not expand
-//! variables, globs, braces or aliases, and when in doubt it splits more, not less.
+//! variables, globs, braces or aliases, and when in doubt it splits more, not less. It
+//! notes the expansions it passes outside single quotes (`$`, backquotes, `<(…)`, braces)
+//! for `shell_syntax.rs`.
 
 use std::{iter::Peekable, str::Chars};
 
@@ -19,6 +21,26 @@ pub(crate) struct Script {
     pub(crate) compound: bool,
     /// Nesting went deeper than this reader follows; `commands` may be incomplete.
     pub(crate) truncated: bool,
+    /// `$NAME`, `${`, `$(`, `$"` or another expansion outside single quotes.
+    pub(crate) dollar: bool,
+    /// A backquote outside single quotes.
+    pub(crate) backquote: bool,
+    /// `<(` or `>(`.
+    pub(crate) process_substitution: bool,
+    /// An unquoted `{` that starts a brace expansion (not `{ list; }`, not `{}`).
+    pub(crate) brace: bool,
+}
+
+/// Whether `$` followed by `next` expands something: a name, a digit, `{`, `(`, a special
+/// parameter, or `"` (a translated string). A `$` before a blank or at the end is a `$`.
+fn expands(next: Option<&char>) -> bool {
+    next.is_some_and(|&c| {
+        c.is_alphanumeric()
+            || matches!(
+                c,
+                '_' | '{' | '(' | '@' | '*' | '#' | '?' | '-' | '$' | '!' | '"'
+            )
+    })
 }
 
 /// Splits `line` into simple commands.
@@ -78,8 +100,16 @@ impl Lexer<'_> {
                 break;
             }
             match c {
+                // `{}` is a word (find's, xargs's placeholder), not a brace expansion.
+                '{' if self.chars.next_if_eq(&'}').is_some() => cmd.word().push_str("{}"),
+                '{' => {
+                    if self.chars.peek().is_some_and(|c| !c.is_whitespace()) {
+                        self.script.brace = true;
+                    }
+                    cmd.end_word();
+                }
                 // Braces and commas split words too, so `{scp,-f,x}` shows its words.
-                ' ' | '\t' | '\r' | '\0' | '{' | '}' | ',' => cmd.end_word(),
+                ' ' | '\t' | '\r' | '\0' | '}' | ',' => cmd.end_word(),
                 '&' if self.chars.peek() == Some(&'>') => self.redirect(&mut cmd, depth),
                 '\n' | ';' | '&' | '|' | '(' | ')' => {
                     self.script.compound = true;
@@ -98,6 +128,7 @@ impl Lexer<'_> {
                 },
                 '$' => match self.chars.peek() {
                     Some('(') => {
+                        self.script.dollar = true;
                         self.chars.next();
                         self.substitution(')', depth, &mut cmd);
                     }
@@ -105,9 +136,13 @@ impl Lexer<'_> {
                         self.chars.next();
                         self.ansi_c_quoted(cmd.word());
                     }
-                    _ => cmd.word().push('$'),
+                    next => {
+                        self.script.dollar |= expands(next);
+                        cmd.word().push('$');
+                    }
                 },
                 '`' => {
+                    self.script.backquote = true;
                     self.substitution('`', depth, &mut cmd);
                 }
                 c => cmd.word().push(c),
@@ -130,6 +165,7 @@ impl Lexer<'_> {
         }
         if self.chars.next_if_eq(&'(').is_some() {
             // Process substitution `<(...)`: a command of its own.
+            self.script.process_substitution = true;
             self.substitution(')', depth, cmd);
             return;
         }
@@ -181,10 +217,18 @@ impl Lexer<'_> {
                     _ => cmd.word().push('\\'),
                 },
                 '$' if self.chars.peek() == Some(&'(') => {
+                    self.script.dollar = true;
                     self.chars.next();
                     self.substitution(')', depth, cmd);
                 }
+                '$' => {
+                    // Inside double quotes `$"` is the closing quote after a `$`.
+                    let next = self.chars.peek().filter(|&&c| c != '"');
+                    self.script.dollar |= expands(next);
+                    cmd.word().push('$');
+                }
                 '`' => {
+                    self.script.backquote = true;
                     self.substitution('`', depth, cmd);
                 }
                 c => cmd.word().push(c),
@@ -303,6 +347,21 @@ mod tests {
     #[test]
     fn comments_are_skipped() {
         assert_eq!(commands("ls # scp -f x\nid"), words(&[&["ls"], &["id"]]));
+    }
+
+    #[test]
+    fn expansions_outside_single_quotes_are_noted() {
+        let s = split("echo '$a `b` {c,d}' \"x$\" cost$ {} { ls; }");
+        assert!(!s.dollar && !s.backquote && !s.brace && !s.process_substitution);
+        assert!(split("echo $a").dollar);
+        assert!(split("echo \"${a}\"").dollar);
+        assert!(split("echo \"`id`\"").backquote);
+        assert!(split("cat <(id)").process_substitution);
+        assert!(split("echo {a,b}").brace);
+        assert_eq!(
+            commands("find . -exec ls {} +"),
+            words(&[&["find", ".", "-exec", "ls", "{}", "+"]])
+        );
     }
 
     #[test]

@@ -171,8 +171,15 @@ impl Engineer {
     /// `sftp COMMON -P PORT -b - NAME:TARGET@gateway` with `batch` as the command list.
     #[track_caller]
     pub fn sftp(&self, gw: &Gateway, target: &str, batch: &str) -> Out {
+        self.sftp_with(gw, target, &[], batch)
+    }
+
+    /// [`Engineer::sftp`] with sftp options of the test's before the common ones.
+    #[track_caller]
+    pub fn sftp_with(&self, gw: &Gateway, target: &str, opts: &[&str], batch: &str) -> Out {
         let mut c = Command::new("sftp");
-        c.args(self.common_opts(gw))
+        c.args(opts)
+            .args(self.common_opts(gw))
             .arg("-P")
             .arg(gw.port.to_string())
             .arg("-o")

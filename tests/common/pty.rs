@@ -126,6 +126,28 @@ impl PtySession {
         self.child.wait_stdout(needle, timeout);
     }
 
+    /// Types `line` and Enter again every 2 s until the terminal shows `needle` (panics
+    /// after `timeout`): for what the other side takes in only once ready, such as a shell
+    /// just starting (keys typed before it runs go nowhere) or a new terminal size.
+    #[track_caller]
+    pub fn line_until_shown(&mut self, line: &str, needle: &str, timeout: Duration) {
+        crate::process::wait_until(
+            &format!("{needle:?} after typing {line:?}"),
+            timeout,
+            || {
+                self.line(line);
+                let deadline = std::time::Instant::now() + Duration::from_secs(2);
+                while std::time::Instant::now() < deadline {
+                    if self.shows(needle) {
+                        return Some(());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                None
+            },
+        );
+    }
+
     /// Does the terminal show `needle`?
     pub fn shows(&self, needle: &str) -> bool {
         contains(&self.screen(), needle.as_bytes())

@@ -22,6 +22,9 @@ pub struct Sshd {
     pub ip: String,
     /// Its port.
     pub port: u16,
+    /// A word of letters only this target puts in its sessions' environment as
+    /// `MENWEI_E2E_MARK`, so a test can tell which target a shell runs on.
+    pub mark: String,
     child: Option<Spawned>,
 }
 
@@ -47,10 +50,15 @@ impl Sshd {
             .unwrap();
         let port = free_port(ip);
         crate::leaks::register(ip, port);
+        // Letters only: the leak check looks for the port among digits.
+        let mark: String = (0..12)
+            .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+            .collect();
         let mut s = Sshd {
             dir,
             ip: ip.to_string(),
             port,
+            mark: format!("mark{mark}"),
             child: None,
         };
         fs::write(s.authorized_keys(), "").unwrap();
@@ -117,6 +125,7 @@ impl Sshd {
     /// The session environment gets `PYENV_REHASH_TIMEOUT=0`: the test user's shell may
     /// start pyenv, whose `rehash` waits up to a minute on a lock file that a session
     /// killed mid-rehash leaves behind; with it every later command would hang that long.
+    /// It also gets `MENWEI_E2E_MARK`, this target's [`Sshd::mark`].
     fn write_config(&self) {
         let d = self.dir.path().display();
         let cfg = format!(
@@ -141,10 +150,11 @@ impl Sshd {
              MaxStartups 200\n\
              MaxSessions 64\n\
              LogLevel VERBOSE\n\
-             SetEnv PYENV_REHASH_TIMEOUT=0\n",
+             SetEnv PYENV_REHASH_TIMEOUT=0 MENWEI_E2E_MARK={mark}\n",
             port = self.port,
             ip = self.ip,
             hk = self.host_key().display(),
+            mark = self.mark,
         );
         fs::write(self.config_file(), cfg).unwrap();
     }

@@ -173,6 +173,7 @@ struct RawGroup {
     approvals: Option<Spanned<i64>>,
     allow_exec: Option<Spanned<bool>>,
     allow_uploads: Option<Spanned<bool>>,
+    allow_shell_syntax: Option<Spanned<bool>>,
 }
 
 /// The policy table of the configuration file at `path` (text `text`, directory `dir`):
@@ -418,6 +419,8 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
             };
             let allow_exec = flag(source, "allow_exec", &g.allow_exec, true);
             let allow_uploads = flag(source, "allow_uploads", &g.allow_uploads, false);
+            let allow_shell_syntax =
+                flag(source, "allow_shell_syntax", &g.allow_shell_syntax, false);
             p.groups.insert(
                 name.clone(),
                 policy::Group {
@@ -426,6 +429,7 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
                     approvals,
                     allow_exec,
                     allow_uploads,
+                    allow_shell_syntax,
                 },
             );
         }
@@ -467,12 +471,17 @@ max_duration = "2h"
 # Target groups: who may request them, how many distinct approvers must approve, and
 # whether non-interactive exec and uploads are allowed. Without a group holding a target,
 # nobody can request it (an approver can still `menwei grant add`).
+# allow_shell_syntax lets exec lines use shell syntax that hides what they run ($VAR,
+# `...`, $(...), eval, source, sh -s, sh -c inside sh -c); off, such a line is refused
+# and audited (shell_syntax_refused). Where exec is allowed, any byte pipe can still carry
+# data out: only the recording stands between it and the outside.
 # [policy.groups.web]
 # targets = ["web01", "web02"]
 # engineers = ["*"]          # "*": every engineer
 # approvals = 1
 # allow_exec = true
 # allow_uploads = false
+# allow_shell_syntax = false
 #
 # [policy.groups.databases]
 # targets = ["db01"]

@@ -73,7 +73,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
                     name: &variable_name,
                 };
                 if matches!(
-                    policy::channel_request(&req, &conn.rules(None)),
+                    policy::channel_request(&req, &conn.rules(None), ""),
                     Decision::Allow(())
                 ) {
                     setup.env.push((variable_name, variable_value));
@@ -128,7 +128,10 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
 
     let pty = setup.pty.is_some();
-    let target = match conn.target() {
+    // This channel's target, its own: the login's, or the one chosen in this channel's
+    // menu. Other channels of the connection (ControlMaster) may choose others.
+    let login_target = conn.login_target();
+    let target = match login_target.clone() {
         Err(refusal) => return refuse(&conn, &to_engineer, id, pty, &refusal).await,
         Ok(Some(target)) => target,
         Ok(None) => match (&start, pty) {
@@ -174,7 +177,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
     // Whether the start request was already answered (the menu or a request prompt ran
     // first); the target's own reply must then not be passed on a second time.
-    let mut replied = conn.target().ok().flatten().is_none();
+    let mut replied = !matches!(login_target, Ok(Some(_)));
 
     // What the program may be.
     let (request, what) = match &start {
@@ -183,7 +186,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         Program::Subsystem(name) => (ChannelRequest::Subsystem(name), format!("subsystem {name}")),
     };
     let target_rules = conn.rules(Some(&target));
-    if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules) {
+    if let Decision::Deny(refusal) = policy::channel_request(&request, &target_rules, &target) {
         // SFTP stays refused; where uploads are allowed, say how they are made.
         let refusal = if target_rules.uploads_allowed && refusal.code == policy::codes::SFTP_REFUSED
         {
@@ -204,7 +207,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
         conn.ctx
             .audit(&conn.engineer, "channel.refused", &target, json!({"request": what, "code": refusal.code, "command": command, "client": conn.client_addr}))
             .await;
-        if let Some(live) = conn.current_session().await {
+        if let Some(live) = conn.session_to(&target).await {
             let _ = live
                 .recorder
                 .record(Event::Refused {
@@ -333,7 +336,7 @@ async fn refuse_request(
     req: &ChannelRequest<'_>,
     what: &str,
 ) {
-    let refusal = match policy::channel_request(req, &conn.rules(None)) {
+    let refusal = match policy::channel_request(req, &conn.rules(None), "") {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };
@@ -341,7 +344,7 @@ async fn refuse_request(
         .audit(
             &conn.engineer,
             "channel.refused",
-            &conn.target_name_for_audit(),
+            &conn.login_target_for_audit(),
             json!({"request": what, "code": refusal.code, "client": conn.client_addr}),
         )
         .await;

@@ -1,8 +1,14 @@
 //! What the channels of one authenticated SSH connection share: who logged in, the target
-//! named at login or chosen from the menu, the live session once opened, and the channel
-//! rules the policy in force gives that target. A leaf of `ssh/`: the connection, channels,
-//! relay, menu and prompts all read it; it imports none of them.
+//! named at login, the live sessions opened (one per target), and the channel rules the
+//! policy in force gives a target. A leaf of `ssh/`: the connection, channels, relay, menu
+//! and prompts all read it; it imports none of them.
+//!
+//! Not which target a channel works on: with ControlMaster, several channels share one
+//! connection and each may choose a different target from the menu, so each channel
+//! carries its own target (`channel.rs`) and nothing here is a "current" target that
+//! another channel could change.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use policy::{ChannelRules, Refusal};
@@ -19,14 +25,17 @@ pub struct ConnState {
     /// Who logged in.
     pub engineer: String,
     login_target: Result<Option<String>, Refusal>,
-    chosen: std::sync::Mutex<Option<String>>,
     /// The engineer's address, for audit.
     pub client_addr: String,
     /// russh's handle on this connection.
     pub handle: server::Handle,
     gone: watch::Receiver<bool>,
-    live: tokio::sync::Mutex<Option<Arc<LiveSession>>>,
+    /// The live session to each target, each behind its own lock so that opening one
+    /// (seconds, for a slow target) does not hold up channels to another.
+    live: std::sync::Mutex<BTreeMap<String, Arc<SessionSlot>>>,
 }
+
+type SessionSlot = tokio::sync::Mutex<Option<Arc<LiveSession>>>;
 
 impl ConnState {
     /// The state of a connection that has just logged in.
@@ -42,11 +51,10 @@ impl ConnState {
             ctx,
             engineer,
             login_target,
-            chosen: std::sync::Mutex::new(None),
             client_addr,
             handle,
             gone,
-            live: tokio::sync::Mutex::new(None),
+            live: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -58,40 +66,63 @@ impl ConnState {
             None => ChannelRules {
                 exec_allowed: true,
                 uploads_allowed: false,
+                shell_syntax_allowed: false,
             },
         }
     }
 
-    /// The target named at login (or chosen from the menu), `None` when there is none yet,
-    /// or the refusal of a malformed login name.
-    pub fn target(&self) -> Result<Option<String>, Refusal> {
-        match &self.login_target {
-            Err(refusal) => Err(refusal.clone()),
-            Ok(Some(t)) => Ok(Some(t.clone())),
-            Ok(None) => Ok(self.chosen.lock().ok().and_then(|c| c.clone())),
+    /// The target named at login, `None` when the login named none (each channel then
+    /// chooses from the menu), or the refusal of a malformed login name.
+    pub fn login_target(&self) -> Result<Option<String>, Refusal> {
+        self.login_target.clone()
+    }
+
+    /// The target named at login for audit entries about the connection (empty when none).
+    pub fn login_target_for_audit(&self) -> String {
+        self.login_target.clone().ok().flatten().unwrap_or_default()
+    }
+
+    fn slot(&self, target: &str) -> Arc<SessionSlot> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.entry(target.to_owned()).or_default().clone()
+    }
+
+    /// The live session to `target` on this connection, if one is open.
+    pub async fn session_to(&self, target: &str) -> Option<Arc<LiveSession>> {
+        let slot = self
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+            .cloned();
+        match slot {
+            Some(slot) => slot.lock().await.clone(),
+            None => None,
         }
     }
 
-    /// Records the menu's choice.
-    pub fn choose_target(&self, name: &str) {
-        if let Ok(mut c) = self.chosen.lock() {
-            *c = Some(name.to_string());
+    /// Every live session of this connection.
+    pub async fn sessions(&self) -> Vec<Arc<LiveSession>> {
+        let slots: Vec<_> = self
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut sessions = Vec::new();
+        for slot in slots {
+            if let Some(live) = slot.lock().await.clone() {
+                sessions.push(live);
+            }
         }
-    }
-
-    /// The target for audit entries (empty when none).
-    pub fn target_name_for_audit(&self) -> String {
-        self.target().ok().flatten().unwrap_or_default()
-    }
-
-    /// The live session of this connection, if one is open.
-    pub async fn current_session(&self) -> Option<Arc<LiveSession>> {
-        self.live.lock().await.clone()
+        sessions
     }
 
     /// The live session to `target`, opening it on first use.
     pub async fn session(self: &Arc<Self>, target: &str) -> Result<Arc<LiveSession>, Refusal> {
-        let mut slot = self.live.lock().await;
+        let slot = self.slot(target);
+        let mut slot = slot.lock().await;
         if let Some(live) = slot.as_ref() {
             if live.is_ending() {
                 return Err(Refusal {

@@ -341,7 +341,9 @@ impl Connection {
             &policy::ChannelRules {
                 exec_allowed: true,
                 uploads_allowed: false,
+                shell_syntax_allowed: false,
             },
+            &state.login_target_for_audit(),
         ) {
             policy::Decision::Deny(r) => r,
             policy::Decision::Allow(()) => return,
@@ -350,17 +352,18 @@ impl Connection {
             .audit(
                 &state.engineer,
                 "channel.refused",
-                &state.target_name_for_audit(),
+                &state.login_target_for_audit(),
                 json!({"request": what, "code": refusal.code, "client": state.client_addr}),
             )
             .await;
-        if let Some(live) = state.current_session().await {
+        // Not a channel's: every session of the connection keeps it in its recording.
+        for live in state.sessions().await {
             let _ = live
                 .recorder
                 .record(recordings::Event::Refused {
                     channel: None,
                     what: what.into(),
-                    reason: refusal.message,
+                    reason: refusal.message.clone(),
                 })
                 .await;
         }

@@ -1,6 +1,8 @@
 //! The target menu: `ssh -t alice@gateway` without a target lists the targets the engineer
 //! holds a live grant for, by name and description only, and reads a choice. Not the
 //! decision to connect: the chosen target goes through the same grant check as any other.
+//! The choice is the channel's own (returned, not stored on the connection): another
+//! channel of the same connection shows its own menu and may choose another target.
 
 use std::sync::Arc;
 
@@ -75,7 +77,6 @@ pub async fn choose(
         match picked {
             Some((name, _, _)) => {
                 term.say(&format!("Connecting to {name}…\n")).await;
-                conn.choose_target(name);
                 return Some(name.clone());
             }
             None if choice.is_empty() => prompt = "Choose a number or name: ",

@@ -316,7 +316,7 @@ async fn refused_live(
     what: &str,
     target: &str,
 ) -> Step {
-    let refusal = match policy::channel_request(req, &conn.rules(Some(target))) {
+    let refusal = match policy::channel_request(req, &conn.rules(Some(target)), target) {
         Decision::Deny(r) => r,
         Decision::Allow(()) => return Step::Go,
     };

@@ -113,7 +113,7 @@ pub async fn open(
         .into_iter()
         .filter(|(name, _)| {
             matches!(
-                policy::channel_request(&ChannelRequest::Env { name }, &rules),
+                policy::channel_request(&ChannelRequest::Env { name }, &rules, &q.target),
                 Decision::Allow(())
             )
         })

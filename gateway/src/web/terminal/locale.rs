@@ -52,14 +52,11 @@ mod tests {
 
     #[test]
     fn what_the_page_sends_passes_the_ssh_allow_list() {
-        let rules = ChannelRules {
-            exec_allowed: false,
-            uploads_allowed: false,
-        };
+        let rules = ChannelRules::default();
         for lang in [None, Some(Lang::Zh), Some(Lang::En)] {
             for (name, _) in shell_env(lang) {
                 assert_eq!(
-                    channel_request(&ChannelRequest::Env { name }, &rules),
+                    channel_request(&ChannelRequest::Env { name }, &rules, "web01"),
                     Decision::Allow(()),
                     "{name}"
                 );
