@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod streams;
 pub mod terminal;
 
 use std::net::SocketAddr;
@@ -59,6 +60,8 @@ pub struct Inner {
     pub dummy_hash: String,
     /// Turns true at shutdown; ends event streams.
     pub shutdown: watch::Receiver<bool>,
+    /// WebSockets and event streams open per login (`[https] max_streams_per_login`).
+    pub streams: streams::StreamLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -318,40 +321,63 @@ pub async fn serve(
         ctx.config.ssh.auth_failure_window,
     );
     let state = AppState(Arc::new(Inner {
-        ctx,
-        https,
+        streams: streams::StreamLimits::new(https.max_streams_per_login),
+        ctx: ctx.clone(),
+        https: https.clone(),
         key,
         throttle,
         dummy_hash,
         shutdown: shutdown.clone(),
     }));
     let app = router(state);
-    accept_loop(listener, tls, app, shutdown).await;
+    accept_loop(ctx, https, listener, tls, app, shutdown).await;
     Ok(())
 }
 
+/// Accepts HTTPS connections until `shutdown`: a failed `accept` is reported, backed off and
+/// retried (the loop never ends on one, like SSH's); a connection over `[https]
+/// max_connections` is closed at once, before TLS; one whose TLS handshake, or whose request
+/// headers, take longer than `header_read_timeout` is closed (slowloris). Each refusal is
+/// counted for the audit's summary ([`crate::refusals`]), none audited on its own.
 async fn accept_loop(
+    ctx: Arc<Context>,
+    https: HttpsConfig,
     listener: TcpListener,
     tls: tokio_rustls::TlsAcceptor,
     app: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use tower::ServiceExt as _;
 
-    static HTTPS_ACCEPT_FAILED: crate::accept::RateLimitedWarn =
-        crate::accept::RateLimitedWarn::new(
-            "HTTPS accept failed, retrying",
-            Duration::from_secs(10),
-        );
+    use crate::accept::{ConnectionLimits, RateLimitedWarn};
+    use crate::refusals::Limit;
+
+    static HTTPS_ACCEPT_FAILED: RateLimitedWarn =
+        RateLimitedWarn::new("HTTPS accept failed, retrying", Duration::from_secs(10));
+    static OVER_LIMIT: RateLimitedWarn = RateLimitedWarn::new(
+        "HTTPS connection closed at accept: max_connections reached",
+        Duration::from_secs(1),
+    );
+    // No cap per address: behind a reverse proxy every connection comes from one.
+    let limits = ConnectionLimits::new(https.max_connections, https.max_connections);
+    let header_timeout = https.header_read_timeout;
+    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1: each request's headers within the timeout, counted from when the connection
+    // waits for them (so an idle keep-alive connection is closed after it too).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // EMFILE and the like: report (once a second at most), back off, keep
+                    // EMFILE and the like: report (once per 10 s at most), back off, keep
                     // listening.
                     HTTPS_ACCEPT_FAILED.event(&e);
                     tokio::time::sleep(crate::accept::BACKOFF).await;
@@ -360,29 +386,68 @@ async fn accept_loop(
             },
             _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
         };
+        let Ok(slot) = limits.admit(peer.ip()) else {
+            // Dropping the stream closes it, before any TLS work.
+            ctx.refusals.count(Limit::HttpsConnections);
+            OVER_LIMIT.event(&peer.ip());
+            continue;
+        };
         let tls = tls.clone();
         let app = app.clone();
+        let builder = builder.clone();
         let watcher = graceful.watcher();
+        let ctx = ctx.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
-            {
+            let _slot = slot;
+            let stream = match tokio::time::timeout(header_timeout, tls.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, "TLS handshake failed: {e}");
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    ctx.refusals.count(Limit::HttpsHeaderReadTimeout);
+                    tracing::debug!(%peer, "HTTPS connection closed: TLS handshake too slow");
+                    return;
+                }
             };
+            // Turns true once the first request's headers are in. Until then the deadline
+            // below holds, whatever the protocol: HTTP/2 and hyper's protocol detection
+            // have no header timeout of their own.
+            let (headers_in, mut first_request) = watch::channel(false);
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    headers_in.send_replace(true);
                     req.extensions_mut()
                         .insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
                     app.clone().oneshot(req.map(axum::body::Body::new))
                 },
             );
-            let builder = Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            let conn = watcher.watch(conn.into_owned());
+            tokio::pin!(conn);
+            let first = tokio::time::timeout(header_timeout, async move {
+                let _ = first_request.wait_for(|in_| *in_).await;
+            });
+            let result = tokio::select! {
+                result = &mut conn => result,
+                waited = first => match waited {
+                    Ok(()) => conn.await,
+                    Err(_) => {
+                        // Dropping the connection closes it.
+                        ctx.refusals.count(Limit::HttpsHeaderReadTimeout);
+                        tracing::debug!(%peer, "HTTPS connection closed: no request within header_read_timeout");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
+                let timed_out = e
+                    .downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_timeout);
+                if timed_out {
+                    ctx.refusals.count(Limit::HttpsHeaderReadTimeout);
+                }
                 tracing::debug!(%peer, "HTTPS connection ended: {e}");
             }
         });
