@@ -414,7 +414,8 @@ async fn accept_loop(
             // Turns true once the first request's headers are in. Until then the deadline
             // below holds, whatever the protocol: HTTP/2 and hyper's protocol detection
             // have no header timeout of their own.
-            let (headers_in, mut first_request) = watch::channel(false);
+            let (headers_in, first_request) = watch::channel(false);
+            let mut first = first_request.clone();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     headers_in.send_replace(true);
@@ -427,7 +428,7 @@ async fn accept_loop(
             let conn = watcher.watch(conn.into_owned());
             tokio::pin!(conn);
             let first = tokio::time::timeout(header_timeout, async move {
-                let _ = first_request.wait_for(|in_| *in_).await;
+                let _ = first.wait_for(|in_| *in_).await;
             });
             let result = tokio::select! {
                 result = &mut conn => result,
@@ -445,7 +446,9 @@ async fn accept_loop(
                 let timed_out = e
                     .downcast_ref::<hyper::Error>()
                     .is_some_and(hyper::Error::is_timeout);
-                if timed_out {
+                // Closed waiting for a request: counted as a refusal only if none came at
+                // all (an idle keep-alive connection closing is no refusal).
+                if timed_out && !*first_request.borrow() {
                     ctx.refusals.count(Limit::HttpsHeaderReadTimeout);
                 }
                 tracing::debug!(%peer, "HTTPS connection ended: {e}");
