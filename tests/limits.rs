@@ -349,7 +349,11 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
         (summarized(&w.gw, "ssh.max_connections_per_address") == 57).then_some(())
     });
     let rows = summaries(&w.gw, "ssh.max_connections_per_address");
-    assert!(rows.len() <= 2, "more than one row per interval: {rows:?}");
+    assert!(
+        rows.len() <= 2,
+        "{} rows for 57 refusals in one or two intervals",
+        rows.len()
+    );
     let row = &rows[0];
     assert_eq!(json_text(row, "actor"), "menwei");
     assert!(
@@ -372,12 +376,13 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
     let before = w.gw.audit().len();
     std::thread::sleep(Duration::from_secs(5));
     let after: Vec<Value> = w.gw.audit();
-    assert!(
-        after[before..]
-            .iter()
-            .all(|e| json_text(e, "action") != "limits.refused"),
-        "rows in quiet intervals: {:?}",
-        &after[before..]
+    let quiet = after[before..]
+        .iter()
+        .filter(|e| json_text(e, "action") == "limits.refused")
+        .count();
+    assert_eq!(
+        quiet, 0,
+        "summary rows written in intervals with nothing refused"
     );
     drop(flood);
     // An engineer is not affected.
