@@ -8,8 +8,8 @@
 //!
 //! Counted in this node's memory: with several nodes behind a balancer each counts what
 //! reaches it. Bounded: only accounts that exist are counted (the callers check), at most
-//! [`MAX_ACCOUNTS`] of them, each holding at most `login_alert_failures` instants and
-//! [`MAX_SOURCES`] addresses.
+//! `MAX_ACCOUNTS` of them, each holding at most `login_alert_failures` instants and
+//! `MAX_SOURCES` addresses.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -46,7 +46,7 @@ pub struct Alert {
     pub account: String,
     /// Failures within the window.
     pub failures: usize,
-    /// Distinct source addresses among them (at most [`MAX_SOURCES`]).
+    /// Distinct source addresses among them (at most `MAX_SOURCES`).
     pub sources: Vec<IpAddr>,
 }
 
