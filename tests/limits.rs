@@ -13,6 +13,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use menwei_e2e::*;
@@ -339,7 +340,7 @@ fn streams_past_the_cap_per_login_are_refused_with_a_stable_code() {
 }
 
 #[test]
-fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
+fn refusals_at_every_ssh_limit_are_summarized_per_interval_not_audited_per_attempt() {
     let w = World::with(
         Db::Sqlite,
         WorldOpts {
@@ -349,6 +350,11 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
                     "max_connections_per_address = 3",
                 ),
                 ("summary_interval = \"1m\"", "summary_interval = \"2s\""),
+                ("login_grace = \"30s\"", "login_grace = \"4s\""),
+                (
+                    "max_channels_per_connection = 10",
+                    "max_channels_per_connection = 1",
+                ),
             ],
             ..WorldOpts::default()
         },
@@ -396,6 +402,51 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
             && !json_text(&row["detail"], "until").is_empty(),
         "{row}"
     );
+    // The three admitted never log in: the login grace closes them, three more refusals.
+    wait_until("the login grace summary", SHORT, || {
+        (summarized(&w.gw, "ssh.login_grace") == 3).then_some(())
+    });
+    drop(flood);
+    // A second session channel on one connection (OpenSSH ControlMaster) is refused.
+    let control = w.gw.scratch().join("control");
+    let control = control.to_str().unwrap();
+    let login = w.alice.to("web01");
+    let mut master = w.alice.spawn(
+        &w.gw,
+        &login,
+        &["-M", "-S", control, "-N"],
+        &[],
+        Stdin::Null,
+    );
+    wait_until("the ControlMaster socket", SHORT, || {
+        Path::new(control).exists().then_some(())
+    });
+    let mux = [
+        "-S",
+        control,
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ProxyCommand=false",
+    ];
+    let mut held = w
+        .alice
+        .spawn(&w.gw, &login, &mux, &["echo held; sleep 5"], Stdin::Null);
+    held.wait_stdout("held", SHORT);
+    for _ in 0..2 {
+        let out = w
+            .alice
+            .ssh(&w.gw, &login, &mux, &["echo extra"], Stdin::Null);
+        assert!(
+            out.stderr_text().contains("Session open refused by peer"),
+            "{out}"
+        );
+    }
+    wait_until("the channel summary", SHORT, || {
+        (summarized(&w.gw, "ssh.max_channels_per_connection") == 2).then_some(())
+    });
+    held.wait(SHORT).ok();
+    master.kill();
     // Nothing else was refused, so no other kind appears.
     let kinds: std::collections::BTreeSet<String> =
         w.gw.audit()
@@ -405,7 +456,11 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
             .collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["ssh.max_connections_per_address"]
+        [
+            "ssh.login_grace",
+            "ssh.max_channels_per_connection",
+            "ssh.max_connections_per_address"
+        ]
     );
     // Quiet intervals add no rows.
     let before = w.gw.audit().len();
@@ -419,7 +474,6 @@ fn refusals_are_summarized_per_interval_not_audited_per_attempt() {
         quiet, 0,
         "summary rows written in intervals with nothing refused"
     );
-    drop(flood);
     // An engineer is not affected.
     w.alice.exec(&w.gw, "web01", "true").ok();
 }
