@@ -21,30 +21,7 @@ const STALL: Duration = Duration::from_secs(15);
 
 /// Logs `user` in over the API; the `Cookie` header value the page would then send.
 fn session_cookie(gw: &Gateway, user: &str) -> String {
-    gw.cli_with(
-        &["user", "passwd", user],
-        Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
-    )
-    .ok();
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
-        .json(&serde_json::json!({"user": user, "password": PASSWORD}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
-    let cookies: Vec<String> = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .collect();
-    assert!(!cookies.is_empty(), "the login set no cookie");
-    cookies.join("; ")
+    gw.web_cookie(user, PASSWORD)
 }
 
 both_databases! {

@@ -10,133 +10,16 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use menwei_e2e::WebhookReceiver as Receiver;
 use menwei_e2e::*;
 use serde_json::Value;
 use sha2::Sha256;
 
 const SECRET: &str = "e2e-webhook-secret-0123456789";
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Hit {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Hit {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// A loopback HTTP receiver: answers 200, or never answers (`silent`).
-struct Receiver {
-    port: u16,
-    hits: Arc<Mutex<Vec<Hit>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Receiver {
-    fn start(port: u16, silent: bool) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, s) = (hits.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (h, s) = (h.clone(), s.clone());
-                std::thread::spawn(move || serve_one(conn, &h, &s, silent));
-            }
-        });
-        Receiver { port, hits, stop }
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    /// Waits for at least `n` requests.
-    #[track_caller]
-    fn wait_hits(&self, n: usize, timeout: Duration) -> Vec<Hit> {
-        wait_until(&format!("{n} webhook request(s)"), timeout, || {
-            let h = self.hits();
-            (h.len() >= n).then_some(h)
-        })
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn serve_one(conn: TcpStream, hits: &Mutex<Vec<Hit>>, stop: &AtomicBool, silent: bool) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut l = String::new();
-        if reader.read_line(&mut l).unwrap_or(0) == 0 {
-            return;
-        }
-        let l = l.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    hits.lock().unwrap().push(Hit {
-        path,
-        headers,
-        body,
-    });
-    if silent {
-        // Holds the connection and never answers.
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        return;
-    }
-    let mut conn = conn;
-    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-}
 
 /// `sha256=<hex>` of `body` under the shared secret.
 fn expected_signature(body: &[u8]) -> String {

@@ -12,12 +12,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod audit;
 mod https;
 mod policy_table;
 mod source;
 mod template;
 mod webhooks;
 
+pub use audit::AuditConfig;
 pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
 pub use policy_table::{PolicyIssue, PolicySource};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
@@ -97,6 +99,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `[https]`: the web side; `None` (no table) turns it off.
     pub https: Option<HttpsConfig>,
+    /// `[audit]`: the refusal summary and the failed-login alert.
+    pub audit: AuditConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -241,47 +245,23 @@ impl Config {
             }
             None => 5,
         };
-        let count = |key: &str, v: Option<&Spanned<i64>>, default: usize| match v {
-            Some(v) => {
-                let n = *v.get_ref();
-                usize::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or_else(|| {
-                        src.invalid(
-                            key,
-                            v,
-                            format!("{n}: expected a whole number from 1 to 1000000"),
-                        )
-                    })
-            }
-            None => Ok(default),
-        };
-        let max_connections = count("ssh.max_connections", ssh.max_connections.as_ref(), 1000)?;
-        let max_connections_per_address = count(
+        let max_connections =
+            src.count_or("ssh.max_connections", ssh.max_connections.as_ref(), 1000)?;
+        let max_connections_per_address = src.count_or(
             "ssh.max_connections_per_address",
             ssh.max_connections_per_address.as_ref(),
             50,
         )?;
-        let max_channels_per_connection = count(
+        let max_channels_per_connection = src.count_or(
             "ssh.max_channels_per_connection",
             ssh.max_channels_per_connection.as_ref(),
             10,
         )?;
-        let login_grace = src.duration_or(
+        let login_grace = src.positive_duration_or(
             "ssh.login_grace",
             ssh.login_grace.as_ref(),
             Duration::from_secs(30),
         )?;
-        if login_grace.is_zero() {
-            if let Some(v) = &ssh.login_grace {
-                return Err(src.invalid(
-                    "ssh.login_grace",
-                    v,
-                    "must be longer than zero".to_string(),
-                ));
-            }
-        }
         let ssh = SshConfig {
             listen,
             host_key: src.path_or(
@@ -368,6 +348,7 @@ impl Config {
 
         let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, &src)?;
         let https = https::build(raw.https, &src)?;
+        let audit = audit::build(raw.audit, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -380,6 +361,7 @@ impl Config {
             webhooks,
             notify,
             https,
+            audit,
             policy,
             policy_source,
         })
@@ -502,6 +484,7 @@ struct RawConfig {
     webhooks: Option<Vec<webhooks::RawWebhook>>,
     notify: Option<webhooks::RawNotify>,
     https: Option<https::RawHttps>,
+    audit: Option<audit::RawAudit>,
 }
 
 #[derive(Deserialize, Default)]
@@ -936,5 +919,12 @@ mod example_tests {
         let c = Config::parse(Path::new("/etc/menwei/menwei.toml"), text).unwrap();
         assert_eq!(c.policy.groups.len(), 2);
         assert_eq!(c.ssh.idle_timeout, Some(Duration::from_secs(900)));
+        // The limits it documents are the defaults.
+        assert_eq!(c.policy.max_sessions_per_engineer, 10);
+        assert_eq!(c.audit, AuditConfig::default());
+        let https = c.https.unwrap();
+        assert_eq!(https.max_connections, 1000);
+        assert_eq!(https.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(https.max_streams_per_login, 8);
     }
 }

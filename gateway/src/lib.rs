@@ -13,7 +13,10 @@
 //! hash-chained [`audit`] log; [`credentials`] are the password hashes and API token
 //! secrets the web and the CLI both use. Configuration is one TOML file ([`config`]);
 //! everything that changes at run time lives in the database. [`views`] holds the JSON
-//! shapes the CLI and the API share.
+//! shapes the CLI and the API share. Under attack: [`accept`] keeps both front doors'
+//! accept loops alive and their connections capped, [`throttle`] slows failed logins per
+//! address, [`login_alert`] raises an alert on one account failing from many, and
+//! [`refusals`] counts what the limits turn away for one audit entry per interval.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,7 +28,9 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod init;
+pub mod login_alert;
 pub mod notify;
+pub mod refusals;
 pub mod serve;
 pub mod session;
 pub mod ssh;

@@ -1,5 +1,5 @@
-//! Webhook notifications: requests filed, decisions, break-glass, revocations and expiries
-//! POSTed as signed JSON to the receivers in `[[webhooks]]`.
+//! Webhook notifications: requests filed, decisions, break-glass, revocations, expiries and
+//! login alerts POSTed as signed JSON to the receivers in `[[webhooks]]`.
 //!
 //! [`enqueue`] only stores one row per matching webhook in the database (`notifications`)
 //! and returns: whoever acts (a CLI command, the SSH server) never waits for a receiver.
@@ -41,6 +41,8 @@ pub enum Kind {
     Revocation,
     /// A grant ended.
     Expiry,
+    /// Many failed logins for one account ([`crate::login_alert`]).
+    LoginAlert,
 }
 
 impl Kind {
@@ -52,6 +54,7 @@ impl Kind {
             Kind::BreakGlass => "break_glass",
             Kind::Revocation => "revocation",
             Kind::Expiry => "expiry",
+            Kind::LoginAlert => "login_alert",
         }
     }
 }

@@ -39,6 +39,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let sessions = Arc::new(Registry::default());
     let policy = SharedPolicy::new(config.policy.clone());
     let ctx = Arc::new(Context {
+        login_alerts: crate::login_alert::LoginAlerts::new(
+            config.audit.login_alert_failures,
+            config.audit.login_alert_window,
+        ),
         throttle: Throttle::new(config.ssh.max_auth_failures, config.ssh.auth_failure_window),
         config,
         db: db.clone(),
@@ -48,7 +52,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         sessions: sessions.clone(),
         totp_replay: Default::default(),
         policy: policy.clone(),
+        refusals: Default::default(),
+        opening: Default::default(),
     });
+    end_leftover_sessions(&ctx).await;
     let (stop, stopped) = watch::channel(false);
     let enforcer = tokio::spawn(enforcer::run(
         sessions.clone(),
@@ -60,6 +67,11 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let notifier = tokio::spawn(crate::notify::run(
         ctx.db.clone(),
         webhooks,
+        stopped.clone(),
+    ));
+    let summary = tokio::spawn(crate::refusals::run(
+        ctx.clone(),
+        ctx.config.audit.summary_interval,
         stopped.clone(),
     ));
     let ssh = tokio::spawn(server::serve(
@@ -117,6 +129,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     if let Some(web) = web {
         let _ = web.await;
     }
+    // After the front doors: their last refusals are in the final summary.
+    if let Ok(since) = summary.await {
+        crate::refusals::summarize(&ctx, since).await;
+    }
     ctx.audit(
         "menwei",
         "gateway.stop",
@@ -126,6 +142,35 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     .await;
     eprintln!("menwei: stopped");
     Ok(())
+}
+
+/// Sessions this node started and never ended (it was killed or crashed) are over: their
+/// connections died with the process. Their rows say so, so they no longer count as live
+/// (lists, `max_sessions_per_engineer`); the recordings say they were cut short.
+async fn end_leftover_sessions(ctx: &Context) {
+    let node = &ctx.config.node_name;
+    let leftover = match ctx.db.sessions_open_on(node).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot look for sessions left open by a crash: {e}");
+            return;
+        }
+    };
+    let now = crate::time::now_ms();
+    for s in leftover {
+        let code = EndCode::GatewayCrashed.as_str();
+        if let Err(e) = ctx.db.session_end(&s.id, now, code).await {
+            tracing::warn!(session = %s.id, "cannot end a session left open by a crash: {e}");
+            continue;
+        }
+        ctx.audit(
+            &s.engineer,
+            "session.end",
+            &s.target,
+            serde_json::json!({"session": s.id, "reason": code, "message": "the gateway stopped without ending the session", "node": node}),
+        )
+        .await;
+    }
 }
 
 /// Once a second until shutdown: marks pending requests whose time ran out as lapsed, and

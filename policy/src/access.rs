@@ -115,6 +115,21 @@ pub fn session_check(grant: &Grant, now: Millis) -> SessionCheck {
     }
 }
 
+/// May an engineer who holds `live` sessions now (on every node) open one more, under a
+/// policy allowing `max` at once? The refusal names the limit, so the engineer knows what
+/// to do (close one) and an administrator which key to change.
+pub fn session_count_check(live: u64, max: u32) -> Decision<()> {
+    if live < u64::from(max) {
+        return Decision::Allow(());
+    }
+    Decision::deny(
+        codes::TOO_MANY_SESSIONS,
+        format!(
+            "you already have {live} live sessions, the most max_sessions_per_engineer ({max}) allows; end one and connect again"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +330,29 @@ mod tests {
                 let ended_later = matches!(session_check(&g, now + later), SessionCheck::End(_));
                 prop_assert!(ended_later);
             }
+        }
+    }
+
+    #[test]
+    fn sessions_up_to_the_cap_pass_and_the_next_is_refused_naming_the_limit() {
+        assert_eq!(session_count_check(0, 1), Decision::Allow(()));
+        assert_eq!(session_count_check(9, 10), Decision::Allow(()));
+        let d = session_count_check(10, 10);
+        assert_eq!(code(&d), "too_many_sessions");
+        let Decision::Deny(r) = d else { unreachable!() };
+        assert!(
+            r.message.contains("max_sessions_per_engineer (10)"),
+            "{}",
+            r.message
+        );
+        assert!(!r.message.contains('\n'));
+    }
+
+    proptest! {
+        #[test]
+        fn a_session_is_allowed_exactly_below_the_cap(live in 0u64..100, max in 1u32..50) {
+            let allowed = matches!(session_count_check(live, max), Decision::Allow(()));
+            prop_assert_eq!(allowed, live < u64::from(max));
         }
     }
 }

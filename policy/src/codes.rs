@@ -145,6 +145,8 @@ codes! {
 
     /// A session reached the policy's longest session.
     MAX_SESSION = MaxSession = "max_session";
+    /// The engineer already holds `max_sessions_per_engineer` live sessions.
+    TOO_MANY_SESSIONS = TooManySessions = "too_many_sessions";
 
     // The gateway's own refusals: its store, its targets, its recordings.
     /// No request with that id.

@@ -45,7 +45,7 @@ mod shell;
 mod shell_syntax;
 mod warning;
 
-pub use access::{connect, session_check, SessionCheck};
+pub use access::{connect, session_check, session_count_check, SessionCheck};
 pub use break_glass::{break_glass, break_glass_open};
 pub use channel::{channel_request, ChannelRequest, ChannelRules};
 pub use decision::{Decision, Refusal};

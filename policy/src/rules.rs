@@ -14,6 +14,8 @@ const HOUR: Millis = 60 * MINUTE;
 
 /// The longest break-glass grant any policy may allow.
 pub const BREAK_GLASS_CEILING_MS: Millis = 2 * HOUR;
+/// Live sessions one engineer may hold at once unless the policy says otherwise.
+pub const DEFAULT_MAX_SESSIONS_PER_ENGINEER: u32 = 10;
 /// The most distinct approvers a group may require.
 pub const MAX_APPROVALS: u32 = 10;
 
@@ -40,6 +42,9 @@ pub struct Policy {
     pub max_grant_ms: Millis,
     /// Rules for single targets (`[policy.targets.NAME]`), whatever groups hold them.
     pub targets: BTreeMap<String, TargetRule>,
+    /// Live sessions (SSH and browser terminal, on every node) one engineer may hold at
+    /// once (`max_sessions_per_engineer`); see [`crate::session_count_check`].
+    pub max_sessions_per_engineer: u32,
 }
 
 /// `[policy.targets.NAME]`: what one target allows, whatever groups hold it.
@@ -105,6 +110,7 @@ impl Default for Policy {
             groups: BTreeMap::new(),
             max_grant_ms: 24 * HOUR,
             targets: BTreeMap::new(),
+            max_sessions_per_engineer: DEFAULT_MAX_SESSIONS_PER_ENGINEER,
         }
     }
 }
@@ -146,6 +152,12 @@ impl Policy {
                     "must be longer than zero".to_owned(),
                 );
             }
+        }
+        if self.max_sessions_per_engineer == 0 {
+            problem(
+                "policy.max_sessions_per_engineer".to_owned(),
+                "must be at least 1".to_owned(),
+            );
         }
         for level in Level::ALL {
             let key = format!("policy.levels.{level}");
@@ -368,7 +380,16 @@ pub(crate) mod tests {
         assert!(!p.break_glass.enabled);
         assert_eq!(p.break_glass.max_ms, 2 * HOUR);
         assert!(p.groups.is_empty());
+        assert_eq!(p.max_sessions_per_engineer, 10);
         assert_eq!(p.validate(None), vec![]);
+        let none = Policy {
+            max_sessions_per_engineer: 0,
+            ..Policy::default()
+        };
+        assert_eq!(
+            keys(&none.validate(None)),
+            ["policy.max_sessions_per_engineer"]
+        );
         assert_eq!(policy().validate(None), vec![]);
     }
 

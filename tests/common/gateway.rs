@@ -341,6 +341,38 @@ impl Gateway {
         })
     }
 
+    /// Gives `user` the web password `password` and logs in over the API; the `Cookie`
+    /// header value the page would then send.
+    pub fn web_cookie(&self, user: &str, password: &str) -> String {
+        self.cli_with(
+            &["user", "passwd", user],
+            crate::Stdin::Bytes(format!("{password}\n").into_bytes()),
+        )
+        .ok();
+        let http = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!(
+                "https://127.0.0.1:{}/api/v1/login",
+                self.https_port
+            ))
+            .json(&serde_json::json!({"user": user, "password": password}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+            .collect();
+        assert!(!cookies.is_empty(), "the login set no cookie");
+        cookies.join("; ")
+    }
+
     /// The most recent session (by start) of `engineer`, waiting for it to appear.
     #[track_caller]
     pub fn last_session(&self, engineer: &str) -> Value {

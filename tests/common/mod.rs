@@ -15,6 +15,7 @@
 //!   menus and window changes.
 //! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
 //!   sockets with the page's `Origin` and a session cookie, and can stop reading.
+//! - [`WebhookReceiver`]: a loopback HTTP server that records the webhooks it receives.
 //! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
 //!   grant, the starting point of most tests.
 //!
@@ -38,6 +39,7 @@ mod process;
 mod pty;
 mod sshd;
 mod totp;
+mod webhook;
 mod websocket;
 mod world;
 
@@ -52,7 +54,8 @@ pub use process::{
 pub use pty::PtySession;
 pub use sshd::Sshd;
 pub use totp::{now_secs, totp};
-pub use websocket::{Frame, RawWebSocket};
+pub use webhook::{WebhookHit, WebhookReceiver};
+pub use websocket::{tls_connect, Frame, RawWebSocket};
 pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
 
 use std::time::Duration;

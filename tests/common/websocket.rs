@@ -66,6 +66,23 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// A TLS connection to the gateway's HTTPS port (HTTP/1.1 only, no ALPN), the handshake
+/// not yet done: it happens on the first read or write. Reads time out after 30 s.
+pub fn tls_connect(gw: &Gateway) -> StreamOwned<ClientConnection, TcpStream> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", gw.https_port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    StreamOwned::new(conn, tcp)
+}
+
 /// A frame from the gateway.
 #[derive(Debug)]
 pub struct Frame {
@@ -84,18 +101,7 @@ impl RawWebSocket {
     /// Opens `path` (e.g. `/api/v1/terminal?target=web01`) as the page would, with `cookie`
     /// (a `Cookie` header value). `Err` carries the gateway's answer when it is not 101.
     pub fn open(gw: &Gateway, path: &str, cookie: &str) -> Result<RawWebSocket, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
-        let name = ServerName::try_from("127.0.0.1").unwrap();
-        let conn = ClientConnection::new(Arc::new(config), name).unwrap();
-        let tcp = TcpStream::connect(("127.0.0.1", gw.https_port)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut tls = StreamOwned::new(conn, tcp);
+        let mut tls = tls_connect(gw);
         let origin = format!("https://127.0.0.1:{}", gw.https_port);
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\

@@ -1,5 +1,6 @@
 //! `[https]`: where the web side listens, its certificate, the page's files and origin, how
-//! long a web login lasts, and which proxies may name the client in `X-Forwarded-For`.
+//! long a web login lasts, which proxies may name the client in `X-Forwarded-For`, and the
+//! limits that keep it open under a flood.
 //! Only parsing and checking; the files are read when the gateway starts ([`crate::web`]).
 //! Without an `[https]` table the web side is off.
 
@@ -32,6 +33,14 @@ pub struct HttpsConfig {
     pub session_ttl: Duration,
     /// Peers whose `X-Forwarded-For` is believed; nobody's by default.
     pub trusted_proxies: Vec<IpAddr>,
+    /// HTTPS connections held at once; one more is closed at accept.
+    pub max_connections: usize,
+    /// The time a connection has for its TLS handshake, and each request for its headers
+    /// (the first from the handshake on): slower clients are closed.
+    pub header_read_timeout: Duration,
+    /// WebSockets (terminal, watch) and event streams one web login or API token holds at
+    /// once; one more is answered `too_many_streams`.
+    pub max_streams_per_login: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -44,6 +53,9 @@ pub(super) struct RawHttps {
     origin: Option<Spanned<String>>,
     session_ttl: Option<Spanned<String>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
+    max_connections: Option<Spanned<i64>>,
+    header_read_timeout: Option<Spanned<String>>,
+    max_streams_per_login: Option<Spanned<i64>>,
 }
 
 /// Checks the raw table; paths resolve against `dir`.
@@ -116,6 +128,21 @@ pub(super) fn build(
         origin,
         session_ttl,
         trusted_proxies,
+        max_connections: src.count_or(
+            "https.max_connections",
+            raw.max_connections.as_ref(),
+            1000,
+        )?,
+        header_read_timeout: src.positive_duration_or(
+            "https.header_read_timeout",
+            raw.header_read_timeout.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        max_streams_per_login: src.count_or(
+            "https.max_streams_per_login",
+            raw.max_streams_per_login.as_ref(),
+            8,
+        )?,
     }))
 }
 
@@ -137,6 +164,13 @@ origin = {origin}
 session_ttl = "15m"
 # X-Forwarded-For is ignored unless the connecting peer is listed here.
 trusted_proxies = []
+# Limits that keep the web side open under a flood: connections held at once (one more is
+# closed at accept), the time a client has for its TLS handshake and for each request's
+# headers (a slower one, e.g. slowloris, is closed), and WebSockets plus event streams one
+# login or API token holds at once (one more is answered with the code too_many_streams).
+max_connections = 1000
+header_read_timeout = "10s"
+max_streams_per_login = 8
 "#,
         listen = q(listen),
         origin = q(&format!("https://{listen}")),
@@ -166,6 +200,19 @@ mod tests {
         assert_eq!(h.session_ttl, Duration::from_secs(900));
         assert!(h.trusted_proxies.is_empty());
         assert_eq!(h.assets, None);
+        assert_eq!(h.max_connections, 1000);
+        assert_eq!(h.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(h.max_streams_per_login, 8);
+        let h = parse("[https]\n").unwrap().https.unwrap();
+        assert_eq!(
+            (
+                h.max_connections,
+                h.header_read_timeout,
+                h.max_streams_per_login
+            ),
+            (1000, Duration::from_secs(10), 8),
+            "the template states the defaults"
+        );
     }
 
     #[test]
@@ -196,6 +243,20 @@ mod tests {
             .to_string();
         assert!(
             e.contains(":2:32: invalid value for key https.trusted_proxies[1]"),
+            "{e}"
+        );
+        let e = parse("[https]\nheader_read_timeout = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:23: invalid value for key https.header_read_timeout"),
+            "{e}"
+        );
+        let e = parse("[https]\nmax_streams_per_login = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:25: invalid value for key https.max_streams_per_login"),
             "{e}"
         );
         let e = parse("[https]\nlisen = \"x\"\n").unwrap_err().to_string();

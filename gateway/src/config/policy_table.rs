@@ -150,6 +150,7 @@ pub(super) struct RawPolicy {
     groups: Option<BTreeMap<String, RawGroup>>,
     max_grant: Option<Spanned<String>>,
     targets: Option<BTreeMap<String, RawTargetRule>>,
+    max_sessions_per_engineer: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +217,7 @@ pub(super) fn build(
                 || raw.groups.is_some()
                 || raw.max_grant.is_some()
                 || raw.targets.is_some()
+                || raw.max_sessions_per_engineer.is_some()
             {
                 return Err(here(
                     "names a policy file, so [policy] here may hold no other key; \
@@ -312,6 +314,24 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
     }
     if let Some(v) = &raw.max_grant {
         p.max_grant_ms = duration(source, "policy.max_grant", v)?;
+    }
+    if let Some(v) = &raw.max_sessions_per_engineer {
+        let key = "policy.max_sessions_per_engineer";
+        source.record(key, v.span());
+        p.max_sessions_per_engineer = u32::try_from(*v.get_ref())
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                err(
+                    source,
+                    key,
+                    v.span(),
+                    format!(
+                        "{}: expected a whole number of sessions, at least 1",
+                        v.get_ref()
+                    ),
+                )
+            })?;
     }
     if let Some(targets) = &raw.targets {
         source.record_header("policy.targets");
@@ -454,6 +474,9 @@ response_window = "30m"
 totp_roles = ["approver", "admin"]
 # The longest grant an approver may create directly (menwei grant add), without a request.
 max_grant = "24h"
+# Live sessions (SSH and browser terminal, counted on every node) one engineer may hold at
+# once; the next is refused with one line naming this limit, and audited.
+max_sessions_per_engineer = 10
 
 [policy.levels]
 # The longest grant a request of each fault level may ask for.

@@ -63,6 +63,51 @@ impl Source<'_> {
         v.map_or(Ok(default), |v| self.duration(key, v))
     }
 
+    /// [`Source::duration`] longer than zero, or `default` when absent.
+    pub(super) fn positive_duration_or(
+        &self,
+        key: &str,
+        v: Option<&Spanned<String>>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match v {
+            Some(v) => {
+                let d = self.duration(key, v)?;
+                if d.is_zero() {
+                    return Err(self.invalid(key, v, "must be longer than zero".to_string()));
+                }
+                Ok(d)
+            }
+            None => Ok(default),
+        }
+    }
+
+    /// A count of things (connections, channels, streams, sessions) from 1 to 1,000,000, or
+    /// `default` when absent.
+    pub(super) fn count_or(
+        &self,
+        key: &str,
+        v: Option<&Spanned<i64>>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        match v {
+            Some(v) => {
+                let n = *v.get_ref();
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        self.invalid(
+                            key,
+                            v,
+                            format!("{n}: expected a whole number from 1 to 1000000"),
+                        )
+                    })
+            }
+            None => Ok(default),
+        }
+    }
+
     /// A `HOST:PORT` to listen on; `default` when absent.
     pub(super) fn listen(
         &self,

@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{https, policy_table};
+use super::{audit, https, policy_table};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -46,20 +46,22 @@ vault_key = "vault.key"
 # Seals recordings (Ed25519); `menwei recording verify` checks against it.
 recording_signing_key = "recording_signing_key"
 
-# Webhooks: each event (request, decision, break_glass, revocation, expiry) is POSTed as
+# Webhooks: each event (request, decision, break_glass, revocation, expiry, login_alert) is POSTed as
 # JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
 # with backoff; undeliverable ones stay on `menwei notify list --failed`.
 # [[webhooks]]
 # url = "https://hooks.example/menwei"
 # secret_file = "webhook.secret"
-# events = ["request", "decision", "break_glass", "revocation", "expiry"]
+# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert"]
 
 {https}
+{audit}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
         url = q(database_url),
         https = https::template(https_listen),
+        audit = audit::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

@@ -11,7 +11,14 @@ use toml::Spanned;
 use super::{ConfigError, Source};
 
 /// The event kinds a webhook can receive (`events = [...]`).
-pub const WEBHOOK_EVENTS: &[&str] = &["request", "decision", "break_glass", "revocation", "expiry"];
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "request",
+    "decision",
+    "break_glass",
+    "revocation",
+    "expiry",
+    "login_alert",
+];
 
 /// One `[[webhooks]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -111,6 +111,21 @@ impl Db {
         rows.iter().map(session_from_row).collect()
     }
 
+    /// How many sessions of `engineer` are live on any node (started, no end recorded).
+    pub async fn live_session_count(&self, engineer: &str) -> Result<u64, DbError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE engineer = $1 AND ended_at IS NULL",
+        )
+        .bind(engineer)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "counting live sessions of {engineer:?}"
+        )))?;
+        let n: i64 = get(&row, "n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Sessions on `node` that never recorded an end (e.g. after a crash), oldest first.
     pub async fn sessions_open_on(&self, node: &str) -> Result<Vec<Session>, DbError> {
         let rows = sqlx::query(&format!(

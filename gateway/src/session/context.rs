@@ -1,5 +1,5 @@
-//! The node's shared state: configuration, database, keys, vault, login throttle, the
-//! registry of live sessions and the policy in force. Every front door (SSH, web, `serve`)
+//! The node's shared state: configuration, database, keys, vault, login throttle and alerts,
+//! the registry of live sessions, the policy in force and the refusal counters. Every front door (SSH, web, `serve`)
 //! holds an `Arc<Context>` and hands it to the core; nothing here decides.
 
 use std::sync::Arc;
@@ -9,6 +9,8 @@ use russh::keys::PrivateKey;
 use crate::audit::{self, AuditError, AuditEvent};
 use crate::config::Config;
 use crate::db::Db;
+use crate::login_alert::LoginAlerts;
+use crate::refusals::Refusals;
 use crate::session::enforcer::Registry;
 use crate::session::live_policy::SharedPolicy;
 use crate::throttle::Throttle;
@@ -34,6 +36,13 @@ pub struct Context {
     pub totp_replay: crate::totp::ReplayGuard,
     /// The policy in force (replaced on SIGHUP).
     pub policy: SharedPolicy,
+    /// Refusals at the limits since the last audit summary.
+    pub refusals: Refusals,
+    /// Failed logins per account across addresses, for the alert.
+    pub login_alerts: LoginAlerts,
+    /// Held from a session's last count against `max_sessions_per_engineer` to its row in
+    /// the database ([`crate::session::live`]).
+    pub opening: tokio::sync::Mutex<()>,
 }
 
 impl Context {

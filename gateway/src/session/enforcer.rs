@@ -53,6 +53,9 @@ pub enum EndCode {
     /// The audit log cannot be written for something the session was about to do (fail
     /// closed): `audit_failed`.
     AuditFailed,
+    /// The node holding it stopped without ending it (killed, crashed), found when the
+    /// node started again: `gateway_crashed`.
+    GatewayCrashed,
 }
 
 impl EndCode {
@@ -67,6 +70,7 @@ impl EndCode {
             EndCode::GatewayShutdown => "gateway_shutdown",
             EndCode::RecordingFailed => "recording_failed",
             EndCode::AuditFailed => "audit_failed",
+            EndCode::GatewayCrashed => "gateway_crashed",
         }
     }
 }

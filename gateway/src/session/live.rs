@@ -114,6 +114,27 @@ async fn refused(
     refusal
 }
 
+/// Refuses a session past `[policy] max_sessions_per_engineer`: the engineer's live sessions
+/// are counted from the database, so on every node (and a node's leftovers after a crash
+/// are ended at its start, [`crate::serve`]). Audited as `connect.refused` with the code
+/// `too_many_sessions`.
+async fn within_session_cap(
+    ctx: &Context,
+    engineer: &str,
+    target: &str,
+    client_addr: &str,
+) -> Result<(), Refusal> {
+    let live = ctx.db.live_session_count(engineer).await.map_err(|e| {
+        tracing::error!("cannot count live sessions: {e}");
+        db_unavailable()
+    })?;
+    let max = ctx.policy.current().max_sessions_per_engineer;
+    match policy::session_count_check(live, max) {
+        Decision::Allow(()) => Ok(()),
+        Decision::Deny(refusal) => Err(refused(ctx, engineer, target, client_addr, refusal).await),
+    }
+}
+
 /// Decides and opens a session for `engineer` to `target`, or says why not.
 /// `gone` turns true when the engineer's connection has closed; `handle`, for an SSH
 /// engineer, is used to disconnect them when the session ends (a browser terminal closes
@@ -143,6 +164,8 @@ pub async fn open(
             return Err(refusal);
         }
     };
+    // Before the target is touched: most refusals at the cap cost no connection.
+    within_session_cap(ctx, engineer, target, client_addr).await?;
     let row = ctx
         .db
         .target(target)
@@ -254,6 +277,15 @@ pub async fn open(
     };
     // A session under a break-glass grant says so in its recording and audit entries.
     let emergency = matches!(ctx.db.grant_record(&grant.id).await, Ok(Some(g)) if g.emergency);
+    // Counted again from here to the session's row under this node's lock, so sessions
+    // opening at once on this node cannot all pass the last slot (across nodes, the window
+    // is these few database writes).
+    let opening = ctx.opening.lock().await;
+    if let Err(refusal) = within_session_cap(ctx, engineer, target, client_addr).await {
+        let _ = recorder.seal("refused: max_sessions_per_engineer").await;
+        upstream.close().await;
+        return Err(refusal);
+    }
     // No session without its audit entry.
     if let Err(e) = ctx
         .audit_before(
@@ -275,6 +307,7 @@ pub async fn open(
         upstream.close().await;
         return Err(db_unavailable());
     }
+    drop(opening);
     if emergency {
         let marked = recorder
             .record(recordings::Event::Marker {

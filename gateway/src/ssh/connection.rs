@@ -115,6 +115,8 @@ impl Connection {
             return Self::publickey_only();
         }
         let fp = fingerprint(key);
+        // Failures of an account that exists count towards its alert ([`crate::login_alert`]).
+        let mut account_exists = false;
         let outcome = match &engineer {
             None => Err("malformed login name"),
             Some(name) => match (
@@ -122,6 +124,7 @@ impl Connection {
                 self.ctx.db.user_keys(name).await,
             ) {
                 (Ok(Some(user)), Ok(lines)) if !user.disabled => {
+                    account_exists = true;
                     let registered = lines.iter().any(|line| {
                         PublicKey::from_openssh(line).is_ok_and(|k| fingerprint(&k) == fp)
                     });
@@ -131,7 +134,10 @@ impl Connection {
                         Err("key not registered for this user")
                     }
                 }
-                (Ok(Some(_)), Ok(_)) => Err("user disabled"),
+                (Ok(Some(_)), Ok(_)) => {
+                    account_exists = true;
+                    Err("user disabled")
+                }
                 (Ok(None), _) => Err("unknown user"),
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::error!("cannot check a login, refusing it: {e}");
@@ -180,6 +186,9 @@ impl Connection {
                         json!({"reason": reason, "key": fp, "client": self.client_addr()}),
                     )
                     .await;
+                if account_exists {
+                    crate::login_alert::failed(&self.ctx, &shown, self.peer_ip(), "ssh").await;
+                }
                 Self::publickey_only()
             }
         }
@@ -291,6 +300,7 @@ impl Connection {
                     json!({"reason": reason, "key": pending.key, "client": self.client_addr()}),
                 )
                 .await;
+            crate::login_alert::failed(&self.ctx, &engineer, self.peer_ip(), "ssh").await;
             if self.ctx.throttle.is_blocked(&engineer, self.peer_ip()) {
                 self.totp = None;
                 return Self::publickey_only();
@@ -459,6 +469,8 @@ impl server::Handler for Connection {
         };
         let Some(slot) = self.channels.open() else {
             // Past `max_channels_per_connection`: the client reads "resource shortage".
+            // Counted for the audit's summary, not a row per attempt.
+            self.ctx.refusals.count(crate::refusals::Limit::SshChannels);
             tracing::debug!(engineer = %state.engineer, "session channel refused: max_channels_per_connection");
             reply
                 .reject(russh::ChannelOpenFailure::ResourceShortage)

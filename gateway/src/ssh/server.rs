@@ -11,8 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::connection::Connection;
-use super::limits::{ConnectionLimits, ConnectionSlot};
-use crate::accept::{self, RateLimitedWarn};
+use crate::accept::{self, ConnectionLimits, ConnectionSlot, Over, RateLimitedWarn};
+use crate::refusals::Limit;
 use crate::session::Context;
 
 /// The russh server configuration: public key (then keyboard-interactive for the TOTP code
@@ -71,8 +71,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = Arc::new(russh_config(host_key));
     let ssh = &ctx.config.ssh;
-    let limits = ConnectionLimits::new(ssh.max_connections, ssh.max_connections_per_address);
-    let grace = ssh.login_grace;
+    let limits =
+        ConnectionLimits::new(ssh.max_connections, ssh.max_connections_per_address).displacing();
     let mut failing = false;
     loop {
         let (stream, peer) = tokio::select! {
@@ -93,7 +93,12 @@ pub async fn serve(
         let slot = match limits.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(over) => {
-                // Dropping the stream closes it; no audit row per attempt (no audit flooding).
+                // Dropping the stream closes it. Counted for the audit's summary per
+                // interval, not a row per attempt (no audit flooding).
+                ctx.refusals.count(match over {
+                    Over::Total => Limit::SshConnections,
+                    Over::PerAddress => Limit::SshConnectionsPerAddress,
+                });
                 OVER_LIMIT.event(&format_args!("{over} ({})", peer.ip()));
                 continue;
             }
@@ -104,11 +109,11 @@ pub async fn serve(
         let (logged_in, logged_in_rx) = watch::channel(false);
         let handler = Connection::new(ctx.clone(), Some(peer), logged_in);
         tokio::spawn(connection(
+            ctx.clone(),
             config.clone(),
             stream,
             handler,
             logged_in_rx,
-            grace,
             shutdown.clone(),
             slot,
         ));
@@ -118,15 +123,15 @@ pub async fn serve(
 /// Runs one admitted connection until it ends, the login grace passes without a login, or the
 /// gateway shuts down. Holds its `slot` until then.
 async fn connection(
+    ctx: Arc<Context>,
     config: Arc<RusshConfig>,
     stream: TcpStream,
     handler: Connection,
     mut logged_in: watch::Receiver<bool>,
-    grace: Duration,
     mut shutdown: watch::Receiver<bool>,
     slot: ConnectionSlot,
 ) {
-    let deadline = tokio::time::Instant::now() + grace;
+    let deadline = tokio::time::Instant::now() + ctx.config.ssh.login_grace;
     // A second handle on the socket, to close it under a client that stalls in the
     // handshake: russh sends a disconnect only once the key exchange is done. Kept until
     // login. Without one (out of file descriptors) the connection is not served.
@@ -149,11 +154,13 @@ async fn connection(
                 return;
             }
             Err(_) => {
+                ctx.refusals.count(Limit::SshLoginGrace);
                 tracing::debug!("SSH connection closed: no identification within login_grace");
                 return;
             }
         },
         _ = slot.displaced() => {
+            ctx.refusals.count(Limit::SshConnections);
             DISPLACED.event(&"before its identification");
             return;
         }
@@ -164,7 +171,10 @@ async fn connection(
         let login = async { logged_in.wait_for(|l| *l).await.is_ok() };
         tokio::select! {
             login = tokio::time::timeout_at(deadline, login) => match login {
-                Err(_) => ("not logged in within the login grace time", closer),
+                Err(_) => {
+                    ctx.refusals.count(Limit::SshLoginGrace);
+                    ("not logged in within the login grace time", closer)
+                }
                 // Logged in, or the handler is gone and the session is ending by itself.
                 Ok(_) => {
                     slot.logged_in();
@@ -175,6 +185,7 @@ async fn connection(
             // Displaced in the instant between its login and `logged_in` above, a
             // connection stays: its slot is simply no longer counted.
             _ = slot.displaced(), if !*login_seen.borrow() => {
+                ctx.refusals.count(Limit::SshConnections);
                 DISPLACED.event(&"before its login");
                 ("the gateway is full: closed to make room for another connection", closer)
             }

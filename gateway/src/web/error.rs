@@ -47,6 +47,11 @@ pub enum ApiCode {
     TooLarge,
     /// 429: too many failed logins.
     Throttled,
+    /// 429: this login already holds `[https] max_streams_per_login` WebSockets and event
+    /// streams.
+    TooManyStreams,
+    /// 429: the engineer already holds `[policy] max_sessions_per_engineer` live sessions.
+    TooManySessions,
     /// 503: the database (or another part the answer needs) failed.
     Unavailable,
 }
@@ -67,6 +72,8 @@ impl ApiCode {
             ApiCode::Conflict => "conflict",
             ApiCode::TooLarge => "too_large",
             ApiCode::Throttled => "throttled",
+            ApiCode::TooManyStreams => "too_many_streams",
+            ApiCode::TooManySessions => "too_many_sessions",
             ApiCode::Unavailable => "unavailable",
         }
     }
@@ -83,7 +90,9 @@ impl ApiCode {
             ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiCode::Conflict => StatusCode::CONFLICT,
             ApiCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiCode::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ApiCode::Throttled | ApiCode::TooManyStreams | ApiCode::TooManySessions => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -466,6 +475,8 @@ mod tests {
             (ApiCode::Conflict, "conflict", 409),
             (ApiCode::TooLarge, "too_large", 413),
             (ApiCode::Throttled, "throttled", 429),
+            (ApiCode::TooManyStreams, "too_many_streams", 429),
+            (ApiCode::TooManySessions, "too_many_sessions", 429),
             (ApiCode::Unavailable, "unavailable", 503),
         ] {
             assert_eq!((code.as_str(), code.status().as_u16()), (text, status));

@@ -14,6 +14,7 @@ use futures::Stream;
 use serde_json::json;
 
 use super::auth::Caller;
+use super::error::ApiResult;
 use super::AppState;
 
 /// How often the database is read.
@@ -23,6 +24,8 @@ const OVERLAP_MS: i64 = 5_000;
 
 struct Feed {
     state: AppState,
+    /// Held while the stream lives (`[https] max_streams_per_login`).
+    _slot: super::streams::StreamSlot,
     only: Option<String>,
     since: i64,
     seen: HashSet<(String, String, String)>,
@@ -34,11 +37,13 @@ struct Feed {
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let slot = super::streams::slot(&state, &caller)?;
     let only = super::api::own_only(&caller).map(str::to_string);
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let feed = Feed {
+        _slot: slot,
         since: crate::time::now_ms(),
         state,
         only,
@@ -87,5 +92,5 @@ pub async fn stream(
             }
         }
     });
-    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -14,12 +14,12 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod events;
+mod listener;
 pub mod openapi;
+pub mod streams;
 pub mod terminal;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::DefaultBodyLimit;
@@ -37,9 +37,6 @@ use crate::credentials::SESSION_KEY_FILE;
 use crate::session::Context;
 use crate::throttle::Throttle;
 use error::MAX_BODY;
-
-/// How long open connections (event streams) get to finish at shutdown.
-const DRAIN: Duration = Duration::from_secs(3);
 
 /// What every handler sees.
 #[derive(Clone)]
@@ -59,6 +56,8 @@ pub struct Inner {
     pub dummy_hash: String,
     /// Turns true at shutdown; ends event streams.
     pub shutdown: watch::Receiver<bool>,
+    /// WebSockets and event streams open per login (`[https] max_streams_per_login`).
+    pub streams: streams::StreamLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -318,75 +317,15 @@ pub async fn serve(
         ctx.config.ssh.auth_failure_window,
     );
     let state = AppState(Arc::new(Inner {
-        ctx,
-        https,
+        streams: streams::StreamLimits::new(https.max_streams_per_login),
+        ctx: ctx.clone(),
+        https: https.clone(),
         key,
         throttle,
         dummy_hash,
         shutdown: shutdown.clone(),
     }));
     let app = router(state);
-    accept_loop(listener, tls, app, shutdown).await;
+    listener::accept_loop(ctx, https, listener, tls, app, shutdown).await;
     Ok(())
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: tokio_rustls::TlsAcceptor,
-    app: Router,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
-    use tower::ServiceExt as _;
-
-    static HTTPS_ACCEPT_FAILED: crate::accept::RateLimitedWarn =
-        crate::accept::RateLimitedWarn::new(
-            "HTTPS accept failed, retrying",
-            Duration::from_secs(10),
-        );
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and the like: report (once a second at most), back off, keep
-                    // listening.
-                    HTTPS_ACCEPT_FAILED.event(&e);
-                    tokio::time::sleep(crate::accept::BACKOFF).await;
-                    continue;
-                }
-            },
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
-        };
-        let tls = tls.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
-                    app.clone().oneshot(req.map(axum::body::Body::new))
-                },
-            );
-            let builder = Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, "HTTPS connection ended: {e}");
-            }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }

@@ -102,6 +102,7 @@ pub async fn open(
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
     let ws = ws.map_err(not_websocket)?;
+    let slot = super::streams::slot(&state, &caller)?;
     if policy::validate_name("target", &q.target).is_err() {
         return Err(ApiError::not_found("no such target"));
     }
@@ -135,11 +136,13 @@ pub async fn open(
         policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
             ApiError::new(ApiCode::Unavailable, r.message)
         }
+        policy::codes::TOO_MANY_SESSIONS => ApiError::new(ApiCode::TooManySessions, r.message),
         _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
         relay(live, socket, cols, rows, &env).await;
         let _ = gone_tx.send(true);
+        drop(slot);
     }))
 }
 
@@ -314,6 +317,7 @@ pub async fn watch_session(
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
     let ws = ws.map_err(not_websocket)?;
+    let slot = super::streams::slot(&state, &caller)?;
     let ctx = &state.ctx;
     let Some(session) = ctx.db.session(&id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));
@@ -338,6 +342,7 @@ pub async fn watch_session(
     )
     .await?;
     Ok(ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
         let (mut to_page, mut from_page) = socket.split();
         let (size, recent, mut frames) = tap.join();
         // Only the session holds the feed open: when it ends, the watch ends.

@@ -123,7 +123,11 @@ pub async fn login(
     let password = Zeroizing::new(body.password);
     let against = hash.clone().unwrap_or_else(|| state.dummy_hash.clone());
     let ok = check_password_bounded(password, against).await;
-    let (Some(user), Some(_), true) = (user, hash, ok) else {
+    let (Some(user), Some(_), true) = (user.clone(), hash, ok) else {
+        // A wrong password for an account that exists counts towards its alert.
+        if let Some(u) = &user {
+            crate::login_alert::failed(ctx, &u.name, ip, "web").await;
+        }
         return Err(fail("wrong user name or password").await);
     };
     let second_factor = crate::totp::required(&ctx.policy.current(), user.role);
@@ -154,6 +158,7 @@ pub async fn login(
                 json!({"reason": reason, "client": client, "via": "web"}),
             )
             .await;
+            crate::login_alert::failed(ctx, &user.name, ip, "web").await;
             return Err(fail("wrong TOTP code").await);
         }
     }
