@@ -28,6 +28,7 @@ pub mod init;
 pub mod notify;
 pub mod serve;
 pub mod session;
+pub mod size;
 pub mod ssh;
 pub mod throttle;
 pub mod time;

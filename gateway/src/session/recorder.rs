@@ -2,34 +2,136 @@
 //! takes events from a bounded queue, writes a chunk at least every flush interval (and
 //! whenever a quarter MiB has accumulated), and fsyncs each interval.
 //!
-//! Fail closed: when a write fails the task stops, every later [`Recorder::record`] returns
-//! an error, and [`Recorder::failed`] fires so the session is ended. Not the file format
-//! (crate `recordings`) and not the decision of what to record (the SSH relay).
+//! Room on disk is taken before an event is accepted, not when it is written: each event is
+//! charged at the most it can take in the file (its bytes, a chunk's framing), the charge is
+//! reserved on the filesystem with `fallocate` (beyond the file's end, a little ahead), and
+//! only then is the event queued and [`Recorder::record`] returns. So an event the caller
+//! goes on to forward (the engineer's input, a signal, EOF) always has its room in the file:
+//! a full disk or [`Limits::max_bytes`] refuses the next event instead of losing one already
+//! accepted, and the room for the end marker and the seal is held back from the start, so a
+//! recording stopped that way still ends sealed. The writer task settles each charge to what
+//! the event really took; the file is trimmed to its length when it ends. On a filesystem
+//! without `fallocate` nothing is reserved ahead and a full disk cuts the recording short.
+//!
+//! Fail closed: once an event is refused ([`RecordingStopped`]) or a write fails, every later
+//! [`Recorder::record`] returns the same error and [`Recorder::stopped`] fires, so the session
+//! is ended. The task also watches the filesystem's free space each interval and says once,
+//! through [`Recorder::disk_low`], when it drops below [`Limits::min_free`]. Not the file
+//! format (crate `recordings`) and not the decision of what to record (the pipe).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use recordings::writer::{data_len_bound, event_len_bound, seal_len, CHUNK_OVERHEAD};
 use recordings::{Event, Meta, Stream, Writer};
+use rustix::fs::{fallocate, fstatvfs, statvfs, FallocateFlags, StatVfs};
+use rustix::io::Errno;
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::MinFree;
+use crate::size::format_size;
 
 /// Bytes buffered in the writer before a chunk is written without waiting for the tick.
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Events queued between the relay and the writer task: the relay waits when it is full.
 const QUEUE: usize = 64;
+/// The longest end marker and seal reason kept; longer ones are cut at a character.
+const END_TEXT: usize = 1024;
+/// Reserved beyond what is promised, at least and at most: few `fallocate` calls for a
+/// stream, little held for an idle session.
+const AHEAD_MIN: u64 = 64 << 10;
+const AHEAD_MAX: u64 = 4 << 20;
 
-/// The recording of this session can no longer be written.
+/// Why a recording takes no more events. Each ends the session with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingStopped {
+    /// The recording reached `[recordings] max_session_bytes`.
+    #[error("the recording reached its size limit ({})", format_size(*limit))]
+    SizeLimit {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The recordings filesystem has no room for the next event.
+    #[error("the recordings disk is full")]
+    DiskFull,
+    /// A write failed.
+    #[error("the session recording cannot be written")]
+    Failed,
+}
+
+/// Why a recording could not be started.
 #[derive(Debug, thiserror::Error)]
-#[error("the session recording cannot be written")]
-pub struct RecordingFailed;
+pub enum StartError {
+    /// No room for the file, its header or its first reservation.
+    #[error("the recordings disk is full")]
+    DiskFull,
+    /// The file could not be created or written.
+    #[error("cannot create the recording: {0}")]
+    Io(std::io::Error),
+}
+
+/// What the recording of one session may take (`[recordings]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest the file may grow, seal included.
+    pub max_bytes: u64,
+    /// Free space the filesystem keeps; below it, live sessions are warned once.
+    pub min_free: MinFree,
+}
+
+/// Free space on the recordings filesystem against what it must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Bytes free (for an unprivileged writer).
+    pub free: u64,
+    /// Bytes that must stay free (`min_free` on this filesystem).
+    pub required: u64,
+}
+
+impl Room {
+    /// Whether free space is below what must stay free.
+    pub fn is_short(&self) -> bool {
+        self.free < self.required
+    }
+
+    fn of(s: &StatVfs, min_free: MinFree) -> Room {
+        Room {
+            free: s.f_bavail.saturating_mul(s.f_frsize),
+            required: min_free.bytes_of(s.f_blocks.saturating_mul(s.f_frsize)),
+        }
+    }
+}
+
+impl std::fmt::Display for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} free, {} to keep free",
+            format_size(self.free),
+            format_size(self.required)
+        )
+    }
+}
+
+/// Free space of the filesystem holding `dir` (one `statvfs`, cheap enough for every
+/// session start).
+pub fn room(dir: &Path, min_free: MinFree) -> std::io::Result<Room> {
+    let s = statvfs(dir).map_err(std::io::Error::from)?;
+    Ok(Room::of(&s, min_free))
+}
 
 enum Command {
-    Event(u64, Event),
-    /// Terminal bytes, passed without a copy (russh's buffer is reference-counted).
-    Data(u64, Stream, u32, bytes::Bytes),
-    Seal(u64, String, oneshot::Sender<()>),
+    /// An event and what it was charged.
+    Event(u64, Event, u64),
+    /// Terminal bytes, passed without a copy (russh's buffer is reference-counted), and
+    /// what they were charged.
+    Data(u64, Stream, u32, bytes::Bytes, u64),
+    /// The last marker (if any), then the seal with its reason: written into the room held
+    /// back for them, never charged.
+    Seal(u64, Option<String>, String, oneshot::Sender<()>),
 }
 
 /// Handle to a session's recording task. Cheap to clone.
@@ -37,68 +139,238 @@ enum Command {
 pub struct Recorder {
     /// `None` only in benchmark builds measuring the cost of recording.
     queue: Option<mpsc::Sender<Command>>,
+    space: Option<Arc<Space>>,
     started: Instant,
-    failed: watch::Receiver<bool>,
+    stopped: Arc<watch::Sender<Option<RecordingStopped>>>,
+    disk_low: watch::Receiver<Option<Room>>,
     path: Arc<PathBuf>,
 }
 
-/// A `File` shared between the writer (which writes) and the task (which fsyncs).
-struct SharedFile(Arc<File>);
+/// A `File` shared between the writer (which writes) and the task (which fsyncs), counting
+/// the bytes written.
+struct SharedFile {
+    file: Arc<File>,
+    written: u64,
+}
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        (&*self.0).write(buf)
+        let n = (&*self.file).write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        (&*self.0).flush()
+        (&*self.file).flush()
+    }
+}
+
+/// The file's room: what the accepted events can take at most, and what is reserved.
+struct Space {
+    file: Arc<File>,
+    max_bytes: u64,
+    budget: Mutex<Budget>,
+}
+
+struct Budget {
+    /// The most the file can hold once every accepted event is written: the bytes written,
+    /// the events buffered and queued (queued ones at their charge), and the end reserve.
+    promised: u64,
+    /// Bytes reserved from offset 0: a write below it cannot fail for want of room.
+    allocated: u64,
+    /// The filesystem cannot reserve (`fallocate` unsupported): nothing is reserved ahead.
+    unreserved: bool,
+}
+
+/// The room held back for the end: a chunk with the end marker, and the seal.
+fn end_reserve() -> u64 {
+    (CHUNK_OVERHEAD + data_len_bound(END_TEXT) + seal_len(END_TEXT)) as u64
+}
+
+/// `text` cut to at most [`END_TEXT`] bytes at a character boundary.
+fn end_text(text: &str) -> String {
+    let mut end = text.len().min(END_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default().to_string()
+}
+
+/// Reserves `[from, to)` of `file` without changing its length.
+fn reserve(file: &File, from: u64, to: u64) -> Result<(), Errno> {
+    if to <= from {
+        return Ok(());
+    }
+    fallocate(file, FallocateFlags::KEEP_SIZE, from, to - from)
+}
+
+fn is_full(e: Errno) -> bool {
+    e == Errno::NOSPC || e == Errno::DQUOT
+}
+
+impl Space {
+    /// Takes `cost` bytes of room for an event about to be accepted, reserving on disk
+    /// what is not yet reserved.
+    fn charge(&self, cost: u64, path: &Path) -> Result<(), RecordingStopped> {
+        let mut b = self.budget.lock().map_err(|_| RecordingStopped::Failed)?;
+        let needed = b.promised.saturating_add(cost);
+        if needed > self.max_bytes {
+            return Err(RecordingStopped::SizeLimit {
+                limit: self.max_bytes,
+            });
+        }
+        if needed > b.allocated && !b.unreserved {
+            let ahead = (needed / 4).clamp(AHEAD_MIN, AHEAD_MAX);
+            let wanted = needed.saturating_add(ahead).min(self.max_bytes);
+            let reserved = match reserve(&self.file, b.allocated, wanted) {
+                Ok(()) => Ok(wanted),
+                // Not room for the step ahead: for this event alone, then.
+                Err(e) if is_full(e) => reserve(&self.file, b.allocated, needed).map(|()| needed),
+                Err(e) => Err(e),
+            };
+            match reserved {
+                Ok(to) => b.allocated = to,
+                Err(e) if is_full(e) => return Err(RecordingStopped::DiskFull),
+                Err(e) if e == Errno::OPNOTSUPP => {
+                    tracing::warn!(recording = %path.display(), "the recordings filesystem cannot reserve space (fallocate unsupported); a full disk will cut recordings short instead of ending sessions cleanly");
+                    b.unreserved = true;
+                }
+                Err(e) => {
+                    tracing::error!(recording = %path.display(), "cannot reserve space for the recording: {e}");
+                    return Err(RecordingStopped::Failed);
+                }
+            }
+        }
+        b.promised = needed;
+        Ok(())
+    }
+
+    /// Gives back what a charge took beyond what its event took.
+    fn settle(&self, charged: u64, took: u64) {
+        if let Ok(mut b) = self.budget.lock() {
+            b.promised = b.promised.saturating_sub(charged.saturating_sub(took));
+        }
     }
 }
 
 impl Recorder {
-    /// Creates `dir/<session>.mwrec` (never overwriting) and starts the writer task.
+    /// Creates `dir/<session>.mwrec` (never overwriting), reserves its first room and starts
+    /// the writer task.
     pub fn start(
         dir: &Path,
         meta: Meta,
         key: &ed25519_dalek::SigningKey,
         flush_interval: Duration,
-    ) -> std::io::Result<Recorder> {
+        limits: Limits,
+    ) -> Result<Recorder, StartError> {
         let path = dir.join(format!("{}.mwrec", meta.session_id));
+        let io = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::StorageFull
+                || e.kind() == std::io::ErrorKind::QuotaExceeded
+            {
+                StartError::DiskFull
+            } else {
+                StartError::Io(e)
+            }
+        };
         let file = Arc::new(
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&path)?,
+                .open(&path)
+                .map_err(io)?,
         );
-        let writer = Writer::new(SharedFile(file.clone()), meta, key)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        file.sync_all()?;
+        let started = Self::begin(file.clone(), &path, meta, key, limits);
+        let (writer, space) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                // Nothing refers to it yet: leave no empty recording behind.
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         let (queue, rx) = mpsc::channel(QUEUE);
-        let (failed_tx, failed) = watch::channel(false);
+        let stopped = Arc::new(watch::channel(None).0);
+        let (disk_low_tx, disk_low) = watch::channel(None);
         let path = Arc::new(path);
+        let space = Arc::new(space);
         tokio::spawn(run(
             writer,
             file,
             rx,
-            failed_tx,
+            Task {
+                space: space.clone(),
+                stopped: stopped.clone(),
+                disk_low: disk_low_tx,
+                min_free: limits.min_free,
+                path: path.clone(),
+            },
             flush_interval,
-            path.clone(),
         ));
         Ok(Recorder {
             queue: Some(queue),
+            space: Some(space),
             started: Instant::now(),
-            failed,
+            stopped,
+            disk_low,
             path,
         })
+    }
+
+    /// Writes the header and reserves the header's room, the end reserve and a step ahead.
+    fn begin(
+        file: Arc<File>,
+        path: &Path,
+        meta: Meta,
+        key: &ed25519_dalek::SigningKey,
+        limits: Limits,
+    ) -> Result<(Writer<SharedFile>, Space), StartError> {
+        let full = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        };
+        let shared = SharedFile {
+            file: file.clone(),
+            written: 0,
+        };
+        let writer = Writer::new(shared, meta, key).map_err(|e| match e {
+            recordings::WriteError::Io(e) if full(&e) => StartError::DiskFull,
+            e => StartError::Io(std::io::Error::other(e.to_string())),
+        })?;
+        let promised = writer.get_ref().written + end_reserve();
+        let space = Space {
+            file: file.clone(),
+            max_bytes: limits.max_bytes,
+            budget: Mutex::new(Budget {
+                promised,
+                allocated: writer.get_ref().written,
+                unreserved: false,
+            }),
+        };
+        space.charge(0, path).map_err(|e| match e {
+            RecordingStopped::DiskFull => StartError::DiskFull,
+            e => StartError::Io(std::io::Error::other(e.to_string())),
+        })?;
+        file.sync_all().map_err(|e| {
+            if full(&e) {
+                StartError::DiskFull
+            } else {
+                StartError::Io(e)
+            }
+        })?;
+        Ok((writer, space))
     }
 
     /// A recorder that keeps nothing, for `--features bench-no-recording` only.
     #[cfg(feature = "bench-no-recording")]
     pub fn disabled(dir: &Path, session_id: &str) -> Recorder {
-        let (_, failed) = watch::channel(false);
         Recorder {
             queue: None,
+            space: None,
             started: Instant::now(),
-            failed,
+            stopped: Arc::new(watch::channel(None).0),
+            disk_low: watch::channel(None).1,
             path: Arc::new(dir.join(format!("{session_id}.norecording"))),
         }
     }
@@ -113,70 +385,181 @@ impl Recorder {
         u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// Queues one event; waits while the queue is full (backpressure on the session).
-    pub async fn record(&self, event: Event) -> Result<(), RecordingFailed> {
-        if *self.failed.borrow() {
-            return Err(RecordingFailed);
+    /// Why the recording takes no more events, if it does not.
+    fn usable(&self) -> Result<(), RecordingStopped> {
+        match *self.stopped.borrow() {
+            Some(why) => Err(why),
+            None => Ok(()),
         }
+    }
+
+    /// Stops the recording for `why` (the first reason stays) and returns the reason.
+    fn stop(&self, why: RecordingStopped) -> RecordingStopped {
+        stop(&self.stopped, why);
+        self.usable().err().unwrap_or(why)
+    }
+
+    /// Takes room for an event of at most `len` bytes, or stops the recording.
+    fn charge(&self, len: usize) -> Result<u64, RecordingStopped> {
+        let cost = (len + CHUNK_OVERHEAD) as u64;
+        match &self.space {
+            Some(space) => space
+                .charge(cost, &self.path)
+                .map(|()| cost)
+                .map_err(|why| self.stop(why)),
+            None => Ok(cost),
+        }
+    }
+
+    /// Accepts one event once its room is taken; waits while the queue is full
+    /// (backpressure on the session). `Ok` means it will be in the file.
+    pub async fn record(&self, event: Event) -> Result<(), RecordingStopped> {
+        self.usable()?;
         let Some(queue) = &self.queue else {
             return Ok(());
         };
+        let charged = self.charge(event_len_bound(&event))?;
         queue
-            .send(Command::Event(self.now(), event))
+            .send(Command::Event(self.now(), event, charged))
             .await
-            .map_err(|_| RecordingFailed)
+            .map_err(|_| self.stop(RecordingStopped::Failed))
     }
 
-    /// Queues terminal bytes of `stream` on `channel` without copying them.
+    /// Accepts terminal bytes of `stream` on `channel` without copying them, like
+    /// [`Recorder::record`].
     pub async fn record_data(
         &self,
         stream: Stream,
         channel: u32,
         data: bytes::Bytes,
-    ) -> Result<(), RecordingFailed> {
-        if *self.failed.borrow() {
-            return Err(RecordingFailed);
-        }
+    ) -> Result<(), RecordingStopped> {
+        self.usable()?;
         let Some(queue) = &self.queue else {
             return Ok(());
         };
+        let charged = self.charge(data_len_bound(data.len()))?;
         queue
-            .send(Command::Data(self.now(), stream, channel, data))
+            .send(Command::Data(self.now(), stream, channel, data, charged))
             .await
-            .map_err(|_| RecordingFailed)
+            .map_err(|_| self.stop(RecordingStopped::Failed))
     }
 
-    /// Resolves when the recording has failed; never resolves for a healthy recording.
-    pub async fn failed(&self) {
-        let mut failed = self.failed.clone();
-        let _ = failed.wait_for(|f| *f).await;
-        if !*failed.borrow() {
-            // The task ended without failing (sealed): nothing more to wait for.
-            std::future::pending::<()>().await;
+    /// Resolves with the reason once the recording takes no more events; never for a
+    /// healthy recording.
+    pub async fn stopped(&self) -> RecordingStopped {
+        let mut stopped = self.stopped.subscribe();
+        let why = match stopped.wait_for(Option::is_some).await {
+            Ok(why) => *why,
+            Err(_) => None,
+        };
+        match why {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves once, with the free space, when the recordings filesystem has dropped below
+    /// `min_free` during this recording; never if it has not.
+    pub async fn disk_low(&self) -> Room {
+        let mut low = self.disk_low.clone();
+        let room = match low.wait_for(Option::is_some).await {
+            Ok(room) => *room,
+            // The task ended without seeing the disk low.
+            Err(_) => None,
+        };
+        match room {
+            Some(room) => room,
+            None => std::future::pending().await,
         }
     }
 
     /// Writes the remaining events, seals the recording with `reason` and waits for it.
-    pub async fn seal(&self, reason: &str) -> Result<(), RecordingFailed> {
+    pub async fn seal(&self, reason: &str) -> Result<(), RecordingStopped> {
+        self.finish(None, reason).await
+    }
+
+    /// Writes the remaining events, then `marker` as the last event, seals the recording
+    /// with `reason` and waits for it. Both go into the room held back for the end (cut
+    /// to 1 KiB), so they are written even after the recording stopped taking events.
+    pub async fn end(&self, marker: &str, reason: &str) -> Result<(), RecordingStopped> {
+        self.finish(Some(marker), reason).await
+    }
+
+    async fn finish(&self, marker: Option<&str>, reason: &str) -> Result<(), RecordingStopped> {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
         let (done, wait) = oneshot::channel();
+        let command = Command::Seal(self.now(), marker.map(end_text), end_text(reason), done);
         queue
-            .send(Command::Seal(self.now(), reason.to_string(), done))
+            .send(command)
             .await
-            .map_err(|_| RecordingFailed)?;
-        wait.await.map_err(|_| RecordingFailed)
+            .map_err(|_| RecordingStopped::Failed)?;
+        wait.await.map_err(|_| RecordingStopped::Failed)
     }
+}
+
+fn stop(stopped: &watch::Sender<Option<RecordingStopped>>, why: RecordingStopped) {
+    stopped.send_if_modified(|current| {
+        if current.is_none() {
+            *current = Some(why);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// What the writer task shares with the handles.
+struct Task {
+    space: Arc<Space>,
+    stopped: Arc<watch::Sender<Option<RecordingStopped>>>,
+    disk_low: watch::Sender<Option<Room>>,
+    min_free: MinFree,
+    path: Arc<PathBuf>,
+}
+
+impl Task {
+    fn fail(&self, why: &str) {
+        tracing::error!(recording = %self.path.display(), "recording failed, ending the session: {why}");
+        stop(&self.stopped, RecordingStopped::Failed);
+    }
+
+    /// Settles the charge of the event just buffered: what it took is its encoded bytes,
+    /// plus a chunk's framing when it opened a new chunk.
+    fn settle(&self, charged: u64, before: usize, after: usize) {
+        let framing = if before == 0 { CHUNK_OVERHEAD } else { 0 };
+        let took = (after.saturating_sub(before) + framing) as u64;
+        self.space.settle(charged, took);
+    }
+
+    /// Says once when the filesystem's free space has dropped below `min_free`.
+    fn watch_room(&self, file: &File) {
+        if self.disk_low.borrow().is_some() {
+            return;
+        }
+        if let Ok(s) = fstatvfs(file) {
+            let room = Room::of(&s, self.min_free);
+            if room.is_short() {
+                tracing::warn!(recording = %self.path.display(), "the recordings disk is nearly full: {room}");
+                let _ = self.disk_low.send(Some(room));
+            }
+        }
+    }
+}
+
+/// Gives back what was reserved beyond the file's end (best effort: the file is whole
+/// either way).
+fn trim(file: &File, len: u64) {
+    let _ = file.set_len(len);
 }
 
 async fn run(
     mut writer: Writer<SharedFile>,
     file: Arc<File>,
     mut rx: mpsc::Receiver<Command>,
-    failed: watch::Sender<bool>,
+    task: Task,
     flush_interval: Duration,
-    path: Arc<PathBuf>,
 ) {
     let mut tick = tokio::time::interval(flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -184,41 +567,52 @@ async fn run(
     loop {
         tokio::select! {
             command = rx.recv() => match command {
-                Some(Command::Event(at, event)) => {
+                Some(Command::Event(at, event, charged)) => {
+                    let before = writer.buffered_bytes();
                     if let Err(e) = writer.push(at, event) {
-                        return fail(&failed, &path, &e.to_string());
+                        return task.fail(&e.to_string());
                     }
+                    task.settle(charged, before, writer.buffered_bytes());
                     if writer.buffered_bytes() >= CHUNK_BYTES {
                         if let Err(e) = writer.flush_chunk() {
-                            return fail(&failed, &path, &e.to_string());
+                            return task.fail(&e.to_string());
                         }
                         dirty = true;
                     }
                 }
-                Some(Command::Data(at, stream, channel, data)) => {
+                Some(Command::Data(at, stream, channel, data, charged)) => {
+                    let before = writer.buffered_bytes();
                     if let Err(e) = writer.push_data(at, stream, channel, &data) {
-                        return fail(&failed, &path, &e.to_string());
+                        return task.fail(&e.to_string());
                     }
+                    task.settle(charged, before, writer.buffered_bytes());
                     if writer.buffered_bytes() >= CHUNK_BYTES {
                         if let Err(e) = writer.flush_chunk() {
-                            return fail(&failed, &path, &e.to_string());
+                            return task.fail(&e.to_string());
                         }
                         dirty = true;
                     }
                 }
-                Some(Command::Seal(at, reason, done)) => {
+                Some(Command::Seal(at, marker, reason, done)) => {
+                    if let Some(text) = marker {
+                        if let Err(e) = writer.push(at, Event::Marker { text }) {
+                            return task.fail(&e.to_string());
+                        }
+                    }
                     let file = file.clone();
                     let sealed = tokio::task::spawn_blocking(move || {
-                        writer.seal(at, &reason).map_err(|e| e.to_string())?;
-                        file.sync_all().map_err(|e| e.to_string())
+                        let inner = writer.seal(at, &reason).map_err(|e| e.to_string())?;
+                        file.sync_all().map_err(|e| e.to_string())?;
+                        trim(&file, inner.written);
+                        Ok::<(), String>(())
                     })
                     .await;
                     match sealed {
                         Ok(Ok(())) => {
                             let _ = done.send(());
                         }
-                        Ok(Err(e)) => fail(&failed, &path, &e),
-                        Err(e) => fail(&failed, &path, &e.to_string()),
+                        Ok(Err(e)) => task.fail(&e),
+                        Err(e) => task.fail(&e.to_string()),
                     }
                     return;
                 }
@@ -226,15 +620,16 @@ async fn run(
                 // but flushed, exactly as a crash would.
                 None => {
                     if writer.flush_chunk().is_err() || file.sync_data().is_err() {
-                        fail(&failed, &path, "final flush failed");
+                        task.fail("final flush failed");
                     }
+                    trim(&file, writer.get_ref().written);
                     return;
                 }
             },
             _ = tick.tick() => {
                 if writer.buffered_bytes() > 0 {
                     if let Err(e) = writer.flush_chunk() {
-                        return fail(&failed, &path, &e.to_string());
+                        return task.fail(&e.to_string());
                     }
                     dirty = true;
                 }
@@ -242,16 +637,12 @@ async fn run(
                     let file = file.clone();
                     let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
                     if !matches!(synced, Ok(Ok(()))) {
-                        return fail(&failed, &path, "fsync failed");
+                        return task.fail("fsync failed");
                     }
                     dirty = false;
                 }
+                task.watch_room(&file);
             }
         }
     }
-}
-
-fn fail(failed: &watch::Sender<bool>, path: &Path, why: &str) {
-    tracing::error!(recording = %path.display(), "recording failed, ending the session: {why}");
-    let _ = failed.send(true);
 }

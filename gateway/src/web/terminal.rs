@@ -132,9 +132,9 @@ pub async fn open(
     .await
     .map_err(|r| match r.code {
         // The gateway cannot decide or record right now: fail closed, say so.
-        policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
-            ApiError::new(ApiCode::Unavailable, r.message)
-        }
+        policy::codes::DATABASE_UNAVAILABLE
+        | policy::codes::RECORDING_UNAVAILABLE
+        | policy::codes::RECORDINGS_DISK_FULL => ApiError::new(ApiCode::Unavailable, r.message),
         _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
@@ -293,7 +293,7 @@ async fn write_page(
                     | Output::Failure,
                 ) => None,
             },
-            line = notices.recv() => line.ok().map(|text| notice(&text)),
+            line = notices.recv() => line.ok().map(|n| notice(&n.text)),
         };
         if let Some(msg) = msg {
             if to_page.send(msg).await.is_err() {
