@@ -646,3 +646,149 @@ async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn meta(id: &str) -> Meta {
+        Meta {
+            session_id: id.into(),
+            engineer: "alice".into(),
+            target: "web01".into(),
+            grant_id: "g-1".into(),
+            started_at_ms: 1_700_000_000_000,
+            node: "gw".into(),
+        }
+    }
+
+    fn key() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[3; 32])
+    }
+
+    fn input(rec: &recordings::Recording) -> Vec<u8> {
+        rec.events()
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Input { data, .. } => Some(data.as_slice()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// Bytes the filesystem holds for `path` (reserved ones included).
+    fn on_disk(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().blocks() * 512
+    }
+
+    #[tokio::test]
+    async fn at_the_size_limit_the_next_event_is_refused_and_every_accepted_one_is_sealed_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            max_bytes: 1 << 20,
+            min_free: MinFree::Bytes(0),
+        };
+        let rec = Recorder::start(
+            dir.path(),
+            meta("s-limit"),
+            &key(),
+            Duration::from_millis(50),
+            limits,
+        )
+        .unwrap();
+        // Keystroke-sized and packet-sized input, as a pipe would forward it.
+        let mut accepted = Vec::new();
+        let mut i = 0u32;
+        let why = loop {
+            let len = if i % 3 == 0 { 1 } else { 20_000 };
+            let data = bytes::Bytes::from(vec![(i % 251) as u8; len]);
+            match rec.record_data(Stream::Input, 0, data.clone()).await {
+                Ok(()) => accepted.extend_from_slice(&data),
+                Err(why) => break why,
+            }
+            i += 1;
+        };
+        assert_eq!(why, RecordingStopped::SizeLimit { limit: 1 << 20 });
+        // Stopped for good, with the first reason, and the session is told.
+        assert_eq!(
+            rec.record(Event::Marker { text: "x".into() }).await,
+            Err(why)
+        );
+        assert_eq!(rec.stopped().await, why);
+        // Most of the limit was used: the charges are settled as events are written.
+        assert!(
+            accepted.len() > 900_000,
+            "only {} bytes accepted",
+            accepted.len()
+        );
+        rec.end(&"session ended: ".repeat(200), "size limit")
+            .await
+            .unwrap();
+
+        let bytes = std::fs::read(rec.path()).unwrap();
+        assert!(
+            bytes.len() as u64 <= limits.max_bytes,
+            "{} bytes",
+            bytes.len()
+        );
+        let parsed = recordings::Recording::parse(&bytes).unwrap();
+        assert!(parsed.is_sealed());
+        assert_eq!(parsed.end_reason(), Some("size limit"));
+        assert!(
+            input(&parsed) == accepted,
+            "the accepted input is not what was written"
+        );
+    }
+
+    #[tokio::test]
+    async fn room_is_reserved_ahead_while_recording_and_given_back_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            max_bytes: 1 << 30,
+            min_free: MinFree::Bytes(0),
+        };
+        let rec = Recorder::start(
+            dir.path(),
+            meta("s-room"),
+            &key(),
+            Duration::from_millis(50),
+            limits,
+        )
+        .unwrap();
+        rec.record_data(Stream::Input, 0, bytes::Bytes::from_static(b"ls\r"))
+            .await
+            .unwrap();
+        let len = std::fs::metadata(rec.path()).unwrap().len();
+        assert!(
+            on_disk(rec.path()) >= len + AHEAD_MIN,
+            "nothing reserved ahead: {} on disk for {len} bytes",
+            on_disk(rec.path())
+        );
+        rec.end("session ended: bye", "bye").await.unwrap();
+        let len = std::fs::metadata(rec.path()).unwrap().len();
+        assert!(
+            on_disk(rec.path()) < len + 8192,
+            "still reserved after the end: {} on disk for {len} bytes",
+            on_disk(rec.path())
+        );
+        let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
+        assert_eq!(input(&parsed), b"ls\r");
+        assert!(parsed.is_sealed());
+    }
+
+    #[tokio::test]
+    async fn room_below_min_free_is_short() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!room(dir.path(), MinFree::Bytes(0)).unwrap().is_short());
+        assert!(room(dir.path(), MinFree::Bytes(u64::MAX))
+            .unwrap()
+            .is_short());
+        let r = room(dir.path(), MinFree::Percent(99)).unwrap();
+        assert!(r.required > 0 && r.free > 0, "{r:?}");
+    }
+}
