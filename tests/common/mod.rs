@@ -15,6 +15,8 @@
 //!   menus and window changes.
 //! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
 //!   sockets with the page's `Origin` and a session cookie, and can stop reading.
+//! - [`Tmpfs`]: a small filesystem of its own (a `tmpfs` mounted for the test), to fill a
+//!   disk without touching the machine's.
 //! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
 //!   grant, the starting point of most tests.
 //!
@@ -37,6 +39,7 @@ mod leaks;
 mod process;
 mod pty;
 mod sshd;
+mod tmpfs;
 mod totp;
 mod websocket;
 mod world;
@@ -51,6 +54,7 @@ pub use process::{
 };
 pub use pty::PtySession;
 pub use sshd::Sshd;
+pub use tmpfs::Tmpfs;
 pub use totp::{now_secs, totp};
 pub use websocket::{Frame, RawWebSocket};
 pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
