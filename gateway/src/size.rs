@@ -54,7 +54,7 @@ pub fn format_size(bytes: u64) -> String {
     ];
     for (name, scale) in units {
         if bytes >= scale {
-            return if bytes % scale == 0 {
+            return if bytes.is_multiple_of(scale) {
                 format!("{} {name}", bytes / scale)
             } else {
                 // Display only: the rounding of a float is fine here.

@@ -705,7 +705,7 @@ mod tests {
         let mut accepted = Vec::new();
         let mut i = 0u32;
         let why = loop {
-            let len = if i % 3 == 0 { 1 } else { 20_000 };
+            let len = if i.is_multiple_of(3) { 1 } else { 20_000 };
             let data = bytes::Bytes::from(vec![(i % 251) as u8; len]);
             match rec.record_data(Stream::Input, 0, data.clone()).await {
                 Ok(()) => accepted.extend_from_slice(&data),
