@@ -40,7 +40,7 @@ use tokio::sync::watch;
 use super::auth::Caller;
 use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
-use crate::session::enforcer::{End, EndCode};
+use crate::session::enforcer::EndCode;
 use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::tap::Frame;
@@ -183,7 +183,10 @@ async fn relay(
         })
         .await;
     if started == Step::Stop {
-        let _ = to_page.send(end(&End::recording_failed().message)).await;
+        // The pipe has ended the session, saying why (a full recordings disk, the size
+        // limit, a failed write).
+        let why = live.ending().wait().await;
+        let _ = to_page.send(end(&why.message)).await;
         return;
     }
     let (input, queued_input) = pipe::input_queue::<Message>();
