@@ -68,6 +68,37 @@ fn recorded_input(gw: &Gateway, id: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// What the target wrote to `received` is a prefix of session `id`'s recorded input, which
+/// is a prefix of what the engineer `sent`; and the target received more than `at_least`
+/// bytes (the limit was reached mid-stream, not at the start).
+#[track_caller]
+fn assert_target_got_only_recorded_input(
+    gw: &Gateway,
+    id: &str,
+    received: &Path,
+    sent: &[u8],
+    at_least: usize,
+) {
+    let recorded = recorded_input(gw, id);
+    let got = std::fs::read(received).unwrap();
+    assert!(
+        got.len() > at_least,
+        "the target received only {} bytes (recorded {})",
+        got.len(),
+        recorded.len()
+    );
+    assert_prefix(
+        &got,
+        &recorded,
+        "what the target received against the recorded input",
+    );
+    assert_prefix(
+        &recorded,
+        sent,
+        "the recorded input against what the engineer sent",
+    );
+}
+
 /// `short` is a prefix of `long`, or the first byte where they differ.
 #[track_caller]
 fn assert_prefix(short: &[u8], long: &[u8], what: &str) {
@@ -154,11 +185,7 @@ both_databases! {
         assert_sealed(&w.gw, &id);
 
         // Nothing reached the target that the recording lacks.
-        let recorded = recorded_input(&w.gw, &id);
-        let got = std::fs::read(&received).unwrap();
-        assert!(got.len() > 6 << 20, "the target received only {} bytes: the disk filled too early", got.len());
-        assert_prefix(&got, &recorded, "what the target received against the recorded input");
-        assert_prefix(&recorded, &sent, "the recorded input against what the engineer sent");
+        assert_target_got_only_recorded_input(&w.gw, &id, &received, &sent, 6 << 20);
 
         // A new session is refused with one line, and says nothing about the disk's numbers.
         let out = w.alice.exec(&w.gw, "web01", "echo must-not-run");
@@ -202,11 +229,7 @@ both_databases! {
         let len = std::fs::metadata(&file).unwrap().len();
         assert!(len <= 2 << 20 && len > 3 << 19, "the recording is {len} bytes for a 2 MiB limit");
         assert_sealed(&w.gw, &id);
-        let recorded = recorded_input(&w.gw, &id);
-        let got = std::fs::read(&received).unwrap();
-        assert!(got.len() > 1 << 20, "the target received only {} bytes", got.len());
-        assert_prefix(&got, &recorded, "what the target received against the recorded input");
-        assert_prefix(&recorded, &sent, "the recorded input against what the engineer sent");
+        assert_target_got_only_recorded_input(&w.gw, &id, &received, &sent, 1 << 20);
 
         let end = w.gw.wait_audit("session.end", |e| e.to_string().contains(&id));
         assert_eq!(end["detail"]["reason"], "recording_size_limit", "{end}");

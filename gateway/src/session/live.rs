@@ -22,7 +22,8 @@ use tokio::sync::{broadcast, watch};
 
 use crate::db::NewSession;
 use crate::session::enforcer::{trip, End, EndCode, EndSwitch, Notice, NoticeCode};
-use crate::session::recorder::{self, Limits, Recorder, StartError};
+use crate::session::recorder::{Limits, Recorder, StartError};
+use crate::session::room;
 use crate::session::upstream::{Credential, Upstream, UpstreamError};
 use crate::session::Context;
 use crate::time::now_ms;
@@ -178,7 +179,7 @@ pub async fn open(
         max_bytes: ctx.config.recordings.max_session_bytes,
         min_free: ctx.config.recordings.min_free,
     };
-    match recorder::room(&ctx.config.recordings.dir, limits.min_free) {
+    match room::room(&ctx.config.recordings.dir, limits.min_free) {
         Ok(room) if room.is_short() => {
             tracing::warn!("refusing a session: the recordings disk is nearly full ({room})");
             ctx.audit(

@@ -3,15 +3,14 @@
 //! whenever a quarter MiB has accumulated), and fsyncs each interval.
 //!
 //! Room on disk is taken before an event is accepted, not when it is written: each event is
-//! charged at the most it can take in the file (its bytes, a chunk's framing), the charge is
-//! reserved on the filesystem with `fallocate` (beyond the file's end, a little ahead), and
-//! only then is the event queued and [`Recorder::record`] returns. So an event the caller
-//! goes on to forward (the engineer's input, a signal, EOF) always has its room in the file:
-//! a full disk or [`Limits::max_bytes`] refuses the next event instead of losing one already
-//! accepted, and the room for the end marker and the seal is held back from the start, so a
-//! recording stopped that way still ends sealed. The writer task settles each charge to what
-//! the event really took; the file is trimmed to its length when it ends. On a filesystem
-//! without `fallocate` nothing is reserved ahead and a full disk cuts the recording short.
+//! charged at the most it can take in the file (its bytes, a chunk's framing) against the
+//! recording's [`Space`] (reserved on the filesystem, [`super::room`]), and only then is the
+//! event queued and [`Recorder::record`] returns. So an event the caller goes on to forward
+//! (the engineer's input, a signal, EOF) always has its room in the file: a full disk or
+//! [`Limits::max_bytes`] refuses the next event instead of losing one already accepted, and
+//! the room for the end marker and the seal is held back from the start, so a recording
+//! stopped that way still ends sealed. The writer task settles each charge to what the event
+//! really took; the file is trimmed to its length when it ends.
 //!
 //! Fail closed: once an event is refused ([`RecordingStopped`]) or a write fails, every later
 //! [`Recorder::record`] returns the same error and [`Recorder::stopped`] fires, so the session
@@ -22,15 +21,15 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use recordings::writer::{data_len_bound, event_len_bound, seal_len, CHUNK_OVERHEAD};
 use recordings::{Event, Meta, Stream, Writer};
-use rustix::fs::{fallocate, fstatvfs, statvfs, FallocateFlags, StatVfs};
-use rustix::io::Errno;
+use rustix::fs::fstatvfs;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::room::{Room, Space};
 use crate::config::MinFree;
 use crate::size::format_size;
 
@@ -40,10 +39,6 @@ const CHUNK_BYTES: usize = 256 * 1024;
 const QUEUE: usize = 64;
 /// The longest end marker and seal reason kept; longer ones are cut at a character.
 const END_TEXT: usize = 1024;
-/// Reserved beyond what is promised, at least and at most: few `fallocate` calls for a
-/// stream, little held for an idle session.
-const AHEAD_MIN: u64 = 64 << 10;
-const AHEAD_MAX: u64 = 4 << 20;
 
 /// Why a recording takes no more events. Each ends the session with its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -80,47 +75,6 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Free space the filesystem keeps; below it, live sessions are warned once.
     pub min_free: MinFree,
-}
-
-/// Free space on the recordings filesystem against what it must keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Room {
-    /// Bytes free (for an unprivileged writer).
-    pub free: u64,
-    /// Bytes that must stay free (`min_free` on this filesystem).
-    pub required: u64,
-}
-
-impl Room {
-    /// Whether free space is below what must stay free.
-    pub fn is_short(&self) -> bool {
-        self.free < self.required
-    }
-
-    fn of(s: &StatVfs, min_free: MinFree) -> Room {
-        Room {
-            free: s.f_bavail.saturating_mul(s.f_frsize),
-            required: min_free.bytes_of(s.f_blocks.saturating_mul(s.f_frsize)),
-        }
-    }
-}
-
-impl std::fmt::Display for Room {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} free, {} to keep free",
-            format_size(self.free),
-            format_size(self.required)
-        )
-    }
-}
-
-/// Free space of the filesystem holding `dir` (one `statvfs`, cheap enough for every
-/// session start).
-pub fn room(dir: &Path, min_free: MinFree) -> std::io::Result<Room> {
-    let s = statvfs(dir).map_err(std::io::Error::from)?;
-    Ok(Room::of(&s, min_free))
 }
 
 enum Command {
@@ -164,23 +118,6 @@ impl Write for SharedFile {
     }
 }
 
-/// The file's room: what the accepted events can take at most, and what is reserved.
-struct Space {
-    file: Arc<File>,
-    max_bytes: u64,
-    budget: Mutex<Budget>,
-}
-
-struct Budget {
-    /// The most the file can hold once every accepted event is written: the bytes written,
-    /// the events buffered and queued (queued ones at their charge), and the end reserve.
-    promised: u64,
-    /// Bytes reserved from offset 0: a write below it cannot fail for want of room.
-    allocated: u64,
-    /// The filesystem cannot reserve (`fallocate` unsupported): nothing is reserved ahead.
-    unreserved: bool,
-}
-
 /// The room held back for the end: a chunk with the end marker, and the seal.
 fn end_reserve() -> u64 {
     (CHUNK_OVERHEAD + data_len_bound(END_TEXT) + seal_len(END_TEXT)) as u64
@@ -193,63 +130,6 @@ fn end_text(text: &str) -> String {
         end -= 1;
     }
     text.get(..end).unwrap_or_default().to_string()
-}
-
-/// Reserves `[from, to)` of `file` without changing its length.
-fn reserve(file: &File, from: u64, to: u64) -> Result<(), Errno> {
-    if to <= from {
-        return Ok(());
-    }
-    fallocate(file, FallocateFlags::KEEP_SIZE, from, to - from)
-}
-
-fn is_full(e: Errno) -> bool {
-    e == Errno::NOSPC || e == Errno::DQUOT
-}
-
-impl Space {
-    /// Takes `cost` bytes of room for an event about to be accepted, reserving on disk
-    /// what is not yet reserved.
-    fn charge(&self, cost: u64, path: &Path) -> Result<(), RecordingStopped> {
-        let mut b = self.budget.lock().map_err(|_| RecordingStopped::Failed)?;
-        let needed = b.promised.saturating_add(cost);
-        if needed > self.max_bytes {
-            return Err(RecordingStopped::SizeLimit {
-                limit: self.max_bytes,
-            });
-        }
-        if needed > b.allocated && !b.unreserved {
-            let ahead = (needed / 4).clamp(AHEAD_MIN, AHEAD_MAX);
-            let wanted = needed.saturating_add(ahead).min(self.max_bytes);
-            let reserved = match reserve(&self.file, b.allocated, wanted) {
-                Ok(()) => Ok(wanted),
-                // Not room for the step ahead: for this event alone, then.
-                Err(e) if is_full(e) => reserve(&self.file, b.allocated, needed).map(|()| needed),
-                Err(e) => Err(e),
-            };
-            match reserved {
-                Ok(to) => b.allocated = to,
-                Err(e) if is_full(e) => return Err(RecordingStopped::DiskFull),
-                Err(e) if e == Errno::OPNOTSUPP => {
-                    tracing::warn!(recording = %path.display(), "the recordings filesystem cannot reserve space (fallocate unsupported); a full disk will cut recordings short instead of ending sessions cleanly");
-                    b.unreserved = true;
-                }
-                Err(e) => {
-                    tracing::error!(recording = %path.display(), "cannot reserve space for the recording: {e}");
-                    return Err(RecordingStopped::Failed);
-                }
-            }
-        }
-        b.promised = needed;
-        Ok(())
-    }
-
-    /// Gives back what a charge took beyond what its event took.
-    fn settle(&self, charged: u64, took: u64) {
-        if let Ok(mut b) = self.budget.lock() {
-            b.promised = b.promised.saturating_sub(charged.saturating_sub(took));
-        }
-    }
 }
 
 impl Recorder {
@@ -339,15 +219,12 @@ impl Recorder {
             e => StartError::Io(std::io::Error::other(e.to_string())),
         })?;
         let promised = writer.get_ref().written + end_reserve();
-        let space = Space {
-            file: file.clone(),
-            max_bytes: limits.max_bytes,
-            budget: Mutex::new(Budget {
-                promised,
-                allocated: writer.get_ref().written,
-                unreserved: false,
-            }),
-        };
+        let space = Space::new(
+            file.clone(),
+            writer.get_ref().written,
+            promised,
+            limits.max_bytes,
+        );
         space.charge(0, path).map_err(|e| match e {
             RecordingStopped::DiskFull => StartError::DiskFull,
             e => StartError::Io(std::io::Error::other(e.to_string())),
@@ -447,30 +324,13 @@ impl Recorder {
     /// Resolves with the reason once the recording takes no more events; never for a
     /// healthy recording.
     pub async fn stopped(&self) -> RecordingStopped {
-        let mut stopped = self.stopped.subscribe();
-        let why = match stopped.wait_for(Option::is_some).await {
-            Ok(why) => *why,
-            Err(_) => None,
-        };
-        match why {
-            Some(why) => why,
-            None => std::future::pending().await,
-        }
+        first_value(self.stopped.subscribe()).await
     }
 
     /// Resolves once, with the free space, when the recordings filesystem has dropped below
     /// `min_free` during this recording; never if it has not.
     pub async fn disk_low(&self) -> Room {
-        let mut low = self.disk_low.clone();
-        let room = match low.wait_for(Option::is_some).await {
-            Ok(room) => *room,
-            // The task ended without seeing the disk low.
-            Err(_) => None,
-        };
-        match room {
-            Some(room) => room,
-            None => std::future::pending().await,
-        }
+        first_value(self.disk_low.clone()).await
     }
 
     /// Writes the remaining events, seals the recording with `reason` and waits for it.
@@ -496,6 +356,18 @@ impl Recorder {
             .await
             .map_err(|_| RecordingStopped::Failed)?;
         wait.await.map_err(|_| RecordingStopped::Failed)
+    }
+}
+
+/// The first value `rx` holds; pending for ever if its sender goes without one.
+async fn first_value<T: Copy>(mut rx: watch::Receiver<Option<T>>) -> T {
+    let value = match rx.wait_for(Option::is_some).await {
+        Ok(value) => *value,
+        Err(_) => None,
+    };
+    match value {
+        Some(value) => value,
+        None => std::future::pending().await,
     }
 }
 
@@ -653,20 +525,24 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+    use crate::session::room::AHEAD_MIN;
 
-    fn meta(id: &str) -> Meta {
-        Meta {
+    /// A recording of session `id` in `dir`, held to `max_bytes`.
+    fn start(dir: &Path, id: &str, max_bytes: u64) -> Recorder {
+        let meta = Meta {
             session_id: id.into(),
             engineer: "alice".into(),
             target: "web01".into(),
             grant_id: "g-1".into(),
             started_at_ms: 1_700_000_000_000,
             node: "gw".into(),
-        }
-    }
-
-    fn key() -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(&[3; 32])
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let limits = Limits {
+            max_bytes,
+            min_free: MinFree::Bytes(0),
+        };
+        Recorder::start(dir, meta, &key, Duration::from_millis(50), limits).unwrap()
     }
 
     fn input(rec: &recordings::Recording) -> Vec<u8> {
@@ -689,18 +565,7 @@ mod tests {
     #[tokio::test]
     async fn at_the_size_limit_the_next_event_is_refused_and_every_accepted_one_is_sealed_in() {
         let dir = tempfile::tempdir().unwrap();
-        let limits = Limits {
-            max_bytes: 1 << 20,
-            min_free: MinFree::Bytes(0),
-        };
-        let rec = Recorder::start(
-            dir.path(),
-            meta("s-limit"),
-            &key(),
-            Duration::from_millis(50),
-            limits,
-        )
-        .unwrap();
+        let rec = start(dir.path(), "s-limit", 1 << 20);
         // Keystroke-sized and packet-sized input, as a pipe would forward it.
         let mut accepted = Vec::new();
         let mut i = 0u32;
@@ -731,11 +596,7 @@ mod tests {
             .unwrap();
 
         let bytes = std::fs::read(rec.path()).unwrap();
-        assert!(
-            bytes.len() as u64 <= limits.max_bytes,
-            "{} bytes",
-            bytes.len()
-        );
+        assert!(bytes.len() as u64 <= 1 << 20, "{} bytes", bytes.len());
         let parsed = recordings::Recording::parse(&bytes).unwrap();
         assert!(parsed.is_sealed());
         assert_eq!(parsed.end_reason(), Some("size limit"));
@@ -748,18 +609,7 @@ mod tests {
     #[tokio::test]
     async fn room_is_reserved_ahead_while_recording_and_given_back_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
-        let limits = Limits {
-            max_bytes: 1 << 30,
-            min_free: MinFree::Bytes(0),
-        };
-        let rec = Recorder::start(
-            dir.path(),
-            meta("s-room"),
-            &key(),
-            Duration::from_millis(50),
-            limits,
-        )
-        .unwrap();
+        let rec = start(dir.path(), "s-room", 1 << 30);
         rec.record_data(Stream::Input, 0, bytes::Bytes::from_static(b"ls\r"))
             .await
             .unwrap();
@@ -779,16 +629,5 @@ mod tests {
         let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
         assert_eq!(input(&parsed), b"ls\r");
         assert!(parsed.is_sealed());
-    }
-
-    #[tokio::test]
-    async fn room_below_min_free_is_short() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(!room(dir.path(), MinFree::Bytes(0)).unwrap().is_short());
-        assert!(room(dir.path(), MinFree::Bytes(u64::MAX))
-            .unwrap()
-            .is_short());
-        let r = room(dir.path(), MinFree::Percent(99)).unwrap();
-        assert!(r.required > 0 && r.free > 0, "{r:?}");
     }
 }
