@@ -241,6 +241,41 @@ both_databases! {
         w.gw.cli(&["audit", "verify"]).ok();
     }
 
+    fn the_browser_terminal_ends_at_max_session_bytes_with_the_same_line(db) {
+        let w = World::with(db, WorldOpts {
+            replace: &[("max_session_bytes = \"10GiB\"", "max_session_bytes = \"1MiB\"")],
+            ..WorldOpts::default()
+        });
+        let cookie = w.gw.web_cookie("alice");
+        let mut ws = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie)
+            .unwrap_or_else(|answer| panic!("the terminal socket did not open:\n{answer}"));
+        // The target prints without end: its output fills the recording.
+        ws.send_binary(b"yes\r");
+        let mut shown = 0usize;
+        let end = loop {
+            let f = ws.read_frame();
+            match f.opcode {
+                2 => shown += f.data.len(),
+                1 => {
+                    let m: Value = serde_json::from_slice(&f.data).unwrap();
+                    if m["type"] == "end" {
+                        break m;
+                    }
+                }
+                other => panic!("frame {other} before the end, after {shown} bytes of output"),
+            }
+        };
+        assert_eq!(
+            end["text"],
+            "the session's recording reached its size limit (1 MiB), so the session is closed",
+            "{end}"
+        );
+        assert!(shown < 1 << 20, "the page was shown {shown} bytes, more than the recording holds");
+        let sess = ended_session(&w.gw);
+        assert_eq!(json_text(&sess, "end_reason"), "recording_size_limit", "{sess}");
+        assert_sealed(&w.gw, &json_text(&sess, "id"));
+    }
+
     fn below_min_free_no_session_starts_until_there_is_room_again(db) {
         let disk = Tmpfs::mount("8m");
         let recordings = disk.dir("recordings");

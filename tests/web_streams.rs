@@ -13,44 +13,15 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const PASSWORD: &str = "a long web password";
 /// How long the page stays stalled: the target writes about 8 MB/s through the PTY and
 /// the recording, so a gateway that queued it without bound would pass
 /// [`STALLED_READER_GROWTH_KIB`] well before.
 const STALL: Duration = Duration::from_secs(15);
 
-/// Logs `user` in over the API; the `Cookie` header value the page would then send.
-fn session_cookie(gw: &Gateway, user: &str) -> String {
-    gw.cli_with(
-        &["user", "passwd", user],
-        Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
-    )
-    .ok();
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
-        .json(&serde_json::json!({"user": user, "password": PASSWORD}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
-    let cookies: Vec<String> = r
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-        .collect();
-    assert!(!cookies.is_empty(), "the login set no cookie");
-    cookies.join("; ")
-}
-
 both_databases! {
     fn browser_that_stops_reading_does_not_grow_gateway_memory(db) {
         let w = World::new(db);
-        let cookie = session_cookie(&w.gw, "alice");
+        let cookie = w.gw.web_cookie("alice");
         let before = rss_kib(w.gw.pid());
 
         let mut ws = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie)

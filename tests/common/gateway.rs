@@ -432,6 +432,39 @@ impl Gateway {
         self.cli_ok(&["grant", "revoke", id, "--by", "bob"]);
     }
 
+    /// Gives `user` a web password and logs them in over the API, as an engineer's page
+    /// would; returns the `Cookie` header value the page then sends.
+    pub fn web_cookie(&self, user: &str) -> String {
+        const PASSWORD: &str = "a long web password";
+        self.cli_with(
+            &["user", "passwd", user],
+            Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
+        )
+        .ok();
+        let http = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!(
+                "https://127.0.0.1:{}/api/v1/login",
+                self.https_port
+            ))
+            .json(&serde_json::json!({"user": user, "password": PASSWORD}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+            .collect();
+        assert!(!cookies.is_empty(), "the login set no cookie");
+        cookies.join("; ")
+    }
+
     /// The recordings directory.
     pub fn recordings_dir(&self) -> PathBuf {
         self.data_dir().join("recordings")
