@@ -288,6 +288,8 @@ both_databases! {
             ]),
             ..WorldOpts::default()
         });
+        // The operator is told at start; the gateway serves anyway.
+        assert!(w.gw.log().contains("the recordings disk is nearly full"), "{}", w.gw.log());
         let out = w.alice.exec(&w.gw, "web01", "echo must-not-run");
         assert_one_line_refusal(&out);
         assert_eq!(lines(&out.stderr_text()), vec![REFUSED_LINE], "{out}");
