@@ -297,6 +297,14 @@ both_databases! {
         let refused = w.gw.wait_audit("connect.refused", |e| e["detail"]["code"] == "recordings_disk_full");
         let required = refused["detail"]["min_free"].as_u64().unwrap();
         assert!(required > 3 << 20 && required < 4 << 20, "40% of 8 MiB: {refused}");
+        // The browser terminal is refused the same way.
+        let cookie = w.gw.web_cookie("alice");
+        let answer = match RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie) {
+            Ok(_) => panic!("the browser terminal opened on a nearly full recordings disk"),
+            Err(answer) => answer,
+        };
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains(&REFUSED_LINE["menwei: ".len()..]), "{answer}");
         assert_eq!(std::fs::read_dir(&recordings).unwrap().count(), 0, "a refused session left a recording");
         assert!(w.gw.sessions().is_empty(), "a refused session has a row");
 

@@ -5,7 +5,9 @@
 //! calls and an idle session holds little), then settled to what the event took once it is
 //! written. A write inside the reserved room cannot fail for want of space. On a filesystem
 //! without `fallocate` nothing is reserved ahead and a full disk cuts the recording short
-//! (logged once per recording). Not the writing itself ([`super::recorder`]).
+//! (logged once per recording). A gateway killed mid-session leaves its reservation past the
+//! end of the cut-short file (at most 4 MiB and the end's room) until the file is truncated.
+//! Not the writing itself ([`super::recorder`]).
 
 use std::fs::File;
 use std::path::Path;
