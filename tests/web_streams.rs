@@ -13,21 +13,18 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const PASSWORD: &str = "a long web password";
 /// How long the page stays stalled: the target writes about 8 MB/s through the PTY and
 /// the recording, so a gateway that queued it without bound would pass
 /// [`STALLED_READER_GROWTH_KIB`] well before.
-const STALL: Duration = Duration::from_secs(15);
+/// alice's web password.
+const PASSWORD: &str = "a long web password";
 
-/// Logs `user` in over the API; the `Cookie` header value the page would then send.
-fn session_cookie(gw: &Gateway, user: &str) -> String {
-    gw.web_cookie(user, PASSWORD)
-}
+const STALL: Duration = Duration::from_secs(15);
 
 both_databases! {
     fn browser_that_stops_reading_does_not_grow_gateway_memory(db) {
         let w = World::new(db);
-        let cookie = session_cookie(&w.gw, "alice");
+        let cookie = w.gw.web_cookie("alice", PASSWORD);
         let before = rss_kib(w.gw.pid());
 
         let mut ws = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie)

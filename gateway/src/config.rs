@@ -147,6 +147,63 @@ pub struct RecordingsConfig {
     pub dir: PathBuf,
     /// How often recordings are flushed to disk at the latest.
     pub flush_interval: Duration,
+    /// The largest one session's recording may grow; the session ends when it is reached.
+    pub max_session_bytes: u64,
+    /// Free space the recordings filesystem keeps: below it no session starts, and live
+    /// sessions are warned once.
+    pub min_free: MinFree,
+}
+
+/// Default `[recordings] max_session_bytes`: far more than an interactive session types or
+/// prints, small enough that one session cannot take a disk.
+pub const DEFAULT_MAX_SESSION_BYTES: u64 = 10 << 30;
+/// Default `[recordings] min_free`.
+pub const DEFAULT_MIN_FREE: MinFree = MinFree::Bytes(1 << 30);
+/// The smallest `max_session_bytes` accepted: below it a session could not hold its setup.
+pub const MIN_SESSION_BYTES: u64 = 1 << 20;
+
+/// `[recordings] min_free`: a size (`1GiB`) or a share of the filesystem (`5%`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinFree {
+    /// This many bytes.
+    Bytes(u64),
+    /// This percentage (0 to 99) of the filesystem's size.
+    Percent(u8),
+}
+
+impl MinFree {
+    /// The bytes to keep free on a filesystem of `total` bytes.
+    pub fn bytes_of(self, total: u64) -> u64 {
+        match self {
+            MinFree::Bytes(b) => b,
+            MinFree::Percent(p) => total / 100 * u64::from(p),
+        }
+    }
+
+    /// Parses `1GiB` or `5%`.
+    pub fn parse(s: &str) -> Result<MinFree, String> {
+        match s.trim().strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p < 100)
+                .map(MinFree::Percent)
+                .ok_or_else(|| {
+                    format!("invalid share {s:?}; expected a whole percentage from 0% to 99%, or a size such as 1GiB")
+                }),
+            None => crate::size::parse_size(s).map(MinFree::Bytes),
+        }
+    }
+}
+
+impl std::fmt::Display for MinFree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MinFree::Bytes(b) => f.write_str(&crate::size::format_size(*b)),
+            MinFree::Percent(p) => write!(f, "{p}% of the disk"),
+        }
+    }
 }
 
 /// `[keys]`.
@@ -299,6 +356,26 @@ impl Config {
                 rec.flush_interval.as_ref(),
                 Duration::from_secs(1),
             )?,
+            max_session_bytes: match &rec.max_session_bytes {
+                Some(v) => crate::size::parse_size(v.get_ref())
+                    .and_then(|n| {
+                        if n >= MIN_SESSION_BYTES {
+                            Ok(n)
+                        } else {
+                            Err(format!(
+                                "{:?} is below the smallest limit, 1MiB",
+                                v.get_ref()
+                            ))
+                        }
+                    })
+                    .map_err(|e| src.invalid("recordings.max_session_bytes", v, e))?,
+                None => DEFAULT_MAX_SESSION_BYTES,
+            },
+            min_free: match &rec.min_free {
+                Some(v) => MinFree::parse(v.get_ref())
+                    .map_err(|e| src.invalid("recordings.min_free", v, e))?,
+                None => DEFAULT_MIN_FREE,
+            },
         };
 
         let keys = raw.keys.unwrap_or_default();
@@ -512,6 +589,8 @@ struct RawDatabase {
 struct RawRecordings {
     dir: Option<Spanned<String>>,
     flush_interval: Option<Spanned<String>>,
+    max_session_bytes: Option<Spanned<String>>,
+    min_free: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -555,6 +634,8 @@ mod tests {
         assert_eq!(c.database.url, "sqlite:///etc/menwei/menwei.db");
         assert_eq!(c.recordings.dir, Path::new("/etc/menwei/recordings"));
         assert_eq!(c.recordings.flush_interval, Duration::from_secs(1));
+        assert_eq!(c.recordings.max_session_bytes, DEFAULT_MAX_SESSION_BYTES);
+        assert_eq!(c.recordings.min_free, DEFAULT_MIN_FREE);
         assert_eq!(c.keys.vault_key, Path::new("/etc/menwei/vault.key"));
         assert_eq!(c.policy.max_grant_ms, 24 * 3600 * 1000);
         assert!(c.policy.target_allows_exec("web01"));
@@ -629,6 +710,32 @@ mod tests {
             .to_string();
         assert!(
             e.contains(":2:") && e.contains("ssh.max_channels_per_connection"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn recording_limits_parse_and_bad_ones_name_file_line_and_key() {
+        let c = parse("[recordings]\nmax_session_bytes = \"2 GiB\"\nmin_free = \"5%\"\n").unwrap();
+        assert_eq!(c.recordings.max_session_bytes, 2 << 30);
+        assert_eq!(c.recordings.min_free, MinFree::Percent(5));
+        assert_eq!(c.recordings.min_free.bytes_of(1000), 50);
+        let c = parse("[recordings]\nmin_free = \"0\"\n").unwrap();
+        assert_eq!(c.recordings.min_free, MinFree::Bytes(0));
+        for (text, at) in [
+            ("[recordings]\nmax_session_bytes = \"10G\"\n", ":2:21: invalid value for key recordings.max_session_bytes: invalid size \"10G\"; expected"),
+            ("[recordings]\nmax_session_bytes = \"512KiB\"\n", ":2:21: invalid value for key recordings.max_session_bytes: \"512KiB\" is below the smallest limit, 1MiB"),
+            ("[recordings]\n\nmin_free = \"150%\"\n", ":3:12: invalid value for key recordings.min_free: invalid share \"150%\""),
+            ("[recordings]\nmin_free = \"lots\"\n", ":2:12: invalid value for key recordings.min_free: invalid size"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("/etc/menwei/menwei.toml{at}")), "{e}");
+        }
+        let e = parse("[recordings]\nmax_session_bytes = 1024\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:") && e.contains("recordings.max_session_bytes"),
             "{e}"
         );
     }

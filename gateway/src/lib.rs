@@ -33,6 +33,7 @@ pub mod notify;
 pub mod refusals;
 pub mod serve;
 pub mod session;
+pub mod size;
 pub mod ssh;
 pub mod throttle;
 pub mod time;

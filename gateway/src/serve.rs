@@ -32,6 +32,14 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
             config.recordings.dir.display()
         )
     })?;
+    // Serving anyway: sessions are refused one by one (and say why) until there is room.
+    match crate::session::room::room(&config.recordings.dir, config.recordings.min_free) {
+        Ok(room) if room.is_short() => tracing::warn!(
+            "the recordings disk is nearly full ({room}): no session will start until there is room"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot read the recordings disk's free space: {e}"),
+    }
     let listen = config.ssh.listen;
     let listener = TcpListener::bind(listen)
         .await

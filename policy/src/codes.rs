@@ -167,6 +167,8 @@ codes! {
     DATABASE_UNAVAILABLE = DatabaseUnavailable = "database_unavailable";
     /// The session's recording cannot be started or written: nothing is opened.
     RECORDING_UNAVAILABLE = RecordingUnavailable = "recording_unavailable";
+    /// The recordings disk is below `[recordings] min_free` (or full): no session starts.
+    RECORDINGS_DISK_FULL = RecordingsDiskFull = "recordings_disk_full";
     /// A connection names no target, or one the gateway does not know.
     NO_TARGET = NoTarget = "no_target";
     /// The target has no pinned host key.

@@ -21,6 +21,30 @@ use crate::meta::Meta;
 /// chunk goes out in one write without copying the events.
 const PREFIX: usize = format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN;
 
+/// Bytes a chunk adds around its events: the record header, the previous and own hashes,
+/// the signature. With [`event_len_bound`], what a writer's caller needs to know how large
+/// the file can grow before the bytes are written (to reserve disk space, or to hold a
+/// recording to a size limit).
+pub const CHUNK_OVERHEAD: usize = PREFIX;
+
+/// At most how many bytes `event` takes inside a chunk, whatever its time stamp.
+pub fn event_len_bound(event: &Event) -> usize {
+    let mut out = Vec::new();
+    codec::encode(&mut out, u64::MAX, event);
+    out.len()
+}
+
+/// At most how many bytes a data event of `len` bytes takes inside a chunk (kind, time,
+/// channel and length varints, then the bytes).
+pub fn data_len_bound(len: usize) -> usize {
+    1 + 10 + 5 + 10 + len
+}
+
+/// Bytes the seal takes with a reason of `reason_len` bytes.
+pub fn seal_len(reason_len: usize) -> usize {
+    format::FRAME_HEADER_LEN + format::SEAL_FIXED_LEN + reason_len
+}
+
 /// Writes one recording to `W`.
 pub struct Writer<W: Write> {
     inner: W,
@@ -255,5 +279,43 @@ mod tests {
         let rec = crate::Recording::parse(&bytes).unwrap();
         assert!(!rec.is_sealed());
         assert_eq!(rec.chunk_count(), 1);
+    }
+
+    #[test]
+    fn the_bounds_hold_the_file_to_what_was_announced() {
+        let mut w = Writer::new(Syncs::default(), meta(), &key()).unwrap();
+        let mut bound = w.get_ref().bytes.len();
+        let events = [
+            Event::Marker {
+                text: "m".repeat(300),
+            },
+            Event::Resize {
+                channel: 7,
+                cols: 80,
+                rows: 24,
+            },
+            Event::Refused {
+                channel: None,
+                what: "x11".into(),
+                reason: "no".into(),
+            },
+        ];
+        for (i, e) in events.into_iter().enumerate() {
+            bound += event_len_bound(&e) + CHUNK_OVERHEAD;
+            w.push(u64::MAX - i as u64, e).unwrap();
+            w.flush_chunk().unwrap();
+        }
+        bound += data_len_bound(70_000) + CHUNK_OVERHEAD;
+        w.push_data(u64::MAX, Stream::Input, u32::MAX, &[0; 70_000])
+            .unwrap();
+        w.flush_chunk().unwrap();
+        bound += seal_len(5);
+        let out = w.seal(u64::MAX, "limit").unwrap();
+        assert!(out.bytes.len() <= bound, "{} > {bound}", out.bytes.len());
+        assert!(
+            out.bytes.len() + 40 > bound,
+            "the bounds are loose: {} vs {bound}",
+            out.bytes.len()
+        );
     }
 }

@@ -16,6 +16,8 @@
 //! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
 //!   sockets with the page's `Origin` and a session cookie, and can stop reading.
 //! - [`WebhookReceiver`]: a loopback HTTP server that records the webhooks it receives.
+//! - [`Tmpfs`]: a small filesystem of its own (a `tmpfs` mounted for the test), to fill a
+//!   disk without touching the machine's.
 //! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
 //!   grant, the starting point of most tests.
 //!
@@ -38,6 +40,7 @@ mod leaks;
 mod process;
 mod pty;
 mod sshd;
+mod tmpfs;
 mod totp;
 mod webhook;
 mod websocket;
@@ -53,6 +56,7 @@ pub use process::{
 };
 pub use pty::PtySession;
 pub use sshd::Sshd;
+pub use tmpfs::Tmpfs;
 pub use totp::{now_secs, totp};
 pub use webhook::{WebhookHit, WebhookReceiver};
 pub use websocket::{tls_connect, Frame, RawWebSocket};

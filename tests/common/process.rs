@@ -280,6 +280,16 @@ impl Spawned {
         let _ = w.flush();
     }
 
+    /// Writes to the child's stdin pipe; `false` once the child no longer reads it (it
+    /// exited, or closed its stdin).
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        let w = self
+            .stdin
+            .as_mut()
+            .expect("stdin is not a pipe (or closed)");
+        w.write_all(bytes).and_then(|()| w.flush()).is_ok()
+    }
+
     /// Closes the child's stdin pipe (EOF).
     pub fn close_stdin(&mut self) {
         self.stdin = None;

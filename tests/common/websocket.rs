@@ -123,8 +123,22 @@ impl RawWebSocket {
         if head.starts_with("HTTP/1.1 101") {
             Ok(RawWebSocket { tls })
         } else {
+            // The body by its length (the connection may stay open), else to the end.
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
             let mut rest = Vec::new();
-            let _ = tls.read_to_end(&mut rest);
+            match length {
+                Some(n) => {
+                    rest.resize(n, 0);
+                    let _ = tls.read_exact(&mut rest);
+                }
+                None => {
+                    let _ = tls.read_to_end(&mut rest);
+                }
+            }
             Err(format!("{head}{}", String::from_utf8_lossy(&rest)))
         }
     }

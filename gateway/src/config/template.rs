@@ -37,6 +37,13 @@ url = {url}
 # Session recordings (<session id>.mwrec); flushed to disk at least every flush_interval.
 dir = "recordings"
 flush_interval = "1s"
+# The largest one session's recording may grow (10GiB, 500MiB, 2GB): the session then ends
+# with a line saying why, its recording sealed.
+max_session_bytes = "10GiB"
+# Free space the recordings disk keeps, a size or a share of the disk ("5%"): below it no
+# new session starts and live ones are warned once; a session whose next byte finds no
+# room on the disk ends, its recording sealed and nothing unrecorded sent to the target.
+min_free = "1GiB"
 
 [keys]
 # The key the gateway logs in to targets with; `menwei client-key` prints its public half.

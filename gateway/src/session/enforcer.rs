@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::db::Db;
 use crate::session::live_policy::SharedPolicy;
+use crate::session::recorder::RecordingStopped;
 use crate::time::now_ms;
 
 /// How old a session must be before warnings are sent to it.
@@ -50,6 +51,10 @@ pub enum EndCode {
     GatewayShutdown,
     /// The recording cannot be written (fail closed): `recording_failed`.
     RecordingFailed,
+    /// The recording reached `[recordings] max_session_bytes`: `recording_size_limit`.
+    RecordingSizeLimit,
+    /// The recordings disk has no room for the next event: `recordings_disk_full`.
+    RecordingsDiskFull,
     /// The audit log cannot be written for something the session was about to do (fail
     /// closed): `audit_failed`.
     AuditFailed,
@@ -69,6 +74,8 @@ impl EndCode {
             EndCode::Terminated => "terminated",
             EndCode::GatewayShutdown => "gateway_shutdown",
             EndCode::RecordingFailed => "recording_failed",
+            EndCode::RecordingSizeLimit => "recording_size_limit",
+            EndCode::RecordingsDiskFull => "recordings_disk_full",
             EndCode::AuditFailed => "audit_failed",
             EndCode::GatewayCrashed => "gateway_crashed",
         }
@@ -126,6 +133,53 @@ impl End {
             "the session recording cannot be written, so the session is closed",
         )
     }
+
+    /// The session's recording takes no more events: it ends, saying why (fail closed).
+    pub fn recording_stopped(why: RecordingStopped) -> End {
+        match why {
+            RecordingStopped::SizeLimit { limit } => End::new(
+                EndCode::RecordingSizeLimit,
+                format!(
+                    "the session's recording reached its size limit ({}), so the session is closed",
+                    crate::size::format_size(limit)
+                ),
+            ),
+            RecordingStopped::DiskFull => End::new(
+                EndCode::RecordingsDiskFull,
+                "the recordings disk is full, so the session is closed; tell an administrator",
+            ),
+            RecordingStopped::Failed => End::recording_failed(),
+        }
+    }
+}
+
+/// A line for the engineer's terminal during a session, never sent to the target; the
+/// supervisor also records it as a marker and audits it (`session.warning`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What it is about.
+    pub code: NoticeCode,
+    /// The line.
+    pub text: String,
+}
+
+/// What a [`Notice`] is about; [`NoticeCode::as_str`] is the `code` of its audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeCode {
+    /// The grant ends soon; the engineer may ask for more time: `grant_ending`.
+    GrantEnding,
+    /// The recordings disk is below `[recordings] min_free`: `recordings_disk_low`.
+    RecordingsDiskLow,
+}
+
+impl NoticeCode {
+    /// The stable string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeCode::GrantEnding => "grant_ending",
+            NoticeCode::RecordingsDiskLow => "recordings_disk_low",
+        }
+    }
 }
 
 /// The end switch of one session: set once, observed by its channels and supervisor.
@@ -142,7 +196,7 @@ pub struct Watch {
     /// Last traffic in either direction, epoch milliseconds.
     pub activity: Arc<AtomicI64>,
     /// Lines for the engineer's terminal (warnings); also recorded as markers.
-    pub notices: broadcast::Sender<String>,
+    pub notices: broadcast::Sender<Notice>,
     /// The live-watch feed.
     pub tap: Arc<crate::session::tap::Tap>,
 }
@@ -258,9 +312,10 @@ impl Registry {
             if w.grant.is_live(now) && now.saturating_sub(w.started_at) >= NOTICE_GRACE_MS {
                 if let Some(warning) = policy::warning_due(w.grant.ends_at, now, &entry.warned) {
                     entry.warned.push(warning);
-                    let _ = w
-                        .notices
-                        .send(warning.message(&w.grant.target, w.grant.ends_at, now));
+                    let _ = w.notices.send(Notice {
+                        code: NoticeCode::GrantEnding,
+                        text: warning.message(&w.grant.target, w.grant.ends_at, now),
+                    });
                 }
             }
         }
@@ -392,6 +447,8 @@ mod tests {
             (EndCode::GatewayShutdown, "gateway_shutdown"),
             (EndCode::RecordingFailed, "recording_failed"),
             (EndCode::AuditFailed, "audit_failed"),
+            (EndCode::RecordingSizeLimit, "recording_size_limit"),
+            (EndCode::RecordingsDiskFull, "recordings_disk_full"),
             (
                 EndCode::Policy(policy::codes::GRANT_EXPIRED),
                 "grant_expired",

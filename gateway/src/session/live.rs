@@ -1,11 +1,14 @@
 //! A live session: one engineer's SSH connection joined to one target under one grant.
 //!
 //! Opening one is where the gateway decides: the grant must be live ([`policy::connect`]),
-//! the target pinned, the recording writable and the database reachable, or nothing opens
-//! (fail closed). Once open, a supervisor task waits for the end: the enforcer tripping the
-//! end switch (grant expired or revoked, gateway stopping), the recording failing, or the
-//! engineer leaving; then it tells the channels, seals the recording, and writes the end
-//! into the database and the audit log. Not the byte relay (`ssh::relay`, `web::terminal`).
+//! the target pinned, the recordings disk above `[recordings] min_free`, the recording
+//! writable and the database reachable, or nothing opens (fail closed). Once open, a
+//! supervisor task waits for the end: the enforcer tripping the end switch (grant expired or
+//! revoked, gateway stopping), the recording stopping (full disk, size limit, write error),
+//! or the engineer leaving; meanwhile it passes on notices (grant warnings, and once the
+//! recordings disk running low). Then it tells the channels, seals the recording, and writes
+//! the end into the database and the audit log. Not the byte relay (`ssh::relay`,
+//! `web::terminal`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -18,8 +21,9 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::db::NewSession;
-use crate::session::enforcer::{trip, End, EndCode, EndSwitch};
-use crate::session::recorder::Recorder;
+use crate::session::enforcer::{trip, End, EndCode, EndSwitch, Notice, NoticeCode};
+use crate::session::recorder::{Limits, Recorder, StartError};
+use crate::session::room;
 use crate::session::upstream::{Credential, Upstream, UpstreamError};
 use crate::session::Context;
 use crate::time::now_ms;
@@ -41,8 +45,8 @@ pub struct LiveSession {
     pub end: EndSwitch,
     /// Last traffic in either direction, epoch milliseconds (for the idle timeout).
     pub activity: Arc<AtomicI64>,
-    /// Lines for the engineer's terminal (grant warnings), never sent to the target.
-    pub notices: broadcast::Sender<String>,
+    /// Lines for the engineer's terminal (warnings), never sent to the target.
+    pub notices: broadcast::Sender<Notice>,
     /// What read-only watchers see.
     pub tap: Arc<crate::session::tap::Tap>,
 }
@@ -86,6 +90,17 @@ fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// What an engineer reads when the recordings disk is below `min_free` (how much is free
+/// goes to the audit log and the gateway's log, not to engineers).
+fn disk_nearly_full() -> Refusal {
+    Refusal {
+        code: policy::codes::RECORDINGS_DISK_FULL,
+        message:
+            "the recordings disk is nearly full, so no new session can start; tell an administrator"
+                .into(),
+    }
 }
 
 fn db_unavailable() -> Refusal {
@@ -182,6 +197,27 @@ pub async fn open(
         };
         return Err(refused(ctx, engineer, target, client_addr, refusal).await);
     };
+    // Room to record, before the target is even dialled.
+    let limits = Limits {
+        max_bytes: ctx.config.recordings.max_session_bytes,
+        min_free: ctx.config.recordings.min_free,
+    };
+    match room::room(&ctx.config.recordings.dir, limits.min_free) {
+        Ok(room) if room.is_short() => {
+            tracing::warn!("refusing a session: the recordings disk is nearly full ({room})");
+            ctx.audit(
+                engineer,
+                "connect.refused",
+                target,
+                json!({"code": policy::codes::RECORDINGS_DISK_FULL, "client": client_addr, "free": room.free, "min_free": room.required}),
+            )
+            .await;
+            return Err(disk_nearly_full());
+        }
+        Ok(_) => {}
+        // Creating the recording below says what is wrong with the folder.
+        Err(e) => tracing::warn!("cannot read the recordings disk's free space: {e}"),
+    }
     let password = match &row.password_enc {
         Some(sealed) => match ctx.vault.open(sealed) {
             Ok(secret) => Some(secret),
@@ -244,6 +280,7 @@ pub async fn open(
             meta,
             &ctx.signing_key,
             ctx.config.recordings.flush_interval,
+            limits,
         )
     };
     #[cfg(not(feature = "bench-no-recording"))]
@@ -252,9 +289,15 @@ pub async fn open(
         meta,
         &ctx.signing_key,
         ctx.config.recordings.flush_interval,
+        limits,
     );
     let recorder = match recorder {
         Ok(r) => r,
+        Err(StartError::DiskFull) => {
+            tracing::warn!("refusing a session: no room on the recordings disk");
+            upstream.close().await;
+            return Err(refused(ctx, engineer, target, client_addr, disk_nearly_full()).await);
+        }
         Err(e) => {
             tracing::error!("cannot create the recording: {e}");
             upstream.close().await;
@@ -369,19 +412,31 @@ async fn supervise(
 ) {
     let mut notices = live.notices.subscribe();
     let mut ending = live.ending();
+    let mut disk_warned = false;
     let end = loop {
         // Biased: an end already decided (terminated, revoked, expired) wins over the client
         // going away, which it causes (the browser relay closes its socket on the end).
         tokio::select! {
             biased;
             end = ending.wait() => break end,
-            _ = live.recorder.failed() => break End::recording_failed(),
+            why = live.recorder.stopped() => break End::recording_stopped(why),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new(EndCode::ClientClosed, "the engineer closed the connection"),
+            room = live.recorder.disk_low(), if !disk_warned => {
+                disk_warned = true;
+                tracing::warn!(session = %live.id, "warning the session: the recordings disk is nearly full ({room})");
+                // Through the notices, like a grant warning: to the engineer, the watchers,
+                // the recording and the audit log (below).
+                let _ = live.notices.send(Notice {
+                    code: NoticeCode::RecordingsDiskLow,
+                    text: "the recordings disk is nearly full; this session ends if it fills, so save your work".into(),
+                });
+            }
             notice = notices.recv() => {
-                let Ok(text) = notice else { continue };
+                let Ok(notice) = notice else { continue };
+                let text = notice.text;
                 live.tap.publish(crate::session::tap::Frame::Notice(text.clone()));
                 let _ = live.recorder.record(recordings::Event::Marker { text: text.clone() }).await;
-                ctx.audit(&engineer, "session.warning", &live.target, json!({"session": live.id, "message": text})).await;
+                ctx.audit(&engineer, "session.warning", &live.target, json!({"session": live.id, "code": notice.code.as_str(), "message": text})).await;
             }
         }
     };
@@ -395,13 +450,13 @@ async fn supervise(
         // Channels print the end line and close; give them a moment before disconnecting.
         tokio::time::sleep(GOODBYE).await;
     }
-    let _ = live
+    // Into the room the recorder held back for the end, so a full disk or a recording at
+    // its size limit still ends sealed.
+    let sealed = live
         .recorder
-        .record(recordings::Event::Marker {
-            text: format!("session ended: {}", end.message),
-        })
-        .await;
-    let sealed = live.recorder.seal(&end.message).await.is_ok();
+        .end(&format!("session ended: {}", end.message), &end.message)
+        .await
+        .is_ok();
     live.upstream.close().await;
     if let (false, Some(handle)) = (client_left, &handle) {
         let _ = handle

@@ -15,6 +15,7 @@ pub mod live_policy;
 pub mod pipe;
 pub mod queue;
 pub mod recorder;
+pub mod room;
 pub mod tap;
 pub mod upstream;
 

@@ -5,9 +5,13 @@
 //! input, resizes, signals, EOF and close go to the recording and then to the target; the
 //! target's output, stderr, EOF, exit status and close go to the recording, to watchers,
 //! and then into the one bounded queue towards the engineer ([`super::queue`], measured in
-//! bytes). A control message whose recording failed is not forwarded. One failure rule: if
-//! the recording cannot be written, the session ends with [`End::recording_failed`]. One
-//! rule for watchers: they see a terminal channel's (one with a PTY) output, stderr and size.
+//! bytes). "Recorded" means the recorder accepted the event with its room on disk taken
+//! ([`super::recorder`]): it will be in the file even if the disk fills or the session's
+//! size limit is reached right after, so nothing reaches the target that the recording
+//! lacks. A control message whose recording was refused is not forwarded. One failure
+//! rule: if the recording takes no more events, the session ends with
+//! [`End::recording_stopped`], saying why. One rule for watchers: they see a terminal
+//! channel's (one with a PTY) output, stderr and size.
 //!
 //! How the engineer's side is read and written (SSH windows, WebSocket frames, the end
 //! line) is the front door's business; what the channel may run is decided before the pipe
@@ -19,6 +23,7 @@ use russh::{client, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 
 use super::enforcer::{trip, End};
 use super::queue::{self, MIN_COST};
+use super::recorder::RecordingStopped;
 use super::tap::Frame;
 use super::LiveSession;
 
@@ -192,9 +197,9 @@ impl<'a> Pipe<'a> {
         self.live
     }
 
-    /// Ends the session because its recording cannot be written (fail closed).
-    fn recording_failed(&self) -> Step {
-        trip(&self.live.end, End::recording_failed());
+    /// Ends the session because its recording takes no more events (fail closed).
+    fn recording_stopped(&self, why: RecordingStopped) -> Step {
+        trip(&self.live.end, End::recording_stopped(why));
         Step::Stop
     }
 
@@ -202,7 +207,7 @@ impl<'a> Pipe<'a> {
     pub async fn record(&self, event: Event) -> Step {
         match self.live.recorder.record(event).await {
             Ok(()) => Step::Go,
-            Err(_) => self.recording_failed(),
+            Err(why) => self.recording_stopped(why),
         }
     }
 
@@ -282,11 +287,11 @@ impl<'a> Pipe<'a> {
                     let _ = to_target.request_subsystem(true, name.clone()).await;
                 }
             }
-            Ok::<(), super::recorder::RecordingFailed>(())
+            Ok::<(), RecordingStopped>(())
         };
         match replayed.await {
             Ok(()) => Step::Go,
-            Err(_) => self.recording_failed(),
+            Err(why) => self.recording_stopped(why),
         }
     }
 
@@ -300,7 +305,7 @@ impl<'a> Pipe<'a> {
             .await
         {
             Ok(()) => Step::Go,
-            Err(_) => self.recording_failed(),
+            Err(why) => self.recording_stopped(why),
         }
     }
 
@@ -393,14 +398,13 @@ impl<'a> Pipe<'a> {
     /// Records output bytes of the target and feeds them to watchers (terminal channels).
     async fn take_output(&self, stream: Stream, data: &Bytes) -> Step {
         self.live.touch();
-        if self
+        if let Err(why) = self
             .live
             .recorder
             .record_data(stream, self.ch, data.clone())
             .await
-            .is_err()
         {
-            return self.recording_failed();
+            return self.recording_stopped(why);
         }
         if self.pty {
             self.live.tap.publish(Frame::Output(data.clone()));

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::conn_state::ConnState;
 use super::upload::{ScpSink, Uploaded};
-use crate::session::enforcer::{trip, End, EndCode};
+use crate::session::enforcer::{trip, End, EndCode, Notice, NoticeCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::LiveSession;
@@ -255,11 +255,14 @@ async fn write_engineer(
             }
             out = queued.recv() => out,
             notice = notices.recv() => {
-                if let Ok(text) = notice {
-                    let line = format!(
-                        "{nl}menwei: {text}; for more time: ssh {}@GATEWAY extend {} 30m \"why\"{nl}",
-                        conn.engineer, live.target
-                    );
+                if let Ok(Notice { code, text }) = notice {
+                    let line = match code {
+                        NoticeCode::GrantEnding => format!(
+                            "{nl}menwei: {text}; for more time: ssh {}@GATEWAY extend {} 30m \"why\"{nl}",
+                            conn.engineer, live.target
+                        ),
+                        NoticeCode::RecordingsDiskLow => format!("{nl}menwei: {text}{nl}"),
+                    };
                     let _ = to_engineer.extended_data_bytes(1, Bytes::from(line)).await;
                 }
                 continue;

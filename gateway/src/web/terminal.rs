@@ -40,7 +40,7 @@ use tokio::sync::watch;
 use super::auth::Caller;
 use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
-use crate::session::enforcer::{End, EndCode};
+use crate::session::enforcer::EndCode;
 use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::tap::Frame;
@@ -133,9 +133,9 @@ pub async fn open(
     .await
     .map_err(|r| match r.code {
         // The gateway cannot decide or record right now: fail closed, say so.
-        policy::codes::DATABASE_UNAVAILABLE | policy::codes::RECORDING_UNAVAILABLE => {
-            ApiError::new(ApiCode::Unavailable, r.message)
-        }
+        policy::codes::DATABASE_UNAVAILABLE
+        | policy::codes::RECORDING_UNAVAILABLE
+        | policy::codes::RECORDINGS_DISK_FULL => ApiError::new(ApiCode::Unavailable, r.message),
         policy::codes::TOO_MANY_SESSIONS => ApiError::new(ApiCode::TooManySessions, r.message),
         _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
@@ -186,7 +186,10 @@ async fn relay(
         })
         .await;
     if started == Step::Stop {
-        let _ = to_page.send(end(&End::recording_failed().message)).await;
+        // The pipe has ended the session, saying why (a full recordings disk, the size
+        // limit, a failed write).
+        let why = live.ending().wait().await;
+        let _ = to_page.send(end(&why.message)).await;
         return;
     }
     let (input, queued_input) = pipe::input_queue::<Message>();
@@ -296,7 +299,7 @@ async fn write_page(
                     | Output::Failure,
                 ) => None,
             },
-            line = notices.recv() => line.ok().map(|text| notice(&text)),
+            line = notices.recv() => line.ok().map(|n| notice(&n.text)),
         };
         if let Some(msg) = msg {
             if to_page.send(msg).await.is_err() {
