@@ -257,7 +257,15 @@ fn main() {
 
     // recording_events: a flag byte (1: sealed), then one chunk's event bytes.
     for (n, chunk) in shell_chunks.iter().enumerate() {
-        save(events, &format!("shell-chunk-{n}"), &[&[1u8][..], chunk].concat());
+        save(
+            events,
+            &format!("shell-chunk-{n}"),
+            &[&[1u8][..], chunk].concat(),
+        );
     }
-    save(events, "exec-chunk", &[&[0u8][..], &exec_chunks[0]].concat());
+    save(
+        events,
+        "exec-chunk",
+        &[&[0u8][..], &exec_chunks[0]].concat(),
+    );
 }

@@ -61,7 +61,13 @@ fuzz_target!(|bytes: &[u8]| {
                 ConfigError::Policy(issues) => {
                     assert!(!issues.is_empty(), "a policy error without issues");
                     for issue in issues {
-                        placed(text, &issue.path, issue.line, issue.column, &issue.to_string());
+                        placed(
+                            text,
+                            &issue.path,
+                            issue.line,
+                            issue.column,
+                            &issue.to_string(),
+                        );
                     }
                 }
                 // No key file is loaded by parse; a `[policy] file` that cannot be read.

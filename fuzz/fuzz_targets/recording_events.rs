@@ -19,7 +19,8 @@ fuzz_target!(|input: &[u8]| {
     w.push_encoded(events).expect("writing to a Vec works");
     w.flush_chunk().expect("writing to a Vec works");
     let bytes = if sealed {
-        w.seal(u64::MAX, "client closed").expect("writing to a Vec works")
+        w.seal(u64::MAX, "client closed")
+            .expect("writing to a Vec works")
     } else {
         w.get_ref().clone()
     };

@@ -26,7 +26,13 @@ fuzz_target!(|bytes: &[u8]| {
 
     let printed = commands
         .iter()
-        .map(|words| words.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "))
+        .map(|words| {
+            words
+                .iter()
+                .map(|w| sh_quote(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let (again, compound, truncated) = split_shell(&printed);

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ed25519_dalek::SigningKey;
 use recordings::{
-    commands, interactive_channel, to_asciicast, AsciicastOptions, Event, Meta, Recording,
-    Writer,
+    commands, interactive_channel, to_asciicast, AsciicastOptions, Event, Meta, Recording, Writer,
 };
 
 /// The system allocator, counting the bytes live now and the most live since [`measure`]
@@ -125,7 +124,10 @@ pub fn write(meta: Meta, events: &[(u64, Event)], seal: Option<(u64, &str)>) -> 
 /// - the command list is built without panicking and serializes.
 pub fn check_recording(bytes: &[u8], rec: &Recording) {
     let report = recordings::verify(bytes, rec.gateway_key());
-    assert!(report.is_ok(), "parse accepted what verify refuses: {report}");
+    assert!(
+        report.is_ok(),
+        "parse accepted what verify refuses: {report}"
+    );
     assert_eq!(report.chunks, rec.chunk_count());
 
     let seal = match rec.ending() {
@@ -134,7 +136,11 @@ pub fn check_recording(bytes: &[u8], rec: &Recording) {
     };
     let again = write(rec.meta().clone(), rec.events(), seal);
     let back = Recording::parse(&again).expect("the writer's output reads back");
-    assert_eq!(back.events(), rec.events(), "events did not survive a rewrite");
+    assert_eq!(
+        back.events(),
+        rec.events(),
+        "events did not survive a rewrite"
+    );
     assert_eq!(back.meta(), rec.meta());
     assert_eq!(back.end_reason(), rec.end_reason());
     assert_eq!(
