@@ -10,6 +10,14 @@ use libfuzzer_sys::fuzz_target;
 use menwei_fuzz::sh_quote;
 use policy::{classify_exec, ExecKind};
 
+/// At most 200 characters of `line`, for a message (a nested line can be kilobytes).
+fn clip(line: &str) -> String {
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}… ({} bytes)", &line[..at], line.len()),
+        None => line.to_owned(),
+    }
+}
+
 fuzz_target!(|bytes: &[u8]| {
     let kind = classify_exec(bytes);
 
@@ -23,7 +31,7 @@ fuzz_target!(|bytes: &[u8]| {
         assert!(
             got != ExecKind::Plain && got != ExecKind::ScpUpload,
             "{expected:?} first, then {:?}, classified as {got:?}",
-            String::from_utf8_lossy(bytes)
+            clip(&String::from_utf8_lossy(bytes))
         );
     }
 
@@ -34,7 +42,8 @@ fuzz_target!(|bytes: &[u8]| {
             let got = classify_exec(wrapped.as_bytes());
             assert!(
                 got != ExecKind::Plain,
-                "{line:?} is {kind:?}, but {wrapped:?} is {got:?}"
+                "{:?} is {kind:?}, but under {wrapper:?} it is {got:?}",
+                clip(&line)
             );
         }
     }
