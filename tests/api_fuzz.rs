@@ -6,7 +6,8 @@
 //! body not in the `Error` shape). The test also reads schemathesis's HAR log itself: it
 //! must hold requests, none answered 5xx; and the gateway must still be serving afterwards.
 //!
-//! Bounded: a fixed seed and a few examples per operation, so it takes about a minute. Not
+//! Bounded: a fixed seed and a few examples per operation (about 700 requests per caller),
+//! so it takes one to two minutes on the 2-core machine. Not
 //! run: `/events` (an event stream never ends; `web_api.rs` tests it). Schemathesis missing
 //! is a failure, never a skip: scripts/setup installs it.
 
@@ -30,11 +31,22 @@ const WEB: &str =
 /// Generated cases per operation and phase, for each caller.
 const EXAMPLES: &str = "8";
 
-/// The schemathesis to run: `$MENWEI_SCHEMATHESIS` (scripts/test points it at the one
-/// scripts/setup installed), else `schemathesis` on `PATH`.
+/// Where scripts/setup installs schemathesis (its virtualenv), under `$MENWEI_TOOLS`.
+const SETUP_VENV: &str = "schemathesis-4.32.5/bin/schemathesis";
+
+/// The schemathesis to run: `$MENWEI_SCHEMATHESIS` (scripts/test sets it), else the one
+/// scripts/setup installed, else `schemathesis` on `PATH`.
 fn schemathesis() -> PathBuf {
+    let installed = std::env::var_os("MENWEI_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/menwei-tools"))
+        })
+        .map(|dir| dir.join(SETUP_VENV))
+        .filter(|p| p.exists());
     let exe = std::env::var_os("MENWEI_SCHEMATHESIS")
         .map(PathBuf::from)
+        .or(installed)
         .unwrap_or_else(|| PathBuf::from("schemathesis"));
     let found = Command::new(&exe)
         .arg("--version")
