@@ -32,7 +32,7 @@ pub enum ExecKind {
     Sftp,
 }
 
-/// How deep `sh -c "sh -c ..."` and `eval` are followed before falling back.
+/// How deep `sh -c "sh -c ..."` and `eval` are followed; a line nested deeper is refused.
 const MAX_NESTING: usize = 8;
 
 /// Wrappers that run the rest of their words as a command: name, the short options that
@@ -94,7 +94,13 @@ struct Walk {
 fn classify_line(line: &str, depth: usize, walk: &mut Walk) -> ExecKind {
     if depth > MAX_NESTING {
         walk.found.note(ShellSyntax::NestedShell);
-        return by_substring(line);
+        // Too deep to follow, so what the line runs is unknown: a name can hide in quoting
+        // that only a full reading decodes (`$'\x73ftp-server'`). Refused as a transfer,
+        // named after a tool the line mentions, if any.
+        return match by_substring(line) {
+            ExecKind::Plain => ExecKind::ScpDownload,
+            kind => kind,
+        };
     }
     let script = shell::split(line);
     for (seen, syntax) in [
@@ -564,6 +570,25 @@ mod tests {
             nested = format!("sh -c {}", shell_quote(&nested));
         }
         assert_eq!(kind(&nested), ScpDownload);
+    }
+
+    #[test]
+    fn a_tool_hidden_in_escapes_below_the_nesting_limit_is_refused() {
+        // Found by the exec_line fuzz target's property (a transfer stays a transfer under
+        // `sh -c`): nine levels of `sh -c` around `$'\x73ftp-server'` read as Plain, since
+        // the fallback only looked for the tool's name, which the escape hides.
+        let mut nested = r"$'\x73ftp-server'".to_owned();
+        assert_eq!(kind(&nested), Sftp);
+        for level in 1..=12 {
+            nested = format!("sh -c {}", shell_quote(&nested));
+            assert_ne!(kind(&nested), Plain, "{level} levels: {nested}");
+        }
+        // And anything nested that deep is refused, whatever it says.
+        let mut ls = "ls".to_owned();
+        for _ in 0..12 {
+            ls = format!("sh -c {}", shell_quote(&ls));
+        }
+        assert_eq!(kind(&ls), ScpDownload);
     }
 
     fn shell_quote(s: &str) -> String {

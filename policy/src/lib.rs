@@ -67,5 +67,18 @@ pub use rules::{
 pub use shell_syntax::ShellSyntax;
 pub use warning::{session_limit, warning_due, Warning};
 
+/// The shell reader behind [`classify_exec`], opened for the fuzz targets (`fuzz/`) only:
+/// with the `fuzzing` feature, which the gateway never enables.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `line` split into simple commands with quoting removed; then whether the line is
+    /// compound and whether nesting went deeper than the reader follows.
+    pub fn split_shell(line: &str) -> (Vec<Vec<String>>, bool, bool) {
+        let script = crate::shell::split(line);
+        (script.commands, script.compound, script.truncated)
+    }
+}
+
 /// A point in time or a span of time: milliseconds (since the unix epoch for points).
 pub type Millis = i64;

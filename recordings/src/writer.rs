@@ -105,6 +105,18 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Buffers event bytes as they are, without encoding them: for the fuzz targets
+    /// (`fuzz/`), which need arbitrary event bytes inside correctly hashed and signed chunks
+    /// to reach the event decoder. Only with the `fuzzing` feature; the gateway never
+    /// enables it.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn push_encoded(&mut self, events: &[u8]) -> Result<(), WriteError> {
+        self.usable()?;
+        self.buf.extend_from_slice(events);
+        Ok(())
+    }
+
     /// Bytes of encoded events waiting for the next chunk.
     pub fn buffered_bytes(&self) -> usize {
         self.buf.len().saturating_sub(PREFIX)

@@ -102,6 +102,9 @@ pub struct Route {
     pub query: &'static [&'static str],
     /// Whether it takes a JSON body.
     pub body: bool,
+    /// The status it answers with when it works: 200, or 201 for something created, 204
+    /// for nothing to say, 101 for a WebSocket. For the OpenAPI document.
+    pub status: u16,
     /// The handler.
     pub handler: fn() -> MethodRouter<AppState>,
 }
@@ -116,7 +119,7 @@ const WATCHERS: &[Role] = &[Role::Approver, Role::Auditor];
 const LIVE: &[Role] = &[Role::Engineer, Role::Approver];
 
 macro_rules! route {
-    ($verb:ident $path:literal, $roles:expr, $summary:literal, $handler:expr $(, query = [$($q:literal),*])? $(, body = $body:literal)? $(, public = $public:literal)?) => {
+    ($verb:ident $path:literal, $roles:expr, $summary:literal, $handler:expr $(, query = [$($q:literal),*])? $(, body = $body:literal)? $(, public = $public:literal)? $(, status = $status:literal)?) => {
         Route {
             method: Verb::$verb,
             path: concat!("/api/v1", $path),
@@ -125,6 +128,8 @@ macro_rules! route {
             summary: $summary,
             query: &[$($($q),*)?],
             body: false $(|| $body)?,
+            // 200 unless the route says otherwise.
+            status: 200 $(- 200 + $status)?,
             handler: || match Verb::$verb {
                 Verb::Get => get($handler),
                 Verb::Post => post($handler),
@@ -139,11 +144,11 @@ pub fn routes() -> Vec<Route> {
     use api::{admin, audit_log, breakglass, grants, reports, requests, sessions};
     vec![
         route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
-        route!(Post "/logout", ANYONE, "End this web login on every node", auth::logout),
+        route!(Post "/logout", ANYONE, "End this web login on every node", auth::logout, status = 204),
         route!(Get "/me", ANYONE, "Who is logged in, and the CSRF token", auth::me),
         route!(Get "/openapi.json", &[], "This document", openapi::document, public = true),
         route!(Get "/requests", DESK, "Requests (an engineer sees their own)", requests::list, query = ["state", "engineer"]),
-        route!(Post "/requests", ENGINEER, "File a request for access", requests::file, body = true),
+        route!(Post "/requests", ENGINEER, "File a request for access", requests::file, body = true, status = 201),
         route!(Get "/requests/{id}", DESK, "One request with its reviews and grants", requests::show),
         route!(Post "/requests/{id}/withdraw", ENGINEER, "Withdraw one's own pending request", requests::withdraw),
         route!(Post "/requests/{id}/approve", APPROVER, "Approve a request (optionally shortening it)", requests::approve, body = true),
@@ -164,8 +169,8 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/targets", ADMIN, "Targets and their pinned host keys", admin::targets),
         route!(Get "/policy", ADMIN, "The policy in force", admin::policy),
         route!(Get "/events", LIVE, "Server-sent events: request, decision, session, grant", events::stream),
-        route!(Get "/terminal", ENGINEER, "The browser terminal to a granted target (WebSocket)", terminal::open, query = ["target", "cols", "rows"]),
-        route!(Get "/sessions/{id}/watch", WATCHERS, "Watch a live session read-only (WebSocket)", terminal::watch_session),
+        route!(Get "/terminal", ENGINEER, "The browser terminal to a granted target (WebSocket)", terminal::open, query = ["target", "cols", "rows"], status = 101),
+        route!(Get "/sessions/{id}/watch", WATCHERS, "Watch a live session read-only (WebSocket)", terminal::watch_session, status = 101),
     ]
 }
 
