@@ -1118,6 +1118,7 @@ where
         priority_sender,
         sender,
         channel_buffer_size: config.channel_buffer_size,
+        consumed: Default::default(),
     };
 
     let common = read_ssh_id(config, &mut stream).await?;
@@ -1132,6 +1133,7 @@ where
         channels: HashMap::new(),
         open_global_requests: VecDeque::new(),
         kex: SessionKexState::Idle,
+        protocol_violation: None,
     };
 
     session.begin_rekey()?;
