@@ -339,6 +339,12 @@ fn a_client_that_ignores_the_channel_window_is_disconnected() {
         "the flooding client was not disconnected with the reason:\n{out}"
     );
     out.ok();
+    // The operator sees it in the gateway's log.
+    wait_until("the gateway's warning", SHORT, || {
+        w.gw.log()
+            .contains("SSH connection disconnected: peer sent data beyond the channel window")
+            .then_some(())
+    });
     // At most one window (2 MiB) per channel can wait in the gateway: 16 MiB. Measured on 2
     // cores: +0.1 to +2.3 MiB at the peak, the client disconnected within 3 s after sending
     // 29 to 42 MB. With the window not enforced: +26 MiB (the gateway's own queues full),

@@ -60,6 +60,8 @@ mod kex;
 mod session;
 pub use self::session::*;
 mod encrypted;
+#[cfg(test)]
+mod menwei_tests;
 
 /// Configuration of a server.
 pub struct Config {

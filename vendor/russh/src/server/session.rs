@@ -1690,6 +1690,23 @@ mod tests {
     use crate::sshbuffer::{IncomingSshPacket, PacketWriter, SSHBuffer};
     use crate::{CryptoVec, cipher, mac};
 
+    /// Menwei patch: consumed notices add up per channel, so a million of them take the
+    /// memory of one.
+    #[test]
+    fn consumed_notices_add_up_per_channel() {
+        let ledger = ConsumedLedger::default();
+        for _ in 0..1_000_000 {
+            ledger.add(ChannelId(1), 1);
+        }
+        ledger.add(ChannelId(2), 5);
+        ledger.add(ChannelId(2), u32::MAX);
+        assert_eq!(ledger.pending.lock().unwrap().len(), 2);
+        let mut taken = ledger.take();
+        taken.sort_by_key(|(id, _)| id.0);
+        assert_eq!(taken, [(ChannelId(1), 1_000_000), (ChannelId(2), u32::MAX)]);
+        assert!(ledger.take().is_empty());
+    }
+
     struct TestHandler;
 
     impl crate::server::Handler for TestHandler {
