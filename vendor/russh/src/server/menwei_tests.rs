@@ -18,8 +18,9 @@ use byteorder::{BigEndian, ByteOrder};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::tests::raw_no_crypto::{
-    MSG_CHANNEL_OPEN, MSG_CHANNEL_OPEN_CONFIRMATION, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS, RawSession, encode_string,
-    no_crypto_server_config, push_u32, raw_client_no_crypto_kex, read_packet, read_ssh_id,
+    MSG_CHANNEL_OPEN, MSG_CHANNEL_OPEN_CONFIRMATION, MSG_USERAUTH_REQUEST, MSG_USERAUTH_SUCCESS,
+    RawSession, encode_string, no_crypto_server_config, push_u32, raw_client_no_crypto_kex,
+    read_packet, read_ssh_id,
 };
 use crate::{Channel, ChannelMsg, Error, WindowViolation, msg, server};
 
