@@ -105,6 +105,8 @@ pub struct Config {
     /// with [`Handle::consumed`]) instead of as data arrives. With it, a slow consumer
     /// stops the client through SSH flow control, and the session loop never has to
     /// stop reading (which would also stop it seeing the client's window adjustments).
+    /// The window is then enforced: channel data beyond it, or larger than
+    /// `maximum_packet_size`, disconnects the client with the reason (Menwei patch).
     pub window_on_consume: bool,
 }
 
