@@ -345,12 +345,16 @@ fn a_client_that_ignores_the_channel_window_is_disconnected() {
             .contains("SSH connection disconnected: peer sent data beyond the channel window")
             .then_some(())
     });
-    // At most one window (2 MiB) per channel can wait in the gateway: 16 MiB. Measured on 2
-    // cores: +0.1 to +2.3 MiB at the peak, the client disconnected within 3 s after sending
-    // 29 to 42 MB. With the window not enforced: +26 MiB (the gateway's own queues full),
-    // and the client, never disconnected, was still sending after 60 s.
+    // At most one window (2 MiB) per channel waits in the gateway: 16 MiB of data, plus what
+    // it costs on its way (SSH packets, queue entries, the recorder's buffer). Measured on 2
+    // cores: +0.1 to +8 MiB at the peak when run alone, up to +17 MiB with the other
+    // hostile.rs and streams.rs tests beside it (a slower relay lets the windows fill); the
+    // client was disconnected within 3 s, after sending 26 to 42 MB. With the window not
+    // enforced: +26 MiB alone and +44 MiB beside the others (the gateway's own queues, 4 MiB
+    // and 32 packets a channel, full), and the client, never disconnected, was still sending
+    // after 60 s.
     assert!(
-        grown < 16 * 1024,
+        grown < 32 * 1024,
         "a window flood on 8 channels grew the gateway by {grown} KiB"
     );
     // The gateway goes on serving engineers.
