@@ -1508,7 +1508,7 @@ impl Session {
                         // Menwei patch: a peer that ignores the channel window or its
                         // maximum packet size is disconnected before its data is queued.
                         if let Err(violation) = enc.take_window_size(channel_num, &data) {
-                            warn!(
+                            debug!(
                                 "channel {channel_num:?}: {}; disconnecting",
                                 violation.reason()
                             );
