@@ -57,7 +57,14 @@ async fn test_contention() -> Result<(), anyhow::Error> {
     timeout(Duration::from_secs(30), async move {
         let mut jh_vec = vec![];
         for i in 1..=THREADS {
-            let tcp_stream = TcpStream::connect(tcp_addr).await.unwrap();
+            // Menwei patch: the server binds this listener in a task it spawns from
+            // `tcpip_forward`, which may not have run yet (seen on a loaded machine): retry.
+            let tcp_stream = loop {
+                match TcpStream::connect(tcp_addr).await {
+                    Ok(stream) => break stream,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            };
             let (mut read_half, mut write_half) = tcp_stream.into_split();
             let jh = tokio::spawn(async move {
                 let jh = tokio::spawn(async move {
