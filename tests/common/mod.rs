@@ -11,6 +11,8 @@
 //! - [`Gateway`]: `menwei init` in a tempdir, `menwei serve` as a child, CLI helpers.
 //! - [`Engineer`]: an ed25519 key and the real `ssh`/`scp`/`sftp`/`rsync` clients. Every
 //!   run checks that no engineer-visible text carries a target's address or port.
+//! - [`flood_ignoring_window`]: a hostile SSH client (paramiko) that logs in with an
+//!   engineer's key and sends on its channels regardless of the window.
 //! - [`PtySession`]: `ssh` inside a real pseudo-terminal (via Python's `pty`), for shells,
 //!   menus and window changes.
 //! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
@@ -36,6 +38,7 @@
 mod database;
 mod engineer;
 mod gateway;
+mod hostile_ssh;
 mod leaks;
 mod process;
 mod pty;
@@ -50,9 +53,10 @@ pub use database::{Database, Db};
 pub use engineer::Engineer;
 pub use gateway::menwei_bin;
 pub use gateway::Gateway;
+pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use process::{
-    contains, free_port, kill_group, rss_kib, run, signal, wait_until, Out, Spawned, Stdin,
+    contains, free_port, kill_group, rss_kib, run, signal, wait_until, Out, PeakRss, Spawned, Stdin,
 };
 pub use pty::PtySession;
 pub use sshd::Sshd;

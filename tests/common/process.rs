@@ -472,6 +472,50 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+/// The highest RSS of a process while a test does something: sampled every 20 ms from
+/// [`PeakRss::start`] until [`PeakRss::stop`].
+pub struct PeakRss {
+    start_kib: u64,
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: JoinHandle<()>,
+}
+
+impl PeakRss {
+    /// Starts sampling `pid`'s RSS.
+    pub fn start(pid: u32) -> PeakRss {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let start_kib = rss_kib(pid);
+        let peak = Arc::new(AtomicU64::new(start_kib));
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                    thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        PeakRss {
+            start_kib,
+            peak,
+            stop,
+            sampler,
+        }
+    }
+
+    /// Stops sampling: how many KiB the peak was above the RSS at the start.
+    pub fn stop(self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        self.sampler.join().unwrap();
+        self.peak
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.start_kib)
+    }
+}
+
 /// `haystack` contains `needle`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)

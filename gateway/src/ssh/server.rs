@@ -193,8 +193,14 @@ async fn connection(
     };
     let (reason, closer) = tokio::select! {
         result = &mut session => {
-            if let Err(e) = result {
-                tracing::debug!("SSH connection ended with an error: {e}");
+            match result {
+                Ok(()) => {}
+                // A client that ignored the SSH channel window (issue 8): it was told why and
+                // disconnected before its data was queued.
+                Err(e @ russh::Error::ChannelWindow(_)) => {
+                    tracing::warn!("SSH connection disconnected: {e}");
+                }
+                Err(e) => tracing::debug!("SSH connection ended with an error: {e}"),
             }
             return;
         }

@@ -64,6 +64,7 @@ pub use channels::{Channel, ChannelMsg, ChannelReadHalf, ChannelStream, ChannelW
 
 mod parsing;
 mod session;
+pub use session::WindowViolation;
 
 /// Server side of this library.
 #[cfg(not(target_arch = "wasm32"))]
@@ -118,6 +119,12 @@ pub enum Error {
     /// The protocol is in an inconsistent state.
     #[error("Inconsistent state of the protocol")]
     Inconsistent,
+
+    /// Menwei patch: the peer sent channel data beyond the channel's window or larger than
+    /// its maximum packet size (server with `Config::window_on_consume`); it was sent a
+    /// disconnect saying so.
+    #[error("{}", .0.reason())]
+    ChannelWindow(WindowViolation),
 
     /// The client is not yet authenticated.
     #[error("Not yet authenticated")]

@@ -264,6 +264,29 @@ impl<C> CommonSession<C> {
     }
 }
 
+/// Channel data a peer may not send: with the server's `Config::window_on_consume` it ends
+/// the connection with `SSH_MSG_DISCONNECT` (protocol error) and this as the reason
+/// (Menwei patch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowViolation {
+    /// More data than the channel's window has left.
+    BeyondWindow,
+    /// One message larger than the channel's maximum packet size.
+    PacketTooLarge,
+}
+
+impl WindowViolation {
+    /// The disconnect's description.
+    pub fn reason(self) -> &'static str {
+        match self {
+            WindowViolation::BeyondWindow => "peer sent data beyond the channel window",
+            WindowViolation::PacketTooLarge => {
+                "peer sent data larger than the channel's maximum packet size"
+            }
+        }
+    }
+}
+
 impl Encrypted {
     pub fn byte(&mut self, channel: ChannelId, msg: u8) -> Result<(), crate::Error> {
         if let Some(channel) = self.channels.get(&channel) {
@@ -305,14 +328,28 @@ impl Encrypted {
     /// Counts `data` against `channel`'s window without granting any back: with the
     /// server's `Config::window_on_consume`, window is granted as the application
     /// reports consumption ([`Self::consumed_window_size`]).
-    pub fn take_window_size(&mut self, channel: ChannelId, data: &[u8]) {
+    ///
+    /// Menwei patch: the window is enforced. Data larger than the channel's maximum packet
+    /// size or than what is left of its window is refused with the reason to send in the
+    /// disconnect, and nothing is counted: a peer that ignores the window cannot make the
+    /// application queue more than the window it was given.
+    pub fn take_window_size(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+    ) -> Result<(), WindowViolation> {
         if let Some(channel) = self.channels.get_mut(&channel) {
             let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-            if len <= channel.sender_window_size {
-                channel.sender_window_size -= len;
+            if len > channel.sender_maximum_packet_size {
+                return Err(WindowViolation::PacketTooLarge);
             }
+            if len > channel.sender_window_size {
+                return Err(WindowViolation::BeyondWindow);
+            }
+            channel.sender_window_size -= len;
             channel.unconsumed = channel.unconsumed.saturating_add(len);
         }
+        Ok(())
     }
 
     /// The application consumed `amount` bytes of `channel`'s data: grant window back
@@ -952,6 +989,7 @@ mod tests {
             pending_data: VecDeque::from([(Bytes::from_static(b"hello"), None, 0)]),
             pending_eof,
             pending_close,
+            unconsumed: 0,
         }
     }
 
@@ -1006,6 +1044,7 @@ mod tests {
             pending_data: VecDeque::from([(Bytes::from_static(b"hello"), None, 0)]),
             pending_eof,
             pending_close,
+            unconsumed: 0,
         }
     }
 

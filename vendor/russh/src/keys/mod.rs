@@ -855,13 +855,20 @@ Cog3JMeTrb3LiPHgN6gU2P30MRp6L1j1J/MtlOAr5rux
             .stderr(Stdio::null())
             .spawn()?;
 
-        // Wait for the socket to be created
-        while agent_path.canonicalize().is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Wait for the agent to listen. Menwei patch: the socket file exists from `bind`, before
+        // `listen`, so a connect in between is refused (seen on a loaded machine): retry.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let stream = loop {
+            match tokio::net::UnixStream::connect(&agent_path).await {
+                Ok(stream) => break stream,
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
 
         let public = key.public_key();
-        let stream = tokio::net::UnixStream::connect(&agent_path).await?;
         let mut client = agent::client::AgentClient::connect(stream);
         client.add_identity(&key, &[]).await?;
         client.request_identities().await?;

@@ -833,6 +833,7 @@ mod tests {
             priority_sender,
             sender,
             channel_buffer_size: config.channel_buffer_size,
+            consumed: Default::default(),
         };
 
         Session {
@@ -861,6 +862,7 @@ mod tests {
             channels: std::collections::HashMap::new(),
             open_global_requests: std::collections::VecDeque::new(),
             kex: SessionKexState::Idle,
+            protocol_violation: None,
         }
     }
 
@@ -1503,7 +1505,21 @@ impl Session {
                 #[allow(clippy::collapsible_if)]
                 if let Some(ref mut enc) = self.common.encrypted {
                     if on_consume {
-                        enc.take_window_size(channel_num, &data);
+                        // Menwei patch: a peer that ignores the channel window or its
+                        // maximum packet size is disconnected before its data is queued.
+                        if let Err(violation) = enc.take_window_size(channel_num, &data) {
+                            debug!(
+                                "channel {channel_num:?}: {}; disconnecting",
+                                violation.reason()
+                            );
+                            self.common.disconnect(
+                                Disconnect::ProtocolError,
+                                violation.reason(),
+                                "",
+                            )?;
+                            self.protocol_violation = Some(violation);
+                            return Ok(());
+                        }
                     } else if enc.adjust_window_size(channel_num, &data, target)? {
                         let window = handler.adjust_window(channel_num, self.target_window_size);
                         if window > 0 {

@@ -60,6 +60,8 @@ mod kex;
 mod session;
 pub use self::session::*;
 mod encrypted;
+#[cfg(test)]
+mod menwei_tests;
 
 /// Configuration of a server.
 pub struct Config {
@@ -103,6 +105,8 @@ pub struct Config {
     /// with [`Handle::consumed`]) instead of as data arrives. With it, a slow consumer
     /// stops the client through SSH flow control, and the session loop never has to
     /// stop reading (which would also stop it seeing the client's window adjustments).
+    /// The window is then enforced: channel data beyond it, or larger than
+    /// `maximum_packet_size`, disconnects the client with the reason (Menwei patch).
     pub window_on_consume: bool,
 }
 
@@ -1132,6 +1136,7 @@ where
         priority_sender,
         sender,
         channel_buffer_size: config.channel_buffer_size,
+        consumed: Default::default(),
     };
 
     let common = read_ssh_id(config, &mut stream).await?;
@@ -1146,6 +1151,7 @@ where
         channels: HashMap::new(),
         open_global_requests: VecDeque::new(),
         kex: SessionKexState::Idle,
+        protocol_violation: None,
     };
 
     session.begin_rekey()?;

@@ -29,15 +29,52 @@ pub struct Session {
     pub(crate) channels: HashMap<ChannelId, ChannelRef>,
     pub(crate) open_global_requests: VecDeque<GlobalRequestResponse>,
     pub(crate) kex: SessionKexState<ServerKex>,
+    /// Menwei patch: set when the peer broke its channel window (`Config::window_on_consume`);
+    /// the session then ends with the disconnect already queued.
+    pub(crate) protocol_violation: Option<WindowViolation>,
 }
+
+/// Menwei patch: the window the application consumed per channel (`Handle::consumed`) and
+/// the session has not granted back yet, shared by every [`Handle`] and the session loop.
+///
+/// Notices add up in place, one entry per channel however many arrive, and wake the loop,
+/// which grants the window at once: they never wait behind output in the bounded event
+/// queue. (Through that queue a notice could wait behind output that waits on the client's
+/// window, while the client waits for this one: with small packets, a deadlock.)
+#[derive(Debug, Default)]
+pub(crate) struct ConsumedLedger {
+    pending: std::sync::Mutex<HashMap<ChannelId, u32>>,
+    wake: tokio::sync::Notify,
+}
+
+impl ConsumedLedger {
+    fn add(&self, id: ChannelId, amount: u32) {
+        {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let total = pending.entry(id).or_insert(0);
+            *total = total.saturating_add(amount);
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<(ChannelId, u32)> {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.drain().collect()
+    }
+}
+
+/// Menwei patch: after a window violation, how long the disconnect may take to leave and
+/// the peer to close before the connection is dropped under it.
+const VIOLATION_LINGER: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum Msg {
-    /// The application consumed `amount` bytes of channel `id` (see `Config::window_on_consume`).
-    Consumed {
-        id: ChannelId,
-        amount: u32,
-    },
     ChannelOpenAgent {
         channel_ref: ChannelRef,
     },
@@ -118,6 +155,7 @@ pub struct Handle {
     pub(crate) priority_sender: UnboundedSender<Msg>,
     pub(crate) sender: Sender<Msg>,
     pub(crate) channel_buffer_size: usize,
+    pub(crate) consumed: Arc<ConsumedLedger>,
 }
 
 impl Handle {
@@ -156,11 +194,15 @@ impl Handle {
 
     /// With `Config::window_on_consume`: the application has consumed `amount` bytes
     /// of channel `id`'s incoming data, so that much window can go back to the client.
+    ///
+    /// Never waits: notices add up per channel and the session grants them ahead of any
+    /// output queued through this handle. `Err` once the session has ended.
     pub async fn consumed(&self, id: ChannelId, amount: u32) -> Result<(), ()> {
-        self.sender
-            .send(Msg::Consumed { id, amount })
-            .await
-            .map_err(|_| ())
+        if self.sender.is_closed() {
+            return Err(());
+        }
+        self.consumed.add(id, amount);
+        Ok(())
     }
 
     /// Send EOF to the session referenced by this handler.
@@ -506,17 +548,23 @@ impl Session {
         }
     }
 
+    /// Menwei patch: grants back the window the application reported consumed.
+    fn grant_consumed(&mut self) -> Result<(), Error> {
+        let target = self.target_window_size;
+        let consumed = self.sender.consumed.take();
+        if let Some(enc) = self.common.encrypted.as_mut() {
+            for (id, amount) in consumed {
+                enc.consumed_window_size(id, amount, target)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Dispatch a single message received on the session's internal channel
     /// (sent via [`Handle`]). Shared by the `select!` receiver arm and the
     /// pre-`select!` backlog drain so the two can't drift apart.
     fn dispatch_msg(&mut self, msg: Msg) -> Result<(), Error> {
         match msg {
-            Msg::Consumed { id, amount } => {
-                let target = self.target_window_size;
-                if let Some(enc) = self.common.encrypted.as_mut() {
-                    enc.consumed_window_size(id, amount, target)?;
-                }
-            }
             Msg::Channel(id, ChannelMsg::Data { data }) => {
                 self.data(id, data)?;
             }
@@ -681,6 +729,7 @@ impl Session {
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
         let mut is_reading = None;
+        let consumed = self.sender.consumed.clone();
 
         #[allow(clippy::panic)] // false positive in macro
         while !self.common.disconnected {
@@ -804,6 +853,9 @@ impl Session {
                     debug!("timeout");
                     return Err(crate::Error::InactivityTimeout.into());
                 }
+                () = consumed.wake.notified(), if !self.kex.active() => {
+                    self.grant_consumed()?;
+                }
                 msg = self.priority_receiver.recv(), if !self.kex.active() => {
                     match msg {
                         Some(msg) => self.dispatch_msg(msg)?,
@@ -831,6 +883,31 @@ impl Session {
                 }
             }
             self.flush()?;
+
+            // Menwei patch: the peer broke its channel window. The disconnect goes out, our
+            // side shuts, and what the peer still sends is read and dropped so it can read
+            // the reason (closing with unread data would reset the connection): all
+            // within VIOLATION_LINGER, not for as long as the peer likes.
+            if let Some(violation) = self.protocol_violation {
+                let linger = async {
+                    crate::flush_or_timeout(
+                        &mut self.common.packet_writer,
+                        &mut stream_write,
+                        inactivity_timer.as_mut(),
+                    )
+                    .await?;
+                    map_err!(stream_write.shutdown().await)?;
+                    while let Ok((n, stream_read, buffer, opening_cipher)) = (&mut reading).await {
+                        if n == 0 {
+                            break;
+                        }
+                        reading.set(start_reading(stream_read, buffer, opening_cipher));
+                    }
+                    Ok::<(), Error>(())
+                };
+                let _ = tokio::time::timeout(VIOLATION_LINGER, linger).await;
+                return Err(Error::ChannelWindow(violation).into());
+            }
 
             crate::flush_or_timeout(
                 &mut self.common.packet_writer,
@@ -1625,6 +1702,23 @@ mod tests {
     use crate::sshbuffer::{IncomingSshPacket, PacketWriter, SSHBuffer};
     use crate::{CryptoVec, cipher, mac};
 
+    /// Menwei patch: consumed notices add up per channel, so a million of them take the
+    /// memory of one.
+    #[test]
+    fn consumed_notices_add_up_per_channel() {
+        let ledger = ConsumedLedger::default();
+        for _ in 0..1_000_000 {
+            ledger.add(ChannelId(1), 1);
+        }
+        ledger.add(ChannelId(2), 5);
+        ledger.add(ChannelId(2), u32::MAX);
+        assert_eq!(ledger.pending.lock().unwrap().len(), 2);
+        let mut taken = ledger.take();
+        taken.sort_by_key(|(id, _)| id.0);
+        assert_eq!(taken, [(ChannelId(1), 1_000_000), (ChannelId(2), u32::MAX)]);
+        assert!(ledger.take().is_empty());
+    }
+
     struct TestHandler;
 
     impl crate::server::Handler for TestHandler {
@@ -1657,6 +1751,7 @@ mod tests {
             priority_sender,
             sender,
             channel_buffer_size: config.channel_buffer_size,
+            consumed: Default::default(),
         };
 
         Session {
@@ -1704,6 +1799,7 @@ mod tests {
             channels: HashMap::new(),
             open_global_requests: VecDeque::new(),
             kex: SessionKexState::Idle,
+            protocol_violation: None,
         }
     }
 
