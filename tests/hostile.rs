@@ -565,6 +565,7 @@ fn two_thousand_channel_opens_on_one_connection_are_refused_past_the_cap() {
         }
         assert_eq!(String::from_utf8_lossy(&out).trim(), "a-slot-came-back");
     });
+}
 
 /// An authenticated engineer's client that ignores the SSH channel window (issue 8): on 8
 /// session channels of one connection, whose programs read nothing, it sends 64 MiB each

@@ -343,7 +343,9 @@ mod tests {
     #[test]
     fn without_displacing_a_full_listener_refuses() {
         let limits = ConnectionLimits::new(2, 10);
-        let _a: Vec<_> = (0..2).map(|_| limits.admit(ip("10.0.0.9")).unwrap()).collect();
+        let _a: Vec<_> = (0..2)
+            .map(|_| limits.admit(ip("10.0.0.9")).unwrap())
+            .collect();
         assert_eq!(limits.admit(ip("10.0.0.1")).err(), Some(Over::Total));
     }
 
