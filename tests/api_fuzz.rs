@@ -25,9 +25,6 @@ use std::time::Duration;
 use menwei_e2e::*;
 use serde_json::Value;
 
-const WEB: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
-
 /// Generated cases per operation and phase, for each caller.
 const EXAMPLES: &str = "8";
 
@@ -126,7 +123,7 @@ fn fuzz_as(exe: &Path, port: u16, dir: &Path, who: &str, bearer: Option<&str>) -
 both_databases! {
     fn the_api_answers_generated_requests_as_its_document_says_for_every_role(db) {
         let exe = schemathesis();
-        let mut w = World::with(db, WorldOpts { config: WEB, ..WorldOpts::default() });
+        let mut w = World::with(db, WorldOpts { config: WEB_GROUP, ..WorldOpts::default() });
         let gw = &w.gw;
         gw.add_user("audrey", "auditor");
         gw.add_user("adam", "admin");

@@ -26,9 +26,6 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const WEB: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
-const PASSWORD: &str = "a long web password";
 /// The whole browser flow; it takes about 15 s on two cores.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -58,7 +55,7 @@ fn dist() -> PathBuf {
 fn web_user(gw: &Gateway, name: &str, totp: bool) -> String {
     gw.cli_with(
         &["user", "passwd", name],
-        Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
+        Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
     )
     .ok();
     if !totp {
@@ -88,7 +85,7 @@ both_databases! {
             db,
             WorldOpts {
                 grant_for: None,
-                config: WEB,
+                config: WEB_GROUP,
                 assets: Some(dist),
                 ..WorldOpts::default()
             },
@@ -107,7 +104,7 @@ both_databases! {
         c.arg(repo().join("tests/browser/flow.mjs"))
             .current_dir(repo())
             .env("MENWEI_URL", format!("https://127.0.0.1:{}", gw.https_port))
-            .env("MENWEI_PASSWORD", PASSWORD)
+            .env("MENWEI_PASSWORD", WEB_PASSWORD)
             .env("MENWEI_ENGINEER", "alice")
             .env("MENWEI_APPROVER", "bob")
             .env("MENWEI_APPROVER_TOTP_HEX", &bob_totp)

@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 
 use menwei_e2e::*;
 
-/// alice's web password.
-const PASSWORD: &str = "a long web password";
 use rand::RngCore;
 use serde_json::Value;
 
@@ -249,7 +247,7 @@ both_databases! {
             replace: &[("max_session_bytes = \"10GiB\"", "max_session_bytes = \"1MiB\"")],
             ..WorldOpts::default()
         });
-        let cookie = w.gw.web_cookie("alice", PASSWORD);
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
         let mut ws = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie)
             .unwrap_or_else(|answer| panic!("the terminal socket did not open:\n{answer}"));
         // The target prints without end: its output fills the recording.
@@ -301,7 +299,7 @@ both_databases! {
         let required = refused["detail"]["min_free"].as_u64().unwrap();
         assert!(required > 3 << 20 && required < 4 << 20, "40% of 8 MiB: {refused}");
         // The browser terminal is refused the same way.
-        let cookie = w.gw.web_cookie("alice", PASSWORD);
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
         let answer = match RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie) {
             Ok(_) => panic!("the browser terminal opened on a nearly full recordings disk"),
             Err(answer) => answer,

@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 use menwei_e2e::*;
 use serde_json::Value;
 
-const PASSWORD: &str = "a long web password";
-
 /// An HTTPS client that accepts the gateway's self-signed certificate, connecting from
 /// `source` when given.
 fn https_client(source: Option<&str>) -> reqwest::blocking::Client {
@@ -90,7 +88,7 @@ both_databases! {
             "the refusal does not name the limit:\n{out}"
         );
         // A third in the browser terminal: the same line, with a stable code.
-        let cookie = w.gw.web_cookie("alice", PASSWORD);
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
         let answer = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24", &cookie)
             .err()
             .expect("a third session opened in the browser");
@@ -234,7 +232,7 @@ fn https_connections_over_the_cap_and_slow_clients_are_closed_while_the_api_answ
 
     // An open WebSocket holds its place like any connection: with it and three idle
     // connections open, the next is closed at once.
-    let cookie = w.gw.web_cookie("alice", PASSWORD);
+    let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
     let mut ws = RawWebSocket::open(
         &w.gw,
         "/api/v1/terminal?target=web01&cols=80&rows=24",
@@ -286,7 +284,7 @@ fn streams_past_the_cap_per_login_are_refused_with_a_stable_code() {
             ..WorldOpts::default()
         },
     );
-    let cookie = w.gw.web_cookie("alice", PASSWORD);
+    let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
     let events = format!("https://127.0.0.1:{}/api/v1/events", w.gw.https_port);
     let open_events = |cookie: &str| {
         https_client(None)
@@ -326,7 +324,7 @@ fn streams_past_the_cap_per_login_are_refused_with_a_stable_code() {
     assert_eq!(w.gw.sessions().len(), 1, "{:?}", w.gw.sessions());
 
     // Another login of the same engineer has places of its own.
-    let other = w.gw.web_cookie("alice", PASSWORD);
+    let other = w.gw.web_cookie("alice", WEB_PASSWORD);
     assert_eq!(open_events(&other).status().as_u16(), 200);
 
     // The event stream closed: its place comes back.
@@ -497,7 +495,7 @@ both_databases! {
             ..WorldOpts::default()
         });
         // A web password for alice, so web guesses are against a real account.
-        w.gw.web_cookie("alice", PASSWORD);
+        w.gw.web_cookie("alice", WEB_PASSWORD);
         let login = |source: &str| {
             https_client(Some(source))
                 .post(format!("https://127.0.0.1:{}/api/v1/login", w.gw.https_port))
@@ -542,7 +540,7 @@ both_databases! {
 
         // Nothing is locked: alice logs in by SSH and on the web.
         w.alice.exec(&w.gw, "web01", "true").ok();
-        w.gw.web_cookie("alice", PASSWORD);
+        w.gw.web_cookie("alice", WEB_PASSWORD);
         drop(dir);
     }
 }

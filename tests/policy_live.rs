@@ -13,9 +13,6 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const WEB_GROUP: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
-
 both_databases! {
     fn sighup_reloads_a_valid_policy_and_keeps_the_last_good_one_otherwise(db) {
         let mut w = World::with(db, WorldOpts { grant_for: None, ..WorldOpts::default() });

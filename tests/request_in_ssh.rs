@@ -13,9 +13,6 @@ use std::time::Duration;
 
 use menwei_e2e::*;
 
-const WEB_GROUP: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
-
 /// The request id shown on the screen after filing.
 fn filed_id(t: &PtySession) -> String {
     let screen = t.screen_text();

@@ -14,8 +14,6 @@ use menwei_e2e::*;
 use serde_json::Value;
 
 /// web01 in a group every engineer may request, one approver.
-const WEB: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
 /// web01 in a group that needs two distinct approvers.
 const WEB_TWO: &str =
     "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 2\n";
@@ -103,7 +101,7 @@ fn rfc3339_ms(s: &str) -> i64 {
 
 both_databases! {
     fn request_approved_from_the_cli_opens_ssh(db) {
-        let w = world(db, WEB);
+        let w = world(db, WEB_GROUP);
         assert_one_line_refusal(&w.alice.exec(&w.gw, "web01", "echo no"));
         let id = file(&w.gw, "A", "1h");
         assert_one_line_refusal(&w.alice.exec(&w.gw, "web01", "echo no"));
@@ -157,7 +155,7 @@ both_databases! {
     }
 
     fn self_review_and_non_approvers_are_refused(db) {
-        let w = world(db, WEB);
+        let w = world(db, WEB_GROUP);
         w.gw.add_user("carol", "auditor");
         let id = file(&w.gw, "A", "1h");
         // The engineer who filed it cannot review it: she is no approver.
@@ -195,7 +193,7 @@ both_databases! {
     }
 
     fn withdrawn_request_cannot_be_approved(db) {
-        let w = world(db, WEB);
+        let w = world(db, WEB_GROUP);
         let id = file(&w.gw, "C", "2h");
         refused(&w.gw, &w.gw.cli(&["request", "withdraw", &id, "--by", "bob"]), "request.refused", "not_yours");
         w.gw.cli_ok(&["request", "withdraw", &id, "--by", "alice"]);
@@ -211,7 +209,7 @@ both_databases! {
     fn unanswered_request_lapses(db) {
         let w = World::with(db, WorldOpts {
             grant_for: None,
-            config: WEB,
+            config: WEB_GROUP,
             replace: &[("request_ttl = \"4h\"", "request_ttl = \"2s\"")],
             ..WorldOpts::default()
         });
@@ -228,7 +226,7 @@ both_databases! {
     }
 
     fn approver_may_shorten_but_not_lengthen(db) {
-        let w = world(db, WEB);
+        let w = world(db, WEB_GROUP);
         let id = file(&w.gw, "A", "1h");
         let line = refused(&w.gw, &approve(&w.gw, &id, "bob", &["--for", "2h"]), "review.refused", "lengthen_refused");
         assert!(line.contains("shorten"), "{line}");
@@ -241,7 +239,7 @@ both_databases! {
     }
 
     fn bad_requests_are_refused_in_one_line(db) {
-        let w = world(db, WEB);
+        let w = world(db, WEB_GROUP);
         let add = |level: &str, duration: &str, target: &str| {
             w.gw.cli(&[
                 "request", "add", "--engineer", "alice", "--target", target, "--reason", "r",

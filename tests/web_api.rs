@@ -17,10 +17,6 @@ use reqwest::blocking::{Client, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const WEB: &str =
-    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
-const PASSWORD: &str = "a long web password";
-
 /// One caller of the API: a cookie-holding client and, after login, its CSRF token.
 struct Api {
     base: String,
@@ -129,7 +125,7 @@ impl Api {
         let r = self.call(
             Method::POST,
             "/login",
-            Some(json!({"user": user, "password": PASSWORD, "totp": totp})),
+            Some(json!({"user": user, "password": WEB_PASSWORD, "totp": totp})),
         );
         if r.status() == 200 {
             let v: Value = r.json().unwrap();
@@ -144,7 +140,7 @@ impl Api {
 fn web_user(gw: &Gateway, name: &str) -> Option<Vec<u8>> {
     gw.cli_with(
         &["user", "passwd", name],
-        Stdin::Bytes(format!("{PASSWORD}\n").into_bytes()),
+        Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
     )
     .ok();
     let role_needs_totp = ["bob", "adam"].contains(&name);
@@ -258,7 +254,7 @@ fn desk(db: Db) -> Desk {
         db,
         WorldOpts {
             grant_for: None,
-            config: WEB,
+            config: WEB_GROUP,
             ..WorldOpts::default()
         },
     );
@@ -632,7 +628,7 @@ both_databases! {
         // A spoofed X-Forwarded-For changes nothing (no trusted proxies).
         let r = api.http.post(format!("{}/api/v1/login", api.base))
             .header("X-Forwarded-For", "203.0.113.9")
-            .json(&json!({"user": "alice", "password": PASSWORD})).send().unwrap();
+            .json(&json!({"user": "alice", "password": WEB_PASSWORD})).send().unwrap();
         assert_eq!(r.status(), 429);
         w.gw.wait_audit("web.login.failure", |e| e["detail"]["reason"] == "throttled");
 

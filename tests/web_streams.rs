@@ -16,15 +16,12 @@ use menwei_e2e::*;
 /// How long the page stays stalled: the target writes about 8 MB/s through the PTY and
 /// the recording, so a gateway that queued it without bound would pass
 /// [`STALLED_READER_GROWTH_KIB`] well before.
-/// alice's web password.
-const PASSWORD: &str = "a long web password";
-
 const STALL: Duration = Duration::from_secs(15);
 
 both_databases! {
     fn browser_that_stops_reading_does_not_grow_gateway_memory(db) {
         let w = World::new(db);
-        let cookie = w.gw.web_cookie("alice", PASSWORD);
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
         let before = rss_kib(w.gw.pid());
 
         let mut ws = RawWebSocket::open(&w.gw, "/api/v1/terminal?target=web01&cols=80&rows=24&lang=en", &cookie)

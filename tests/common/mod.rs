@@ -68,6 +68,14 @@ pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
 
 use std::time::Duration;
 
+/// The web password tests give a user before logging in over the API (`Gateway::web_cookie`).
+pub const WEB_PASSWORD: &str = "a long web password";
+
+/// A policy group `web` holding `web01`, open to every engineer, one approval: the request
+/// tests' starting point (`World::with_policy`).
+pub const WEB_GROUP: &str =
+    "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\napprovals = 1\n";
+
 /// Default deadline for one command of the CLI or one short `ssh` run.
 pub const SHORT: Duration = Duration::from_secs(30);
 
