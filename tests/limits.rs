@@ -139,7 +139,7 @@ fn a_session_left_open_by_a_killed_gateway_does_not_count_after_its_restart() {
     assert!(
         w.gw.sessions()
             .iter()
-            .any(|s| json_text(s, "end_reason") == "gateway_crashed"),
+            .any(|s| json_text(s, "end_reason") == "node_restarted"),
         "{:?}",
         w.gw.sessions()
     );

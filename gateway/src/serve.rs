@@ -166,7 +166,7 @@ async fn end_leftover_sessions(ctx: &Context) {
     };
     let now = crate::time::now_ms();
     for s in leftover {
-        let code = EndCode::GatewayCrashed.as_str();
+        let code = EndCode::NodeRestarted.as_str();
         if let Err(e) = ctx.db.session_end(&s.id, now, code).await {
             tracing::warn!(session = %s.id, "cannot end a session left open by a crash: {e}");
             continue;

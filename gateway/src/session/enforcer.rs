@@ -59,8 +59,8 @@ pub enum EndCode {
     /// closed): `audit_failed`.
     AuditFailed,
     /// The node holding it stopped without ending it (killed, crashed), found when the
-    /// node started again: `gateway_crashed`.
-    GatewayCrashed,
+    /// node started again: `node_restarted`.
+    NodeRestarted,
 }
 
 impl EndCode {
@@ -77,7 +77,7 @@ impl EndCode {
             EndCode::RecordingSizeLimit => "recording_size_limit",
             EndCode::RecordingsDiskFull => "recordings_disk_full",
             EndCode::AuditFailed => "audit_failed",
-            EndCode::GatewayCrashed => "gateway_crashed",
+            EndCode::NodeRestarted => "node_restarted",
         }
     }
 }
