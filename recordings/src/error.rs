@@ -37,6 +37,10 @@ pub enum WriteError {
 /// A recording could not be read or does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
+    /// The file holds no byte: the recording was created but never written (a session
+    /// refused before it opened, or a gateway stopped at that instant).
+    #[error("the file is empty: no recording was ever written to it")]
+    Empty,
     /// The bytes do not start with the recording magic.
     #[error("not a Menwei recording (the file does not start with the recording magic)")]
     NotARecording,

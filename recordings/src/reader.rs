@@ -78,6 +78,9 @@ pub(crate) struct Walk<'a> {
 
 /// Walks header, chunks and seal. `Err` only when the header itself is unusable.
 pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
+    if bytes.is_empty() {
+        return Err(ReadError::Empty);
+    }
     let header = format::parse_header(bytes)?;
 
     // First pass: the records' framing, so that a misplaced chunk can be told from a
@@ -493,13 +496,23 @@ mod tests {
         let Sample {
             bytes, header_len, ..
         } = sample(true);
-        for cut in 0..header_len {
+        for cut in 1..header_len {
             let err = Recording::parse(&bytes[..cut]).unwrap_err();
             assert!(
                 matches!(err, ReadError::Header { .. }),
                 "cut at {cut}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn an_empty_file_says_it_is_empty() {
+        let err = Recording::parse(b"").unwrap_err();
+        assert_eq!(err, ReadError::Empty);
+        assert_eq!(
+            err.to_string(),
+            "the file is empty: no recording was ever written to it"
+        );
     }
 
     #[test]

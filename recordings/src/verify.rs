@@ -115,7 +115,8 @@ mod tests {
 
     fn blame(report: &VerifyReport) -> Blame {
         match report.outcome.as_ref().unwrap_err() {
-            ReadError::NotARecording
+            ReadError::Empty
+            | ReadError::NotARecording
             | ReadError::UnsupportedVersion { .. }
             | ReadError::Header { .. }
             | ReadError::WrongKey { .. } => Blame::Header,
