@@ -26,26 +26,6 @@ const DISK_LOW_LINE: &str =
 const REFUSED_LINE: &str =
     "menwei: the recordings disk is nearly full, so no new session can start; tell an administrator";
 
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-/// Lines of the generated `menwei.toml` to replace, for [`WorldOpts::replace`].
-fn replace(lines: Vec<(&'static str, String)>) -> &'static [(&'static str, &'static str)] {
-    let lines: Vec<_> = lines
-        .into_iter()
-        .map(|(old, new)| (old, leak(new)))
-        .collect();
-    Box::leak(lines.into_boxed_slice())
-}
-
-fn recordings_on(dir: &Path) -> (&'static str, String) {
-    (
-        "dir = \"recordings\"",
-        format!("dir = \"{}\"", dir.display()),
-    )
-}
-
 /// The lines the gateway itself wrote on an engineer's stderr.
 fn gateway_lines(out: &Out) -> Vec<String> {
     lines(&out.stderr_text())
@@ -165,7 +145,7 @@ both_databases! {
         let disk = Tmpfs::mount("12m");
         let recordings = disk.dir("recordings");
         let w = World::with(db, WorldOpts {
-            replace: replace(vec![
+            replace: replace_lines(vec![
                 recordings_on(&recordings),
                 ("flush_interval = \"1s\"", "flush_interval = \"200ms\"".into()),
                 ("min_free = \"64MiB\"", "min_free = \"4MiB\"".into()),
@@ -283,7 +263,7 @@ both_databases! {
         let filler = disk.path().join("filler");
         std::fs::write(&filler, vec![1u8; 6 << 20]).unwrap();
         let w = World::with(db, WorldOpts {
-            replace: replace(vec![
+            replace: replace_lines(vec![
                 recordings_on(&recordings),
                 ("min_free = \"64MiB\"", "min_free = \"40%\"".into()),
             ]),

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod health;
 pub mod init;
 pub mod login_alert;
 pub mod notify;

@@ -64,7 +64,9 @@ pub use tmpfs::Tmpfs;
 pub use totp::{now_secs, totp};
 pub use webhook::{WebhookHit, WebhookReceiver};
 pub use websocket::{tls_connect, Frame, RawWebSocket};
-pub use world::{World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION};
+pub use world::{
+    recordings_on, replace_lines, World, WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION,
+};
 
 use std::time::Duration;
 

@@ -50,6 +50,15 @@ impl Tmpfs {
         p
     }
 
+    /// Mounts it again with `opts` (`ro`, `rw`): a read-only filesystem refuses writes
+    /// even to root.
+    #[track_caller]
+    pub fn remount(&self, opts: &str) {
+        let mut c = Command::new("mount");
+        c.args(["-o", &format!("remount,{opts}")]).arg(self.path());
+        run(c, Stdin::Null, SHORT).ok();
+    }
+
     /// Bytes free on it.
     pub fn free(&self) -> u64 {
         let mut c = Command::new("df");

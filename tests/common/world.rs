@@ -136,3 +136,24 @@ fn toml_string(s: &str) -> String {
     out.push('"');
     out
 }
+
+/// Lines of the generated `menwei.toml` to replace, for [`WorldOpts::replace`], when the new
+/// lines are built at run time (a path, a port): leaked, as a test's config lives as long as
+/// the test.
+pub fn replace_lines(
+    lines: Vec<(&'static str, String)>,
+) -> &'static [(&'static str, &'static str)] {
+    let lines: Vec<_> = lines
+        .into_iter()
+        .map(|(old, new)| (old, &*Box::leak(new.into_boxed_str())))
+        .collect();
+    Box::leak(lines.into_boxed_slice())
+}
+
+/// The `[recordings] dir` line pointing at `dir`, for [`replace_lines`].
+pub fn recordings_on(dir: &std::path::Path) -> (&'static str, String) {
+    (
+        "dir = \"recordings\"",
+        format!("dir = \"{}\"", dir.display()),
+    )
+}

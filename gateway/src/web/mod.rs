@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod health;
 mod listener;
 pub mod openapi;
 pub mod streams;
@@ -200,6 +201,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(no_store));
     Router::new()
         .nest(API_PREFIX, api)
+        // Probes for load balancers, without login (outside the API and its table).
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
         .fallback(assets::serve)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

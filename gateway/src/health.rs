@@ -1,0 +1,132 @@
+//! Whether this node can serve: the checks behind `GET /readyz` (a load balancer's question,
+//! asked without login). The database answers, the recordings directory takes a write, and
+//! its filesystem has more free than `[recordings] min_free`. Each check is bounded in time,
+//! and what it says names no address, path or credential: the probe is public.
+//! Not liveness (`GET /healthz` only says the process answers).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::session::room::room;
+use crate::session::Context;
+
+/// The longest a check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One check's outcome: `ok`, or why not in one line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// It passed.
+    Ok,
+    /// It failed, and why.
+    Failed(String),
+}
+
+impl Check {
+    fn is_ok(&self) -> bool {
+        matches!(self, Check::Ok)
+    }
+}
+
+/// Every readiness check of this node.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    /// Whether every check passed.
+    pub ready: bool,
+    /// This node's name.
+    pub node: String,
+    /// The database answers a query.
+    pub database: Check,
+    /// A file can be written in the recordings directory.
+    pub recordings: Check,
+    /// The recordings filesystem has more free than `min_free`.
+    pub disk: Check,
+}
+
+/// Runs every check (concurrently, each within [`CHECK_TIMEOUT`]).
+pub async fn readiness(ctx: &Context) -> Readiness {
+    let (database, recordings, disk) = tokio::join!(
+        database(ctx),
+        blocking(probe_write(
+            ctx.config.recordings.dir.clone(),
+            ctx.config.node_name.clone()
+        )),
+        blocking(free_space(ctx)),
+    );
+    Readiness {
+        ready: database.is_ok() && recordings.is_ok() && disk.is_ok(),
+        node: ctx.config.node_name.clone(),
+        database,
+        recordings,
+        disk,
+    }
+}
+
+async fn database(ctx: &Context) -> Check {
+    match tokio::time::timeout(CHECK_TIMEOUT, ctx.db.ping()).await {
+        Ok(Ok(())) => Check::Ok,
+        // The error text may carry the server's address: logged, not answered.
+        Ok(Err(e)) => {
+            tracing::warn!("readiness: the database does not answer: {e}");
+            Check::Failed("the database does not answer".into())
+        }
+        Err(_) => Check::Failed(format!(
+            "the database did not answer within {} s",
+            CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Runs a filesystem check off the runtime, within [`CHECK_TIMEOUT`].
+async fn blocking(check: impl FnOnce() -> Check + Send + 'static) -> Check {
+    match tokio::time::timeout(CHECK_TIMEOUT, tokio::task::spawn_blocking(check)).await {
+        Ok(Ok(check)) => check,
+        Ok(Err(_)) => Check::Failed("the check did not finish".into()),
+        Err(_) => Check::Failed(format!(
+            "the recordings filesystem did not answer within {} s",
+            CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Writes, syncs and removes a small file of this node's in `dir`.
+fn probe_write(dir: std::path::PathBuf, node: String) -> impl FnOnce() -> Check {
+    move || {
+        let probe = dir.join(format!(".readyz-{node}"));
+        let written = write_probe(&probe);
+        let _ = std::fs::remove_file(&probe);
+        match written {
+            Ok(()) => Check::Ok,
+            Err(e) => {
+                tracing::warn!("readiness: the recordings directory cannot be written: {e}");
+                Check::Failed(format!(
+                    "the recordings directory cannot be written ({})",
+                    e.kind()
+                ))
+            }
+        }
+    }
+}
+
+fn write_probe(probe: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(probe)?;
+    f.write_all(b"ready\n")?;
+    f.sync_all()
+}
+
+fn free_space(ctx: &Context) -> impl FnOnce() -> Check {
+    let dir = ctx.config.recordings.dir.clone();
+    let min_free = ctx.config.recordings.min_free;
+    move || match room(&dir, min_free) {
+        Ok(r) if r.is_short() => Check::Failed(format!("the recordings disk is nearly full: {r}")),
+        Ok(_) => Check::Ok,
+        Err(e) => Check::Failed(format!(
+            "the recordings filesystem cannot be measured ({})",
+            e.kind()
+        )),
+    }
+}
