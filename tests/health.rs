@@ -1,6 +1,7 @@
 //! The probes a load balancer asks without login (issue 13): `GET /healthz` answers while
 //! the process serves, `GET /readyz` says whether this node can serve, and turns not-ready
-//! when the recordings directory cannot be written, ready again once it can.
+//! when the recordings directory cannot be written, ready again once it can; `menwei status`
+//! prints the same checks for an operator.
 
 #![allow(
     clippy::unwrap_used,
@@ -50,6 +51,9 @@ both_databases! {
         for check in ["database", "recordings", "disk"] {
             assert_eq!(body[check], "ok", "{check}: {body}");
         }
+        // The operator's view of the same checks.
+        let status = w.gw.cli_ok(&["status"]);
+        assert!(status.contains(": ready") && status.contains("recordings  ok"), "{status}");
 
         // The recordings filesystem turns read-only: not ready, saying which check failed;
         // still alive.
@@ -65,6 +69,13 @@ both_databases! {
         // Public, so it names no path.
         assert!(!body.to_string().contains(recordings.to_str().unwrap()), "{body}");
         assert_eq!(probe(&w.gw, "/healthz").0, 200);
+        let out = w.gw.cli(&["status"]);
+        assert!(!out.success(), "menwei status exits 0 while not ready:\n{out}");
+        assert!(
+            out.stdout_text().contains("NOT ready")
+                && out.stdout_text().contains("recordings  FAILED: the recordings directory cannot be written"),
+            "{out}"
+        );
 
         // Writable again: ready again.
         disk.remount("rw");

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::db::Db;
 use crate::session::room::room;
-use crate::session::Context;
 
 /// The longest a check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,27 +47,47 @@ pub struct Readiness {
     pub disk: Check,
 }
 
-/// Runs every check (concurrently, each within [`CHECK_TIMEOUT`]).
-pub async fn readiness(ctx: &Context) -> Readiness {
+impl std::fmt::Display for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.ready { "ready" } else { "NOT ready" };
+        writeln!(f, "node {}: {state}", self.node)?;
+        for (name, check) in [
+            ("database", &self.database),
+            ("recordings", &self.recordings),
+            ("disk", &self.disk),
+        ] {
+            match check {
+                Check::Ok => writeln!(f, "  {name:<11} ok")?,
+                Check::Failed(why) => writeln!(f, "  {name:<11} FAILED: {why}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every check (concurrently, each within [`CHECK_TIMEOUT`]) for the node `config`
+/// describes; `db` is `None` when the database could not even be connected to.
+pub async fn readiness(config: &Config, db: Option<&Db>) -> Readiness {
+    let dir = config.recordings.dir.clone();
     let (database, recordings, disk) = tokio::join!(
-        database(ctx),
-        blocking(probe_write(
-            ctx.config.recordings.dir.clone(),
-            ctx.config.node_name.clone()
-        )),
-        blocking(free_space(ctx)),
+        database(db),
+        blocking(probe_write(dir.clone(), config.node_name.clone())),
+        blocking(free_space(dir, config.recordings.min_free)),
     );
     Readiness {
         ready: database.is_ok() && recordings.is_ok() && disk.is_ok(),
-        node: ctx.config.node_name.clone(),
+        node: config.node_name.clone(),
         database,
         recordings,
         disk,
     }
 }
 
-async fn database(ctx: &Context) -> Check {
-    match tokio::time::timeout(CHECK_TIMEOUT, ctx.db.ping()).await {
+async fn database(db: Option<&Db>) -> Check {
+    let Some(db) = db else {
+        return Check::Failed("the database does not answer".into());
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, db.ping()).await {
         Ok(Ok(())) => Check::Ok,
         // The error text may carry the server's address: logged, not answered.
         Ok(Err(e)) => {
@@ -118,9 +139,7 @@ fn write_probe(probe: &Path) -> std::io::Result<()> {
     f.sync_all()
 }
 
-fn free_space(ctx: &Context) -> impl FnOnce() -> Check {
-    let dir = ctx.config.recordings.dir.clone();
-    let min_free = ctx.config.recordings.min_free;
+fn free_space(dir: std::path::PathBuf, min_free: crate::config::MinFree) -> impl FnOnce() -> Check {
     move || match room(&dir, min_free) {
         Ok(r) if r.is_short() => Check::Failed(format!("the recordings disk is nearly full: {r}")),
         Ok(_) => Check::Ok,

@@ -90,6 +90,10 @@ pub enum Command {
     /// API tokens for scripts: add, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Whether this node can serve: the database answers, the recordings directory takes a
+    /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
+    /// when a check fails.
+    Status,
 }
 
 /// `menwei init`.
@@ -241,6 +245,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(c) => policy::run(cli.config.as_deref(), c).await,
         Command::Totp(c) => totp::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Notify(c) => notify::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Status => {
+            let config = load_config(cli.config.as_deref())?;
+            // A database that cannot be connected to is a failed check, not an error.
+            let db = match tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                Db::connect(&config.database.url),
+            )
+            .await
+            {
+                Ok(Ok(db)) => Some(db),
+                _ => None,
+            };
+            let report = crate::health::readiness(&config, db.as_ref()).await;
+            print!("{report}");
+            Ok(if report.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }

@@ -30,7 +30,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let report = match last.as_ref() {
         Some((at, report)) if at.elapsed() < FRESH => report.clone(),
         _ => {
-            let report = readiness(&state.ctx).await;
+            let report = readiness(&state.ctx.config, Some(&state.ctx.db)).await;
             *last = Some((Instant::now(), report.clone()));
             report
         }
