@@ -4,7 +4,7 @@
 //!
 //! Room on disk is taken before an event is accepted, not when it is written: each event is
 //! charged at the most it can take in the file (its bytes, a chunk's framing) against the
-//! recording's [`Space`] (reserved on the filesystem, [`super::room`]), and only then is the
+//! recording's `Space` (reserved on the filesystem, [`super::room`]), and only then is the
 //! event queued and [`Recorder::record`] returns. So an event the caller goes on to forward
 //! (the engineer's input, a signal, EOF) always has its room in the file: a full disk or
 //! [`Limits::max_bytes`] refuses the next event instead of losing one already accepted, and
@@ -426,6 +426,24 @@ fn trim(file: &File, len: u64) {
     let _ = file.set_len(len);
 }
 
+/// Buffers one accepted event with `push`, settles its charge to what it took, and writes
+/// the chunk to the file once it is full. Whether a chunk was written.
+fn buffer_event(
+    writer: &mut Writer<SharedFile>,
+    task: &Task,
+    charged: u64,
+    push: impl FnOnce(&mut Writer<SharedFile>) -> Result<(), recordings::WriteError>,
+) -> Result<bool, recordings::WriteError> {
+    let before = writer.buffered_bytes();
+    push(writer)?;
+    task.settle(charged, before, writer.buffered_bytes());
+    if writer.buffered_bytes() < CHUNK_BYTES {
+        return Ok(false);
+    }
+    writer.flush_chunk()?;
+    Ok(true)
+}
+
 async fn run(
     mut writer: Writer<SharedFile>,
     file: Arc<File>,
@@ -440,29 +458,16 @@ async fn run(
         tokio::select! {
             command = rx.recv() => match command {
                 Some(Command::Event(at, event, charged)) => {
-                    let before = writer.buffered_bytes();
-                    if let Err(e) = writer.push(at, event) {
-                        return task.fail(&e.to_string());
-                    }
-                    task.settle(charged, before, writer.buffered_bytes());
-                    if writer.buffered_bytes() >= CHUNK_BYTES {
-                        if let Err(e) = writer.flush_chunk() {
-                            return task.fail(&e.to_string());
-                        }
-                        dirty = true;
+                    match buffer_event(&mut writer, &task, charged, |w| w.push(at, event)) {
+                        Ok(flushed) => dirty |= flushed,
+                        Err(e) => return task.fail(&e.to_string()),
                     }
                 }
                 Some(Command::Data(at, stream, channel, data, charged)) => {
-                    let before = writer.buffered_bytes();
-                    if let Err(e) = writer.push_data(at, stream, channel, &data) {
-                        return task.fail(&e.to_string());
-                    }
-                    task.settle(charged, before, writer.buffered_bytes());
-                    if writer.buffered_bytes() >= CHUNK_BYTES {
-                        if let Err(e) = writer.flush_chunk() {
-                            return task.fail(&e.to_string());
-                        }
-                        dirty = true;
+                    let push = |w: &mut Writer<SharedFile>| w.push_data(at, stream, channel, &data);
+                    match buffer_event(&mut writer, &task, charged, push) {
+                        Ok(flushed) => dirty |= flushed,
+                        Err(e) => return task.fail(&e.to_string()),
                     }
                 }
                 Some(Command::Seal(at, marker, reason, done)) => {
