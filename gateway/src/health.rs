@@ -65,7 +65,7 @@ impl std::fmt::Display for Readiness {
     }
 }
 
-/// Runs every check (concurrently, each within [`CHECK_TIMEOUT`]) for the node `config`
+/// Runs every check (concurrently, each within `CHECK_TIMEOUT`) for the node `config`
 /// describes; `db` is `None` when the database could not even be connected to.
 pub async fn readiness(config: &Config, db: Option<&Db>) -> Readiness {
     let dir = config.recordings.dir.clone();

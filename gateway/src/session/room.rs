@@ -1,5 +1,5 @@
 //! Room on the recordings disk: how much is free against `[recordings] min_free` ([`Room`],
-//! one `statvfs`), and the room one recording has taken ([`Space`]): every event is charged
+//! one `statvfs`), and the room one recording has taken (`Space`): every event is charged
 //! before it is accepted, the charge held to `max_session_bytes` and reserved on the
 //! filesystem with `fallocate` beyond the file's end (a little ahead, so a stream makes few
 //! calls and an idle session holds little), then settled to what the event took once it is
