@@ -42,19 +42,6 @@ fn greeted(s: &mut TcpStream) -> bool {
     }
 }
 
-/// Reads `s` until the gateway closes it; how long that took. Panics past `limit`.
-fn closed_within(s: &mut TcpStream, limit: Duration) -> Duration {
-    let start = Instant::now();
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut sink = Vec::new();
-    match s.read_to_end(&mut sink) {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        Err(e) => panic!("the gateway kept the connection open past {limit:?}: {e}"),
-    }
-    start.elapsed()
-}
-
 // SQLite only here and below: the limits are counted in memory at accept, before any
 // database access, so the database makes no difference to what these tests see.
 

@@ -516,6 +516,27 @@ impl PeakRss {
     }
 }
 
+/// Reads `s` until the gateway closes it; how long that took. Panics past `limit`.
+pub fn closed_within(s: &mut std::net::TcpStream, limit: Duration) -> Duration {
+    use std::io::{ErrorKind, Read};
+    let start = std::time::Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut sink = [0u8; 1024];
+    loop {
+        match s.read(&mut sink) {
+            Ok(0) => return start.elapsed(),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return start.elapsed(),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return start.elapsed(),
+            Err(e) => panic!("the gateway kept the connection open past {limit:?}: {e}"),
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the gateway kept the connection open past {limit:?}"
+        );
+    }
+}
+
 /// `haystack` contains `needle`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
