@@ -15,6 +15,7 @@ use toml::Spanned;
 mod audit;
 mod https;
 mod policy_table;
+mod recordings;
 mod source;
 mod template;
 mod webhooks;
@@ -22,6 +23,9 @@ mod webhooks;
 pub use audit::AuditConfig;
 pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
 pub use policy_table::{PolicyIssue, PolicySource};
+pub use recordings::{
+    MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
+};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
 pub use template::template;
 pub use webhooks::{NotifyConfig, WebhookConfig, WEBHOOK_EVENTS};
@@ -138,72 +142,6 @@ pub struct SshConfig {
 pub struct DatabaseConfig {
     /// `sqlite:///abs/path.db` (relative paths already resolved) or `postgres://…`.
     pub url: String,
-}
-
-/// `[recordings]`.
-#[derive(Debug, Clone)]
-pub struct RecordingsConfig {
-    /// Directory holding `<session id>.mwrec` files.
-    pub dir: PathBuf,
-    /// How often recordings are flushed to disk at the latest.
-    pub flush_interval: Duration,
-    /// The largest one session's recording may grow; the session ends when it is reached.
-    pub max_session_bytes: u64,
-    /// Free space the recordings filesystem keeps: below it no session starts, and live
-    /// sessions are warned once.
-    pub min_free: MinFree,
-}
-
-/// Default `[recordings] max_session_bytes`: far more than an interactive session types or
-/// prints, small enough that one session cannot take a disk.
-pub const DEFAULT_MAX_SESSION_BYTES: u64 = 10 << 30;
-/// Default `[recordings] min_free`.
-pub const DEFAULT_MIN_FREE: MinFree = MinFree::Bytes(1 << 30);
-/// The smallest `max_session_bytes` accepted: below it a session could not hold its setup.
-pub const MIN_SESSION_BYTES: u64 = 1 << 20;
-
-/// `[recordings] min_free`: a size (`1GiB`) or a share of the filesystem (`5%`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MinFree {
-    /// This many bytes.
-    Bytes(u64),
-    /// This percentage (0 to 99) of the filesystem's size.
-    Percent(u8),
-}
-
-impl MinFree {
-    /// The bytes to keep free on a filesystem of `total` bytes.
-    pub fn bytes_of(self, total: u64) -> u64 {
-        match self {
-            MinFree::Bytes(b) => b,
-            MinFree::Percent(p) => total / 100 * u64::from(p),
-        }
-    }
-
-    /// Parses `1GiB` or `5%`.
-    pub fn parse(s: &str) -> Result<MinFree, String> {
-        match s.trim().strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p < 100)
-                .map(MinFree::Percent)
-                .ok_or_else(|| {
-                    format!("invalid share {s:?}; expected a whole percentage from 0% to 99%, or a size such as 1GiB")
-                }),
-            None => crate::size::parse_size(s).map(MinFree::Bytes),
-        }
-    }
-}
-
-impl std::fmt::Display for MinFree {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            MinFree::Bytes(b) => f.write_str(&crate::size::format_size(*b)),
-            MinFree::Percent(p) => write!(f, "{p}% of the disk"),
-        }
-    }
 }
 
 /// `[keys]`.
@@ -348,35 +286,7 @@ impl Config {
                 .map_err(|why| syntax_error(path, text, None, why))?,
         };
 
-        let rec = raw.recordings.unwrap_or_default();
-        let recordings = RecordingsConfig {
-            dir: src.path_or("recordings.dir", rec.dir.as_ref(), "recordings")?,
-            flush_interval: src.duration_or(
-                "recordings.flush_interval",
-                rec.flush_interval.as_ref(),
-                Duration::from_secs(1),
-            )?,
-            max_session_bytes: match &rec.max_session_bytes {
-                Some(v) => crate::size::parse_size(v.get_ref())
-                    .and_then(|n| {
-                        if n >= MIN_SESSION_BYTES {
-                            Ok(n)
-                        } else {
-                            Err(format!(
-                                "{:?} is below the smallest limit, 1MiB",
-                                v.get_ref()
-                            ))
-                        }
-                    })
-                    .map_err(|e| src.invalid("recordings.max_session_bytes", v, e))?,
-                None => DEFAULT_MAX_SESSION_BYTES,
-            },
-            min_free: match &rec.min_free {
-                Some(v) => MinFree::parse(v.get_ref())
-                    .map_err(|e| src.invalid("recordings.min_free", v, e))?,
-                None => DEFAULT_MIN_FREE,
-            },
-        };
+        let recordings = recordings::build(raw.recordings, &src)?;
 
         let keys = raw.keys.unwrap_or_default();
         let keys = KeysConfig {
@@ -551,7 +461,7 @@ struct RawConfig {
     node_name: Option<Spanned<String>>,
     ssh: Option<RawSsh>,
     database: Option<RawDatabase>,
-    recordings: Option<RawRecordings>,
+    recordings: Option<recordings::RawRecordings>,
     keys: Option<RawKeys>,
     /// Moved to `[policy] max_grant`; kept only to say so.
     grants: Option<toml::Value>,
@@ -582,15 +492,6 @@ struct RawSsh {
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
     url: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRecordings {
-    dir: Option<Spanned<String>>,
-    flush_interval: Option<Spanned<String>>,
-    max_session_bytes: Option<Spanned<String>>,
-    min_free: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
