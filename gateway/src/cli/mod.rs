@@ -208,9 +208,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve => {
             // The server's own log (accept failures, refusals at a limit, errors) on stderr;
-            // MENWEI_LOG (an env-filter: `info`, `menwei=debug`) changes how much.
+            // MENWEI_LOG (an env-filter: `warn`, `menwei=debug`) changes how much.
             let filter = tracing_subscriber::EnvFilter::try_from_env("MENWEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
             let _ = tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)

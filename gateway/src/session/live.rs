@@ -467,6 +467,16 @@ async fn supervise(
             )
             .await;
     }
+    // One line per end, whatever ended it: the operator's journal names the session, the
+    // node and the stable reason (what `session list` and the audit log carry).
+    tracing::info!(
+        session = %live.id,
+        node = %ctx.config.node_name,
+        reason = %end.code,
+        sealed,
+        "session ended: {}",
+        end.message
+    );
     if let Err(e) = ctx
         .db
         .session_end(&live.id, now_ms(), end.code.as_str())
