@@ -238,6 +238,7 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
+        crate::memory::closed();
         // A poisoned lock: the counts are lost anyway and `admit` refuses everything.
         let Ok(mut counts) = self.counts.lock() else {
             return;

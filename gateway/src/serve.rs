@@ -82,6 +82,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         ctx.config.audit.summary_interval,
         stopped.clone(),
     ));
+    let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -133,6 +134,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = enforcer.await;
     let _ = notifier.await;
     let _ = lapser.await;
+    let _ = trimmer.await;
     let _ = ssh.await;
     if let Some(web) = web {
         let _ = web.await;

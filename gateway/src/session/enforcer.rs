@@ -231,6 +231,7 @@ impl Registry {
         if let Ok(mut map) = self.sessions.lock() {
             map.remove(session_id);
         }
+        crate::memory::closed();
     }
 
     /// Number of live sessions.
