@@ -253,3 +253,80 @@ both_databases! {
         assert!(t.contains("cut short") || t.contains("truncat") || t.contains("chunk"), "{out}");
     }
 }
+
+both_databases! {
+    fn recordings_are_checked_with_the_public_key_alone(db) {
+        let w = World::new(db);
+        interactive_session(&w);
+        let (id, file) = ended_session(&w.gw);
+        // Owner-only: the file and the directory it sits in.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+
+        // On the gateway, with the signing key gone from the disk, verify still works:
+        // it never reads the private key.
+        let signing = w.gw.data_dir().join("recording_signing_key");
+        let moved = w.gw.scratch().join("signing-key-away");
+        std::fs::rename(&signing, &moved).unwrap();
+        let out = w.gw.cli(&["recording", "verify", &id]);
+        std::fs::rename(&moved, &signing).unwrap();
+        out.ok();
+
+        // An auditor's machine: the exported file and the public key, no gateway, no
+        // configuration, no private key.
+        let auditor = w.gw.scratch().join("auditor");
+        std::fs::create_dir_all(&auditor).unwrap();
+        let copy = auditor.join("session.mwrec");
+        std::fs::copy(&file, &copy).unwrap();
+        let public = auditor.join("gateway.pub");
+        std::fs::copy(w.gw.data_dir().join("recording_signing_key.pub"), &public).unwrap();
+        let verify = |rec: &std::path::Path, key: &std::path::Path| {
+            let mut c = Command::new(menwei_bin());
+            c.current_dir(&auditor)
+                .env_remove("MENWEI_CONFIG")
+                .args(["recording", "verify"])
+                .arg(rec)
+                .arg("--public-key")
+                .arg(key);
+            run(c, Stdin::Null, SHORT)
+        };
+        let out = verify(&copy, &public);
+        out.ok();
+        assert!(out.stdout_text().contains(&id), "the report names the session: {out}");
+        // One byte changed: refused, naming the chunk.
+        let len = std::fs::metadata(&copy).unwrap().len() as usize;
+        let flipped = flip(&copy, len / 2);
+        let out = verify(&flipped, &public);
+        assert!(!out.success() && out.all_text().contains("chunk"), "{out}");
+        // Another gateway's key: refused.
+        let other = auditor.join("other.pub");
+        std::fs::write(&other, format!("{}\n", "ab".repeat(32))).unwrap();
+        let out = verify(&copy, &other);
+        assert!(!out.success(), "verified against another key: {out}");
+        // Without --public-key and without a gateway there is nothing to check against.
+        let mut c = Command::new(menwei_bin());
+        c.current_dir(&auditor).env_remove("MENWEI_CONFIG").args(["recording", "verify"]).arg(&copy);
+        let out = run(c, Stdin::Null, SHORT);
+        assert!(!out.success(), "{out}");
+    }
+
+    fn a_private_key_others_can_read_stops_the_gateway_naming_the_file(db) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut w = World::new(db);
+        w.gw.stop(SHORT);
+        for key in ["vault.key", "recording_signing_key", "client_ed25519_key", "ssh_host_ed25519_key"] {
+            let path = w.gw.data_dir().join(key);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let out = w.gw.cli(&["serve"]);
+            assert!(!out.success(), "serve started with {key} world-readable:\n{out}");
+            let text = out.stderr_text();
+            assert!(text.contains(&path.display().to_string()) && text.contains("chmod 600"), "{key}: {out}");
+            assert_eq!(lines(&text).len(), 1, "one line: {out}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        w.gw.serve();
+        w.alice.exec(&w.gw, "web01", "true").ok();
+    }
+}

@@ -151,8 +151,11 @@ pub struct KeysConfig {
     pub client_key: PathBuf,
     /// 32 random bytes sealing target passwords.
     pub vault_key: PathBuf,
-    /// Ed25519 seed (32 bytes) sealing recordings.
+    /// Ed25519 seed (32 bytes) sealing recordings; read only by `serve`.
     pub recording_signing_key: PathBuf,
+    /// The signing key's public half (64 hex digits), which checks recordings: written by
+    /// `menwei init`, and by `serve` when missing.
+    pub recording_public_key: PathBuf,
 }
 
 /// Default SSH listen address.
@@ -301,6 +304,11 @@ impl Config {
                 keys.recording_signing_key.as_ref(),
                 "recording_signing_key",
             )?,
+            recording_public_key: src.path_or(
+                "keys.recording_public_key",
+                keys.recording_public_key.as_ref(),
+                "recording_signing_key.pub",
+            )?,
         };
 
         // Grant limits and per-target rules are policy now: reloaded with it on SIGHUP.
@@ -372,35 +380,98 @@ impl Config {
     }
 
     /// The Ed25519 key that seals recordings.
+    ///
+    /// Only `serve` reads it: checking a recording needs the public half alone
+    /// ([`Config::load_recording_public_key`]), so whoever may verify cannot re-sign.
     pub fn load_signing_key(&self) -> Result<ed25519_dalek::SigningKey, ConfigError> {
         let path = &self.keys.recording_signing_key;
-        let seed = crate::vault::read_key_file(path).map_err(|message| ConfigError::Key {
+        let error = |message| ConfigError::Key {
             what: "recording signing key",
             path: path.clone(),
             message,
-        })?;
+        };
+        crate::vault::check_private(path).map_err(error)?;
+        let seed = crate::vault::read_key_file(path).map_err(error)?;
         Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// The public key recordings are checked against.
+    pub fn load_recording_public_key(&self) -> Result<ed25519_dalek::VerifyingKey, ConfigError> {
+        read_recording_public_key(&self.keys.recording_public_key)
+    }
+
+    /// Writes the signing key's public half where `[keys] recording_public_key` says when
+    /// it is missing (installations older than the file), or refuses a file that is not
+    /// that key's: recordings would be checked against the wrong key.
+    pub fn ensure_recording_public_key(
+        &self,
+        signing: &ed25519_dalek::SigningKey,
+    ) -> Result<(), ConfigError> {
+        let path = &self.keys.recording_public_key;
+        let public = signing.verifying_key();
+        if !path.exists() {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(path)
+                .and_then(|mut f| {
+                    f.write_all(format!("{}\n", hex::encode(public.as_bytes())).as_bytes())?;
+                    f.sync_all()
+                });
+            return written.map_err(|e| ConfigError::Key {
+                what: "recording public key",
+                path: path.clone(),
+                message: format!("cannot write it: {e}"),
+            });
+        }
+        if read_recording_public_key(path)? != public {
+            return Err(ConfigError::Key {
+                what: "recording public key",
+                path: path.clone(),
+                message: "it is not the public half of [keys] recording_signing_key".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The vault sealing target passwords.
     pub fn load_vault(&self) -> Result<crate::vault::Vault, ConfigError> {
-        crate::vault::Vault::load(&self.keys.vault_key).map_err(|e| ConfigError::Key {
+        let error = |message| ConfigError::Key {
             what: "vault key",
             path: self.keys.vault_key.clone(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        crate::vault::check_private(&self.keys.vault_key).map_err(error)?;
+        crate::vault::Vault::load(&self.keys.vault_key).map_err(|e| error(e.to_string()))
     }
+}
+
+/// An Ed25519 public key file: 64 hex digits (what `menwei init` writes) or 32 raw bytes.
+pub fn read_recording_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, ConfigError> {
+    let error = |message| ConfigError::Key {
+        what: "recording public key",
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = crate::vault::read_key_file(path).map_err(error)?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| error("not an Ed25519 public key".into()))
 }
 
 fn load_openssh_key(
     what: &'static str,
     path: &Path,
 ) -> Result<russh::keys::PrivateKey, ConfigError> {
-    russh::keys::load_secret_key(path, None).map_err(|e| ConfigError::Key {
+    let error = |message| ConfigError::Key {
         what,
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    crate::vault::check_private(path).map_err(error)?;
+    russh::keys::load_secret_key(path, None).map_err(|e| error(e.to_string()))
 }
 
 /// This machine's host name, or "gw1".
@@ -500,6 +571,7 @@ struct RawKeys {
     client_key: Option<Spanned<String>>,
     vault_key: Option<Spanned<String>>,
     recording_signing_key: Option<Spanned<String>>,
+    recording_public_key: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
         &format!("{CLIENT_KEY}.pub"),
         VAULT_KEY,
         SIGNING_KEY,
+        &format!("{SIGNING_KEY}.pub"),
         crate::credentials::SESSION_KEY_FILE,
         HTTPS_CERT,
         HTTPS_KEY,
@@ -150,7 +151,14 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
     )?;
 
     write_new(&dir.join(VAULT_KEY), random_32()?.as_slice(), 0o600)?;
-    write_new(&dir.join(SIGNING_KEY), random_32()?.as_slice(), 0o600)?;
+    let signing_seed = random_32()?;
+    write_new(&dir.join(SIGNING_KEY), signing_seed.as_slice(), 0o600)?;
+    let signing_public = ed25519_dalek::SigningKey::from_bytes(&signing_seed).verifying_key();
+    write_new(
+        &dir.join(format!("{SIGNING_KEY}.pub")),
+        format!("{}\n", hex::encode(signing_public.as_bytes())).as_bytes(),
+        0o644,
+    )?;
     write_new(
         &dir.join(crate::credentials::SESSION_KEY_FILE),
         random_32()?.as_slice(),
@@ -313,8 +321,25 @@ mod tests {
             client.public_key().to_openssh().unwrap(),
             report.client_public_key
         );
-        c.load_signing_key().unwrap();
+        let signing = c.load_signing_key().unwrap();
+        assert_eq!(
+            c.load_recording_public_key().unwrap(),
+            signing.verifying_key()
+        );
+        c.ensure_recording_public_key(&signing).unwrap();
+        let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let e = c.ensure_recording_public_key(&other).unwrap_err();
+        assert!(e.to_string().contains("not the public half"), "{e}");
         c.load_vault().unwrap();
+        // A private key the group may read is refused, naming the file and the fix.
+        let vault = dir.join(VAULT_KEY);
+        std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = c.load_vault().unwrap_err().to_string();
+        assert!(
+            e.contains("vault.key") && e.contains("mode 640") && e.contains("chmod 600"),
+            "{e}"
+        );
+        std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(c.recordings.dir.is_dir());
         assert!(c.https.is_some());
         for f in [

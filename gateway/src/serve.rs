@@ -1,6 +1,7 @@
 //! `menwei serve`: loads the keys, starts the SSH server and the enforcer, and on SIGTERM
 //! (or Ctrl-C) ends every live session with a message, seals the recordings, and exits.
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,14 +25,20 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let host_key = config.load_host_key()?;
     let client_key = Arc::new(config.load_client_key()?);
     let signing_key = config.load_signing_key()?;
+    config.ensure_recording_public_key(&signing_key)?;
     let vault = config.load_vault()?;
     let webhooks = crate::notify::Webhooks::load(&config)?;
-    std::fs::create_dir_all(&config.recordings.dir).with_context(|| {
-        format!(
-            "cannot create recordings directory {}",
-            config.recordings.dir.display()
-        )
-    })?;
+    // Owner-only, like the files in it (the recorder creates those 0600).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.recordings.dir)
+        .with_context(|| {
+            format!(
+                "cannot create recordings directory {}",
+                config.recordings.dir.display()
+            )
+        })?;
     // Serving anyway: sessions are refused one by one (and say why) until there is room.
     match crate::session::room::room(&config.recordings.dir, config.recordings.min_free) {
         Ok(room) if room.is_short() => tracing::warn!(

@@ -154,8 +154,27 @@ impl Vault {
     }
 }
 
+/// Refuses a private key file that anyone but its owner may read: a key the group or the
+/// world can read is a key others may hold, and the gateway would be lending them its
+/// authority. The message says how to fix it.
+pub fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the file is readable by its group or others (mode {:o}); `chmod 600 {}` and start again",
+            mode & 0o777,
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a 32-byte key file: exactly 32 raw bytes, or 64 hex digits (surrounding whitespace
-/// allowed). Used for the vault key and the recording signing key.
+/// allowed). Used for the vault key, the recording signing key and its public half.
 pub fn read_key_file(path: &Path) -> Result<Zeroizing<[u8; 32]>, String> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| e.to_string())?);
     let mut key = Zeroizing::new([0u8; 32]);

@@ -210,7 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // The server's own log (accept failures, refusals at a limit, errors) on stderr;
             // MENWEI_LOG (an env-filter: `warn`, `menwei=debug`) changes how much.
             let filter = tracing_subscriber::EnvFilter::try_from_env("MENWEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
             let _ = tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
@@ -235,7 +235,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Grant(c) => grants::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Session(c) => sessions::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
-        Command::Recording(c) => recordings::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Recording(c) => match recordings::without_gateway(&c, cli.config.as_deref()) {
+            Some(standalone) => standalone,
+            None => recordings::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        },
         Command::Audit(c) => audit_log::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Request(c) => requests::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Review(c) => reviews::run(&Ctx::open(cli.config.as_deref()).await?, c).await,

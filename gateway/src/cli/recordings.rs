@@ -21,10 +21,17 @@ use crate::audit::AuditEvent;
 #[derive(Debug, Subcommand)]
 pub enum RecordingCommand {
     /// Check a recording's hash chain and seal; exit 1 if it was altered.
+    ///
+    /// Only the public key is needed: on an auditor's machine with no gateway, give the
+    /// exported file and `--public-key` (the gateway's `recording_signing_key.pub`).
     Verify {
         /// Session id, or a recording file.
         #[arg(value_name = "ID|FILE")]
         recording: String,
+        /// Check against this public key file (64 hex digits) instead of the gateway's
+        /// `[keys] recording_public_key`.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
     /// Export a recording.
     Export {
@@ -87,7 +94,10 @@ const MAX_IDLE: Duration = Duration::from_secs(2);
 
 pub(super) async fn run(ctx: &Ctx, cmd: RecordingCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        RecordingCommand::Verify { recording } => verify(ctx, &recording).await,
+        RecordingCommand::Verify {
+            recording,
+            public_key,
+        } => verify(ctx, &recording, public_key.as_deref()).await,
         RecordingCommand::Export {
             recording,
             format: ExportFormat::Asciicast,
@@ -155,8 +165,46 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read recording {}", path.display()))
 }
 
+/// The key recordings are checked against: the public half alone, never the signing key.
 fn trusted_key(ctx: &Ctx) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
-    Ok(ctx.config.load_signing_key()?.verifying_key())
+    Ok(ctx.config.load_recording_public_key()?)
+}
+
+/// `recording verify FILE --public-key KEY` where no gateway is configured (no `--config`,
+/// no `MENWEI_CONFIG`, no `./menwei.toml`): an auditor's machine checking an exported file.
+/// Nothing to audit into there; `None` when a gateway is configured (it is used, and the
+/// check is audited) or the command is another.
+pub(super) fn without_gateway(
+    cmd: &RecordingCommand,
+    config: Option<&Path>,
+) -> Option<anyhow::Result<ExitCode>> {
+    let RecordingCommand::Verify {
+        recording,
+        public_key: Some(public_key),
+    } = cmd
+    else {
+        return None;
+    };
+    if config.is_some() || Path::new("menwei.toml").exists() {
+        return None;
+    }
+    Some(verify_standalone(Path::new(recording), public_key))
+}
+
+fn verify_standalone(path: &Path, public_key: &Path) -> anyhow::Result<ExitCode> {
+    let key = crate::config::read_recording_public_key(public_key)?;
+    let bytes = read(path)?;
+    Ok(print_report(&recordings::verify(&bytes, &key)))
+}
+
+fn print_report(report: &recordings::VerifyReport) -> ExitCode {
+    println!("{report}");
+    if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {report}");
+        ExitCode::FAILURE
+    }
 }
 
 /// Verifies against this gateway's key and parses; any damage is an error naming where.
@@ -169,10 +217,14 @@ fn open_verified(ctx: &Ctx, path: &Path) -> anyhow::Result<Recording> {
     Recording::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-async fn verify(ctx: &Ctx, arg: &str) -> anyhow::Result<ExitCode> {
+async fn verify(ctx: &Ctx, arg: &str, public_key: Option<&Path>) -> anyhow::Result<ExitCode> {
     let path = locate(ctx, arg).await?;
     let bytes = read(&path)?;
-    let report = recordings::verify(&bytes, &trusted_key(ctx)?);
+    let key = match public_key {
+        Some(file) => crate::config::read_recording_public_key(file)?,
+        None => trusted_key(ctx)?,
+    };
+    let report = recordings::verify(&bytes, &key);
     ctx.audit(
         AuditEvent::new(
             os_actor(),
@@ -188,13 +240,7 @@ async fn verify(ctx: &Ctx, arg: &str) -> anyhow::Result<ExitCode> {
         })),
     )
     .await?;
-    println!("{report}");
-    if report.is_ok() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("error: {report}");
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(print_report(&report))
 }
 
 fn subject(session_id: &Option<String>, arg: &str) -> String {

@@ -50,8 +50,11 @@ min_free = "1GiB"
 client_key = "client_ed25519_key"
 # Seals target passwords in the database. Losing it loses the passwords.
 vault_key = "vault.key"
-# Seals recordings (Ed25519); `menwei recording verify` checks against it.
+# Seals recordings (Ed25519); only `menwei serve` reads it.
 recording_signing_key = "recording_signing_key"
+# Its public half, which `menwei recording verify` checks recordings against (give an
+# auditor this file, never the signing key).
+recording_public_key = "recording_signing_key.pub"
 
 # Webhooks: each event (request, decision, break_glass, revocation, expiry, login_alert) is POSTed as
 # JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried

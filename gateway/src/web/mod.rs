@@ -251,6 +251,12 @@ fn tls_config(https: &HttpsConfig) -> anyhow::Result<rustls::ServerConfig> {
     if certs.is_empty() {
         anyhow::bail!("{} holds no certificate", https.cert.display());
     }
+    crate::vault::check_private(&https.key).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot load the HTTPS key from {}: {e}",
+            https.key.display()
+        )
+    })?;
     let key = PrivateKeyDer::from_pem_file(&https.key).map_err(|e| {
         anyhow::anyhow!(
             "cannot load the HTTPS key from {}: {e}; name one in [https] key",
@@ -287,7 +293,8 @@ fn session_key(ctx: &Context) -> anyhow::Result<Zeroizing<[u8; 32]>> {
             .and_then(|()| f.sync_all())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    crate::vault::read_key_file(&path)
+    crate::vault::check_private(&path)
+        .and_then(|()| crate::vault::read_key_file(&path))
         .map_err(|e| anyhow::anyhow!("cannot load the web session key {}: {e}", path.display()))
 }
 
