@@ -488,8 +488,21 @@ both_databases! {
         assert_eq!(error_code(raw(&d.engineer, big.into_bytes())), (413, "too_large".into()));
         // A forged JWT and an expired (logged out) one: 401.
         let forged = d.nobody.http.get(format!("{}/api/v1/me", d.nobody.base))
-            .header("Cookie", "menwei_session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.AAAA").send().unwrap();
+            .header("Cookie", "__Host-menwei_session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.AAAA").send().unwrap();
         assert_eq!(error_code(forged), (401, "unauthenticated".into()));
+        // The login cookies are `__Host-` cookies: Secure, Path=/, no Domain, so no other
+        // host or path (a sibling subdomain, a plain-HTTP page) can set or shadow them.
+        let fresh = Api::new(&d.w.gw);
+        let login = fresh.http.post(format!("{}/api/v1/login", fresh.base))
+            .json(&json!({"user": "alice", "password": WEB_PASSWORD})).send().unwrap();
+        assert_eq!(login.status(), 200);
+        let set: Vec<String> = login.headers().get_all("set-cookie").iter()
+            .map(|v| v.to_str().unwrap().to_string()).collect();
+        assert_eq!(set.len(), 2, "{set:?}");
+        for c in &set {
+            assert!(c.starts_with("__Host-menwei_") && c.contains("; Secure") && c.contains("; Path=/")
+                && !c.to_lowercase().contains("domain="), "{c}");
+        }
         // Path-like recording ids: 404.
         for id in ["..%2F..%2Fmenwei.toml", "%2E%2E", ".mwrec", "a%20b"] {
             let (status, _) = error_code(d.auditor.call(Method::GET, &format!("/sessions/{id}/recording"), None));

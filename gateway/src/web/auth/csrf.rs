@@ -34,7 +34,7 @@ pub(super) fn check_csrf(
     match sent {
         Some(s) if constant_eq(s, csrf) => Ok(()),
         _ => Err(csrf_err(
-            "missing or wrong X-CSRF-Token header; send the menwei_csrf cookie's value",
+            "missing or wrong X-CSRF-Token header; send the __Host-menwei_csrf cookie's value",
         )),
     }
 }

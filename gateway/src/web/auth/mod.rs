@@ -25,9 +25,9 @@ pub use layer::layer;
 pub use login::{client_ip, login, logout, me, Login};
 
 /// The session cookie (the JWT).
-pub const SESSION_COOKIE: &str = "menwei_session";
+pub const SESSION_COOKIE: &str = "__Host-menwei_session";
 /// The readable cookie holding the CSRF token.
-pub const CSRF_COOKIE: &str = "menwei_csrf";
+pub const CSRF_COOKIE: &str = "__Host-menwei_csrf";
 /// The header every state change of a cookie login carries.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
