@@ -309,3 +309,30 @@ both_databases! {
         assert_eq!(out.stdout_text().trim(), "policy ok: 1 group, 1 target, break-glass off");
     }
 }
+
+both_databases! {
+    fn what_the_approver_reads_is_what_was_filed(db) {
+        let w = world(db, WEB_TWO);
+        w.gw.add_user("dave", "approver");
+        // A right-to-left override shows "ok restart nginx" for what was typed
+        // "ok \u{202E}xnign tratser\u{202C}"; zero-width characters hide in the incident.
+        let out = w.gw.cli_ok(&[
+            "request", "add", "--engineer", "alice", "--target", "web01",
+            "--reason", "ok \u{202E}xnign tratser\u{202C} \u{2066}now\u{2069}",
+            "--incident", "INC\u{200B}-7\u{FEFF}", "--level", "B", "--for", "1h",
+        ]);
+        let id = lines(&out)[0].clone();
+        let r = show(&w.gw, &id);
+        assert_eq!(json_text(&r, "reason"), "ok xnign tratser now", "{r}");
+        assert_eq!(json_text(&r, "incident"), "INC-7", "{r}");
+        w.gw.cli_ok(&["review", "approve", &id, "--by", "dave", "--comment", "\u{200F}fine\u{200D}"]);
+        let reviewed = w.gw.wait_audit("review.approve", |e| json_text(e, "subject") == id);
+        assert!(!reviewed.to_string().contains('\u{200F}') && !reviewed.to_string().contains("\\u200f"), "{reviewed}");
+        let r = show(&w.gw, &id);
+        let text = r.to_string();
+        for c in ['\u{202E}', '\u{202C}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{FEFF}', '\u{200F}', '\u{200D}'] {
+            assert!(!text.contains(c), "{c:?} kept in {r}");
+        }
+        assert!(text.contains("fine"), "{r}");
+    }
+}

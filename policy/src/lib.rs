@@ -43,6 +43,7 @@ mod role;
 mod rules;
 mod shell;
 mod shell_syntax;
+mod text;
 mod warning;
 
 pub use access::{connect, session_check, session_count_check, SessionCheck};
@@ -65,6 +66,7 @@ pub use rules::{
     BreakGlass, Group, Policy, PolicyProblem, TargetRule, BREAK_GLASS_CEILING_MS, MAX_APPROVALS,
 };
 pub use shell_syntax::ShellSyntax;
+pub use text::{is_invisible, visible_text};
 pub use warning::{session_limit, warning_due, Warning};
 
 /// The shell reader behind [`classify_exec`], opened for the fuzz targets (`fuzz/`) only:

@@ -111,6 +111,8 @@ pub async fn sign_off(
         );
         return Err(refuse(r).await);
     }
+    let comment = policy::visible_text(comment);
+    let comment = comment.as_str();
     if let Some(r) = check_text("the comment", comment, MAX_TEXT) {
         return Err(refuse(r).await);
     }

@@ -50,6 +50,13 @@ pub async fn file(
     input: &RequestInput,
     now: Millis,
 ) -> Result<Filed, ApprovalError> {
+    // What the approver reads is what was filed: no bidi controls, no zero-width characters.
+    let cleaned = RequestInput {
+        reason: policy::visible_text(&input.reason),
+        incident: policy::visible_text(&input.incident),
+        ..input.clone()
+    };
+    let input = &cleaned;
     let detail = json!({
         "targets": input.targets,
         "group": input.group,

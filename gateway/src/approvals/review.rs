@@ -44,7 +44,8 @@ pub async fn review(
         Ok(u) => u,
         Err(r) => return Err(refuse(r).await),
     };
-    let comment = comment.trim();
+    let comment = policy::visible_text(comment);
+    let comment = comment.as_str();
     if verdict == Verdict::Deny || !comment.is_empty() {
         if let Some(r) = check_text("the comment", comment, MAX_TEXT) {
             return Err(refuse(r).await);

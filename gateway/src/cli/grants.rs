@@ -94,7 +94,8 @@ async fn add(
     let duration =
         crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
     let duration_ms = crate::time::duration_ms(duration);
-    let reason = reason.trim();
+    let reason = policy::visible_text(reason);
+    let reason = reason.as_str();
     if reason.is_empty() {
         anyhow::bail!("--reason must say why (incident, fault level)");
     }

@@ -72,7 +72,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: TargetCommand) -> anyhow::Result<ExitCod
                     name,
                     address,
                     login,
-                    description,
+                    description: policy::visible_text(&description),
                     host_key: None,
                     host_key_fingerprint,
                     password_enc: None,
