@@ -241,3 +241,61 @@ fn rfc6238_vectors_in_the_test_helper() {
     assert_eq!(totp(s, 1111111109), "081804");
     assert_eq!(totp(s, 2000000000), "279037");
 }
+
+both_databases! {
+    fn a_code_stays_used_after_a_restart(db) {
+        let mut w = world_with_engineer_totp(db);
+        let (secret, _) = enroll(&w.gw, "alice");
+        let code = fresh_code(&secret);
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        out.ok();
+        w.gw.stop(SHORT);
+        w.gw.serve();
+        // Still within the code's window (its step or the next): refused as used, not as wrong.
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo again");
+        out.failed();
+        assert!(!out.stdout_text().contains("again"), "{out}");
+        assert_eq!(totp_failures(&w.gw, "code already used"), 1);
+        assert_eq!(totp_failures(&w.gw, "wrong code"), 0);
+    }
+}
+
+/// Two nodes share one PostgreSQL database: a code used at one is refused at the other.
+mod a_code_is_good_once_across_nodes {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = world_with_engineer_totp(Db::Postgres);
+        let (secret, _) = enroll(&w.gw, "alice");
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let code = fresh_code(&secret);
+        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        out.ok();
+        assert_eq!(out.stdout_text(), "first\n");
+        let (out, prompts) = ssh_with_code(&second, &w.alice, "alice:web01", &code, "echo again");
+        assert!(
+            prompts.contains("Verification code:"),
+            "node 2 asked for the code: {prompts:?}"
+        );
+        out.failed();
+        assert!(!out.stdout_text().contains("again"), "{out}");
+        let refused = w.gw.wait_audit("login.totp.failure", |e| {
+            e["detail"]["reason"] == "code already used"
+        });
+        assert_eq!(refused["node"], "e2e-node-2", "{refused}");
+        // A new code (the next step) still works there.
+        while totp(&secret, now_secs()) == code {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let (out, _) = ssh_with_code(
+            &second,
+            &w.alice,
+            "alice:web01",
+            &fresh_code(&secret),
+            "echo next",
+        );
+        out.ok();
+    }
+}

@@ -65,7 +65,6 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         signing_key,
         vault,
         sessions: sessions.clone(),
-        totp_replay: Default::default(),
         policy: policy.clone(),
         refusals: Default::default(),
         opening: Default::default(),

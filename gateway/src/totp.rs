@@ -2,8 +2,9 @@
 //! show), for the roles that need them.
 //!
 //! HMAC-SHA1, 6 digits, 30-second steps, the code of the step before and after also accepted
-//! (clocks drift). A code is good once: [`ReplayGuard`] remembers, per user and in memory, the
-//! last step a code was accepted for, and refuses that step and older ones. Secrets are 160
+//! (clocks drift). A code is good once: the database keeps, per user, the last step a code
+//! was accepted for (`users.totp_last_step`, [`crate::db::Db::totp_use`]) and refuses that
+//! step and older ones, on every node and after a restart. Secrets are 160
 //! random bits, stored sealed by the vault (`users.totp_secret`); they are shown once, at
 //! enrollment, as an `otpauth://` URI and its QR code. Not the SSH exchange that asks for the
 //! code (that is [`crate::ssh::connection`]) and not the decision which roles need it
@@ -17,9 +18,6 @@
 //! `otpauth://` URL and its QR code (a PNG, behind the `qr` feature) are not the fixed URI and
 //! the terminal QR code that `menwei totp enroll` prints and the tests check. One more
 //! dependency tree for eight lines that test vectors already hold in place is not worth it.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use policy::Role;
@@ -138,32 +136,6 @@ pub fn required(policy: &policy::Policy, role: Role) -> bool {
     policy.totp_required(role)
 }
 
-/// The last step each user's code was accepted for, so a code works only once.
-#[derive(Debug, Default)]
-pub struct ReplayGuard {
-    last: Mutex<HashMap<String, u64>>,
-}
-
-impl ReplayGuard {
-    /// Records that `user` used the code of `step`; false (and nothing recorded) when a code
-    /// of this step or a later one was already used.
-    pub fn accept(&self, user: &str, step: u64) -> bool {
-        let Ok(mut last) = self.last.lock() else {
-            return false;
-        };
-        // Entries past the window can never refuse anything again.
-        let now = step_at(crate::time::now_ms().max(0).unsigned_abs() / 1000);
-        last.retain(|_, s| s.saturating_add(2) >= now);
-        match last.get(user) {
-            Some(used) if *used >= step => false,
-            _ => {
-                last.insert(user.to_string(), step);
-                true
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,20 +189,6 @@ mod tests {
         for bad in ["", "12345", "1234567", "abcdef", "12345x"] {
             assert_eq!(matching_step(RFC_SECRET, bad, t), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_code_is_accepted_once_per_user() {
-        let g = ReplayGuard::default();
-        let now = step_at(crate::time::now_ms() as u64 / 1000);
-        assert!(g.accept("alice", now));
-        assert!(!g.accept("alice", now), "same step twice");
-        assert!(
-            !g.accept("alice", now - 1),
-            "an older step after a newer one"
-        );
-        assert!(g.accept("bob", now), "another user's code is independent");
-        assert!(g.accept("alice", now + 1));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Database {
     admin_url: String,
     name: String,
     sqlite_file: Option<PathBuf>,
+    /// Whether dropping this drops the PostgreSQL database (false for a second node's view).
+    owned: bool,
 }
 
 /// Where the tests' PostgreSQL server is; `.ci/run` creates the role.
@@ -76,6 +78,7 @@ impl Database {
                 admin_url: String::new(),
                 name: String::new(),
                 sqlite_file: Some(data_dir.join("menwei.db")),
+                owned: true,
             },
             Db::Postgres => {
                 let admin_url = pg_admin_url();
@@ -96,8 +99,27 @@ impl Database {
                     admin_url,
                     name,
                     sqlite_file: None,
+                    owned: true,
                 }
             }
+        }
+    }
+
+    /// The same PostgreSQL database, for a second gateway node; dropping it leaves the
+    /// database to the first.
+    pub fn shared(&self) -> Database {
+        assert_eq!(
+            self.kind,
+            Db::Postgres,
+            "nodes share a PostgreSQL database, not SQLite"
+        );
+        Database {
+            kind: self.kind,
+            url: self.url.clone(),
+            admin_url: self.admin_url.clone(),
+            name: self.name.clone(),
+            sqlite_file: None,
+            owned: false,
         }
     }
 
@@ -128,7 +150,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if self.kind == Db::Postgres {
+        if self.kind == Db::Postgres && self.owned {
             let _ = psql(
                 &self.admin_url,
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),

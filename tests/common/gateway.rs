@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -107,6 +108,56 @@ impl Gateway {
             https_port,
             node,
             db,
+            dir,
+        }
+    }
+
+    /// A second node of this gateway, not yet serving: the same keys, configuration and
+    /// PostgreSQL database, its own ports, node name and recordings directory.
+    pub fn second_node(&self, node: &str) -> Gateway {
+        let dir = tempfile::Builder::new()
+            .prefix("menwei-gw-")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir(&data).unwrap();
+        for entry in fs::read_dir(self.data_dir()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let to = data.join(entry.file_name());
+                fs::copy(entry.path(), &to).unwrap();
+                let mode = entry.metadata().unwrap().permissions();
+                fs::set_permissions(&to, mode).unwrap();
+            }
+        }
+        let recordings = data.join("recordings");
+        fs::create_dir(&recordings).unwrap();
+        fs::set_permissions(&recordings, fs::Permissions::from_mode(0o700)).unwrap();
+        let port = free_port("127.0.0.1");
+        let https_port = free_port("127.0.0.1");
+        let config = data.join("menwei.toml");
+        let text = fs::read_to_string(&config).unwrap();
+        let text = text
+            .replace(
+                &format!("127.0.0.1:{}\"", self.port),
+                &format!("127.0.0.1:{port}\""),
+            )
+            .replace(
+                &format!("127.0.0.1:{}\"", self.https_port),
+                &format!("127.0.0.1:{https_port}\""),
+            )
+            .replace(
+                &format!("node_name = \"{}\"", self.node),
+                &format!("node_name = \"{node}\""),
+            );
+        fs::write(&config, text).unwrap();
+        Gateway {
+            serve: None,
+            config,
+            port,
+            https_port,
+            node: node.to_string(),
+            db: self.db.shared(),
             dir,
         }
     }

@@ -20,7 +20,7 @@ pub const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// All migrations, oldest first.
-pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 const MIGRATION_1: Migration = Migration {
     version: 1,
@@ -227,5 +227,15 @@ const MIGRATION_3: Migration = Migration {
             stopped_by TEXT NOT NULL,
             at BIGINT NOT NULL
         )",
+    ],
+};
+
+const MIGRATION_4: Migration = Migration {
+    version: 4,
+    name: "TOTP codes good once across nodes and restarts",
+    statements: &[
+        // The last 30-second step a code was accepted for: a code of that step or an older
+        // one is refused, whichever node it is typed at (one conditional UPDATE decides).
+        "ALTER TABLE users ADD COLUMN totp_last_step BIGINT",
     ],
 };

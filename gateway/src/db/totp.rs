@@ -28,6 +28,26 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Records that `name` used the code of 30-second `step`: true when it is the first use
+    /// of this step or a later one, false when a code of this step or a later one was already
+    /// accepted (on any node, before any restart). One conditional UPDATE, so two nodes
+    /// given the same code at once accept it once.
+    pub async fn totp_use(&self, name: &str, step: u64) -> Result<bool, DbError> {
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1
+             WHERE name = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "recording the TOTP code use of user {name:?}"
+        )))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// `name`'s sealed TOTP secret and when it was enrolled; `None` when not enrolled (or no
     /// such user).
     pub async fn totp_secret(&self, name: &str) -> Result<Option<(String, Millis)>, DbError> {

@@ -32,8 +32,6 @@ pub struct Context {
     pub throttle: Throttle,
     /// Live sessions on this node.
     pub sessions: Arc<Registry>,
-    /// The last TOTP step each user logged in with: a code works once.
-    pub totp_replay: crate::totp::ReplayGuard,
     /// The policy in force (replaced on SIGHUP).
     pub policy: SharedPolicy,
     /// Refusals at the limits since the last audit summary.

@@ -286,8 +286,15 @@ impl Connection {
         );
         let now_secs = u64::try_from(crate::time::now_ms() / 1000).unwrap_or(0);
         let reason = match crate::totp::matching_step(&pending.secret, &answer, now_secs) {
-            Some(step) if self.ctx.totp_replay.accept(&engineer, step) => None,
-            Some(_) => Some("code already used"),
+            Some(step) => match self.ctx.db.totp_use(&engineer, step).await {
+                Ok(true) => None,
+                Ok(false) => Some("code already used"),
+                // Fail closed: a code that cannot be marked used is not accepted.
+                Err(e) => {
+                    tracing::error!(user = %engineer, "cannot record the TOTP code use: {e}");
+                    Some("code use cannot be recorded")
+                }
+            },
             None => Some("wrong code"),
         };
         if let Some(reason) = reason {

@@ -146,8 +146,10 @@ pub async fn login(
         let secret = crate::totp::open(&ctx.vault, &sealed).map_err(ApiError::unavailable)?;
         let unix = u64::try_from(now_secs()).unwrap_or(0);
         let reason = match crate::totp::matching_step(&secret, code.trim(), unix) {
-            Some(step) if ctx.totp_replay.accept(&user.name, step) => None,
-            Some(_) => Some("code already used"),
+            Some(step) => match ctx.db.totp_use(&user.name, step).await? {
+                true => None,
+                false => Some("code already used"),
+            },
             None => Some("wrong code"),
         };
         if let Some(reason) = reason {
