@@ -682,3 +682,45 @@ both_databases! {
         d.w.gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey" && json_text(e, "subject") == sid);
     }
 }
+
+both_databases! {
+    fn web_logins_and_api_tokens_end(db) {
+        let mut w = World::with(db, WorldOpts { grant_for: None, config: WEB_GROUP, ..WorldOpts::default() });
+        w.gw.stop(SHORT);
+        w.gw.replace_config_line("max_login = \"12h\"", "max_login = \"4s\"");
+        w.gw.serve();
+        // A web login used all the time still ends max_login after the password was given.
+        web_user(&w.gw, "alice");
+        let alice = logged_in(&w.gw, "alice", &None);
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            assert_eq!(alice.call(Method::GET, "/me", None).status(), 200);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        // Idle for 2 s of a 15-minute session_ttl: only max_login can have ended it.
+        assert_eq!(error_code(alice.call(Method::GET, "/me", None)), (401, "unauthenticated".into()));
+
+        // Tokens end: 30 days unless --ttl, never past max_token_ttl.
+        w.gw.add_user("adam", "admin");
+        w.gw.cli_ok(&["token", "add", "--user", "adam"]);
+        let list = w.gw.json(&["token", "list"]);
+        let ends = rfc3339_ms(&json_text(&list[0], "expires_at"));
+        let in_30d = now_secs() as i64 * 1000 + 30 * 24 * 3600 * 1000;
+        assert!((ends - in_30d).abs() < 120_000, "{list:?}");
+        let out = w.gw.cli(&["token", "add", "--user", "adam", "--ttl", "100d"]);
+        assert!(!out.success(), "{out}");
+        assert_eq!(lines(&out.stderr_text()).len(), 1, "{out}");
+        assert!(out.stderr_text().contains("max_token_ttl"), "{out}");
+        // A token stored without an end (issued before they had to end) ends max_token_ttl
+        // after it was issued.
+        let secret = w.gw.cli_ok(&["token", "add", "--user", "adam", "--ttl", "1h"]);
+        let secret = secret.lines().find(|l| l.starts_with("mwt_")).unwrap().to_string();
+        let mut api = Api::new(&w.gw);
+        api.bearer = Some(secret);
+        assert_eq!(api.call(Method::GET, "/me", None).status(), 200);
+        let old = now_secs() as i64 * 1000 - 91 * 24 * 3600 * 1000;
+        w.gw.sql(&format!("UPDATE api_tokens SET expires_at = NULL, created_at = {old}")).ok();
+        assert_eq!(error_code(api.call(Method::GET, "/me", None)), (401, "unauthenticated".into()));
+    }
+}

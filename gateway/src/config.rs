@@ -21,7 +21,9 @@ mod template;
 mod webhooks;
 
 pub use audit::AuditConfig;
-pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
+pub use https::{
+    HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
+};
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
     MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,

@@ -21,9 +21,9 @@ pub enum TokenCommand {
         /// The account the token acts as.
         #[arg(long, value_name = "NAME")]
         user: String,
-        /// How long it works, e.g. 30d; default: until revoked.
-        #[arg(long, value_name = "DURATION")]
-        ttl: Option<String>,
+        /// How long it works, e.g. 7d; at most `[https] max_token_ttl` (90d unless set).
+        #[arg(long, value_name = "DURATION", default_value = crate::config::DEFAULT_TOKEN_TTL)]
+        ttl: String,
     },
     /// List tokens (never their secrets).
     List {
@@ -42,12 +42,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode
     let now = crate::time::now_ms();
     match cmd {
         TokenCommand::Add { user, ttl } => {
-            let ttl_ms = ttl
-                .as_deref()
-                .map(crate::time::parse_duration)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--ttl: {e}"))?
-                .map(crate::time::duration_ms);
+            let ttl =
+                crate::time::parse_duration(&ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+            let max = ctx
+                .config
+                .https
+                .as_ref()
+                .map_or(crate::config::DEFAULT_MAX_TOKEN_TTL, |h| h.max_token_ttl);
+            if ttl > max {
+                anyhow::bail!(
+                    "--ttl {} is longer than [https] max_token_ttl ({})",
+                    policy::format_duration(crate::time::duration_ms(ttl)),
+                    policy::format_duration(crate::time::duration_ms(max))
+                );
+            }
+            let ttl_ms = crate::time::duration_ms(ttl);
             let Some(u) = ctx.db.user(&user).await? else {
                 anyhow::bail!("no user {:?}; see: menwei user list", output::clean(&user));
             };
@@ -61,7 +70,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode
                 token_hash: hash,
                 created_at: now,
                 created_by: os_actor(),
-                expires_at: ttl_ms.map(|t| now.saturating_add(t)),
+                expires_at: Some(now.saturating_add(ttl_ms)),
                 revoked_at: None,
                 last_used_at: None,
             };

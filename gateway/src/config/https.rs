@@ -31,6 +31,12 @@ pub struct HttpsConfig {
     pub origin: String,
     /// A web login's lifetime (JWT `exp`), renewed while used.
     pub session_ttl: Duration,
+    /// The longest a web login lives however much it is used: it ends this long after
+    /// the password (and code) were given.
+    pub max_login: Duration,
+    /// The longest an API token may be issued for (`menwei token add --ttl`); tokens
+    /// stored without an end end this long after they were issued.
+    pub max_token_ttl: Duration,
     /// Peers whose `X-Forwarded-For` is believed; nobody's by default.
     pub trusted_proxies: Vec<IpAddr>,
     /// HTTPS connections held at once; one more is closed at accept.
@@ -52,6 +58,8 @@ pub(super) struct RawHttps {
     assets: Option<Spanned<String>>,
     origin: Option<Spanned<String>>,
     session_ttl: Option<Spanned<String>>,
+    max_login: Option<Spanned<String>>,
+    max_token_ttl: Option<Spanned<String>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
     max_connections: Option<Spanned<i64>>,
     header_read_timeout: Option<Spanned<String>>,
@@ -127,6 +135,16 @@ pub(super) fn build(
         assets,
         origin,
         session_ttl,
+        max_login: src.positive_duration_or(
+            "https.max_login",
+            raw.max_login.as_ref(),
+            DEFAULT_MAX_LOGIN,
+        )?,
+        max_token_ttl: src.positive_duration_or(
+            "https.max_token_ttl",
+            raw.max_token_ttl.as_ref(),
+            DEFAULT_MAX_TOKEN_TTL,
+        )?,
         trusted_proxies,
         max_connections: src.count_or(
             "https.max_connections",
@@ -146,6 +164,13 @@ pub(super) fn build(
     }))
 }
 
+/// `[https] max_login` unless set: a working day.
+pub const DEFAULT_MAX_LOGIN: Duration = Duration::from_secs(12 * 3600);
+/// `[https] max_token_ttl` unless set.
+pub const DEFAULT_MAX_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// `menwei token add --ttl` unless given.
+pub const DEFAULT_TOKEN_TTL: &str = "30d";
+
 /// The `[https]` table `menwei init` writes.
 pub fn template(listen: &str) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
@@ -160,8 +185,12 @@ key = "https_key.pem"
 # assets = "/usr/share/menwei/web"
 # The page's origin as browsers send it: CSRF and WebSocket Origin checks.
 origin = {origin}
-# A web login lasts this long, renewed while used.
+# A web login lasts this long, renewed while used, and never longer than max_login after
+# the password was given.
 session_ttl = "15m"
+max_login = "12h"
+# API tokens (`menwei token add --ttl`, default 30d) are issued for at most this long.
+max_token_ttl = "90d"
 # X-Forwarded-For is ignored unless the connecting peer is listed here.
 trusted_proxies = []
 # Limits that keep the web side open under a flood: connections held at once (one more is

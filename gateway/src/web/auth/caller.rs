@@ -80,7 +80,8 @@ pub(super) async fn authenticate(
             .filter(|s| s.starts_with(TOKEN_PREFIX))
             .ok_or_else(|| ApiError::unauthenticated("expected Authorization: Bearer mwt_…"))?;
         let token = state.ctx.db.token_by_hash(&token_hash(secret)).await?;
-        let Some(token) = token.filter(|t| token_live(t, now)) else {
+        let max_ttl = crate::time::duration_ms(state.https.max_token_ttl);
+        let Some(token) = token.filter(|t| token_live(t, now, max_ttl)) else {
             return Err(ApiError::unauthenticated(
                 "the API token is unknown, expired or revoked",
             ));
@@ -102,15 +103,26 @@ pub(super) async fn authenticate(
     let expired = || ApiError::unauthenticated("the web login has ended; log in again");
     let claims = jwt_verify(&state.key, jwt, now_secs()).ok_or_else(expired)?;
     let session = state.ctx.db.web_session(&claims.jti).await?;
-    let Some(session) = session
-        .filter(|s| s.revoked_at.is_none() && s.expires_at > now && s.user_name == claims.sub)
+    let Some(session) = session.filter(|s| s.revoked_at.is_none() && s.user_name == claims.sub)
     else {
         return Err(expired());
     };
+    // However much it is used, a login ends max_login after the password was given.
+    let last_end = session
+        .created_at
+        .saturating_add(crate::time::duration_ms(state.https.max_login));
+    if now >= last_end {
+        return Err(ApiError::unauthenticated(
+            "the web login reached its longest life ([https] max_login); log in again",
+        ));
+    }
+    if session.expires_at <= now {
+        return Err(expired());
+    }
     let user = live_user(state, &session.user_name).await?;
     let ttl_ms = crate::time::duration_ms(state.https.session_ttl);
     let renewed = if claims.exp.saturating_mul(1000).saturating_sub(now) < ttl_ms / 2 {
-        let expires_at = now.saturating_add(ttl_ms);
+        let expires_at = now.saturating_add(ttl_ms).min(last_end);
         state
             .ctx
             .db
@@ -141,8 +153,13 @@ pub(super) async fn authenticate(
     )))
 }
 
-fn token_live(t: &ApiToken, now: Millis) -> bool {
-    t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now)
+/// Not revoked and not past its end; a token stored without one (issued before tokens
+/// had to end) ends `max_ttl` after it was issued.
+fn token_live(t: &ApiToken, now: Millis, max_ttl: Millis) -> bool {
+    let ends = t
+        .expires_at
+        .unwrap_or_else(|| t.created_at.saturating_add(max_ttl));
+    t.revoked_at.is_none() && ends > now
 }
 
 async fn live_user(state: &AppState, name: &str) -> ApiResult<crate::db::User> {

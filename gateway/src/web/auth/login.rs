@@ -167,7 +167,7 @@ pub async fn login(
     // Logged in: the failure reserved above is given back.
     state.throttle.forgive(&shown, ip);
     let now = crate::time::now_ms();
-    let ttl_ms = crate::time::duration_ms(state.https.session_ttl);
+    let ttl_ms = crate::time::duration_ms(state.https.session_ttl.min(state.https.max_login));
     let session = WebSession {
         jti: hex::encode(rand::random::<[u8; 16]>()),
         user_name: user.name.clone(),
