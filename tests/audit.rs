@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+use std::process::Command;
+
 use menwei_e2e::*;
 
 fn audit_verify(gw: &Gateway) -> Out {
@@ -150,5 +152,22 @@ both_databases! {
         let after = w.alice.exec(&w.gw, "web01", "echo audited-again");
         assert_eq!(after.ok().stdout_text(), "audited-again\n");
         assert!(audit_verify(&w.gw).success(), "the chain broke across the outage");
+    }
+}
+
+both_databases! {
+    fn the_cli_actor_is_the_kernels_user_not_the_environments(db) {
+        let w = World::new(db);
+        let mut c = Command::new(menwei_bin());
+        c.arg("--config").arg(&w.gw.config)
+            .args(["user", "add", "mallory-made", "--role", "auditor"])
+            .env("USER", "bob")
+            .env("LOGNAME", "bob");
+        run(c, Stdin::Null, SHORT).ok();
+        let me = Command::new("id").arg("-un").output().unwrap();
+        let me = String::from_utf8(me.stdout).unwrap().trim().to_string();
+        assert_ne!(me, "bob");
+        let added = w.gw.wait_audit("user.add", |e| json_text(e, "subject") == "mallory-made");
+        assert_eq!(json_text(&added, "actor"), me, "{added}");
     }
 }

@@ -290,11 +290,13 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load(&path)?)
 }
 
-/// The OS account running the CLI, as the audit log's actor for admin commands.
+/// The OS account running the CLI, as the audit log's actor for admin commands: the real
+/// user id from the kernel, named from `/etc/passwd`, never `$USER` or `$LOGNAME` (which
+/// the caller sets to anything). `uid:N` when the passwd file has no such user.
 pub fn os_actor() -> String {
-    std::env::var("USER")
-        .ok()
-        .or_else(|| std::env::var("LOGNAME").ok())
+    let uid = rustix::process::getuid().as_raw();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd_name(&passwd, uid)
         .map(|u| {
             u.chars()
                 .filter(|c| !c.is_control())
@@ -302,7 +304,17 @@ pub fn os_actor() -> String {
                 .collect::<String>()
         })
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "cli".to_string())
+        .unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+/// The name of `uid` in a passwd file's text (`name:x:uid:gid:…`).
+fn passwd_name(passwd: &str, uid: u32) -> Option<&str> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid).then_some(name)
+    })
 }
 
 /// What every command after init needs.
@@ -324,5 +336,19 @@ impl Ctx {
     pub async fn audit(&self, ev: AuditEvent) -> anyhow::Result<()> {
         audit::append(&self.db, &self.config.node_name, ev).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_actor_is_named_from_the_passwd_file() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nbroken\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0), Some("root"));
+        assert_eq!(passwd_name(passwd, 1000), Some("ops"));
+        assert_eq!(passwd_name(passwd, 7), None);
     }
 }
