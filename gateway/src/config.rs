@@ -17,6 +17,7 @@ mod https;
 mod policy_table;
 mod recordings;
 mod source;
+mod targets;
 mod template;
 mod webhooks;
 
@@ -29,6 +30,7 @@ pub use recordings::{
     MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
 };
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
+pub use targets::TargetsConfig;
 pub use template::template;
 pub use webhooks::{NotifyConfig, WebhookConfig, WEBHOOK_EVENTS};
 
@@ -107,6 +109,8 @@ pub struct Config {
     pub https: Option<HttpsConfig>,
     /// `[audit]`: the refusal summary and the failed-login alert.
     pub audit: AuditConfig,
+    /// `[targets]`: keepalives to targets.
+    pub targets: TargetsConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -179,6 +183,15 @@ impl Config {
 
     /// Parses configuration text as if it were read from `path` (absolute).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        // Before serde, which would call the table's name an unknown key of `[targets]`.
+        if let Some(at) = targets::moved_table(text) {
+            return Err(syntax_error(
+                path,
+                text,
+                Some(at),
+                "[targets.NAME] moved to [policy.targets.NAME]; rename the table".to_string(),
+            ));
+        }
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().replace('\n', "; ");
             let message = match e.span() {
@@ -313,27 +326,16 @@ impl Config {
             )?,
         };
 
-        // Grant limits and per-target rules are policy now: reloaded with it on SIGHUP.
-        for (present, table, moved) in [
-            (
-                raw.grants.is_some(),
-                "grants",
-                "[grants] max_duration moved to [policy] max_grant; move the line there",
-            ),
-            (
-                raw.targets.is_some(),
-                "targets",
-                "[targets.NAME] moved to [policy.targets.NAME]; rename the table",
-            ),
-        ] {
-            if present {
-                return Err(syntax_error(
-                    path,
-                    text,
-                    table_header(text, table),
-                    moved.to_string(),
-                ));
-            }
+        // Grant limits are policy now: reloaded with it on SIGHUP (per-target rules too,
+        // checked above).
+        if raw.grants.is_some() {
+            return Err(syntax_error(
+                path,
+                text,
+                table_header(text, "grants"),
+                "[grants] max_duration moved to [policy] max_grant; move the line there"
+                    .to_string(),
+            ));
         }
 
         let (policy, policy_source) = policy_table::build(raw.policy, path, text, &dir)?;
@@ -346,6 +348,7 @@ impl Config {
         let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, &src)?;
         let https = https::build(raw.https, &src)?;
         let audit = audit::build(raw.audit, &src)?;
+        let targets = targets::build(raw.targets, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -359,6 +362,7 @@ impl Config {
             notify,
             https,
             audit,
+            targets,
             policy,
             policy_source,
         })
@@ -538,8 +542,8 @@ struct RawConfig {
     keys: Option<RawKeys>,
     /// Moved to `[policy] max_grant`; kept only to say so.
     grants: Option<toml::Value>,
-    /// Moved to `[policy.targets.NAME]`; kept only to say so.
-    targets: Option<toml::Value>,
+    /// `[targets]` (its old `[targets.NAME]` tables are refused before parsing).
+    targets: Option<targets::RawTargets>,
     policy: Option<policy_table::RawPolicy>,
     webhooks: Option<Vec<webhooks::RawWebhook>>,
     notify: Option<webhooks::RawNotify>,

@@ -56,8 +56,8 @@ pub use gateway::Gateway;
 pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use process::{
-    closed_within, contains, free_port, kill_group, rss_kib, run, signal, wait_until, Out, PeakRss,
-    Spawned, Stdin,
+    closed_within, contains, free_port, kill_group, process_tree, rss_kib, run, signal, wait_until,
+    Out, PeakRss, Spawned, Stdin,
 };
 pub use pty::PtySession;
 pub use sshd::Sshd;

@@ -142,6 +142,42 @@ pub fn signal(pid: u32, sig: &str) {
         .status();
 }
 
+/// `pid` and every process below it (children, their children, ...), parents first, read
+/// from `/proc`: for daemons whose children leave the process group (sshd's per-connection
+/// processes start sessions of their own).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| {
+            let p: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while let Some(&parent) = tree.get(i) {
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    tree
+}
+
 /// SIGKILLs the whole process group led by `pid`.
 pub fn kill_group(pid: u32) {
     let _ = Command::new("kill")

@@ -186,6 +186,31 @@ impl Sshd {
         self.run();
     }
 
+    /// sshd's listener and every process below it: its per-connection processes (each in
+    /// a session of its own, outside the listener's process group) and their shells. What
+    /// a test signals to kill or freeze the whole target.
+    pub fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map(|c| crate::process::process_tree(c.pid()))
+            .unwrap_or_default()
+    }
+
+    /// Sends `sig` to every one of [`Sshd::processes`], stopping them all first (`STOP`) so
+    /// that none sees another die and answers for it (a per-connection sshd closing its
+    /// channel cleanly when its shell is killed first).
+    pub fn signal_all(&self, sig: &str) {
+        let all = self.processes();
+        if sig != "CONT" {
+            for &p in &all {
+                crate::process::signal(p, "STOP");
+            }
+        }
+        for &p in &all {
+            crate::process::signal(p, sig);
+        }
+    }
+
     /// sshd's own log so far.
     pub fn log(&self) -> String {
         self.child

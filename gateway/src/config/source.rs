@@ -201,6 +201,12 @@ pub(super) fn last_segment(key: &str) -> &str {
 /// Where the table `[name]` (or its first `[name.…]`) starts in `text`, if written with a
 /// header.
 pub(super) fn table_header(text: &str, name: &str) -> Option<usize> {
+    header_where(text, |h| h == name || h.starts_with(&format!("{name}.")))
+}
+
+/// Where the first table header (`[name]`, written with its brackets) whose name `wanted`
+/// takes starts in `text`.
+pub(super) fn header_where(text: &str, wanted: impl Fn(&str) -> bool) -> Option<usize> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let t = line.trim_start();
@@ -208,7 +214,7 @@ pub(super) fn table_header(text: &str, name: &str) -> Option<usize> {
             .strip_prefix('[')
             .and_then(|h| h.split(']').next())
             .map(str::trim);
-        if header.is_some_and(|h| h == name || h.starts_with(&format!("{name}."))) {
+        if header.is_some_and(&wanted) {
             return Some(offset + line.len() - t.len());
         }
         offset += line.len();

@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, https, policy_table};
+use super::{audit, https, policy_table, targets};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -66,12 +66,14 @@ recording_public_key = "recording_signing_key.pub"
 
 {https}
 {audit}
+{targets}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
         url = q(database_url),
         https = https::template(https_listen),
         audit = audit::TEMPLATE,
+        targets = targets::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

@@ -23,6 +23,7 @@ use tokio::sync::{broadcast, watch};
 use crate::db::Db;
 use crate::session::live_policy::SharedPolicy;
 use crate::session::recorder::RecordingStopped;
+use crate::session::upstream::Lost;
 use crate::time::now_ms;
 
 /// How old a session must be before warnings are sent to it.
@@ -61,6 +62,12 @@ pub enum EndCode {
     /// The node holding it stopped without ending it (killed, crashed), found when the
     /// node started again: `node_restarted`.
     NodeRestarted,
+    /// The connection to the target went away (closed, reset, disconnected) while the
+    /// session's channels were still open: `target_closed`.
+    TargetClosed,
+    /// The target left `[targets] keepalive_max_misses` keepalives in a row unanswered:
+    /// `target_unreachable`.
+    TargetUnreachable,
 }
 
 impl EndCode {
@@ -78,6 +85,8 @@ impl EndCode {
             EndCode::RecordingsDiskFull => "recordings_disk_full",
             EndCode::AuditFailed => "audit_failed",
             EndCode::NodeRestarted => "node_restarted",
+            EndCode::TargetClosed => "target_closed",
+            EndCode::TargetUnreachable => "target_unreachable",
         }
     }
 }
@@ -131,6 +140,26 @@ impl End {
         End::new(
             EndCode::RecordingFailed,
             "the session recording cannot be written, so the session is closed",
+        )
+    }
+
+    /// The connection to the target is gone: the session ends, saying how it went.
+    pub fn target_lost(lost: Lost) -> End {
+        match lost {
+            Lost::Closed => End::new(EndCode::TargetClosed, "the target closed the connection"),
+            Lost::Unanswered { keepalives } => End::new(
+                EndCode::TargetUnreachable,
+                format!("the target stopped answering (no reply to {keepalives} keepalives)"),
+            ),
+        }
+    }
+
+    /// Whether the target ended it: nothing more comes from the target, so what it sent
+    /// before (output, an exit status) is still the engineer's.
+    pub fn by_target(&self) -> bool {
+        matches!(
+            self.code,
+            EndCode::TargetClosed | EndCode::TargetUnreachable
         )
     }
 

@@ -5,7 +5,8 @@
 //! writable and the database reachable, or nothing opens (fail closed). Once open, a
 //! supervisor task waits for the end: the enforcer tripping the end switch (grant expired or
 //! revoked, gateway stopping), the recording stopping (full disk, size limit, write error),
-//! or the engineer leaving; meanwhile it passes on notices (grant warnings, and once the
+//! the connection to the target going away (`target_closed`, `target_unreachable`), or the
+//! engineer leaving; meanwhile it passes on notices (grant warnings, and once the
 //! recordings disk running low). Then it tells the channels, seals the recording, and writes
 //! the end into the database and the audit log. Not the byte relay (`ssh::relay`,
 //! `web::terminal`).
@@ -236,7 +237,8 @@ pub async fn open(
         key: ctx.client_key.clone(),
         password,
     };
-    let upstream = match Upstream::connect(&row.address, &pin, &credential).await {
+    let targets = &ctx.config.targets;
+    let upstream = match Upstream::connect(&row.address, &pin, &credential, targets).await {
         Ok(u) => u,
         Err(e) => {
             let action = match e {
@@ -421,6 +423,10 @@ async fn supervise(
             end = ending.wait() => break end,
             why = live.recorder.stopped() => break End::recording_stopped(why),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new(EndCode::ClientClosed, "the engineer closed the connection"),
+            // The target's side died under the session: closed, reset, or silent past its
+            // keepalives. Channels that finished (exit status, EOF, close) passed all that
+            // on already; the engineer's client then leaves first (above).
+            lost = live.upstream.lost() => break End::target_lost(lost),
             room = live.recorder.disk_low(), if !disk_warned => {
                 disk_warned = true;
                 tracing::warn!(session = %live.id, "warning the session: the recordings disk is nearly full ({room})");

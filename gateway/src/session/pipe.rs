@@ -25,7 +25,12 @@ use super::enforcer::{trip, End};
 use super::queue::{self, MIN_COST};
 use super::recorder::RecordingStopped;
 use super::tap::Frame;
+use super::upstream::Lost;
 use super::LiveSession;
+
+/// How long a channel that vanished waits to hear how its connection was lost (russh says
+/// so before it drops the channels; this only bounds a connection that never says).
+const LOST_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The target's side of a channel, for writing.
 pub type ToTarget = ChannelWriteHalf<client::Msg>;
@@ -414,7 +419,7 @@ impl<'a> Pipe<'a> {
 
     /// Output: reads the target's channel, records each message, feeds watchers, and
     /// queues it for the engineer, until the target closes the channel or the session
-    /// ends. The target's EOF is held back until its exit status (or close): an OpenSSH
+    /// ends; a channel gone without its close ends the session as the target's fault. The target's EOF is held back until its exit status (or close): an OpenSSH
     /// client whose input is done closes the channel on EOF, and an exit status that came
     /// after the EOF would then never reach the engineer.
     pub async fn output(&self, mut from_target: ChannelReadHalf, queue: queue::Sender<Output>) {
@@ -427,10 +432,14 @@ impl<'a> Pipe<'a> {
                 _ = ending.wait() => return,
             };
             let Some(msg) = msg else {
-                if eof_held {
-                    let _ = queue.send(Output::Eof, MIN_COST).await;
-                }
-                let _ = queue.send(Output::Close, MIN_COST).await;
+                // The channel ended without the target's close: its connection is gone. The
+                // session ends saying so (the supervisor hears it too); what the target sent
+                // before, an exit status included, is already queued for the engineer.
+                let lost = tokio::time::timeout(LOST_WAIT, self.live.upstream.lost()).await;
+                trip(
+                    &self.live.end,
+                    End::target_lost(lost.unwrap_or(Lost::Closed)),
+                );
                 return;
             };
             let release_eof = eof_held

@@ -1,5 +1,7 @@
 //! The gateway's SSH client side: connects to a target with the gateway's own credential
-//! and refuses any target whose host key does not match its pin.
+//! and refuses any target whose host key does not match its pin; once connected, says when
+//! and how the connection was lost ([`Upstream::lost`]): closed or reset by the target, or
+//! its keepalives left unanswered (`[targets] keepalive`).
 //!
 //! Errors here name the target's address for operators (logs, audit); they are never
 //! shown to an engineer: [`UpstreamError::engineer_message`] is the one line they get.
@@ -7,9 +9,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use russh::client;
+use russh::client::{self, DisconnectReason};
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
+use tokio::sync::watch;
+
+use crate::config::TargetsConfig;
 use crate::vault::Secret;
 
 /// How long the gateway waits for a target to accept TCP and finish the handshake.
@@ -76,15 +81,51 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-/// Client handler that accepts exactly the pinned host key and remembers what it saw.
+/// How the connection to a target was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// Closed, reset or disconnected by the target (or anything else that ended the
+    /// connection from under the session).
+    Closed,
+    /// This many keepalives in a row went unanswered.
+    Unanswered {
+        /// `[targets] keepalive_max_misses`.
+        keepalives: u32,
+    },
+}
+
+/// Client handler that accepts exactly the pinned host key and remembers what it saw; when
+/// the connection ends, it says how ([`Lost`]). russh drops it when the connection's task
+/// ends, which closes `lost` even where russh ends without calling `disconnected`.
 pub struct PinnedHostKey {
     /// `None` only when fetching a key to pin: then every key is rejected after being seen.
     pinned_fingerprint: Option<String>,
     seen: Arc<Mutex<Option<PublicKey>>>,
+    lost: watch::Sender<Option<Lost>>,
+    keepalives: u32,
 }
 
 impl client::Handler for PinnedHostKey {
     type Error = russh::Error;
+
+    async fn disconnected(
+        &mut self,
+        reason: DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let lost = match &reason {
+            DisconnectReason::Error(russh::Error::KeepaliveTimeout) => Lost::Unanswered {
+                keepalives: self.keepalives,
+            },
+            // The target's SSH_MSG_DISCONNECT, its EOF or reset, a broken packet: closed.
+            DisconnectReason::ReceivedDisconnect(_) | DisconnectReason::Error(_) => Lost::Closed,
+        };
+        self.lost.send_replace(Some(lost));
+        // russh's default: an error is the connection task's result.
+        match reason {
+            DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            DisconnectReason::Error(e) => Err(e),
+        }
+    }
 
     async fn check_server_key(
         &mut self,
@@ -109,6 +150,7 @@ impl client::Handler for PinnedHostKey {
 /// A live, authenticated connection from the gateway to one target.
 pub struct Upstream {
     handle: client::Handle<PinnedHostKey>,
+    lost: watch::Receiver<Option<Lost>>,
 }
 
 /// What the gateway logs in to a target with.
@@ -130,11 +172,15 @@ const UPSTREAM_CIPHERS: &[russh::cipher::Name] = &[
     russh::cipher::AES_128_CTR,
 ];
 
-fn client_config() -> Arc<client::Config> {
+/// russh counts a keepalive as missed when the next one is due: with `keepalive_max` at
+/// the misses allowed, the connection ends one interval after the last unanswered one
+/// (OpenSSH's `ServerAliveCountMax` the same way), and any byte from the target starts
+/// the count again.
+fn client_config(targets: &TargetsConfig) -> Arc<client::Config> {
     Arc::new(client::Config {
         inactivity_timeout: None,
-        keepalive_interval: Some(Duration::from_secs(30)),
-        keepalive_max: 4,
+        keepalive_interval: targets.keepalive,
+        keepalive_max: usize::try_from(targets.keepalive_max_misses).unwrap_or(usize::MAX),
         nodelay: true,
         window_size: 2 * 1024 * 1024,
         maximum_packet_size: 32768,
@@ -151,17 +197,22 @@ fn client_config() -> Arc<client::Config> {
 
 impl Upstream {
     /// Connects to `address`, checks the host key against `pinned_fingerprint`, and logs in.
+    /// Keepalives as `targets` says.
     pub async fn connect(
         address: &str,
         pinned_fingerprint: &str,
         credential: &Credential,
+        targets: &TargetsConfig,
     ) -> Result<Upstream, UpstreamError> {
         let seen = Arc::new(Mutex::new(None));
+        let (lost_tx, lost) = watch::channel(None);
         let handler = PinnedHostKey {
             pinned_fingerprint: Some(pinned_fingerprint.to_string()),
             seen: seen.clone(),
+            lost: lost_tx,
+            keepalives: targets.keepalive_max_misses,
         };
-        let connecting = client::connect(client_config(), address.to_string(), handler);
+        let connecting = client::connect(client_config(targets), address.to_string(), handler);
         let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(handle)) => handle,
             Ok(Err(e)) => {
@@ -216,7 +267,19 @@ impl Upstream {
                 address: address.to_string(),
             });
         }
-        Ok(Upstream { handle })
+        Ok(Upstream { handle, lost })
+    }
+
+    /// Resolves once the connection to the target is gone, saying how. After
+    /// [`Upstream::close`] it resolves too (the gateway closed it; nobody asks then).
+    pub async fn lost(&self) -> Lost {
+        let mut lost = self.lost.clone();
+        let how = match lost.wait_for(Option::is_some).await {
+            Ok(how) => how.unwrap_or(Lost::Closed),
+            // The connection's task ended without a word (its handler dropped): closed.
+            Err(_) => Lost::Closed,
+        };
+        how
     }
 
     /// Opens a new session channel on the target.
@@ -237,11 +300,14 @@ impl Upstream {
 /// presents, for `menwei target pin`. Never authenticates.
 pub async fn fetch_host_key(address: &str) -> anyhow::Result<PublicKey> {
     let seen = Arc::new(Mutex::new(None));
+    let targets = TargetsConfig::default();
     let handler = PinnedHostKey {
         pinned_fingerprint: None,
         seen: seen.clone(),
+        lost: watch::channel(None).0,
+        keepalives: targets.keepalive_max_misses,
     };
-    let connecting = client::connect(client_config(), address.to_string(), handler);
+    let connecting = client::connect(client_config(&targets), address.to_string(), handler);
     let outcome = tokio::time::timeout(CONNECT_TIMEOUT, connecting).await;
     let key = seen.lock().ok().and_then(|s| s.clone());
     match (key, outcome) {

@@ -250,6 +250,26 @@ async fn write_engineer(
             // thing the engineer reads.
             biased;
             end = ending.wait() => {
+                // A dead target sends nothing more: what it sent before (an exit status
+                // above all) is still the engineer's, then the line. Bounded, since the
+                // supervisor disconnects soon after.
+                if end.by_target() {
+                    let drained = tokio::time::timeout(DRAIN, async {
+                        while let Some(out) = queued.recv().await {
+                            match deliver(conn, id, to_engineer, out).await {
+                                Delivered::Go => {}
+                                // The target finished this channel before it died.
+                                Delivered::Closed => return false,
+                                Delivered::Failed => break,
+                            }
+                        }
+                        true
+                    })
+                    .await;
+                    if drained == Ok(false) {
+                        return;
+                    }
+                }
                 say_end(to_engineer, pty, &end).await;
                 return;
             }
@@ -268,34 +288,66 @@ async fn write_engineer(
                 continue;
             }
         };
-        let delivered = match out {
-            None => return,
-            Some(Output::Data(data)) => to_engineer.data_bytes(data).await.is_ok(),
-            Some(Output::Stderr(ext, data)) => {
-                to_engineer.extended_data_bytes(ext, data).await.is_ok()
-            }
-            Some(Output::Eof) => to_engineer.eof().await.is_ok(),
-            Some(Output::Close) => {
-                let _ = to_engineer.close().await;
-                return;
-            }
-            Some(Output::Exit(code)) => to_engineer.exit_status(code).await.is_ok(),
-            Some(Output::ExitSignal {
-                sig,
-                core_dumped,
-                message,
-                lang,
-            }) => conn
-                .handle
-                .exit_signal_request(id, sig, core_dumped, message, lang)
-                .await
-                .is_ok(),
-            Some(Output::Success) => conn.handle.channel_success(id).await.is_ok(),
-            Some(Output::Failure) => conn.handle.channel_failure(id).await.is_ok(),
+        let Some(out) = out else {
+            // The pipe stopped without the target's close: the session is ending (a dead
+            // target, a recording that takes no more); its line is the last word.
+            let end = ending.wait().await;
+            say_end(to_engineer, pty, &end).await;
+            return;
         };
-        if !delivered {
+        if deliver(conn, id, to_engineer, out).await != Delivered::Go {
             return;
         }
+    }
+}
+
+/// How long the engineer's side takes what a dead target sent before it died.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What became of one output message towards the engineer.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivered {
+    /// Sent; more may follow.
+    Go,
+    /// The target's close, passed on: the channel is over.
+    Closed,
+    /// The engineer's channel takes no more.
+    Failed,
+}
+
+/// Sends one output message to the engineer.
+async fn deliver(
+    conn: &ConnState,
+    id: russh::ChannelId,
+    to_engineer: &ToEngineer,
+    out: Output,
+) -> Delivered {
+    let sent = match out {
+        Output::Data(data) => to_engineer.data_bytes(data).await.is_ok(),
+        Output::Stderr(ext, data) => to_engineer.extended_data_bytes(ext, data).await.is_ok(),
+        Output::Eof => to_engineer.eof().await.is_ok(),
+        Output::Close => {
+            let _ = to_engineer.close().await;
+            return Delivered::Closed;
+        }
+        Output::Exit(code) => to_engineer.exit_status(code).await.is_ok(),
+        Output::ExitSignal {
+            sig,
+            core_dumped,
+            message,
+            lang,
+        } => conn
+            .handle
+            .exit_signal_request(id, sig, core_dumped, message, lang)
+            .await
+            .is_ok(),
+        Output::Success => conn.handle.channel_success(id).await.is_ok(),
+        Output::Failure => conn.handle.channel_failure(id).await.is_ok(),
+    };
+    if sent {
+        Delivered::Go
+    } else {
+        Delivered::Failed
     }
 }
 
