@@ -14,6 +14,8 @@ use toml::Spanned;
 
 mod audit;
 mod https;
+mod log;
+mod metrics;
 mod policy_table;
 mod recordings;
 mod source;
@@ -22,6 +24,8 @@ mod webhooks;
 
 pub use audit::AuditConfig;
 pub use https::{HttpsConfig, DEFAULT_HTTPS_LISTEN};
+pub use log::{LogConfig, LogFormat};
+pub use metrics::MetricsConfig;
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
     MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
@@ -105,6 +109,10 @@ pub struct Config {
     pub https: Option<HttpsConfig>,
     /// `[audit]`: the refusal summary and the failed-login alert.
     pub audit: AuditConfig,
+    /// `[log]`: how much `serve` logs, as text or JSON lines.
+    pub log: LogConfig,
+    /// `[metrics]`: where Prometheus scrapes, if anywhere.
+    pub metrics: MetricsConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -336,6 +344,8 @@ impl Config {
         let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, &src)?;
         let https = https::build(raw.https, &src)?;
         let audit = audit::build(raw.audit, &src)?;
+        let log = log::build(raw.log, &src)?;
+        let metrics = metrics::build(raw.metrics, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -349,6 +359,8 @@ impl Config {
             notify,
             https,
             audit,
+            log,
+            metrics,
             policy,
             policy_source,
         })
@@ -472,6 +484,8 @@ struct RawConfig {
     notify: Option<webhooks::RawNotify>,
     https: Option<https::RawHttps>,
     audit: Option<audit::RawAudit>,
+    log: Option<log::RawLog>,
+    metrics: Option<metrics::RawMetrics>,
 }
 
 #[derive(Deserialize, Default)]

@@ -16,7 +16,8 @@
 //! shapes the CLI and the API share. Under attack: [`accept`] keeps both front doors'
 //! accept loops alive and their connections capped, [`throttle`] slows failed logins per
 //! address, [`login_alert`] raises an alert on one account failing from many, and
-//! [`refusals`] counts what the limits turn away for one audit entry per interval.
+//! [`refusals`] counts what the limits turn away for one audit entry per interval. What
+//! an operator watches: [`log`] (stderr, text or JSON lines) and [`metrics`] (Prometheus).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,7 +30,9 @@ pub mod credentials;
 pub mod db;
 pub mod health;
 pub mod init;
+pub mod log;
 pub mod login_alert;
+pub mod metrics;
 pub mod notify;
 pub mod refusals;
 pub mod serve;

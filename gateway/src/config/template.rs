@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, https, policy_table};
+use super::{audit, https, log, metrics, policy_table};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -63,12 +63,16 @@ recording_signing_key = "recording_signing_key"
 
 {https}
 {audit}
+{log}
+{metrics}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
         url = q(database_url),
         https = https::template(https_listen),
         audit = audit::TEMPLATE,
+        log = log::TEMPLATE,
+        metrics = metrics::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }
