@@ -330,7 +330,7 @@ pub async fn open(
             return Err(refused(ctx, engineer, target, client_addr, disk_nearly_full()).await);
         }
         Err(e) => {
-            tracing::error!("cannot create the recording: {e}");
+            tracing::error!(session = %id, node = %ctx.config.node_name, "cannot create the recording: {e}");
             upstream.close().await;
             let refusal = Refusal {
                 code: policy::codes::RECORDING_UNAVAILABLE,
@@ -370,13 +370,13 @@ pub async fn open(
         )
         .await
     {
-        tracing::error!("cannot audit the session start, refusing it: {e}");
+        tracing::error!(session = %id, node = %ctx.config.node_name, "cannot audit the session start, refusing it: {e}");
         let _ = recorder.seal("refused: audit log unavailable").await;
         upstream.close().await;
         return Err(db_unavailable());
     }
     if let Err(e) = crate::metrics::db("session_start", ctx.db.session_start(&new)).await {
-        tracing::error!("cannot record the session start: {e}");
+        tracing::error!(session = %id, node = %ctx.config.node_name, "cannot record the session start: {e}");
         let _ = recorder.seal("refused: database unavailable").await;
         upstream.close().await;
         return Err(db_unavailable());
@@ -512,7 +512,7 @@ async fn supervise(
     crate::metrics::session_ended(end.code.as_str());
     let ended = ctx.db.session_end(&live.id, now_ms(), end.code.as_str());
     if let Err(e) = crate::metrics::db("session_end", ended).await {
-        tracing::error!(session = %live.id, "cannot record the session end: {e}");
+        tracing::error!(session = %live.id, node = %ctx.config.node_name, "cannot record the session end: {e}");
     }
     ctx.audit(
         &engineer,

@@ -51,7 +51,7 @@ impl ConnState {
         crate::metrics::refused(code.as_str());
         tracing::warn!(
             node = %self.ctx.config.node_name,
-            session = session.unwrap_or(""),
+            session,
             user = %self.engineer,
             target,
             request = what,

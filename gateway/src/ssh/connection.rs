@@ -180,7 +180,7 @@ impl Connection {
                         )
                         .await
                     {
-                        tracing::error!("cannot audit a login, refusing it: {e}");
+                        tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it: {e}");
                         return Self::publickey_only();
                     }
                     crate::metrics::login("ssh", true, "ok");
@@ -348,7 +348,7 @@ impl Connection {
             )
             .await
         {
-            tracing::error!("cannot audit a login, refusing it: {e}");
+            tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it: {e}");
             return Self::publickey_only();
         }
         crate::metrics::login("ssh", true, "ok");
