@@ -171,6 +171,23 @@ fn a_bad_log_format_stops_serve_naming_file_line_and_key() {
     );
 }
 
+#[test]
+fn rust_log_overrides_the_configured_level() {
+    // `[log] level = "warn"` hides the info lines, among them "listening on ssh://" that
+    // the harness waits for: the gateway is only seen to start if RUST_LOG wins.
+    let w = World::with(
+        Db::Sqlite,
+        WorldOpts {
+            replace: &[("level = \"info\"", "level = \"warn\"")],
+            serve_under: &["env", "RUST_LOG=info"],
+            ..WorldOpts::default()
+        },
+    );
+    let out = w.alice.exec(&w.gw, "web01", "true");
+    out.ok();
+    log_line(&w.gw, &["session ended", "reason=client_closed"]);
+}
+
 /// `GET http://127.0.0.1:PORT/metrics`: the text.
 fn scrape(port: u16) -> String {
     let r = reqwest::blocking::Client::builder()
