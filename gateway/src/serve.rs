@@ -44,6 +44,15 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // Counting from before the first connection is accepted.
+    let metrics = match config.metrics.listen {
+        Some(addr) => Some((
+            addr,
+            crate::metrics::bind(addr).await?,
+            crate::metrics::install()?,
+        )),
+        None => None,
+    };
     let sessions = Arc::new(Registry::default());
     let policy = SharedPolicy::new(config.policy.clone());
     let ctx = Arc::new(Context {
@@ -102,10 +111,8 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let metrics = match ctx.config.metrics.listen {
-        Some(addr) => {
-            let listener = crate::metrics::bind(addr).await?;
-            let handle = crate::metrics::install()?;
+    let metrics = match metrics {
+        Some((addr, listener, handle)) => {
             tracing::info!(node = %ctx.config.node_name, "metrics at http://{addr}/metrics");
             Some(tokio::spawn(crate::metrics::serve(
                 handle,
