@@ -147,11 +147,12 @@ pub fn unwritten(node: &str, ev: &AuditEvent, e: &AuditError) {
         "subject": ev.subject,
         "detail": ev.detail,
     });
+    crate::metrics::audit_failed();
     tracing::error!(
+        node,
         action = ev.action,
-        "cannot append to the audit log: {e}; entry: {entry}"
+        "cannot append to the audit log: {e}; unwritten entry: {entry}"
     );
-    eprintln!("menwei: cannot append to the audit log ({e}); unwritten entry: {entry}");
 }
 
 /// How the chain is broken at the first bad entry.

@@ -14,6 +14,8 @@ use toml::Spanned;
 
 mod audit;
 mod https;
+mod log;
+mod metrics;
 mod policy_table;
 mod recordings;
 mod source;
@@ -25,6 +27,8 @@ pub use audit::AuditConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
 };
+pub use log::{LogConfig, LogFormat};
+pub use metrics::MetricsConfig;
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
     MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
@@ -111,6 +115,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[targets]`: keepalives to targets.
     pub targets: TargetsConfig,
+    /// `[log]`: how much `serve` logs, as text or JSON lines.
+    pub log: LogConfig,
+    /// `[metrics]`: where Prometheus scrapes, if anywhere.
+    pub metrics: MetricsConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -349,6 +357,8 @@ impl Config {
         let https = https::build(raw.https, &src)?;
         let audit = audit::build(raw.audit, &src)?;
         let targets = targets::build(raw.targets, &src)?;
+        let log = log::build(raw.log, &src)?;
+        let metrics = metrics::build(raw.metrics, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -363,6 +373,8 @@ impl Config {
             https,
             audit,
             targets,
+            log,
+            metrics,
             policy,
             policy_source,
         })
@@ -549,6 +561,8 @@ struct RawConfig {
     notify: Option<webhooks::RawNotify>,
     https: Option<https::RawHttps>,
     audit: Option<audit::RawAudit>,
+    log: Option<log::RawLog>,
+    metrics: Option<metrics::RawMetrics>,
 }
 
 #[derive(Deserialize, Default)]

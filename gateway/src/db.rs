@@ -97,9 +97,12 @@ impl DbError {
 
     fn query(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
         let what = what.into();
-        move |e| DbError::Query {
-            what,
-            message: one_line(&e.to_string()),
+        move |e| {
+            crate::metrics::db_error();
+            DbError::Query {
+                what,
+                message: one_line(&e.to_string()),
+            }
         }
     }
 }

@@ -16,7 +16,8 @@
 //! shapes the CLI and the API share. Under attack: [`accept`] keeps both front doors'
 //! accept loops alive and their connections capped, [`throttle`] slows failed logins per
 //! address, [`login_alert`] raises an alert on one account failing from many, and
-//! [`refusals`] counts what the limits turn away for one audit entry per interval.
+//! [`refusals`] counts what the limits turn away for one audit entry per interval. What
+//! an operator watches: [`log`] (stderr, text or JSON lines) and [`metrics`] (Prometheus).
 // Denied, not forbidden, for one exception: `memory` asks glibc's allocator to give freed
 // pages back (`malloc_trim`, an FFI call with no Rust wrapper), under an `allow` of its own.
 #![deny(unsafe_code)]
@@ -31,8 +32,10 @@ pub mod credentials;
 pub mod db;
 pub mod health;
 pub mod init;
+pub mod log;
 pub mod login_alert;
 pub mod memory;
+pub mod metrics;
 pub mod notify;
 pub mod refusals;
 pub mod serve;

@@ -309,15 +309,17 @@ async fn deliver(
                     "attempts": attempt,
                     "error": error,
                 }));
-            if let Err(e) = audit::append(&db, &webhooks.node, event).await {
-                tracing::error!("cannot append to the audit log: {e}");
+            if let Err(e) = audit::append(&db, &webhooks.node, event.clone()).await {
+                audit::unwritten(&webhooks.node, &event, &e);
             }
-            tracing::warn!(id = %n.id, webhook = %n.webhook, "webhook given up after {attempt} attempts: {error}");
+            crate::metrics::webhook_failed();
+            tracing::warn!(node = %webhooks.node, id = %n.id, webhook = %shown_url(&n.webhook), "webhook given up after {attempt} attempts: {error}");
             r
         }
         Err(error) => {
             let wait = backoff(&webhooks.settings, attempt);
-            tracing::info!(id = %n.id, webhook = %n.webhook, "webhook attempt {attempt} failed, next in {wait:?}: {error}");
+            crate::metrics::webhook_failed();
+            tracing::info!(node = %webhooks.node, id = %n.id, webhook = %shown_url(&n.webhook), "webhook attempt {attempt} failed, next in {wait:?}: {error}");
             db.notification_failed(
                 &n.id,
                 error,
@@ -328,6 +330,19 @@ async fn deliver(
     };
     if let Err(e) = recorded {
         tracing::error!("webhooks: {e}");
+    }
+}
+
+/// A webhook's URL as the log shows it: scheme, host and port only, since a path or query
+/// often carries the receiver's token.
+fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}/…", u.scheme()),
+            (Some(host), None) => format!("{}://{host}/…", u.scheme()),
+            (None, _) => "(a URL without a host)".to_string(),
+        },
+        Err(_) => "(not a URL)".to_string(),
     }
 }
 

@@ -85,6 +85,7 @@ pub struct Refusals {
 impl Refusals {
     /// Counts one refusal at `limit`.
     pub fn count(&self, limit: Limit) {
+        crate::metrics::refused(limit.key());
         if let Some(c) = self.counts.get(limit.index()) {
             c.fetch_add(1, Ordering::Relaxed);
         }

@@ -51,6 +51,15 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // Counting from before the first connection is accepted.
+    let metrics = match config.metrics.listen {
+        Some(addr) => Some((
+            addr,
+            crate::metrics::bind(addr).await?,
+            crate::metrics::install()?,
+        )),
+        None => None,
+    };
     let sessions = Arc::new(Registry::default());
     let policy = SharedPolicy::new(config.policy.clone());
     let ctx = Arc::new(Context {
@@ -100,7 +109,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
             let web_listener = TcpListener::bind(https.listen)
                 .await
                 .with_context(|| format!("cannot listen on {} ([https] listen)", https.listen))?;
-            eprintln!("menwei: listening on https://{}", https.listen);
+            tracing::info!(node = %ctx.config.node_name, "listening on https://{}", https.listen);
             Some(tokio::spawn(crate::web::serve(
                 ctx.clone(),
                 web_listener,
@@ -109,7 +118,19 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         }
         None => None,
     };
-    eprintln!("menwei: listening on ssh://{listen}");
+    let metrics = match metrics {
+        Some((addr, listener, handle)) => {
+            tracing::info!(node = %ctx.config.node_name, "metrics at http://{addr}/metrics");
+            Some(tokio::spawn(crate::metrics::serve(
+                handle,
+                listener,
+                ctx.clone(),
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
+    tracing::info!(node = %ctx.config.node_name, "listening on ssh://{listen}");
     // A gateway that cannot audit serves nobody.
     if let Err(e) = ctx
         .audit_before(
@@ -124,8 +145,9 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     }
 
     wait_for_stop(&ctx).await?;
-    eprintln!(
-        "menwei: stopping; ending {} live session(s)",
+    tracing::info!(
+        node = %ctx.config.node_name,
+        "stopping; ending {} live session(s)",
         sessions.len()
     );
     sessions.end_all(&End::new(
@@ -145,6 +167,9 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     if let Some(web) = web {
         let _ = web.await;
     }
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     // After the front doors: their last refusals are in the final summary.
     if let Ok(since) = summary.await {
         crate::refusals::summarize(&ctx, since).await;
@@ -156,7 +181,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         serde_json::json!({}),
     )
     .await;
-    eprintln!("menwei: stopped");
+    tracing::info!(node = %ctx.config.node_name, "stopped");
     Ok(())
 }
 
@@ -263,7 +288,7 @@ async fn reload_policy(ctx: &Context) {
         Ok(policy) => {
             let groups = policy.groups.len();
             ctx.policy.replace(policy);
-            eprintln!("menwei: policy reloaded ({groups} groups)");
+            tracing::info!(node = %ctx.config.node_name, "policy reloaded ({groups} groups)");
             ctx.audit(
                 "menwei",
                 "policy.reload",
@@ -273,7 +298,7 @@ async fn reload_policy(ctx: &Context) {
             .await;
         }
         Err(e) => {
-            eprintln!("menwei: policy not reloaded, the last good one stays in force: {e}");
+            tracing::error!(node = %ctx.config.node_name, "policy not reloaded, the last good one stays in force: {e}");
             ctx.audit(
                 "menwei",
                 "policy.reload.refused",

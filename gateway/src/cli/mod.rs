@@ -192,6 +192,10 @@ pub fn error_line(e: &anyhow::Error) -> String {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if !matches!(cli.command, Command::Serve) {
+        // Warnings and errors only, on stderr: stdout is the command's output.
+        crate::log::init_cli();
+    }
     match cli.command {
         Command::Init(args) => {
             let report = crate::init::init(crate::init::InitOptions {
@@ -207,16 +211,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
-            // The server's own log (accept failures, refusals at a limit, errors) on stderr;
-            // MENWEI_LOG (an env-filter: `warn`, `menwei=debug`) changes how much.
-            let filter = tracing_subscriber::EnvFilter::try_from_env("MENWEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-            let _ = tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(false)
-                .with_env_filter(filter)
-                .try_init();
-            let config = load_config(cli.config.as_deref())?;
+            // Until the configuration says how, warnings and errors go to stderr.
+            let config = crate::log::before_config(|| load_config(cli.config.as_deref()))?;
+            crate::log::init_serve(&config.log);
             let db = Db::connect(&config.database.url).await?;
             crate::serve::run(config, db).await?;
             Ok(ExitCode::SUCCESS)

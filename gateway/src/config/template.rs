@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, https, policy_table, targets};
+use super::{audit, https, log, metrics, policy_table, targets};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -67,6 +67,8 @@ recording_public_key = "recording_signing_key.pub"
 {https}
 {audit}
 {targets}
+{log}
+{metrics}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
@@ -74,6 +76,8 @@ recording_public_key = "recording_signing_key.pub"
         https = https::template(https_listen),
         audit = audit::TEMPLATE,
         targets = targets::TEMPLATE,
+        log = log::TEMPLATE,
+        metrics = metrics::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

@@ -55,9 +55,16 @@ impl Context {
         detail: serde_json::Value,
     ) -> Result<(), AuditError> {
         let event = AuditEvent::new(actor, action, subject).with_detail(detail);
-        audit::append(&self.db, &self.config.node_name, event)
-            .await
-            .map(|_| ())
+        let appended = crate::metrics::db(
+            "audit_append",
+            audit::append(&self.db, &self.config.node_name, event),
+        )
+        .await;
+        if appended.is_err() {
+            // The caller refuses the action and logs why.
+            crate::metrics::audit_failed();
+        }
+        appended.map(|_| ())
     }
 
     /// Appends an entry for an event that has already happened ([`audit`]'s rule): if it
@@ -70,7 +77,12 @@ impl Context {
         detail: serde_json::Value,
     ) {
         let event = AuditEvent::new(actor, action, subject).with_detail(detail);
-        if let Err(e) = audit::append(&self.db, &self.config.node_name, event.clone()).await {
+        let appended = crate::metrics::db(
+            "audit_append",
+            audit::append(&self.db, &self.config.node_name, event.clone()),
+        )
+        .await;
+        if let Err(e) = appended {
             audit::unwritten(&self.config.node_name, &event, &e);
         }
     }

@@ -120,6 +120,7 @@ async fn refused(
     client_addr: &str,
     refusal: Refusal,
 ) -> Refusal {
+    log_refusal(ctx, engineer, target, client_addr, &refusal);
     ctx.audit(
         engineer,
         "connect.refused",
@@ -128,6 +129,21 @@ async fn refused(
     )
     .await;
     refusal
+}
+
+/// The one log line (and count) of a session refused at open: who, which target (by name;
+/// the log is the operator's), the code, and the node.
+fn log_refusal(ctx: &Context, engineer: &str, target: &str, client_addr: &str, r: &Refusal) {
+    crate::metrics::refused(r.code.as_str());
+    tracing::warn!(
+        node = %ctx.config.node_name,
+        user = engineer,
+        target,
+        client = client_addr,
+        code = %r.code,
+        "session refused: {}",
+        r.message
+    );
 }
 
 /// Refuses a session past `[policy] max_sessions_per_engineer`: the engineer's live sessions
@@ -163,13 +179,15 @@ pub async fn open(
     handle: Option<server::Handle>,
     gone: watch::Receiver<bool>,
 ) -> Result<Arc<LiveSession>, Refusal> {
-    let grants = ctx.db.grants_for(engineer).await.map_err(|e| {
+    let grants = crate::metrics::db("grants_for", ctx.db.grants_for(engineer));
+    let grants = grants.await.map_err(|e| {
         tracing::error!("cannot read grants: {e}");
         db_unavailable()
     })?;
     let grant: Grant = match policy::connect(engineer, target, now_ms(), &grants) {
         Decision::Allow(g) => g.clone(),
         Decision::Deny(refusal) => {
+            log_refusal(ctx, engineer, target, client_addr, &refusal);
             ctx.audit(
                 engineer,
                 "connect.refused",
@@ -205,7 +223,14 @@ pub async fn open(
     };
     match room::room(&ctx.config.recordings.dir, limits.min_free) {
         Ok(room) if room.is_short() => {
-            tracing::warn!("refusing a session: the recordings disk is nearly full ({room})");
+            crate::metrics::refused(policy::codes::RECORDINGS_DISK_FULL.as_str());
+            tracing::warn!(
+                node = %ctx.config.node_name,
+                user = engineer,
+                target,
+                code = %policy::codes::RECORDINGS_DISK_FULL,
+                "session refused: the recordings disk is nearly full ({room})"
+            );
             ctx.audit(
                 engineer,
                 "connect.refused",
@@ -245,7 +270,14 @@ pub async fn open(
                 UpstreamError::HostKeyMismatch { .. } => "target.hostkey_mismatch",
                 _ => "connect.refused",
             };
-            tracing::warn!(target = target, "connection to target failed: {e}");
+            crate::metrics::refused(e.code().as_str());
+            tracing::warn!(
+                node = %ctx.config.node_name,
+                user = engineer,
+                target,
+                code = %e.code(),
+                "session refused: connection to target failed: {e}"
+            );
             ctx.audit(
                 engineer,
                 action,
@@ -296,12 +328,11 @@ pub async fn open(
     let recorder = match recorder {
         Ok(r) => r,
         Err(StartError::DiskFull) => {
-            tracing::warn!("refusing a session: no room on the recordings disk");
             upstream.close().await;
             return Err(refused(ctx, engineer, target, client_addr, disk_nearly_full()).await);
         }
         Err(e) => {
-            tracing::error!("cannot create the recording: {e}");
+            tracing::error!(session = %id, node = %ctx.config.node_name, "cannot create the recording: {e}");
             upstream.close().await;
             let refusal = Refusal {
                 code: policy::codes::RECORDING_UNAVAILABLE,
@@ -341,18 +372,19 @@ pub async fn open(
         )
         .await
     {
-        tracing::error!("cannot audit the session start, refusing it: {e}");
+        tracing::error!(session = %id, node = %ctx.config.node_name, "cannot audit the session start, refusing it: {e}");
         let _ = recorder.seal("refused: audit log unavailable").await;
         upstream.close().await;
         return Err(db_unavailable());
     }
-    if let Err(e) = ctx.db.session_start(&new).await {
-        tracing::error!("cannot record the session start: {e}");
+    if let Err(e) = crate::metrics::db("session_start", ctx.db.session_start(&new)).await {
+        tracing::error!(session = %id, node = %ctx.config.node_name, "cannot record the session start: {e}");
         let _ = recorder.seal("refused: database unavailable").await;
         upstream.close().await;
         return Err(db_unavailable());
     }
     drop(opening);
+    crate::metrics::session_started();
     if emergency {
         let marked = recorder
             .record(recordings::Event::Marker {
@@ -483,12 +515,10 @@ async fn supervise(
         "session ended: {}",
         end.message
     );
-    if let Err(e) = ctx
-        .db
-        .session_end(&live.id, now_ms(), end.code.as_str())
-        .await
-    {
-        tracing::error!(session = %live.id, "cannot record the session end: {e}");
+    crate::metrics::session_ended(end.code.as_str());
+    let ended = ctx.db.session_end(&live.id, now_ms(), end.code.as_str());
+    if let Err(e) = crate::metrics::db("session_end", ended).await {
+        tracing::error!(session = %live.id, node = %ctx.config.node_name, "cannot record the session end: {e}");
     }
     ctx.audit(
         &engineer,

@@ -48,12 +48,12 @@ pub const OUTPUT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The queue towards the engineer of one channel.
 pub fn output_queue() -> (queue::Sender<Output>, queue::Receiver<Output>) {
-    queue::bounded(OUTPUT_QUEUE_BYTES)
+    queue::bounded(OUTPUT_QUEUE_BYTES, "engineer")
 }
 
 /// The queue of the engineer's input of one channel, in the front door's own messages.
 pub fn input_queue<T>() -> (queue::Sender<T>, queue::Receiver<T>) {
-    queue::bounded(INPUT_QUEUE_BYTES)
+    queue::bounded(INPUT_QUEUE_BYTES, "target")
 }
 
 /// The program a channel runs on the target.

@@ -19,6 +19,7 @@ pub struct Sender<T> {
     tx: mpsc::UnboundedSender<(T, OwnedSemaphorePermit)>,
     room: Arc<Semaphore>,
     capacity: usize,
+    towards: &'static str,
 }
 
 /// The receiving half.
@@ -30,8 +31,9 @@ pub struct Receiver<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
 
-/// A queue holding at most `capacity` bytes (at least [`MIN_COST`]).
-pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+/// A queue holding at most `capacity` bytes (at least [`MIN_COST`]), towards `towards`
+/// (`target`, `engineer`: the label of its depth in [`crate::metrics`]).
+pub fn bounded<T>(capacity: usize, towards: &'static str) -> (Sender<T>, Receiver<T>) {
     let capacity = capacity.clamp(MIN_COST, Semaphore::MAX_PERMITS);
     let (tx, rx) = mpsc::unbounded_channel();
     (
@@ -39,6 +41,7 @@ pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             tx,
             room: Arc::new(Semaphore::new(capacity)),
             capacity,
+            towards,
         },
         Receiver { rx },
     )
@@ -56,6 +59,8 @@ impl<T> Sender<T> {
             .acquire_many_owned(permits)
             .await
             .map_err(|_| Closed)?;
+        let queued = self.capacity.saturating_sub(self.room.available_permits());
+        crate::metrics::relay_queued(self.towards, queued);
         self.tx.send((item, permit)).map_err(|_| Closed)
     }
 }
@@ -77,7 +82,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_holds_the_sender_until_bytes_are_taken() {
-        let (tx, mut rx) = bounded::<Vec<u8>>(1000);
+        let (tx, mut rx) = bounded::<Vec<u8>>(1000, "test");
         tx.send(vec![0; 600], 600).await.unwrap();
         tx.send(vec![0; 400], 400).await.unwrap();
         let third = tokio::time::timeout(Duration::from_millis(100), tx.send(vec![1], 1)).await;
@@ -91,7 +96,7 @@ mod tests {
 
     #[tokio::test]
     async fn tiny_messages_cost_their_minimum() {
-        let (tx, _rx) = bounded::<()>(10 * MIN_COST);
+        let (tx, _rx) = bounded::<()>(10 * MIN_COST, "test");
         for _ in 0..10 {
             tx.send((), 0).await.unwrap();
         }
@@ -101,7 +106,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_larger_than_the_queue_passes_alone() {
-        let (tx, mut rx) = bounded::<usize>(MIN_COST * 2);
+        let (tx, mut rx) = bounded::<usize>(MIN_COST * 2, "test");
         tx.send(1, 10_000).await.unwrap();
         assert_eq!(rx.recv().await, Some(1));
         tx.send(2, 10_000).await.unwrap();
@@ -110,7 +115,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_gone_receiver_closes_the_queue() {
-        let (tx, rx) = bounded::<u8>(1000);
+        let (tx, rx) = bounded::<u8>(1000, "test");
         drop(rx);
         assert_eq!(tx.send(1, 1).await, Err(Closed));
     }

@@ -110,7 +110,9 @@ struct SharedFile {
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let started = Instant::now();
         let n = (&*self.file).write(buf)?;
+        crate::metrics::recording_written(n, started.elapsed());
         self.written += n as u64;
         Ok(n)
     }
@@ -395,7 +397,9 @@ struct Task {
 
 impl Task {
     fn fail(&self, why: &str) {
-        tracing::error!(recording = %self.path.display(), "recording failed, ending the session: {why}");
+        crate::metrics::recording_failed();
+        let session = self.path.file_stem().unwrap_or_default().to_string_lossy();
+        tracing::error!(%session, recording = %self.path.display(), "recording failed, ending the session: {why}");
         stop(&self.stopped, RecordingStopped::Failed);
     }
 

@@ -204,6 +204,7 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
             Program::Exec(cmd) => String::from_utf8_lossy(cmd).into_owned(),
             _ => String::new(),
         };
+        conn.log_refused(&target, &what, refusal.code, None);
         conn.ctx
             .audit(&conn.engineer, "channel.refused", &target, json!({"request": what, "code": refusal.code, "command": command, "client": conn.client_addr}))
             .await;
@@ -340,6 +341,7 @@ async fn refuse_request(
         Decision::Deny(r) => r,
         Decision::Allow(()) => return,
     };
+    conn.log_refused(&conn.login_target_for_audit(), what, refusal.code, None);
     conn.ctx
         .audit(
             &conn.engineer,

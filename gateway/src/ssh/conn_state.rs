@@ -38,6 +38,28 @@ pub struct ConnState {
 type SessionSlot = tokio::sync::Mutex<Option<Arc<LiveSession>>>;
 
 impl ConnState {
+    /// The one log line (and count) of a channel request the policy refused: who, which
+    /// target, what was asked (`exec`, `port forwarding`, never the command itself, which
+    /// may carry a password), the code, the session when there is one, and the node.
+    pub fn log_refused(
+        &self,
+        target: &str,
+        what: &str,
+        code: policy::codes::Code,
+        session: Option<&str>,
+    ) {
+        crate::metrics::refused(code.as_str());
+        tracing::warn!(
+            node = %self.ctx.config.node_name,
+            session,
+            user = %self.engineer,
+            target,
+            request = what,
+            %code,
+            "channel request refused"
+        );
+    }
+
     /// The state of a connection that has just logged in.
     pub fn new(
         ctx: Arc<Context>,

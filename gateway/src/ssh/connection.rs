@@ -68,6 +68,21 @@ impl Connection {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
 
+    /// The one log line (and count) of a refused SSH login: who (a checked name, or
+    /// "(invalid name)"), why, from where, on which node. Never the key's secret half or a
+    /// code: there are none to show.
+    fn login_refused(&self, user: &str, reason: &'static str) {
+        crate::metrics::login("ssh", false, reason);
+        let user: String = user.chars().take(policy::MAX_NAME_LEN).collect();
+        tracing::warn!(
+            node = %self.ctx.config.node_name,
+            user,
+            client = %self.client_addr(),
+            reason,
+            "SSH login refused: {reason}"
+        );
+    }
+
     fn peer_ip(&self) -> Option<std::net::IpAddr> {
         self.peer.map(|p| p.ip())
     }
@@ -103,6 +118,7 @@ impl Connection {
         let shown = engineer.clone().unwrap_or_else(|| "(invalid name)".into());
         if self.ctx.throttle.is_blocked(&shown, self.peer_ip()) {
             if verified {
+                self.login_refused(&shown, "throttled");
                 self.ctx
                     .audit(
                         &shown,
@@ -120,8 +136,8 @@ impl Connection {
         let outcome = match &engineer {
             None => Err("malformed login name"),
             Some(name) => match (
-                self.ctx.db.user(name).await,
-                self.ctx.db.user_keys(name).await,
+                crate::metrics::db("user", self.ctx.db.user(name)).await,
+                crate::metrics::db("user_keys", self.ctx.db.user_keys(name)).await,
             ) {
                 (Ok(Some(user)), Ok(lines)) if !user.disabled => {
                     account_exists = true;
@@ -140,7 +156,8 @@ impl Connection {
                 }
                 (Ok(None), _) => Err("unknown user"),
                 (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!("cannot check a login, refusing it: {e}");
+                    crate::metrics::login("ssh", false, "database unavailable");
+                    tracing::error!(node = %self.ctx.config.node_name, user = %shown, client = %self.client_addr(), "cannot check a login, refusing it: {e}");
                     return Self::publickey_only();
                 }
             },
@@ -163,9 +180,10 @@ impl Connection {
                         )
                         .await
                     {
-                        tracing::error!("cannot audit a login, refusing it: {e}");
+                        tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it: {e}");
                         return Self::publickey_only();
                     }
+                    crate::metrics::login("ssh", true, "ok");
                     let target = login.map(|l| l.target);
                     self.authed = Some((engineer, target));
                 }
@@ -178,6 +196,7 @@ impl Connection {
                     (None, Ok(_)) => "malformed login name",
                 };
                 self.ctx.throttle.record_failure(&shown, self.peer_ip());
+                self.login_refused(&shown, reason);
                 self.ctx
                     .audit(
                         &shown,
@@ -261,6 +280,7 @@ impl Connection {
         let engineer = pending.engineer.clone();
         if self.ctx.throttle.is_blocked(&engineer, self.peer_ip()) {
             self.totp = None;
+            self.login_refused(&engineer, "throttled");
             self.ctx
                 .audit(
                     &engineer,
@@ -299,6 +319,7 @@ impl Connection {
         };
         if let Some(reason) = reason {
             self.ctx.throttle.record_failure(&engineer, self.peer_ip());
+            self.login_refused(&engineer, reason);
             self.ctx
                 .audit(
                     &engineer,
@@ -334,9 +355,10 @@ impl Connection {
             )
             .await
         {
-            tracing::error!("cannot audit a login, refusing it: {e}");
+            tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it: {e}");
             return Self::publickey_only();
         }
+        crate::metrics::login("ssh", true, "ok");
         self.authed = Some((pending.engineer, pending.target));
         Auth::Accept
     }
@@ -365,6 +387,7 @@ impl Connection {
             policy::Decision::Deny(r) => r,
             policy::Decision::Allow(()) => return,
         };
+        state.log_refused(&state.login_target_for_audit(), what, refusal.code, None);
         self.ctx
             .audit(
                 &state.engineer,

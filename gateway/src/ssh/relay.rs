@@ -375,6 +375,7 @@ async fn refused_live(
         Decision::Deny(r) => r,
         Decision::Allow(()) => return Step::Go,
     };
+    conn.log_refused(target, what, refusal.code, Some(&pipe.live().id));
     conn.ctx
         .audit(&conn.engineer, "channel.refused", target, json!({"request": what, "code": refusal.code, "session": pipe.live().id, "client": conn.client_addr}))
         .await;

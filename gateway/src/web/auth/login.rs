@@ -63,6 +63,24 @@ pub struct Login {
     totp: Option<String>,
 }
 
+/// The one log line (and count) of a refused web login: the name as shown (controls
+/// removed, truncated), why, from where, on which node. Never the password or the code.
+fn web_login_refused(
+    ctx: &crate::session::Context,
+    shown: &str,
+    client: &str,
+    reason: &'static str,
+) {
+    crate::metrics::login("web", false, reason);
+    tracing::warn!(
+        node = %ctx.config.node_name,
+        user = shown,
+        client,
+        reason,
+        "web login refused: {reason}"
+    );
+}
+
 /// `POST /api/v1/login`.
 pub async fn login(
     State(state): State<AppState>,
@@ -82,6 +100,7 @@ pub async fn login(
     // The failure is counted before the password is checked (the check is the costly
     // part), and given back on success: a burst cannot outrun the limit.
     if !state.throttle.reserve(&shown, ip) {
+        web_login_refused(ctx, &shown, &client, "throttled");
         ctx.audit(
             &shown,
             "web.login.failure",
@@ -99,6 +118,7 @@ pub async fn login(
         let shown = shown.clone();
         let client = client.clone();
         async move {
+            web_login_refused(&state.ctx, &shown, &client, reason);
             state
                 .ctx
                 .audit(
@@ -111,12 +131,12 @@ pub async fn login(
             ApiError::unauthenticated("wrong user name, password or code")
         }
     };
-    let user = match ctx.db.user(&body.user).await? {
+    let user = match crate::metrics::db("user", ctx.db.user(&body.user)).await? {
         Some(u) if !u.disabled => Some(u),
         _ => None,
     };
     let hash = match &user {
-        Some(u) => ctx.db.password_hash(&u.name).await?,
+        Some(u) => crate::metrics::db("password_hash", ctx.db.password_hash(&u.name)).await?,
         None => None,
     };
     // Always run argon2 once, so an unknown user costs what a known one does.
@@ -166,6 +186,7 @@ pub async fn login(
     }
     // Logged in: the failure reserved above is given back.
     state.throttle.forgive(&shown, ip);
+    crate::metrics::login("web", true, "ok");
     let now = crate::time::now_ms();
     let ttl_ms = crate::time::duration_ms(state.https.session_ttl.min(state.https.max_login));
     let session = WebSession {
