@@ -25,6 +25,8 @@ pub struct Database {
     admin_url: String,
     name: String,
     sqlite_file: Option<PathBuf>,
+    /// Created for the test, so dropped after it.
+    owned: bool,
 }
 
 /// Where the tests' PostgreSQL server is; `.ci/run` creates the role.
@@ -76,6 +78,7 @@ impl Database {
                 admin_url: String::new(),
                 name: String::new(),
                 sqlite_file: Some(data_dir.join("menwei.db")),
+                owned: false,
             },
             Db::Postgres => {
                 let admin_url = pg_admin_url();
@@ -96,8 +99,22 @@ impl Database {
                     admin_url,
                     name,
                     sqlite_file: None,
+                    owned: true,
                 }
             }
+        }
+    }
+
+    /// A PostgreSQL database at `url` that the test manages itself (a
+    /// [`crate::PrivatePostgres`]'s); not dropped.
+    pub fn external(url: &str) -> Database {
+        Database {
+            kind: Db::Postgres,
+            url: Some(url.to_string()),
+            admin_url: String::new(),
+            name: String::new(),
+            sqlite_file: None,
+            owned: false,
         }
     }
 
@@ -128,7 +145,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if self.kind == Db::Postgres {
+        if self.kind == Db::Postgres && self.owned {
             let _ = psql(
                 &self.admin_url,
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
