@@ -293,3 +293,75 @@ fn no_answer(what: &str) -> AuditError {
         waited: WRITE_WAIT,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::sqlite;
+
+    fn event(i: usize) -> AuditEvent {
+        AuditEvent::new("alice", "login.failure", "")
+            .with_detail(serde_json::json!({"reason": "database_unavailable", "i": i}))
+            .at(1_000 + i64::try_from(i).unwrap())
+    }
+
+    /// Runs the writer until everything kept is written.
+    async fn drain(outbox: &Outbox, db: &Db) {
+        let (stop, stopped) = watch::channel(false);
+        let writer = run(outbox, db, stopped);
+        let done = async {
+            assert!(outbox.drained(Duration::from_secs(10)).await);
+            stop.send(true).unwrap();
+        };
+        tokio::join!(writer, done);
+    }
+
+    #[tokio::test]
+    async fn kept_entries_land_in_order_once_with_their_own_time() {
+        let (_d, db) = sqlite().await;
+        let outbox = Outbox::new("gw1");
+        for i in 0..5 {
+            outbox.push(Pending::Audit(event(i)), false);
+        }
+        assert_eq!(outbox.len(), 5);
+        drain(&outbox, &db).await;
+        let rows = db.audit_rows(0, 100).await.unwrap();
+        let order: Vec<i64> = rows
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.detail).unwrap()["i"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+        assert_eq!(rows[0].at, 1_000);
+        assert!(audit::verify(&db).await.unwrap().intact());
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_landed_without_an_answer_is_not_written_again() {
+        let (_d, db) = sqlite().await;
+        // The first write landed, but its caller timed out and kept it.
+        audit::append(&db, "gw1", event(7)).await.unwrap();
+        let outbox = Outbox::new("gw1");
+        outbox.push(Pending::Audit(event(7)), true);
+        outbox.push(Pending::Audit(event(8)), false);
+        drain(&outbox, &db).await;
+        let rows = db.audit_rows(0, 100).await.unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+    }
+
+    #[test]
+    fn past_its_capacity_the_newest_are_not_kept() {
+        let outbox = Outbox::new("gw1");
+        for i in 0..CAPACITY + 3 {
+            outbox.push(Pending::Audit(event(i)), false);
+        }
+        assert_eq!(outbox.len(), CAPACITY);
+        assert_eq!(outbox.lock().not_kept, 3);
+        // The oldest stay, in order.
+        let front = outbox.front().unwrap();
+        assert!(matches!(front.pending, Pending::Audit(ev) if ev.detail["i"] == 0));
+    }
+}
