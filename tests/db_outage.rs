@@ -185,16 +185,45 @@ fn database_outage_refuses_logins_in_seconds_and_lands_the_live_sessions_end_aft
 }
 
 #[test]
-fn hung_database_refuses_logins_in_seconds() {
+fn hung_database_refuses_ssh_and_web_logins_in_seconds() {
     let mut o = Outage::new();
     // Pooled connections stay open to a server that no longer answers.
     let before = o.alice.exec(&o.gw, "web01", "echo before");
     assert!(before.success(), "{before}");
     o.pg.sigstop();
     o.refused_login();
+
+    // The web login too: 503 with a stable code and reason, within the same bound.
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(T)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let r = http
+        .post(format!(
+            "https://127.0.0.1:{}/api/v1/login",
+            o.gw.https_port
+        ))
+        .json(&serde_json::json!({"user": "alice", "password": "a long web password"}))
+        .send()
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("web login during the outage answered in {took:?}");
+    let status = r.status().as_u16();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert_eq!(body["error"]["reason"], "database_unavailable", "{body}");
+    assert!(took < ANSWERED_WITHIN, "the web login took {took:?}");
+
     o.pg.sigcont();
-    let audit = o.audit_when_back("the refused login to be audited", |a| {
+    let audit = o.audit_when_back("the refused logins to be audited", |a| {
         !outage_refusals(a).is_empty()
+            && a.iter().any(|e| {
+                e["action"] == "web.login.failure"
+                    && e["detail"]["reason"] == "database_unavailable"
+            })
     });
     assert_eq!(outage_refusals(&audit).len(), 1, "{audit:?}");
     let after = o.alice.exec(&o.gw, "web01", "echo after");
