@@ -109,17 +109,7 @@ impl Outbox {
                 what: "keeping an entry until the database answers".into(),
                 message: format!("the outbox is full ({CAPACITY} entries)"),
             });
-            match &pending {
-                Pending::Audit(ev) => audit::unwritten(&self.node, ev, &e),
-                Pending::SessionEnd {
-                    session,
-                    ended_at,
-                    reason,
-                } => tracing::error!(
-                    session = %session,
-                    "cannot record the session end (ended_at {ended_at}, reason {reason}): {e}"
-                ),
-            }
+            unwritten(&self.node, &pending, &e);
             return;
         }
         q.items.push_back(Item {
@@ -229,17 +219,24 @@ pub async fn run(outbox: &Outbox, db: &Db, mut shutdown: watch::Receiver<bool>) 
         message: "the gateway stopped first".into(),
     });
     for p in left {
-        match p {
-            Pending::Audit(ev) => audit::unwritten(&outbox.node, &ev, &e),
-            Pending::SessionEnd {
-                session,
-                ended_at,
-                reason,
-            } => tracing::error!(
-                session = %session,
-                "session end never recorded (ended_at {ended_at}, reason {reason}); the next start of this node ends it as node_restarted"
-            ),
-        }
+        unwritten(&outbox.node, &p, &e);
+    }
+}
+
+/// Puts an item the database never took on the node's log, in full: an audit entry as
+/// [`audit::unwritten`] does; a session end with its time and reason (the node's next start
+/// ends the session as `node_restarted` if nothing else does).
+fn unwritten(node: &str, pending: &Pending, e: &AuditError) {
+    match pending {
+        Pending::Audit(ev) => audit::unwritten(node, ev, e),
+        Pending::SessionEnd {
+            session,
+            ended_at,
+            reason,
+        } => tracing::error!(
+            session = %session,
+            "session end not recorded (ended_at {ended_at}, reason {reason}): {e}"
+        ),
     }
 }
 

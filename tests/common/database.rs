@@ -52,7 +52,8 @@ fn with_db_name(url: &str, name: &str) -> String {
     }
 }
 
-fn psql(url: &str, sql: &str) -> Out {
+/// Runs `sql` with `psql` against `url`; output unaligned, `|`-separated.
+pub(crate) fn psql(url: &str, sql: &str) -> Out {
     let mut c = Command::new("psql");
     c.args([
         url,

@@ -214,19 +214,7 @@ impl PrivatePostgres {
 
     /// Runs SQL as the superuser against database `db`; output unaligned, `|`-separated.
     pub fn sql(&self, db: &str, sql: &str) -> Out {
-        let mut c = Command::new("psql");
-        c.args([
-            &self.url(db),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-X",
-            "-q",
-            "-t",
-            "-A",
-            "-c",
-            sql,
-        ]);
-        run(c, Stdin::Null, Duration::from_secs(30))
+        crate::database::psql(&self.url(db), sql)
     }
 }
 

@@ -89,10 +89,8 @@ impl Context {
         subject: &str,
         detail: serde_json::Value,
     ) {
-        let event = AuditEvent::new(actor, action, subject)
-            .with_detail(detail)
-            .at(crate::time::now_ms());
-        self.audit_event(event).await;
+        self.audit_event(happened(actor, action, subject, detail))
+            .await;
     }
 
     async fn audit_event(&self, event: AuditEvent) {
@@ -129,10 +127,10 @@ impl Context {
         subject: &str,
         detail: serde_json::Value,
     ) {
-        let event = AuditEvent::new(actor, action, subject)
-            .with_detail(detail)
-            .at(crate::time::now_ms());
-        self.outbox.push(Pending::Audit(event), false);
+        self.outbox.push(
+            Pending::Audit(happened(actor, action, subject, detail)),
+            false,
+        );
     }
 
     /// Records a session's end in the sessions table, then its `session.end` entry; if the
@@ -170,4 +168,16 @@ impl Context {
         );
         self.outbox.push(Pending::Audit(entry), false);
     }
+}
+
+/// An entry for an event that happens now.
+fn happened(
+    actor: &str,
+    action: &'static str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent::new(actor, action, subject)
+        .with_detail(detail)
+        .at(crate::time::now_ms())
 }
