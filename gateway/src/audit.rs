@@ -39,6 +39,9 @@ pub struct AuditEvent {
     pub subject: String,
     /// Further facts as a JSON object. No secrets.
     pub detail: Value,
+    /// When it happened (unix ms), for an entry written later than that
+    /// ([`crate::outbox`]); `None`: now, as it is appended.
+    pub at: Option<i64>,
 }
 
 impl AuditEvent {
@@ -49,12 +52,19 @@ impl AuditEvent {
             action,
             subject: subject.into(),
             detail: Value::Object(serde_json::Map::new()),
+            at: None,
         }
     }
 
     /// The same event with `detail`.
     pub fn with_detail(mut self, detail: Value) -> Self {
         self.detail = detail;
+        self
+    }
+
+    /// The same event, which happened at `at` (unix ms).
+    pub fn at(mut self, at: i64) -> Self {
+        self.at = Some(at);
         self
     }
 }
@@ -107,7 +117,7 @@ pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditErr
             .await?
             .unwrap_or_else(|| (0, GENESIS.to_string()));
         let seq = last_seq.saturating_add(1);
-        let at = crate::time::now_ms();
+        let at = ev.at.unwrap_or_else(crate::time::now_ms);
         let mut row = AuditRow {
             seq,
             at,
@@ -135,6 +145,33 @@ pub async fn append(db: &Db, node: &str, ev: AuditEvent) -> Result<i64, AuditErr
         }
     }
     Err(AuditError::Contention(MAX_ATTEMPTS))
+}
+
+/// Whether `ev` (which carries its own time, [`AuditEvent::at`]) is already in the log after
+/// seq `after`, written by `node`: an append whose answer was lost (the connection died
+/// after the commit, or between the row and the head) must not be appended twice.
+pub async fn landed(db: &Db, node: &str, ev: &AuditEvent, after: i64) -> Result<bool, AuditError> {
+    let Some(at) = ev.at else { return Ok(false) };
+    let detail =
+        serde_json::to_string(&ev.detail).map_err(|e| AuditError::Encode(e.to_string()))?;
+    let mut after = after;
+    loop {
+        let rows = db.audit_rows(after, PAGE).await?;
+        let Some(last) = rows.last() else {
+            return Ok(false);
+        };
+        after = last.seq;
+        if rows.iter().any(|r| {
+            r.at == at
+                && r.node == node
+                && r.actor == ev.actor
+                && r.action == ev.action
+                && r.subject == ev.subject
+                && r.detail == detail
+        }) {
+            return Ok(true);
+        }
+    }
 }
 
 /// Keeps an entry that could not be appended, for an event that has already happened: in

@@ -79,6 +79,14 @@ pub enum DbError {
     /// A stored value makes no sense (e.g. an unknown role).
     #[error("database holds an invalid value: {0}")]
     Invalid(String),
+    /// The database gave no answer in time (stopped, refusing connections, or hung).
+    #[error("database did not answer within {waited:?} while {what}")]
+    NoAnswer {
+        /// What was being done.
+        what: String,
+        /// How long it was given.
+        waited: Duration,
+    },
 }
 
 impl DbError {
@@ -105,6 +113,33 @@ impl DbError {
             }
         }
     }
+}
+
+/// How long a caller who owes someone a prompt answer waits for the database: a login or a
+/// session about to open (refused `database_unavailable` after it), a session's end (kept in
+/// the [`crate::outbox`] after it), the enforcer's look at a grant. Well inside the 3 s an
+/// engineer is promised an answer in, whether the server is stopped, refusing or hung.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+/// How long any query waits for a pooled connection (the pool's `acquire_timeout`). A
+/// stopped server makes sqlx retry its connect until then, so this bounds every caller that
+/// does not bound itself with [`within`].
+const ACQUIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// `query`, or [`DbError::NoAnswer`] once `wait` has passed without an answer: the bound for
+/// callers that must answer a person in time. A query cut short is dropped with its
+/// connection; nothing half-done stays in the pool.
+pub async fn within<T>(
+    wait: Duration,
+    what: &str,
+    query: impl std::future::Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    tokio::time::timeout(wait, query).await.unwrap_or_else(|_| {
+        Err(DbError::NoAnswer {
+            what: what.to_string(),
+            waited: wait,
+        })
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -163,7 +198,7 @@ impl Db {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 10 } else { 8 })
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_WAIT)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if !postgres {

@@ -10,7 +10,8 @@
 //! `recordings`, [`session::recorder`]), feeds watchers ([`session::tap`]) and ends sessions
 //! when their grant does ([`session::enforcer`]); [`approvals`] files and decides requests;
 //! the store is [`db`] (SQLite by default, PostgreSQL for several nodes) with the
-//! hash-chained [`audit`] log; [`credentials`] are the password hashes and API token
+//! hash-chained [`audit`] log, and the [`outbox`] keeps in order what a database outage
+//! kept from it until it lands; [`credentials`] are the password hashes and API token
 //! secrets the web and the CLI both use. Configuration is one TOML file ([`config`]);
 //! everything that changes at run time lives in the database. [`views`] holds the JSON
 //! shapes the CLI and the API share. Under attack: [`accept`] keeps both front doors'
@@ -37,6 +38,7 @@ pub mod login_alert;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
+pub mod outbox;
 pub mod refusals;
 pub mod serve;
 pub mod session;

@@ -20,6 +20,9 @@ use crate::throttle::Throttle;
 /// How long live sessions get to close and seal their recordings at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long entries kept during a database outage get to land at shutdown.
+const OUTBOX_DRAIN: Duration = Duration::from_secs(5);
+
 /// Runs the gateway until SIGTERM or Ctrl-C.
 pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let host_key = config.load_host_key()?;
@@ -62,6 +65,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     };
     let sessions = Arc::new(Registry::default());
     let policy = SharedPolicy::new(config.policy.clone());
+    let node_name = config.node_name.clone();
     let ctx = Arc::new(Context {
         login_alerts: crate::login_alert::LoginAlerts::new(
             config.audit.login_alert_failures,
@@ -77,6 +81,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         policy: policy.clone(),
         refusals: Default::default(),
         opening: Default::default(),
+        outbox: crate::outbox::Outbox::new(&node_name),
     });
     end_leftover_sessions(&ctx).await;
     let (stop, stopped) = watch::channel(false);
@@ -86,6 +91,12 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         policy.clone(),
         stopped.clone(),
     ));
+    // Stopped last, after the final entries: what the database never took goes to the log.
+    let (stop_outbox, outbox_stopped) = watch::channel(false);
+    let outbox = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { crate::outbox::run(&ctx.outbox, &ctx.db, outbox_stopped).await }
+    });
     let lapser = tokio::spawn(lapse_requests(ctx.clone(), stopped.clone()));
     let notifier = tokio::spawn(crate::notify::run(
         ctx.db.clone(),
@@ -181,6 +192,15 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         serde_json::json!({}),
     )
     .await;
+    if !ctx.outbox.drained(OUTBOX_DRAIN).await {
+        tracing::error!(
+            node = %ctx.config.node_name,
+            "{} entries kept during a database outage were never written; they are on the log",
+            ctx.outbox.len()
+        );
+    }
+    let _ = stop_outbox.send(true);
+    let _ = outbox.await;
     tracing::info!(node = %ctx.config.node_name, "stopped");
     Ok(())
 }

@@ -52,7 +52,8 @@ fn with_db_name(url: &str, name: &str) -> String {
     }
 }
 
-fn psql(url: &str, sql: &str) -> Out {
+/// Runs `sql` with `psql` against `url`; output unaligned, `|`-separated.
+pub(crate) fn psql(url: &str, sql: &str) -> Out {
     let mut c = Command::new("psql");
     c.args([
         url,
@@ -118,6 +119,19 @@ impl Database {
             url: self.url.clone(),
             admin_url: self.admin_url.clone(),
             name: self.name.clone(),
+            sqlite_file: None,
+            owned: false,
+        }
+    }
+
+    /// A PostgreSQL database at `url` that the test manages itself (a
+    /// [`crate::PrivatePostgres`]'s); not dropped.
+    pub fn external(url: &str) -> Database {
+        Database {
+            kind: Db::Postgres,
+            url: Some(url.to_string()),
+            admin_url: String::new(),
+            name: String::new(),
             sqlite_file: None,
             owned: false,
         }

@@ -63,12 +63,18 @@ impl Gateway {
 
     /// `menwei init` only; call [`Gateway::serve`] to run it.
     pub fn init(db: Db) -> Gateway {
+        Gateway::init_on(|data| Database::create(db, data))
+    }
+
+    /// `menwei init` on the database `db` makes for the gateway's data dir (e.g.
+    /// [`Database::external`]).
+    pub fn init_on(db: impl FnOnce(&Path) -> Database) -> Gateway {
         let dir = tempfile::Builder::new()
             .prefix("menwei-gw-")
             .tempdir()
             .unwrap();
         let data = dir.path().join("data");
-        let db = Database::create(db, &data);
+        let db = db(&data);
         let port = free_port("127.0.0.1");
         let https_port = free_port("127.0.0.1");
         let node = "e2e-node".to_string();

@@ -6,6 +6,8 @@
 //! - [`Database`]: SQLite (the default file in the gateway's data dir) or a fresh
 //!   PostgreSQL database per test, created with `psql` from `MENWEI_TEST_PG_URL` and
 //!   dropped afterwards. [`both_databases!`] turns one test body into a test per database.
+//! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own on a free port, to stop,
+//!   kill or freeze (SIGSTOP) under a gateway without touching the shared server.
 //! - [`Sshd`]: an OpenSSH `sshd` target on `127.0.0.2`..`127.0.0.9` with its own host key
 //!   and config, so that a target's address is a string that appears nowhere else.
 //! - [`Gateway`]: `menwei init` in a tempdir, `menwei serve` as a child, CLI helpers.
@@ -40,6 +42,7 @@ mod engineer;
 mod gateway;
 mod hostile_ssh;
 mod leaks;
+mod private_pg;
 mod process;
 mod pty;
 mod sshd;
@@ -55,6 +58,7 @@ pub use gateway::menwei_bin;
 pub use gateway::Gateway;
 pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
+pub use private_pg::PrivatePostgres;
 pub use process::{
     closed_within, contains, free_port, kill_group, process_tree, rss_kib, run, signal, wait_until,
     Out, PeakRss, Spawned, Stdin,

@@ -8,8 +8,10 @@
 //! ([`policy::session_limit`]) or been idle too long. When a grant expires while another
 //! live grant for the same engineer and target exists (an approved extension), the session
 //! continues under that one. An approver's terminate, stored in the database by any node,
-//! ends the session here. When the database cannot be read it keeps enforcing the grant
-//! it last saw, so an expiry still ends the session on time. Not the session itself
+//! ends the session here. When the database cannot be read (no answer within
+//! [`db::ANSWER_WAIT`], tried once a tick) it keeps enforcing the grant it last saw, so an
+//! expiry still ends the session on time and live sessions carry on through an outage; a
+//! revocation or terminate made meanwhile takes effect once the database answers again. Not the session itself
 //! ([`crate::session::live`]): the enforcer only says "end" or "warn", with the reason.
 
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ use std::time::Duration;
 use policy::{Decision, Grant, Millis, SessionCheck, Warning};
 use tokio::sync::{broadcast, watch};
 
-use crate::db::Db;
+use crate::db::{self, Db, DbError};
 use crate::session::live_policy::SharedPolicy;
 use crate::session::recorder::RecordingStopped;
 use crate::session::upstream::Lost;
@@ -395,8 +397,12 @@ pub async fn run(
         }
         registry.check_times(&policy.current(), now_ms());
         // An approver's terminate, made on any node, reaches the node holding the session.
+        // A database that does not answer is looked at once a tick, not once per session:
+        // sessions then run on the grants last read, whose end is still enforced here from
+        // memory (expiry is not waived; only a revocation waits for the database).
+        let mut answering = true;
         if !registry.is_empty() {
-            match db.session_stops().await {
+            match db::within(db::ANSWER_WAIT, "reading session stops", db.session_stops()).await {
                 Ok(stops) => {
                     for (session_id, by) in stops {
                         registry.end_session(
@@ -408,7 +414,10 @@ pub async fn run(
                         );
                     }
                 }
-                Err(e) => tracing::warn!("enforcer cannot read session stops: {e}"),
+                Err(e) => {
+                    answering = false;
+                    tracing::warn!("enforcer cannot read session stops: {e}");
+                }
             }
         }
         let mut fresh: HashMap<String, Option<Grant>> = HashMap::new();
@@ -416,9 +425,18 @@ pub async fn run(
             let grant = match fresh.get(&known.id) {
                 Some(g) => g.clone(),
                 None => {
-                    let g = match db.grant(&known.id).await {
+                    let read = if answering {
+                        db::within(db::ANSWER_WAIT, "reading a grant", db.grant(&known.id)).await
+                    } else {
+                        Err(DbError::NoAnswer {
+                            what: "reading a grant".into(),
+                            waited: Duration::ZERO,
+                        })
+                    };
+                    let g = match read {
                         Ok(g) => g,
                         Err(e) => {
+                            answering = false;
                             tracing::warn!(
                                 "enforcer cannot read grant {}: {e}; enforcing the last known window",
                                 known.id
@@ -439,7 +457,12 @@ pub async fn run(
             let check = policy::session_check(&grant, now);
             let (grant, check) = match check {
                 SessionCheck::End(refusal) if refusal.code == policy::codes::GRANT_EXPIRED => {
-                    match successor(&db, &grant, now).await {
+                    let next = if answering {
+                        successor(&db, &grant, now).await
+                    } else {
+                        None
+                    };
+                    match next {
                         Some(next) => {
                             let check = policy::session_check(&next, now);
                             (next, check)
@@ -456,7 +479,13 @@ pub async fn run(
 
 /// Another live grant for the same engineer and target (an approved extension), if any.
 async fn successor(db: &Db, ended: &Grant, now: Millis) -> Option<Grant> {
-    let grants = db.grants_for(&ended.engineer).await.ok()?;
+    let grants = db::within(
+        db::ANSWER_WAIT,
+        "reading grants",
+        db.grants_for(&ended.engineer),
+    )
+    .await
+    .ok()?;
     match policy::connect(&ended.engineer, &ended.target, now, &grants) {
         Decision::Allow(next) if next.id != ended.id => Some(next.clone()),
         _ => None,

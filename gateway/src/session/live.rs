@@ -21,7 +21,7 @@ use russh::server;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
-use crate::db::NewSession;
+use crate::db::{self, NewSession};
 use crate::session::enforcer::{trip, End, EndCode, EndSwitch, Notice, NoticeCode};
 use crate::session::recorder::{Limits, Recorder, StartError};
 use crate::session::room;
@@ -104,10 +104,13 @@ fn disk_nearly_full() -> Refusal {
     }
 }
 
-fn db_unavailable() -> Refusal {
+/// What an engineer reads when the database does not answer within [`db::ANSWER_WAIT`]:
+/// nothing opens without a check (fail closed), and nothing did.
+pub fn db_unavailable() -> Refusal {
     Refusal {
         code: policy::codes::DATABASE_UNAVAILABLE,
-        message: "the gateway cannot check access right now (its database is unavailable); no session can start, try again shortly".into(),
+        message: "access cannot be checked right now (database unavailable); nothing was opened"
+            .into(),
     }
 }
 
@@ -156,7 +159,13 @@ async fn within_session_cap(
     target: &str,
     client_addr: &str,
 ) -> Result<(), Refusal> {
-    let live = ctx.db.live_session_count(engineer).await.map_err(|e| {
+    let live = db::within(
+        db::ANSWER_WAIT,
+        "counting live sessions",
+        ctx.db.live_session_count(engineer),
+    )
+    .await
+    .map_err(|e| {
         tracing::error!("cannot count live sessions: {e}");
         db_unavailable()
     })?;
@@ -179,8 +188,13 @@ pub async fn open(
     handle: Option<server::Handle>,
     gone: watch::Receiver<bool>,
 ) -> Result<Arc<LiveSession>, Refusal> {
-    let grants = crate::metrics::db("grants_for", ctx.db.grants_for(engineer));
-    let grants = grants.await.map_err(|e| {
+    let grants = db::within(
+        db::ANSWER_WAIT,
+        "reading grants",
+        crate::metrics::db("grants_for", ctx.db.grants_for(engineer)),
+    )
+    .await
+    .map_err(|e| {
         tracing::error!("cannot read grants: {e}");
         db_unavailable()
     })?;
@@ -200,9 +214,7 @@ pub async fn open(
     };
     // Before the target is touched: most refusals at the cap cost no connection.
     within_session_cap(ctx, engineer, target, client_addr).await?;
-    let row = ctx
-        .db
-        .target(target)
+    let row = db::within(db::ANSWER_WAIT, "reading the target", ctx.db.target(target))
         .await
         .map_err(|_| db_unavailable())?
         .ok_or_else(|| Refusal {
@@ -352,7 +364,10 @@ pub async fn open(
         client_addr: client_addr.to_string(),
     };
     // A session under a break-glass grant says so in its recording and audit entries.
-    let emergency = matches!(ctx.db.grant_record(&grant.id).await, Ok(Some(g)) if g.emergency);
+    let emergency = matches!(
+        db::within(db::ANSWER_WAIT, "reading the grant", ctx.db.grant_record(&grant.id)).await,
+        Ok(Some(g)) if g.emergency
+    );
     // Counted again from here to the session's row under this node's lock, so sessions
     // opening at once on this node cannot all pass the last slot (across nodes, the window
     // is these few database writes).
@@ -377,11 +392,25 @@ pub async fn open(
         upstream.close().await;
         return Err(db_unavailable());
     }
-    if let Err(e) = crate::metrics::db("session_start", ctx.db.session_start(&new)).await {
+    if let Err(e) = db::within(
+        db::ANSWER_WAIT,
+        "recording a session start",
+        crate::metrics::db("session_start", ctx.db.session_start(&new)),
+    )
+    .await
+    {
         tracing::error!(session = %id, node = %ctx.config.node_name, "cannot record the session start: {e}");
         let _ = recorder.seal("refused: database unavailable").await;
         upstream.close().await;
-        return Err(db_unavailable());
+        // Its start is audited and its row may have landed without an answer: it ends
+        // there too, now or once the database is back.
+        let refusal = db_unavailable();
+        let entry = crate::audit::AuditEvent::new(engineer, "session.end", target).with_detail(
+            json!({"session": id, "reason": refusal.code, "message": refusal.message, "recording_sealed": true}),
+        );
+        ctx.session_ended(&id, now_ms(), &refusal.code.to_string(), entry)
+            .await;
+        return Err(refusal);
     }
     drop(opening);
     crate::metrics::session_started();
@@ -516,16 +545,11 @@ async fn supervise(
         end.message
     );
     crate::metrics::session_ended(end.code.as_str());
-    let ended = ctx.db.session_end(&live.id, now_ms(), end.code.as_str());
-    if let Err(e) = crate::metrics::db("session_end", ended).await {
-        tracing::error!(session = %live.id, node = %ctx.config.node_name, "cannot record the session end: {e}");
-    }
-    ctx.audit(
-        &engineer,
-        "session.end",
-        &live.target,
+    // Table first, then the audit entry; kept in that order if the database is away.
+    let entry = crate::audit::AuditEvent::new(&engineer, "session.end", &live.target).with_detail(
         json!({"session": live.id, "reason": end.code, "message": end.message, "recording_sealed": sealed}),
-    )
-    .await;
+    );
+    ctx.session_ended(&live.id, now_ms(), end.code.as_str(), entry)
+        .await;
     ctx.sessions.remove(&live.id);
 }

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use super::channel;
 use super::conn_state::ConnState;
 use super::limits::ChannelLimit;
+use crate::db::{self, DbError};
 use crate::session::upstream::fingerprint;
 use crate::session::Context;
 
@@ -41,6 +42,9 @@ pub struct Connection {
     logged_in: watch::Sender<bool>,
     /// Session channels open at once (`[ssh] max_channels_per_connection`).
     channels: ChannelLimit,
+    /// The database did not answer this connection's login check: the connection only
+    /// carries the refusal ([`Connection::refuse_unchecked`]).
+    unchecked: bool,
 }
 
 impl Connection {
@@ -61,6 +65,7 @@ impl Connection {
             totp: None,
             state: None,
             gone,
+            unchecked: false,
         }
     }
 
@@ -135,11 +140,19 @@ impl Connection {
         let mut account_exists = false;
         let outcome = match &engineer {
             None => Err("malformed login name"),
-            Some(name) => match (
-                crate::metrics::db("user", self.ctx.db.user(name)).await,
-                crate::metrics::db("user_keys", self.ctx.db.user_keys(name)).await,
-            ) {
-                (Ok(Some(user)), Ok(lines)) if !user.disabled => {
+            // Bounded: a stopped, refusing or hung database answers the engineer within
+            // seconds, as a refusal (fail closed), never as a wrong key.
+            Some(_) if self.unchecked => {
+                return self.refuse_unchecked(raw, shown, fp, verified, None).await
+            }
+            Some(name) => match db::within(db::ANSWER_WAIT, "checking a login", async {
+                let user = crate::metrics::db("user", self.ctx.db.user(name)).await?;
+                let keys = crate::metrics::db("user_keys", self.ctx.db.user_keys(name)).await?;
+                Ok((user, keys))
+            })
+            .await
+            {
+                Ok((Some(user), lines)) if !user.disabled => {
                     account_exists = true;
                     let registered = lines.iter().any(|line| {
                         PublicKey::from_openssh(line).is_ok_and(|k| fingerprint(&k) == fp)
@@ -150,15 +163,17 @@ impl Connection {
                         Err("key not registered for this user")
                     }
                 }
-                (Ok(Some(_)), Ok(_)) => {
+                Ok((Some(_), _)) => {
                     account_exists = true;
                     Err("user disabled")
                 }
-                (Ok(None), _) => Err("unknown user"),
-                (Err(e), _) | (_, Err(e)) => {
+                Ok((None, _)) => Err("unknown user"),
+                Err(e) => {
                     crate::metrics::login("ssh", false, "database unavailable");
                     tracing::error!(node = %self.ctx.config.node_name, user = %shown, client = %self.client_addr(), "cannot check a login, refusing it: {e}");
-                    return Self::publickey_only();
+                    return self
+                        .refuse_unchecked(raw, shown, fp, verified, Some(e))
+                        .await;
                 }
             },
         };
@@ -170,18 +185,25 @@ impl Connection {
                 }
                 if verified {
                     // No login without its audit entry.
-                    if let Err(e) = self
-                        .ctx
-                        .audit_before(
+                    let audited = tokio::time::timeout(
+                        db::ANSWER_WAIT,
+                        self.ctx.audit_before(
                             &engineer,
                             "login.success",
                             "",
                             json!({"key": fp, "client": self.client_addr(), "login": raw}),
-                        )
-                        .await
-                    {
-                        tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it: {e}");
-                        return Self::publickey_only();
+                        ),
+                    )
+                    .await;
+                    if !matches!(audited, Ok(Ok(()))) {
+                        tracing::error!(node = %self.ctx.config.node_name, "cannot audit a login, refusing it");
+                        let e = DbError::NoAnswer {
+                            what: "auditing a login".into(),
+                            waited: db::ANSWER_WAIT,
+                        };
+                        return self
+                            .refuse_unchecked(raw, engineer, fp, verified, Some(e))
+                            .await;
                     }
                     crate::metrics::login("ssh", true, "ok");
                     let target = login.map(|l| l.target);
@@ -213,6 +235,48 @@ impl Connection {
         }
     }
 
+    /// The database did not answer while a login was checked: refused, never let through
+    /// (fail closed), with the one line an engineer needs instead of a wrong-key answer.
+    ///
+    /// SSH can only carry that line on a channel, so this is how it gets there, like a
+    /// malformed login name's refusal: once the client proves it holds the key (`verified`;
+    /// an offered key is answered "sign it" first), the connection is let in with no target
+    /// but the refusal. Every channel gets the line and exit status 1, every forwarding is
+    /// refused, nothing opens, and the connection is not counted as logged in, so the login
+    /// grace still closes it and a busy gateway may close it to make room. The refusal is
+    /// audited (`login.failure`, reason `database_unavailable`) once the database is back
+    /// ([`crate::outbox`]); the throttle does not count it, as it is not the engineer's fault.
+    async fn refuse_unchecked(
+        &mut self,
+        raw: &str,
+        engineer: String,
+        key: String,
+        verified: bool,
+        cause: Option<DbError>,
+    ) -> Auth {
+        if let Some(e) = &cause {
+            tracing::warn!(user = %engineer, "refusing a login: {e}");
+        }
+        self.unchecked = true;
+        if !verified {
+            return Auth::Accept;
+        }
+        self.totp = None;
+        self.ctx.audit_later(
+            &engineer,
+            "login.failure",
+            "",
+            json!({
+                "reason": policy::codes::DATABASE_UNAVAILABLE,
+                "key": key,
+                "client": self.client_addr(),
+                "login": raw,
+            }),
+        );
+        self.authed = Some((engineer, Err(crate::session::live::db_unavailable())));
+        Auth::Accept
+    }
+
     /// The key of `engineer` (whose `role` needs a second factor) is right: a partial
     /// success, and keyboard-interactive next, if they have enrolled; refused if not.
     async fn ask_for_code(
@@ -223,7 +287,12 @@ impl Connection {
         target: Result<Option<String>, Refusal>,
         key: String,
     ) -> Auth {
-        let sealed = match self.ctx.db.totp_secret(&engineer).await {
+        let secret = db::within(
+            db::ANSWER_WAIT,
+            "reading a TOTP secret",
+            self.ctx.db.totp_secret(&engineer),
+        );
+        let sealed = match secret.await {
             Ok(Some((sealed, _))) => sealed,
             Ok(None) => {
                 self.ctx
@@ -242,8 +311,9 @@ impl Connection {
                 return Self::publickey_only();
             }
             Err(e) => {
-                tracing::error!("cannot read a TOTP secret, refusing the login: {e}");
-                return Self::publickey_only();
+                return self
+                    .refuse_unchecked(raw, engineer, key, true, Some(e))
+                    .await;
             }
         };
         let secret = match crate::totp::open(&self.ctx.vault, &sealed) {
@@ -481,7 +551,11 @@ impl server::Handler for Connection {
             session.handle(),
             self.gone.subscribe(),
         )));
-        let _ = self.logged_in.send(true);
+        // A connection let in only to carry a refusal is not logged in: the login grace
+        // still ends it.
+        if !self.unchecked {
+            let _ = self.logged_in.send(true);
+        }
         Ok(())
     }
 

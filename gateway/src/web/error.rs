@@ -219,8 +219,13 @@ impl From<ApprovalError> for ApiError {
 }
 
 impl From<crate::db::DbError> for ApiError {
+    /// 503 `unavailable` with the reason `database_unavailable`, the code an SSH engineer's
+    /// refusal carries.
     fn from(e: crate::db::DbError) -> Self {
-        ApiError::unavailable(e)
+        ApiError {
+            reason: Some(policy::codes::DATABASE_UNAVAILABLE.to_string()),
+            ..ApiError::unavailable(e)
+        }
     }
 }
 

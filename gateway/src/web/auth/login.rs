@@ -20,7 +20,7 @@ use super::cookies::{self, csrf_cookie, session_cookie};
 use super::jwt::{jwt_sign, Claims};
 use super::{now_secs, Caller, Via};
 use crate::credentials::check_password_bounded;
-use crate::db::WebSession;
+use crate::db::{self, WebSession};
 use crate::web::error::{ApiCode, ApiError, ApiResult, Body};
 use crate::web::AppState;
 
@@ -131,12 +131,42 @@ pub async fn login(
             ApiError::unauthenticated("wrong user name, password or code")
         }
     };
-    let user = match crate::metrics::db("user", ctx.db.user(&body.user)).await? {
+    // Bounded like an SSH login: a database that does not answer is a 503
+    // (`database_unavailable`) within seconds, never a wrong password.
+    let looked_up = db::within(
+        db::ANSWER_WAIT,
+        "checking a login",
+        crate::metrics::db("user", ctx.db.user(&body.user)),
+    )
+    .await;
+    let looked_up = match looked_up {
+        Ok(u) => u,
+        Err(e) => {
+            // Not the caller's failure: nothing counts against the throttle, and the refusal
+            // is audited once the database is back.
+            state.throttle.forgive(&shown, ip);
+            ctx.audit_later(
+                &shown,
+                "web.login.failure",
+                "",
+                json!({"reason": policy::codes::DATABASE_UNAVAILABLE, "client": client}),
+            );
+            return Err(e.into());
+        }
+    };
+    let user = match looked_up {
         Some(u) if !u.disabled => Some(u),
         _ => None,
     };
     let hash = match &user {
-        Some(u) => crate::metrics::db("password_hash", ctx.db.password_hash(&u.name)).await?,
+        Some(u) => {
+            db::within(
+                db::ANSWER_WAIT,
+                "checking a login",
+                crate::metrics::db("password_hash", ctx.db.password_hash(&u.name)),
+            )
+            .await?
+        }
         None => None,
     };
     // Always run argon2 once, so an unknown user costs what a known one does.
@@ -153,7 +183,12 @@ pub async fn login(
     let second_factor = crate::totp::required(&ctx.policy.current(), user.role);
     if second_factor {
         let code = body.totp.unwrap_or_default();
-        let Some((sealed, _)) = ctx.db.totp_secret(&user.name).await? else {
+        let secret = db::within(
+            db::ANSWER_WAIT,
+            "reading a TOTP secret",
+            ctx.db.totp_secret(&user.name),
+        );
+        let Some((sealed, _)) = secret.await? else {
             ctx.audit(
                 &user.name,
                 "login.totp.failure",
@@ -197,9 +232,12 @@ pub async fn login(
         expires_at: now.saturating_add(ttl_ms),
         revoked_at: None,
     };
-    ctx.db
-        .web_session_add(&session, Some(&peer.to_string()))
-        .await?;
+    db::within(
+        db::ANSWER_WAIT,
+        "storing a web login",
+        ctx.db.web_session_add(&session, Some(&peer.to_string())),
+    )
+    .await?;
     let jwt = jwt_sign(
         &state.key,
         &Claims {
