@@ -85,6 +85,9 @@ both_databases! {
         assert!(refused.iter().all(|e| json_text(e, "actor") == "alice" && json_text(e, "subject") == "web01"));
         let live = w.gw.sessions().into_iter().filter(|s| json_text(s, "ended_at").is_empty()).count();
         assert_eq!(live, 2);
+        // Nor a recording: a session that never opened leaves no file.
+        let files = std::fs::read_dir(w.gw.recordings_dir()).unwrap().count();
+        assert_eq!(files, w.gw.sessions().len(), "one recording per session row");
 
         // One ends: there is room for one again.
         held.pop().unwrap().kill();

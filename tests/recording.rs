@@ -155,8 +155,18 @@ both_databases! {
         let cast = asciicast_output(&export(&w.gw, &id));
         assert!(cast.contains("line1\r\nline2\r\nline3") || cast.contains("line1\nline2\nline3"), "export of the cut-short recording: {cast:?}");
 
-        // And the gateway comes back.
+        // And the gateway comes back, ending the session the killed node left open within
+        // seconds of its start: the table, the audit log and serve's log agree.
+        let restarted = std::time::Instant::now();
         w.gw.serve();
+        let ended = wait_until("the leftover session to end", Duration::from_secs(5), || {
+            let s = w.gw.sessions().into_iter().find(|s| json_text(s, "id") == id)?;
+            (json_text(&s, "end_reason") == "node_restarted").then_some(s)
+        });
+        assert!(restarted.elapsed() < Duration::from_secs(5), "{ended}");
+        w.gw.wait_audit("session.end", |e| e["detail"]["session"] == id.as_str() && e["detail"]["reason"] == "node_restarted");
+        let log = w.gw.log();
+        assert!(log.lines().any(|l| l.contains(&id) && l.contains("node_restarted")), "{log}");
         w.alice.exec(&w.gw, "web01", "true").ok();
     }
 

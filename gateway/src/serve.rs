@@ -221,9 +221,16 @@ async fn end_leftover_sessions(ctx: &Context) {
     for s in leftover {
         let code = EndCode::NodeRestarted.as_str();
         if let Err(e) = ctx.db.session_end(&s.id, now, code).await {
-            tracing::warn!(session = %s.id, "cannot end a session left open by a crash: {e}");
+            tracing::warn!(session = %s.id, node = %node, "cannot end a session left open by a crash: {e}");
             continue;
         }
+        tracing::info!(
+            session = %s.id,
+            node = %node,
+            reason = code,
+            "session ended: the gateway stopped without ending it (found at start)"
+        );
+        crate::metrics::session_ended(code);
         ctx.audit(
             &s.engineer,
             "session.end",

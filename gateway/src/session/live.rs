@@ -373,7 +373,7 @@ pub async fn open(
     // is these few database writes).
     let opening = ctx.opening.lock().await;
     if let Err(refusal) = within_session_cap(ctx, engineer, target, client_addr).await {
-        let _ = recorder.seal("refused: max_sessions_per_engineer").await;
+        recorder.discard().await;
         upstream.close().await;
         return Err(refusal);
     }
@@ -388,7 +388,7 @@ pub async fn open(
         .await
     {
         tracing::error!(session = %id, node = %ctx.config.node_name, "cannot audit the session start, refusing it: {e}");
-        let _ = recorder.seal("refused: audit log unavailable").await;
+        recorder.discard().await;
         upstream.close().await;
         return Err(db_unavailable());
     }

@@ -342,6 +342,19 @@ impl Recorder {
         self.finish(None, reason).await
     }
 
+    /// Seals and removes the recording of a session refused after its file was made (no
+    /// audit entry, no session row points to it): no file stands for a session that never
+    /// opened.
+    pub async fn discard(&self) {
+        let _ = self.seal("refused before it opened").await;
+        if let Err(e) = std::fs::remove_file(self.path.as_path()) {
+            tracing::warn!(
+                "cannot remove the recording {} of a refused session: {e}",
+                self.path.display()
+            );
+        }
+    }
+
     /// Writes the remaining events, then `marker` as the last event, seals the recording
     /// with `reason` and waits for it. Both go into the room held back for the end (cut
     /// to 1 KiB), so they are written even after the recording stopped taking events.
