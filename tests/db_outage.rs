@@ -182,6 +182,18 @@ fn database_outage_refuses_logins_in_seconds_and_lands_the_live_sessions_end_aft
         .filter(|e| e.path().extension().is_some_and(|x| x == "mwrec"))
         .collect();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
+    // serve's log holds a line for the refused login and for the session's end.
+    let log = o.gw.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("cannot check a login") && l.contains("alice")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("session ended") && l.contains(&id)),
+        "{log}"
+    );
 }
 
 #[test]

@@ -77,11 +77,18 @@ both_databases! {
             "{out}"
         );
 
+        // serve's log says so once, naming the failed check.
+        let log = w.gw.log();
+        let not_ready: Vec<&str> = log.lines().filter(|l| l.contains("not ready")).collect();
+        assert_eq!(not_ready.len(), 1, "{log}");
+        assert!(not_ready[0].contains("recordings") && not_ready[0].contains("FAILED"), "{log}");
+
         // Writable again: ready again.
         disk.remount("rw");
         wait_until("/readyz to turn ready again", SHORT, || {
             let (status, body) = probe(&w.gw, "/readyz");
             (status == 200 && body["ready"] == true).then_some(())
         });
+        assert!(w.gw.log().contains("ready again"), "{}", w.gw.log());
     }
 }

@@ -31,6 +31,16 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         Some((at, report)) if at.elapsed() < FRESH => report.clone(),
         _ => {
             let report = readiness(&state.ctx.config, Some(&state.ctx.db)).await;
+            // One log line when readiness changes, not one per probe.
+            let was_ready = last.as_ref().is_none_or(|(_, r)| r.ready);
+            if was_ready != report.ready {
+                let summary = report.to_string().replace('\n', "; ");
+                if report.ready {
+                    tracing::info!(node = %report.node, "ready again: {summary}");
+                } else {
+                    tracing::warn!(node = %report.node, "not ready: {summary}");
+                }
+            }
             *last = Some((Instant::now(), report.clone()));
             report
         }
