@@ -141,8 +141,8 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         }
         None => None,
     };
-    tracing::info!(node = %ctx.config.node_name, "listening on ssh://{listen}");
-    // A gateway that cannot audit serves nobody.
+    // A gateway that cannot audit serves nobody; it says it listens only once its start is
+    // in the audit log.
     if let Err(e) = ctx
         .audit_before(
             "menwei",
@@ -154,6 +154,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     {
         anyhow::bail!("cannot write the audit log, so the gateway does not start: {e}");
     }
+    tracing::info!(node = %ctx.config.node_name, "listening on ssh://{listen}");
 
     wait_for_stop(&ctx).await?;
     tracing::info!(

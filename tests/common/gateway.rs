@@ -257,9 +257,17 @@ impl Gateway {
             self.move_ports();
         };
         let port = self.port;
-        wait_until("the gateway's SSH port", SHORT, || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
+        let mut child = child;
+        let deadline = std::time::Instant::now() + SHORT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            // A gateway that said it listens and then stopped (or never answers) shows why.
+            assert!(
+                !child.exited() && std::time::Instant::now() < deadline,
+                "the gateway does not answer on its SSH port {port}; its stderr:\n{}",
+                String::from_utf8_lossy(&child.stderr_now())
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.serve = Some(child);
     }
 
