@@ -50,6 +50,9 @@ pub struct Gateway {
     pub node: String,
     /// The database (dropped after the gateway has stopped: field order matters).
     pub db: Database,
+    /// The web password [`Gateway::web_cookie`] last set for each user: set again only when
+    /// it changes (a change ends the user's other web logins).
+    web_passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
     dir: TempDir,
 }
 
@@ -114,6 +117,7 @@ impl Gateway {
             https_port,
             node,
             db,
+            web_passwords: Default::default(),
             dir,
         }
     }
@@ -164,6 +168,7 @@ impl Gateway {
             https_port,
             node: node.to_string(),
             db: self.db.shared(),
+            web_passwords: Default::default(),
             dir,
         }
     }
@@ -417,11 +422,16 @@ impl Gateway {
     /// Gives `user` the web password `password` and logs in over the API; the `Cookie`
     /// header value the page would then send.
     pub fn web_cookie(&self, user: &str, password: &str) -> String {
-        self.cli_with(
-            &["user", "passwd", user],
-            crate::Stdin::Bytes(format!("{password}\n").into_bytes()),
-        )
-        .ok();
+        let mut set = self.web_passwords.lock().unwrap();
+        if set.get(user).map(String::as_str) != Some(password) {
+            self.cli_with(
+                &["user", "passwd", user],
+                crate::Stdin::Bytes(format!("{password}\n").into_bytes()),
+            )
+            .ok();
+            set.insert(user.to_string(), password.to_string());
+        }
+        drop(set);
         let http = reqwest::blocking::Client::builder()
             .danger_accept_invalid_certs(true)
             .timeout(Duration::from_secs(30))

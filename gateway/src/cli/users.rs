@@ -1,4 +1,5 @@
-//! `menwei user add | key add | list`: accounts, their one role, and their SSH public keys.
+//! `menwei user add | key add | key list | key remove | passwd | list | disable | enable |
+//! logout`: accounts, their one role, their SSH public keys, and cutting one off.
 //! Not authentication (the SSH server does that with the keys stored here).
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,26 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Cut an account off: no login of any kind, its web logins, API tokens and live
+    /// sessions end (on every node, within a second), each saying why.
+    Disable {
+        /// Login name.
+        name: String,
+        /// Why, shown to the account's live sessions as they end and kept in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a disabled account log in again (its ended sessions stay ended).
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// End every web login and live session of an account now, on every node; it may log
+    /// in again.
+    Logout {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// `menwei user key …`.
@@ -56,6 +77,22 @@ pub enum KeyCommand {
         #[arg(value_name = "FILE.pub")]
         file: PathBuf,
     },
+    /// List an account's keys (fingerprints, when added).
+    List {
+        /// Login name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a key (a lost laptop's): it logs in no more, and the account's live sessions
+    /// and web logins end.
+    Remove {
+        /// Login name.
+        name: String,
+        /// The key's `SHA256:…` fingerprint (see `menwei user key list NAME`).
+        fingerprint: String,
+    },
 }
 
 pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode> {
@@ -64,7 +101,123 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Key(KeyCommand::Add { name, file }) => key_add(ctx, &name, &file).await,
         UserCommand::Passwd { name } => passwd(ctx, &name).await,
         UserCommand::List { json } => list(ctx, json).await,
+        UserCommand::Disable { name, reason } => disable(ctx, &name, &reason).await,
+        UserCommand::Enable { name } => enable(ctx, &name).await,
+        UserCommand::Logout { name } => logout(ctx, &name).await,
+        UserCommand::Key(KeyCommand::List { name, json }) => key_list(ctx, &name, json).await,
+        UserCommand::Key(KeyCommand::Remove { name, fingerprint }) => {
+            key_remove(ctx, &name, &fingerprint).await
+        }
     }
+}
+
+/// The account called `name`, or an error saying how to find one.
+async fn existing(ctx: &Ctx, name: &str) -> anyhow::Result<crate::db::User> {
+    ctx.db
+        .user(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {:?}; see: menwei user list", output::clean(name)))
+}
+
+async fn disable(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let user = existing(ctx, name).await?;
+    let reason = policy::visible_text(reason);
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        anyhow::bail!("--reason must say why, in at most 200 characters on one line");
+    }
+    let now = crate::time::now_ms();
+    ctx.db
+        .user_set_disabled(&user.name, Some(&reason), now)
+        .await?;
+    let web = ctx.db.web_sessions_revoke_user(&user.name, now).await?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.disable", user.name.clone())
+            .with_detail(json!({"reason": reason, "web_logins_ended": web})),
+    )
+    .await?;
+    println!(
+        "user {:?} disabled; its web logins, API tokens and live sessions end",
+        user.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn enable(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
+    let user = existing(ctx, name).await?;
+    ctx.db
+        .user_set_disabled(&user.name, None, crate::time::now_ms())
+        .await?;
+    ctx.audit(AuditEvent::new(
+        os_actor(),
+        "user.enable",
+        user.name.clone(),
+    ))
+    .await?;
+    println!("user {:?} enabled", user.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the account's web logins and, through the enforcers, its live sessions.
+async fn cut_off(ctx: &Ctx, name: &str, now: policy::Millis) -> anyhow::Result<u64> {
+    ctx.db.user_cut_off(name, now).await?;
+    Ok(ctx.db.web_sessions_revoke_user(name, now).await?)
+}
+
+async fn logout(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
+    let user = existing(ctx, name).await?;
+    let web = cut_off(ctx, &user.name, crate::time::now_ms()).await?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.logout", user.name.clone())
+            .with_detail(json!({"web_logins_ended": web})),
+    )
+    .await?;
+    println!(
+        "user {:?}: {web} web login(s) ended; live sessions end within a second",
+        user.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn key_list(ctx: &Ctx, name: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+    let user = existing(ctx, name).await?;
+    let keys = ctx.db.user_key_rows(&user.name).await?;
+    if as_json {
+        let items: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| json!({"fingerprint": k.fingerprint, "added_at": crate::time::rfc3339(k.added_at)}))
+            .collect();
+        output::json(&serde_json::Value::Array(items))?;
+    } else {
+        let rows: Vec<Vec<String>> = keys
+            .iter()
+            .map(|k| vec![k.fingerprint.clone(), crate::time::rfc3339(k.added_at)])
+            .collect();
+        output::table(&["FINGERPRINT", "ADDED"], &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn key_remove(ctx: &Ctx, name: &str, fingerprint: &str) -> anyhow::Result<ExitCode> {
+    let user = existing(ctx, name).await?;
+    if !ctx.db.user_key_remove(&user.name, fingerprint).await? {
+        anyhow::bail!(
+            "user {:?} has no key {:?}; see: menwei user key list {}",
+            user.name,
+            output::clean(fingerprint),
+            user.name
+        );
+    }
+    let web = cut_off(ctx, &user.name, crate::time::now_ms()).await?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.key.remove", user.name.clone())
+            .with_detail(json!({"fingerprint": fingerprint, "web_logins_ended": web})),
+    )
+    .await?;
+    println!(
+        "user {:?}: key {fingerprint} removed; its live sessions and web logins end",
+        user.name
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -117,11 +270,20 @@ async fn passwd(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot hash the password")?
         .map_err(|e| anyhow::anyhow!(e))?;
-    ctx.db
-        .password_set(name, &hash, crate::time::now_ms())
-        .await?;
-    ctx.audit(AuditEvent::new(os_actor(), "user.passwd", name))
-        .await?;
+    let now = crate::time::now_ms();
+    let had_password = ctx.db.password_hash(name).await?.is_some();
+    ctx.db.password_set(name, &hash, now).await?;
+    // A changed password ends the web logins the old one opened.
+    let ended = if had_password {
+        ctx.db.web_sessions_revoke_user(name, now).await?
+    } else {
+        0
+    };
+    ctx.audit(
+        AuditEvent::new(os_actor(), "user.passwd", name)
+            .with_detail(json!({"web_logins_ended": ended})),
+    )
+    .await?;
     println!("password of {name:?} set");
     Ok(ExitCode::SUCCESS)
 }

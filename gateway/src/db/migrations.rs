@@ -20,7 +20,13 @@ pub const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 )";
 
 /// All migrations, oldest first.
-pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+pub const MIGRATIONS: &[Migration] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 const MIGRATION_1: Migration = Migration {
     version: 1,
@@ -237,5 +243,17 @@ const MIGRATION_4: Migration = Migration {
         // The last 30-second step a code was accepted for: a code of that step or an older
         // one is refused, whichever node it is typed at (one conditional UPDATE decides).
         "ALTER TABLE users ADD COLUMN totp_last_step BIGINT",
+    ],
+};
+
+const MIGRATION_5: Migration = Migration {
+    version: 5,
+    name: "cutting an account off",
+    statements: &[
+        // Why an admin disabled the account, shown to its live sessions as they end.
+        "ALTER TABLE users ADD COLUMN disabled_reason TEXT",
+        // When the account was last cut off (disabled, a key removed, the password changed,
+        // logged out): web logins and sessions begun before it end, on every node.
+        "ALTER TABLE users ADD COLUMN cut_off_at BIGINT",
     ],
 };

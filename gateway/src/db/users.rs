@@ -11,6 +11,10 @@ pub struct User {
     pub role: Role,
     /// Disabled accounts cannot log in, grant or be granted.
     pub disabled: bool,
+    /// Why it was disabled, as the admin said.
+    pub disabled_reason: Option<String>,
+    /// When it was last cut off: web logins and live sessions begun before end.
+    pub cut_off_at: Option<Millis>,
     /// When it was created.
     pub created_at: Millis,
 }
@@ -31,7 +35,7 @@ pub struct UserKey {
 impl Db {
     /// The user called `name`.
     pub async fn user(&self, name: &str) -> Result<Option<User>, DbError> {
-        let row = sqlx::query("SELECT name, role, disabled, created_at FROM users WHERE name = $1")
+        let row = sqlx::query("SELECT name, role, disabled, disabled_reason, cut_off_at, created_at FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
@@ -41,7 +45,7 @@ impl Db {
 
     /// All users, by name.
     pub async fn users(&self) -> Result<Vec<User>, DbError> {
-        let rows = sqlx::query("SELECT name, role, disabled, created_at FROM users ORDER BY name")
+        let rows = sqlx::query("SELECT name, role, disabled, disabled_reason, cut_off_at, created_at FROM users ORDER BY name")
             .fetch_all(&self.pool)
             .await
             .map_err(DbError::query("listing users"))?;
@@ -118,6 +122,57 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Disables (with `reason`) or enables `name`; disabling also cuts the account off at
+    /// `now`. False when there is no such user.
+    pub async fn user_set_disabled(
+        &self,
+        name: &str,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> Result<bool, DbError> {
+        let done = match reason {
+            Some(reason) => sqlx::query(
+                "UPDATE users SET disabled = 1, disabled_reason = $1, cut_off_at = $2 WHERE name = $3",
+            )
+            .bind(reason)
+            .bind(now)
+            .bind(name),
+            None => sqlx::query(
+                "UPDATE users SET disabled = 0, disabled_reason = NULL WHERE name = $1",
+            )
+            .bind(name),
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!("disabling or enabling user {name:?}")))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Cuts `name` off at `now`: its web logins and live sessions begun before end on every
+    /// node. False when there is no such user.
+    pub async fn user_cut_off(&self, name: &str, now: Millis) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE users SET cut_off_at = $1 WHERE name = $2")
+            .bind(now)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::query(format!("cutting off user {name:?}")))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes one of `name`'s keys by fingerprint. False when it has no such key.
+    pub async fn user_key_remove(&self, name: &str, fingerprint: &str) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM user_keys WHERE user_name = $1 AND fingerprint = $2")
+            .bind(name)
+            .bind(fingerprint)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::query(format!("removing a key of user {name:?}")))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
 pub(super) fn user_from_row(r: &AnyRow) -> Result<User, DbError> {
     let role: String = get(r, "role")?;
     let disabled: i64 = get(r, "disabled")?;
@@ -127,6 +182,8 @@ pub(super) fn user_from_row(r: &AnyRow) -> Result<User, DbError> {
             .parse()
             .map_err(|_| DbError::Invalid(format!("unknown role {role:?}")))?,
         disabled: disabled != 0,
+        disabled_reason: get(r, "disabled_reason")?,
+        cut_off_at: get(r, "cut_off_at")?,
         created_at: get(r, "created_at")?,
     })
 }

@@ -80,6 +80,20 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Ends every live web login of `name` at `at` (logout everywhere, a password change);
+    /// how many were live.
+    pub async fn web_sessions_revoke_user(&self, name: &str, at: Millis) -> Result<u64, DbError> {
+        let done = sqlx::query(
+            "UPDATE web_sessions SET revoked_at = $1 WHERE user_name = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!("ending the web logins of {name:?}")))?;
+        Ok(done.rows_affected())
+    }
+
     /// `name`'s web password hash, if one is set.
     pub async fn password_hash(&self, name: &str) -> Result<Option<String>, DbError> {
         let row = sqlx::query(

@@ -64,6 +64,11 @@ pub enum EndCode {
     /// The node holding it stopped without ending it (killed, crashed), found when the
     /// node started again: `node_restarted`.
     NodeRestarted,
+    /// The engineer's account was disabled or removed: `account_disabled`.
+    AccountDisabled,
+    /// An admin cut the engineer's logins off (a key removed, logged out everywhere):
+    /// `account_cut_off`.
+    AccountCutOff,
     /// The connection to the target went away (closed, reset, disconnected) while the
     /// session's channels were still open: `target_closed`.
     TargetClosed,
@@ -87,6 +92,8 @@ impl EndCode {
             EndCode::RecordingsDiskFull => "recordings_disk_full",
             EndCode::AuditFailed => "audit_failed",
             EndCode::NodeRestarted => "node_restarted",
+            EndCode::AccountDisabled => "account_disabled",
+            EndCode::AccountCutOff => "account_cut_off",
             EndCode::TargetClosed => "target_closed",
             EndCode::TargetUnreachable => "target_unreachable",
         }
@@ -310,6 +317,24 @@ impl Registry {
         }
     }
 
+    /// Each live session's engineer and start: (session id, engineer, started at).
+    fn engineers(&self) -> Vec<(String, String, Millis)> {
+        self.sessions
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(id, e)| {
+                        (
+                            id.clone(),
+                            e.watch.grant.engineer.clone(),
+                            e.watch.started_at,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn snapshot(&self) -> Vec<(String, Grant)> {
         self.sessions
             .lock()
@@ -420,6 +445,9 @@ pub async fn run(
                 }
             }
         }
+        if answering && !registry.is_empty() {
+            answering = check_accounts(&registry, &db).await;
+        }
         let mut fresh: HashMap<String, Option<Grant>> = HashMap::new();
         for (session_id, known) in registry.snapshot() {
             let grant = match fresh.get(&known.id) {
@@ -475,6 +503,52 @@ pub async fn run(
             registry.update(&session_id, grant, check);
         }
     }
+}
+
+/// Ends the live sessions of accounts cut off since they began (disabled, a key removed,
+/// logged out everywhere, gone): an admin's decision on any node reaches every node within
+/// a tick. False when the database did not answer (the accounts are looked at next tick).
+async fn check_accounts(registry: &Registry, db: &Db) -> bool {
+    let mut accounts: HashMap<String, Option<crate::db::User>> = HashMap::new();
+    for (session_id, engineer, started_at) in registry.engineers() {
+        let user = match accounts.get(&engineer) {
+            Some(u) => u.clone(),
+            None => {
+                match db::within(db::ANSWER_WAIT, "reading an account", db.user(&engineer)).await {
+                    Ok(u) => {
+                        accounts.insert(engineer.clone(), u.clone());
+                        u
+                    }
+                    Err(e) => {
+                        tracing::warn!("enforcer cannot read account {engineer}: {e}");
+                        return false;
+                    }
+                }
+            }
+        };
+        let end = match user {
+            None => Some(End::new(
+                EndCode::AccountDisabled,
+                "your account was removed",
+            )),
+            Some(u) if u.disabled => Some(End::new(
+                EndCode::AccountDisabled,
+                match u.disabled_reason.as_deref() {
+                    Some(why) => format!("your account was disabled: {why}"),
+                    None => "your account was disabled".to_string(),
+                },
+            )),
+            Some(u) if u.cut_off_at.is_some_and(|at| at >= started_at) => Some(End::new(
+                EndCode::AccountCutOff,
+                "an administrator ended your logins (a key removed or logged out everywhere)",
+            )),
+            Some(_) => None,
+        };
+        if let Some(end) = end {
+            registry.end_session(&session_id, &end);
+        }
+    }
+    true
 }
 
 /// Another live grant for the same engineer and target (an approved extension), if any.
