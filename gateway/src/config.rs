@@ -594,13 +594,16 @@ struct RawKeys {
     recording_public_key: Option<Spanned<String>>,
 }
 
+/// `text` parsed as `/etc/menwei/menwei.toml`: what the configuration's unit tests (here and
+/// in each section's module) read.
+#[cfg(test)]
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
 
     #[test]
     fn template_parses_with_defaults_and_absolute_paths() {
@@ -785,10 +788,6 @@ mod tests {
 mod policy_tests {
     use super::*;
     use policy::{Level, Role};
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
 
     const DESIGN: &str = r#"node_name = "gw1"
 

@@ -211,11 +211,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::Config;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
+    use crate::config::parse;
 
     #[test]
     fn absent_table_turns_the_web_side_off_and_the_template_parses() {

@@ -91,14 +91,8 @@ format = "text"
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::Config;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
+    use crate::config::parse;
 
     #[test]
     fn absent_table_is_the_defaults_and_the_template_says_them() {

@@ -40,14 +40,8 @@ pub const TEMPLATE: &str = r#"[metrics]
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::Config;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
+    use crate::config::parse;
 
     #[test]
     fn off_by_default_and_in_the_template() {

@@ -173,11 +173,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::Config;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/menwei/menwei.toml"), text)
-    }
+    use crate::config::parse;
 
     #[test]
     fn webhooks_default_to_every_event_and_resolve_the_secret_path() {
