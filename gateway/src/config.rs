@@ -436,7 +436,7 @@ impl Config {
                 .mode(0o644)
                 .open(path)
                 .and_then(|mut f| {
-                    f.write_all(format!("{}\n", hex::encode(public.as_bytes())).as_bytes())?;
+                    f.write_all(recording_public_key_text(&public).as_bytes())?;
                     f.sync_all()
                 });
             return written.map_err(|e| ConfigError::Key {
@@ -465,6 +465,12 @@ impl Config {
         crate::vault::check_private(&self.keys.vault_key).map_err(error)?;
         crate::vault::Vault::load(&self.keys.vault_key).map_err(|e| error(e.to_string()))
     }
+}
+
+/// The text of a recording public key file: 64 hex digits and a newline, what
+/// [`read_recording_public_key`] reads back.
+pub fn recording_public_key_text(key: &ed25519_dalek::VerifyingKey) -> String {
+    format!("{}\n", hex::encode(key.as_bytes()))
 }
 
 /// An Ed25519 public key file: 64 hex digits (what `menwei init` writes) or 32 raw bytes.

@@ -156,7 +156,7 @@ pub async fn init(opts: InitOptions) -> anyhow::Result<InitReport> {
     let signing_public = ed25519_dalek::SigningKey::from_bytes(&signing_seed).verifying_key();
     write_new(
         &dir.join(format!("{SIGNING_KEY}.pub")),
-        format!("{}\n", hex::encode(signing_public.as_bytes())).as_bytes(),
+        config::recording_public_key_text(&signing_public).as_bytes(),
         0o644,
     )?;
     write_new(
