@@ -31,12 +31,8 @@ fn ended(s: &mut Spawned, since: Instant) -> (Duration, Out) {
 
 /// GET /api/v1/me with `cookie`: its HTTP status.
 fn me(gw: &Gateway, cookie: &str) -> u16 {
-    let http = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    http.get(format!("https://127.0.0.1:{}/api/v1/me", gw.https_port))
+    https_client(None)
+        .get(format!("https://127.0.0.1:{}/api/v1/me", gw.https_port))
         .header("Cookie", cookie)
         .send()
         .unwrap()

@@ -12,24 +12,12 @@
 )]
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use menwei_e2e::*;
 use serde_json::Value;
-
-/// An HTTPS client that accepts the gateway's self-signed certificate, connecting from
-/// `source` when given.
-fn https_client(source: Option<&str>) -> reqwest::blocking::Client {
-    let mut b = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(SHORT);
-    if let Some(ip) = source {
-        b = b.local_address(ip.parse::<IpAddr>().unwrap());
-    }
-    b.build().unwrap()
-}
 
 /// `limits.refused` audit entries for `limit`.
 fn summaries(gw: &Gateway, limit: &str) -> Vec<Value> {

@@ -52,17 +52,9 @@ fn listening_ports(pid: u32) -> BTreeSet<u16> {
     ports
 }
 
-fn https_client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(SHORT)
-        .build()
-        .unwrap()
-}
-
 /// `POST /api/v1/login` as `user` with `password`: the status.
 fn web_login(gw: &Gateway, user: &str, password: &str) -> u16 {
-    https_client()
+    https_client(None)
         .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
         .json(&serde_json::json!({"user": user, "password": password}))
         .send()
@@ -293,7 +285,7 @@ both_databases! {
         assert_eq!(sample(&after, "menwei_sessions_live", &[]), 0.0, "{after}");
 
         // Never on the HTTPS port.
-        let r = https_client()
+        let r = https_client(None)
             .get(format!("https://127.0.0.1:{}/metrics", w.gw.https_port))
             .send()
             .unwrap();

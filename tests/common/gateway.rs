@@ -37,6 +37,18 @@ pub fn menwei_bin() -> PathBuf {
     p
 }
 
+/// An HTTPS client that accepts a test gateway's self-signed certificate, with the usual
+/// [`SHORT`] timeout, connecting from `source` (an address on 127.0.0.0/8) when given.
+pub fn https_client(source: Option<&str>) -> reqwest::blocking::Client {
+    let mut b = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(SHORT);
+    if let Some(ip) = source {
+        b = b.local_address(ip.parse::<std::net::IpAddr>().unwrap());
+    }
+    b.build().unwrap()
+}
+
 /// A gateway with its own data dir, database and port.
 pub struct Gateway {
     serve: Option<Spawned>,
@@ -432,12 +444,7 @@ impl Gateway {
             set.insert(user.to_string(), password.to_string());
         }
         drop(set);
-        let http = reqwest::blocking::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let r = http
+        let r = https_client(None)
             .post(format!(
                 "https://127.0.0.1:{}/api/v1/login",
                 self.https_port

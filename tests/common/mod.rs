@@ -54,8 +54,8 @@ mod world;
 
 pub use database::{Database, Db};
 pub use engineer::Engineer;
-pub use gateway::menwei_bin;
 pub use gateway::Gateway;
+pub use gateway::{https_client, menwei_bin};
 pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use private_pg::PrivatePostgres;
