@@ -92,7 +92,7 @@ pub const MAX_TEXT: usize = 500;
 pub const MAX_INCIDENT: usize = 100;
 
 /// `Some(refusal)` if `text` is not 1..=max characters on one line.
-fn check_text(what: &str, text: &str, max: usize) -> Option<Refusal> {
+pub(crate) fn check_text(what: &str, text: &str, max: usize) -> Option<Refusal> {
     let t = text.trim();
     if t.is_empty() {
         return Some(Refusal::new(

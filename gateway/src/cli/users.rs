@@ -122,8 +122,8 @@ async fn existing(ctx: &Ctx, name: &str) -> anyhow::Result<crate::db::User> {
 async fn disable(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<ExitCode> {
     let user = existing(ctx, name).await?;
     let reason = policy::visible_text(reason);
-    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        anyhow::bail!("--reason must say why, in at most 200 characters on one line");
+    if let Some(refusal) = crate::approvals::check_text("--reason", &reason, 200) {
+        anyhow::bail!(refusal.message);
     }
     let now = crate::time::now_ms();
     ctx.db
