@@ -61,20 +61,7 @@ fn web_user(gw: &Gateway, name: &str, totp: bool) -> String {
     if !totp {
         return String::new();
     }
-    let out = gw.cli_ok(&["totp", "enroll", name]);
-    let uri = out
-        .lines()
-        .find(|l| l.starts_with("otpauth://"))
-        .unwrap_or_else(|| panic!("totp enroll {name} printed no otpauth:// line:\n{out}"));
-    let b32 = uri
-        .split("secret=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let secret = data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap();
-    hex::encode(secret)
+    hex::encode(gw.enroll_totp(name))
 }
 
 both_databases! {

@@ -55,7 +55,7 @@ both_databases! {
         t.expect("waiting for approval: 0 of 1", SHORT);
         assert_eq!(request_state(&w.gw, &id), "pending");
 
-        w.gw.cli(&["review", "approve", &id, "--by", "bob", "--comment", "go"]).ok();
+        w.gw.cli_as("bob", &["review", "approve", &id, "--by", "bob", "--comment", "go"]).ok();
         t.expect("Approved. Connecting to web01", Duration::from_secs(5));
         t.line("echo IN_$((3+4))");
         t.expect("IN_7", SHORT);
@@ -76,7 +76,7 @@ both_databases! {
         assert!(!out.success());
         assert_eq!(request_state(&w.gw, &id), "withdrawn");
         // A withdrawn request cannot be approved any more.
-        let late = w.gw.cli(&["review", "approve", &id, "--by", "bob"]);
+        let late = w.gw.cli_as("bob", &["review", "approve", &id, "--by", "bob"]);
         assert!(!late.success() && lines(&late.stderr_text()).len() == 1, "{late}");
         assert!(late.stderr_text().contains("withdrawn"), "{late}");
     }
@@ -93,7 +93,7 @@ both_databases! {
         let id = w.gw.cli_ok(&["request", "add", "--engineer", "alice", "--target", "web01",
             "--reason", "patching", "--incident", "INC-7", "--level", "B", "--for", "8s"]);
         let id = id.trim();
-        w.gw.cli(&["review", "approve", id, "--by", "bob"]).ok();
+        w.gw.cli_as("bob", &["review", "approve", id, "--by", "bob"]).ok();
         let mut s = w.alice.spawn_exec(&w.gw, "web01", "echo started; sleep 14; echo survived");
         s.wait_stdout("started", SHORT);
 
@@ -106,7 +106,7 @@ both_databases! {
         assert!(ext_id.starts_with("r-"), "{asked}");
         let shown = w.gw.cli_ok(&["request", "show", &ext_id, "--json"]);
         assert!(shown.contains("INC-7") && shown.contains("still patching"), "the extension lost its origin: {shown}");
-        w.gw.cli(&["review", "approve", &ext_id, "--by", "bob"]).ok();
+        w.gw.cli_as("bob", &["review", "approve", &ext_id, "--by", "bob"]).ok();
 
         let out = s.wait(Duration::from_secs(30));
         out.ok();
@@ -149,7 +149,7 @@ both_databases! {
         assert!(cast.contains("emergency (break-glass) session"), "no emergency marker: {cast}");
         let pending = w.gw.json(&["breakglass", "list"]);
         assert!(pending.iter().any(|r| r.to_string().contains(&id)), "not on the sign-off list: {pending:?}");
-        w.gw.cli(&["breakglass", "signoff", &id, "--by", "bob", "--comment", "checked the recording"]).ok();
+        w.gw.cli_as("bob", &["breakglass", "signoff", &id, "--by", "bob", "--comment", "checked the recording"]).ok();
         let pending = w.gw.json(&["breakglass", "list"]);
         assert!(!pending.iter().any(|r| r.to_string().contains(&id)), "still listed after sign-off: {pending:?}");
     }

@@ -64,7 +64,7 @@ fn show(gw: &Gateway, id: &str) -> Value {
 fn approve(gw: &Gateway, id: &str, by: &str, extra: &[&str]) -> Out {
     let mut args = vec!["review", "approve", id, "--by", by, "--comment", "ok"];
     args.extend_from_slice(extra);
-    gw.cli(&args)
+    gw.cli_as(by, &args)
 }
 
 /// The CLI refused in one line on stderr, and the audit log has `action` with `code`.
@@ -141,7 +141,10 @@ both_databases! {
         let line = refused(&w.gw, &approve(&w.gw, &id, "alice", &[]), "review.refused", "not_approver");
         assert!(line.contains("approver"), "{line}");
         refused(&w.gw, &approve(&w.gw, &id, "carol", &[]), "review.refused", "not_approver");
-        refused(&w.gw, &approve(&w.gw, &id, "nobody", &[]), "review.refused", "unknown_user");
+        // An unknown approver cannot even prove who they are.
+        let out = w.gw.cli(&["review", "approve", &id, "--by", "nobody"]);
+        assert!(!out.success() && lines(&out.stderr_text()).len() == 1, "{out}");
+        assert!(out.stderr_text().contains("no user \"nobody\""), "{out}");
         let line = refused(&w.gw, &approve(&w.gw, "r-00000000", "bob", &[]), "review.refused", "unknown_request");
         assert!(line.contains("r-00000000"), "{line}");
         assert_eq!(json_text(&show(&w.gw, &id), "state"), "pending");
@@ -156,9 +159,9 @@ both_databases! {
         let id = file(&w.gw, "A", "1h");
         approve(&w.gw, &id, "dave", &[]).ok();
         // A deny needs a comment.
-        let out = w.gw.cli(&["review", "deny", &id, "--by", "bob"]);
+        let out = w.gw.cli_as("bob", &["review", "deny", &id, "--by", "bob"]);
         assert!(!out.success(), "{out}");
-        w.gw.cli_ok(&["review", "deny", &id, "--by", "bob", "--comment", "not during the audit"]);
+        w.gw.cli_as_ok("bob", &["review", "deny", &id, "--by", "bob", "--comment", "not during the audit"]);
         let r = show(&w.gw, &id);
         assert_eq!(json_text(&r, "state"), "denied");
         assert!(r["grants"].as_array().unwrap().is_empty());
@@ -174,12 +177,12 @@ both_databases! {
     fn withdrawn_request_cannot_be_approved(db) {
         let w = world(db, WEB_GROUP);
         let id = file(&w.gw, "C", "2h");
-        refused(&w.gw, &w.gw.cli(&["request", "withdraw", &id, "--by", "bob"]), "request.refused", "not_yours");
-        w.gw.cli_ok(&["request", "withdraw", &id, "--by", "alice"]);
+        refused(&w.gw, &w.gw.cli_as("bob", &["request", "withdraw", &id, "--by", "bob"]), "request.refused", "not_yours");
+        w.gw.cli_as_ok("alice", &["request", "withdraw", &id, "--by", "alice"]);
         assert_eq!(json_text(&show(&w.gw, &id), "state"), "withdrawn");
         w.gw.wait_audit("request.withdraw", |e| json_text(e, "subject") == id);
         refused(&w.gw, &approve(&w.gw, &id, "bob", &[]), "review.refused", "not_pending");
-        refused(&w.gw, &w.gw.cli(&["request", "withdraw", &id, "--by", "alice"]), "request.refused", "not_pending");
+        refused(&w.gw, &w.gw.cli_as("alice", &["request", "withdraw", &id, "--by", "alice"]), "request.refused", "not_pending");
         let mine = w.gw.json(&["request", "list", "--engineer", "alice"]);
         assert_eq!(mine.len(), 1);
         assert_eq!(json_text(&mine[0], "state"), "withdrawn");
@@ -304,7 +307,7 @@ both_databases! {
         let r = show(&w.gw, &id);
         assert_eq!(json_text(&r, "reason"), "ok xnign tratser now", "{r}");
         assert_eq!(json_text(&r, "incident"), "INC-7", "{r}");
-        w.gw.cli_ok(&["review", "approve", &id, "--by", "dave", "--comment", "\u{200F}fine\u{200D}"]);
+        w.gw.cli_as_ok("dave", &["review", "approve", &id, "--by", "dave", "--comment", "\u{200F}fine\u{200D}"]);
         let reviewed = w.gw.wait_audit("review.approve", |e| json_text(e, "subject") == id);
         assert!(!reviewed.to_string().contains('\u{200F}') && !reviewed.to_string().contains("\\u200f"), "{reviewed}");
         let r = show(&w.gw, &id);

@@ -203,7 +203,7 @@ both_databases! {
         assert!(!stored.trim().is_empty(), "no secret stored");
         assert!(!stored.contains(&new_b32) && !stored.contains(&old_b32), "secret stored in clear: {stored}");
 
-        let enrolls: Vec<_> = w.gw.audit().into_iter().filter(|e| json_text(e, "action") == "totp.enroll").collect();
+        let enrolls: Vec<_> = w.gw.audit().into_iter().filter(|e| json_text(e, "action") == "totp.enroll" && json_text(e, "subject") == "alice").collect();
         assert_eq!(enrolls.len(), 2);
         assert_eq!(enrolls[0]["detail"]["replaced"], false);
         assert_eq!(enrolls[1]["detail"]["replaced"], true);

@@ -144,26 +144,12 @@ fn web_user(gw: &Gateway, name: &str) -> Option<Vec<u8>> {
     )
     .ok();
     let role_needs_totp = ["bob", "adam"].contains(&name);
-    role_needs_totp.then(|| {
-        let out = gw.cli_ok(&["totp", "enroll", name]);
-        let uri = out.lines().find(|l| l.starts_with("otpauth://")).unwrap();
-        let b32 = uri
-            .split("secret=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap();
-        data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap()
-    })
+    role_needs_totp.then(|| gw.enroll_totp(name))
 }
 
 fn logged_in(gw: &Gateway, name: &str, secret: &Option<Vec<u8>>) -> Api {
     let mut api = Api::new(gw);
-    while now_secs() % 30 > 25 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let code = secret.as_ref().map(|s| totp(s, now_secs()));
+    let code = secret.as_ref().map(|_| gw.totp_code(name));
     let r = api.login(name, code.as_deref());
     assert_eq!(
         r.status(),
@@ -273,12 +259,7 @@ fn desk(db: Db) -> Desk {
     let approver = seen_by_staff(logged_in(gw, "bob", &secrets[1]));
     let auditor = seen_by_staff(logged_in(gw, "audrey", &secrets[2]));
     let admin = seen_by_staff(logged_in(gw, "adam", &secrets[3]));
-    let out = gw.cli_ok(&["token", "add", "--user", "bob"]);
-    let secret = out
-        .lines()
-        .find(|l| l.starts_with("mwt_"))
-        .unwrap()
-        .to_string();
+    let secret = gw.token("bob");
     let mut token = seen_by_staff(Api::new(gw));
     token.bearer = Some(secret);
     let nobody = Api::new(gw);
@@ -703,18 +684,18 @@ both_databases! {
 
         // Tokens end: 30 days unless --ttl, never past max_token_ttl.
         w.gw.add_user("adam", "admin");
-        w.gw.cli_ok(&["token", "add", "--user", "adam"]);
+        w.gw.token("adam");
         let list = w.gw.json(&["token", "list"]);
         let ends = rfc3339_ms(&json_text(&list[0], "expires_at"));
         let in_30d = now_secs() as i64 * 1000 + 30 * 24 * 3600 * 1000;
         assert!((ends - in_30d).abs() < 120_000, "{list:?}");
-        let out = w.gw.cli(&["token", "add", "--user", "adam", "--ttl", "100d"]);
+        let out = w.gw.token_add("adam", &["--ttl", "100d"]);
         assert!(!out.success(), "{out}");
         assert_eq!(lines(&out.stderr_text()).len(), 1, "{out}");
         assert!(out.stderr_text().contains("max_token_ttl"), "{out}");
         // A token stored without an end (issued before they had to end) ends max_token_ttl
         // after it was issued.
-        let secret = w.gw.cli_ok(&["token", "add", "--user", "adam", "--ttl", "1h"]);
+        let secret = w.gw.token_add("adam", &["--ttl", "1h"]).stdout_text();
         let secret = secret.lines().find(|l| l.starts_with("mwt_")).unwrap().to_string();
         let mut api = Api::new(&w.gw);
         api.bearer = Some(secret);

@@ -221,6 +221,7 @@ pub fn next_steps(report: &InitReport) -> String {
          Next steps (or export MENWEI_CONFIG={c} and drop --config):\n\
          \x20 menwei --config {c} user add alice --role engineer --key ~/.ssh/id_ed25519.pub\n\
          \x20 menwei --config {c} user add olga --role approver\n\
+         \x20 menwei --config {c} totp enroll olga   # olga scans the QR code; approving asks for her code\n\
          \x20 menwei --config {c} target add web01 --address 192.0.2.10:22 --login ops --description \"web server\"\n\
          \x20 menwei --config {c} client-key      # put this line in the target's ~/.ssh/authorized_keys\n\
          \x20 menwei --config {c} target pin web01\n\

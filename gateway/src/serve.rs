@@ -287,7 +287,7 @@ async fn lapse_requests(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) 
             db: &ctx.db,
             policy: &policy,
             config: &ctx.config,
-            via: "gateway",
+            proof: &crate::approvals::Proof::plain("gateway"),
         };
         if let Err(e) = crate::approvals::lapse_due(&desk, crate::time::now_ms()).await {
             tracing::warn!("cannot lapse requests: {e}");

@@ -65,6 +65,8 @@ pub struct Gateway {
     /// The web password [`Gateway::web_cookie`] last set for each user: set again only when
     /// it changes (a change ends the user's other web logins).
     web_passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// TOTP secrets, used steps and API tokens of the accounts ([`crate::proofs`]).
+    pub(crate) proofs: std::sync::Mutex<crate::proofs::Proofs>,
     dir: TempDir,
 }
 
@@ -130,6 +132,7 @@ impl Gateway {
             node,
             db,
             web_passwords: Default::default(),
+            proofs: Default::default(),
             dir,
         }
     }
@@ -181,6 +184,7 @@ impl Gateway {
             node: node.to_string(),
             db: self.db.shared(),
             web_passwords: Default::default(),
+            proofs: std::sync::Mutex::new(self.proofs.lock().unwrap().clone()),
             dir,
         }
     }
@@ -523,23 +527,26 @@ impl Gateway {
         self.cli_ok(&["user", "add", name, "--role", role]);
     }
 
-    /// `menwei grant add` by `bob`; returns the grant id.
+    /// `menwei grant add` by `bob` (proved by his API token); returns the grant id.
     #[track_caller]
     pub fn grant(&self, engineer: &str, target: &str, duration: &str) -> String {
-        let out = self.cli_ok(&[
-            "grant",
-            "add",
-            "--engineer",
-            engineer,
-            "--target",
-            target,
-            "--for",
-            duration,
-            "--reason",
-            "e2e test",
-            "--by",
+        let out = self.cli_as_ok(
             "bob",
-        ]);
+            &[
+                "grant",
+                "add",
+                "--engineer",
+                engineer,
+                "--target",
+                target,
+                "--for",
+                duration,
+                "--reason",
+                "e2e test",
+                "--by",
+                "bob",
+            ],
+        );
         let l = crate::lines(&out);
         assert_eq!(
             l.len(),
@@ -549,9 +556,9 @@ impl Gateway {
         l[0].clone()
     }
 
-    /// `menwei grant revoke ID --by bob`.
+    /// `menwei grant revoke ID --by bob` (proved by his API token).
     pub fn revoke(&self, id: &str) {
-        self.cli_ok(&["grant", "revoke", id, "--by", "bob"]);
+        self.cli_as_ok("bob", &["grant", "revoke", id, "--by", "bob"]);
     }
 
     /// The recordings directory.

@@ -44,6 +44,7 @@ mod hostile_ssh;
 mod leaks;
 mod private_pg;
 mod process;
+mod proofs;
 mod pty;
 mod sshd;
 mod tmpfs;
@@ -63,6 +64,7 @@ pub use process::{
     closed_within, contains, free_port, kill_group, process_tree, rss_kib, run, signal, wait_until,
     Out, PeakRss, Spawned, Stdin,
 };
+pub use proofs::enrolled_secret;
 pub use pty::PtySession;
 pub use sshd::Sshd;
 pub use tmpfs::Tmpfs;

@@ -57,7 +57,6 @@ pub async fn break_glass(
             "filed_at": crate::time::rfc3339(before.filed_at),
             "ends_at": grants.first().map(|g| crate::time::rfc3339(g.ends_at)),
             "emergency": true,
-            "via": desk.via,
         })),
     )
     .await?;
@@ -135,7 +134,7 @@ pub async fn sign_off(
     }
     desk.audit(
         AuditEvent::new(user.name.clone(), "breakglass.signoff", req.id.clone()).with_detail(
-            json!({"engineer": req.engineer, "targets": req.targets, "comment": comment.trim(), "via": desk.via}),
+            json!({"engineer": req.engineer, "targets": req.targets, "comment": comment.trim()}),
         ),
     )
     .await?;

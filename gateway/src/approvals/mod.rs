@@ -49,8 +49,49 @@ pub struct Desk<'a> {
     pub policy: &'a Policy,
     /// The configuration: this node's name for audit entries, webhooks to notify.
     pub config: &'a Config,
-    /// How the action arrived, recorded in audit details: `cli:<os user>` or `ssh`.
-    pub via: &'a str,
+    /// How the actor proved who they are, stamped on every audit entry the desk writes.
+    pub proof: &'a Proof,
+}
+
+/// How the person behind an action proved who they are: recorded in its audit details as
+/// `via` (`web`, `api-token`, `ssh`, `cli+totp`, `cli+token`, or `cli` for a CLI action that
+/// names no account to prove), with the operating-system user of a CLI action (from the
+/// kernel, not `$USER`) and the id of an API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    /// How: `web`, `api-token`, `ssh`, `cli+totp`, `cli+token` or `cli`.
+    pub via: &'static str,
+    /// The operating-system user who ran the CLI.
+    pub os_user: Option<String>,
+    /// The API token used.
+    pub token: Option<String>,
+}
+
+impl Proof {
+    /// A proof with no details beyond `via` (e.g. `ssh`: key and, where required, TOTP).
+    pub fn plain(via: &'static str) -> Proof {
+        Proof {
+            via,
+            os_user: None,
+            token: None,
+        }
+    }
+
+    /// Adds `via`, `os_user` and `token` (where known) to an audit entry's detail object.
+    pub fn stamp(&self, detail: &mut Value) {
+        if detail.is_null() {
+            *detail = json!({});
+        }
+        if let Value::Object(m) = detail {
+            m.insert("via".into(), json!(self.via));
+            if let Some(u) = &self.os_user {
+                m.insert("os_user".into(), json!(u));
+            }
+            if let Some(t) = &self.token {
+                m.insert("token".into(), json!(t));
+            }
+        }
+    }
 }
 
 /// Why an action did not happen.
@@ -120,7 +161,8 @@ fn shown(s: &str) -> String {
 }
 
 impl Desk<'_> {
-    async fn audit(&self, ev: AuditEvent) -> Result<(), ApprovalError> {
+    async fn audit(&self, mut ev: AuditEvent) -> Result<(), ApprovalError> {
+        self.proof.stamp(&mut ev.detail);
         audit::append(self.db, &self.config.node_name, ev).await?;
         Ok(())
     }
@@ -162,7 +204,6 @@ impl Desk<'_> {
         if let Value::Object(m) = &mut detail {
             m.insert("code".into(), json!(refusal.code));
             m.insert("message".into(), json!(refusal.message));
-            m.insert("via".into(), json!(self.via));
         }
         let ev = AuditEvent::new(clean_actor(actor), action, subject).with_detail(detail);
         match self.audit(ev).await {
@@ -203,7 +244,6 @@ impl Desk<'_> {
                     "granted_by": g.granted_by,
                     "emergency": emergency,
                     "reason": g.reason,
-                    "via": self.via,
                 })),
             )
             .await?;

@@ -191,7 +191,6 @@ pub async fn file(
             "reason": row.reason,
             "incident": row.incident,
             "extends_grant": r.extends_grant,
-            "via": desk.via,
         })),
     )
     .await?;
@@ -238,7 +237,7 @@ pub async fn withdraw(
     }
     desk.audit(
         AuditEvent::new(req.engineer.clone(), "request.withdraw", req.id.clone())
-            .with_detail(json!({"targets": req.targets, "via": desk.via})),
+            .with_detail(json!({"targets": req.targets})),
     )
     .await?;
     Ok(req)
@@ -249,11 +248,8 @@ pub async fn withdraw(
 pub async fn lapse_due(desk: &Desk<'_>, now: Millis) -> Result<Vec<String>, ApprovalError> {
     let ids = desk.db.lapse_requests(now).await?;
     for id in &ids {
-        desk.audit(
-            AuditEvent::new("gateway", "request.lapse", id.clone())
-                .with_detail(json!({"via": desk.via})),
-        )
-        .await?;
+        desk.audit(AuditEvent::new("gateway", "request.lapse", id.clone()))
+            .await?;
     }
     Ok(ids)
 }

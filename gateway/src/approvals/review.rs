@@ -109,7 +109,6 @@ pub async fn review(
             "comment": comment,
             "duration_ms": shorten_ms,
             "outcome": result,
-            "via": desk.via,
         })),
     )
     .await?;

@@ -53,7 +53,6 @@ pub async fn revoke(
             "engineer": grant.engineer,
             "target": grant.target,
             "state_before": state_before,
-            "via": desk.via,
         })),
     )
     .await?;

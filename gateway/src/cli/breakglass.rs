@@ -9,7 +9,8 @@ use policy::format_duration;
 use serde_json::Value;
 
 use super::output;
-use super::requests::{desk, via};
+use super::proof::{prove, ProofArgs};
+use super::requests::desk;
 use super::Ctx;
 use crate::approvals;
 use crate::views::request_json;
@@ -27,9 +28,12 @@ pub enum BreakglassCommand {
     Signoff {
         /// Request id.
         id: String,
-        /// The approver.
+        /// The approver (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "APPROVER")]
         by: String,
+        /// How the approver proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
         /// What the review found.
         #[arg(long, value_name = "TEXT")]
         comment: String,
@@ -68,9 +72,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: BreakglassCommand) -> anyhow::Result<Exi
             }
             Ok(ExitCode::SUCCESS)
         }
-        BreakglassCommand::Signoff { id, by, comment } => {
-            let via = via();
-            let desk = desk(ctx, &via);
+        BreakglassCommand::Signoff {
+            id,
+            by,
+            proof,
+            comment,
+        } => {
+            let proof = prove(ctx, &by, &proof).await?;
+            let desk = desk(ctx, &proof);
             approvals::sign_off(&desk, &id, &by, &comment, crate::time::now_ms()).await?;
             println!("break-glass of request {} signed off", output::clean(&id));
             Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ use policy::{Actor, Grant};
 use serde_json::json;
 
 use super::output;
+use super::proof::{prove, ProofArgs};
 use super::Ctx;
 use crate::audit::AuditEvent;
 use crate::views::{grant_json, state_name};
@@ -31,17 +32,23 @@ pub enum GrantCommand {
         /// Why (incident reference, fault level).
         #[arg(long, value_name = "TEXT")]
         reason: String,
-        /// The approver granting it.
+        /// The approver granting it (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "APPROVER")]
         by: String,
+        /// How the approver proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
     },
     /// Revoke a grant; live sessions under it are disconnected.
     Revoke {
         /// Grant id.
         id: String,
-        /// The approver revoking it.
+        /// The approver revoking it (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "APPROVER")]
         by: String,
+        /// How the approver proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
     },
     /// List grants, newest first.
     List {
@@ -59,8 +66,9 @@ pub(super) async fn run(ctx: &Ctx, cmd: GrantCommand) -> anyhow::Result<ExitCode
             duration,
             reason,
             by,
-        } => add(ctx, &engineer, &target, &duration, &reason, &by).await,
-        GrantCommand::Revoke { id, by } => revoke(ctx, &id, &by).await,
+            proof,
+        } => add(ctx, &engineer, &target, &duration, &reason, &by, &proof).await,
+        GrantCommand::Revoke { id, by, proof } => revoke(ctx, &id, &by, &proof).await,
         GrantCommand::List { json } => list(ctx, json).await,
     }
 }
@@ -90,6 +98,7 @@ async fn add(
     duration: &str,
     reason: &str,
     by: &str,
+    proof: &ProofArgs,
 ) -> anyhow::Result<ExitCode> {
     let duration =
         crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
@@ -108,6 +117,7 @@ async fn add(
     if ctx.db.target(target).await?.is_none() {
         anyhow::bail!("--target: no target {target:?}; see: menwei target list");
     }
+    let proof = prove(ctx, &approver.name, proof).await?;
     let max_ms = ctx.config.policy.max_grant_ms;
     let decision = policy::create_grant(
         &Actor {
@@ -122,15 +132,16 @@ async fn add(
         max_ms,
     );
     if let Err(refusal) = decision.into_result() {
+        let mut detail = json!({
+            "engineer": eng.name,
+            "duration_ms": duration_ms,
+            "code": refusal.code,
+            "reason": reason,
+        });
+        proof.stamp(&mut detail);
         ctx.audit(
-            AuditEvent::new(approver.name.clone(), "grant.create.refused", target).with_detail(
-                json!({
-                    "engineer": eng.name,
-                    "duration_ms": duration_ms,
-                    "code": refusal.code,
-                    "reason": reason,
-                }),
-            ),
+            AuditEvent::new(approver.name.clone(), "grant.create.refused", target)
+                .with_detail(detail),
         )
         .await?;
         anyhow::bail!("{}", refusal.message);
@@ -147,25 +158,26 @@ async fn add(
         granted_by: approver.name.clone(),
     };
     ctx.db.grant_add(&grant, now).await?;
+    let mut detail = json!({
+        "engineer": grant.engineer,
+        "target": grant.target,
+        "starts_at": crate::time::rfc3339(grant.starts_at),
+        "ends_at": crate::time::rfc3339(grant.ends_at),
+        "reason": grant.reason,
+    });
+    proof.stamp(&mut detail);
     ctx.audit(
-        AuditEvent::new(approver.name.clone(), "grant.create", grant.id.clone()).with_detail(
-            json!({
-                "engineer": grant.engineer,
-                "target": grant.target,
-                "starts_at": crate::time::rfc3339(grant.starts_at),
-                "ends_at": crate::time::rfc3339(grant.ends_at),
-                "reason": grant.reason,
-            }),
-        ),
+        AuditEvent::new(approver.name.clone(), "grant.create", grant.id.clone())
+            .with_detail(detail),
     )
     .await?;
     println!("{}", grant.id);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn revoke(ctx: &Ctx, id: &str, by: &str) -> anyhow::Result<ExitCode> {
-    let via = super::requests::via();
-    let desk = super::requests::desk(ctx, &via);
+async fn revoke(ctx: &Ctx, id: &str, by: &str, proof: &ProofArgs) -> anyhow::Result<ExitCode> {
+    let proof = prove(ctx, by, proof).await?;
+    let desk = super::requests::desk(ctx, &proof);
     let grant = crate::approvals::revoke(&desk, id, by, crate::time::now_ms()).await?;
     println!("grant {} revoked", grant.id);
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ pub(crate) mod grants;
 mod notify;
 mod output;
 mod policy;
+pub(crate) mod proof;
 mod recordings;
 pub(crate) mod requests;
 mod reviews;

@@ -11,8 +11,9 @@ use policy::{format_duration, Millis, RequestState};
 use serde_json::{json, Value};
 
 use super::output;
+use super::proof::ProofArgs;
 use super::Ctx;
-use crate::approvals::{self, Desk, RequestInput};
+use crate::approvals::{self, Desk, Proof, RequestInput};
 use crate::db::{RequestFilter, RequestRow};
 use crate::views::{approvals as approved_by, request_json};
 
@@ -75,15 +76,18 @@ pub enum RequestCommand {
     Withdraw {
         /// Request id.
         id: String,
-        /// The engineer who filed it.
+        /// The engineer who filed it (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "ENGINEER")]
         by: String,
+        /// How the engineer proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
     },
 }
 
 pub(super) async fn run(ctx: &Ctx, cmd: RequestCommand) -> anyhow::Result<ExitCode> {
-    let via = via();
-    let desk = desk(ctx, &via);
+    let unproven = super::proof::unproven();
+    let desk = desk(ctx, &unproven);
     let now = crate::time::now_ms();
     approvals::lapse_due(&desk, now).await?;
     match cmd {
@@ -126,26 +130,22 @@ pub(super) async fn run(ctx: &Ctx, cmd: RequestCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         RequestCommand::Show { id, json } => show(ctx, &id, json).await,
-        RequestCommand::Withdraw { id, by } => {
-            let req = approvals::withdraw(&desk, &id, &by, now).await?;
+        RequestCommand::Withdraw { id, by, proof } => {
+            let proof = super::proof::prove(ctx, &by, &proof).await?;
+            let req = approvals::withdraw(&self::desk(ctx, &proof), &id, &by, now).await?;
             println!("request {} withdrawn", req.id);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// `cli:<os user>`: how a CLI action is marked in audit details.
-pub(super) fn via() -> String {
-    format!("cli:{}", super::os_actor())
-}
-
-/// The approvals desk of this CLI invocation.
-pub(super) fn desk<'a>(ctx: &'a Ctx, via: &'a str) -> Desk<'a> {
+/// The approvals desk of this CLI invocation, its actions proved by `proof`.
+pub(super) fn desk<'a>(ctx: &'a Ctx, proof: &'a Proof) -> Desk<'a> {
     Desk {
         db: &ctx.db,
         policy: &ctx.config.policy,
         config: &ctx.config,
-        via,
+        proof,
     }
 }
 

@@ -10,7 +10,8 @@ use policy::{format_duration, ReviewOutcome, Verdict};
 use serde_json::Value;
 
 use super::output;
-use super::requests::{desk, via};
+use super::proof::{prove, ProofArgs};
+use super::requests::desk;
 use super::Ctx;
 use crate::approvals;
 use crate::views::{approvals, request_json};
@@ -28,9 +29,12 @@ pub enum ReviewCommand {
     Approve {
         /// Request id.
         id: String,
-        /// The approver.
+        /// The approver (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "APPROVER")]
         by: String,
+        /// How the approver proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
         /// A comment for the record.
         #[arg(long, value_name = "TEXT", default_value = "")]
         comment: String,
@@ -42,9 +46,12 @@ pub enum ReviewCommand {
     Deny {
         /// Request id.
         id: String,
-        /// The approver.
+        /// The approver (proved by their TOTP code or MENWEI_TOKEN).
         #[arg(long = "by", value_name = "APPROVER")]
         by: String,
+        /// How the approver proves it is them.
+        #[command(flatten)]
+        proof: ProofArgs,
         /// Why.
         #[arg(long, value_name = "TEXT")]
         comment: String,
@@ -52,20 +59,21 @@ pub enum ReviewCommand {
 }
 
 pub(super) async fn run(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<ExitCode> {
-    let via = via();
-    let desk = desk(ctx, &via);
+    let unproven = super::proof::unproven();
     let now = crate::time::now_ms();
-    approvals::lapse_due(&desk, now).await?;
+    approvals::lapse_due(&desk(ctx, &unproven), now).await?;
     match cmd {
         ReviewCommand::List { json } => list(ctx, now, json).await,
         ReviewCommand::Approve {
             id,
             by,
+            proof,
             comment,
             duration,
         } => {
+            let proof = prove(ctx, &by, &proof).await?;
             let done = approvals::review(
-                &desk,
+                &desk(ctx, &proof),
                 &id,
                 &by,
                 Verdict::Approve,
@@ -98,7 +106,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: ReviewCommand) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        ReviewCommand::Deny { id, by, comment } => {
+        ReviewCommand::Deny {
+            id,
+            by,
+            proof,
+            comment,
+        } => {
+            let proof = prove(ctx, &by, &proof).await?;
+            let desk = desk(ctx, &proof);
             let done =
                 approvals::review(&desk, &id, &by, Verdict::Deny, &comment, None, now).await?;
             println!("request {} denied", done.before.id);

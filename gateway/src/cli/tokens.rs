@@ -9,6 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::output;
+use super::proof::{prove_totp, ProofArgs};
 use super::{os_actor, Ctx};
 use crate::audit::AuditEvent;
 use crate::db::ApiToken;
@@ -16,7 +17,7 @@ use crate::db::ApiToken;
 /// `menwei token …`.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Issue a token acting as USER; prints the secret once.
+    /// Issue a token acting as USER (needs USER's TOTP code); prints the secret once.
     Add {
         /// The account the token acts as.
         #[arg(long, value_name = "NAME")]
@@ -24,6 +25,9 @@ pub enum TokenCommand {
         /// How long it works, e.g. 7d; at most `[https] max_token_ttl` (90d unless set).
         #[arg(long, value_name = "DURATION", default_value = crate::config::DEFAULT_TOKEN_TTL)]
         ttl: String,
+        /// How the account proves it is them: its TOTP code (a token cannot make another).
+        #[command(flatten)]
+        proof: ProofArgs,
     },
     /// List tokens (never their secrets).
     List {
@@ -41,7 +45,7 @@ pub enum TokenCommand {
 pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     match cmd {
-        TokenCommand::Add { user, ttl } => {
+        TokenCommand::Add { user, ttl, proof } => {
             let ttl =
                 crate::time::parse_duration(&ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
             let max = ctx
@@ -63,6 +67,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode
             if u.disabled {
                 anyhow::bail!("user {:?} is disabled", u.name);
             }
+            let proof = prove_totp(ctx, &u.name, &proof).await?;
             let (secret, hash) = crate::credentials::new_token();
             let token = ApiToken {
                 id: format!("t-{}", hex::encode(rand::random::<[u8; 4]>())),
@@ -75,12 +80,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<ExitCode
                 last_used_at: None,
             };
             ctx.db.token_add(&token).await?;
+            let mut detail = json!({
+                "user": u.name,
+                "role": u.role.as_str(),
+                "expires_at": token.expires_at.map(crate::time::rfc3339),
+            });
+            proof.stamp(&mut detail);
             ctx.audit(
-                AuditEvent::new(os_actor(), "token.add", token.id.clone()).with_detail(json!({
-                    "user": u.name,
-                    "role": u.role.as_str(),
-                    "expires_at": token.expires_at.map(crate::time::rfc3339),
-                })),
+                AuditEvent::new(os_actor(), "token.add", token.id.clone()).with_detail(detail),
             )
             .await?;
             eprintln!(

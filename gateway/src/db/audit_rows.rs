@@ -109,6 +109,26 @@ impl Db {
         .map_err(DbError::query("reading the audit log"))?;
         rows.iter().map(audit_from_row).collect()
     }
+
+    /// How many `action` entries about `subject` were appended at or after `since` (unix
+    /// ms): e.g. refused CLI proofs of one account, to limit guessing.
+    pub async fn audit_count_since(
+        &self,
+        action: &str,
+        subject: &str,
+        since: i64,
+    ) -> Result<i64, DbError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = $1 AND subject = $2 AND at >= $3",
+        )
+        .bind(action)
+        .bind(subject)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::query(format!("counting {action} entries")))?;
+        get(&row, "n")
+    }
 }
 
 pub(crate) const AUDIT_SELECT: &str =

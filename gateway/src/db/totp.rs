@@ -7,24 +7,26 @@ use policy::Millis;
 use super::{get, Db, DbError};
 
 impl Db {
-    /// Stores `sealed` as `name`'s TOTP secret, replacing any earlier one. False when there
-    /// is no such user.
+    /// Stores `sealed` as `name`'s TOTP secret, replacing any earlier one, and forgets the
+    /// last step used (it counted the old secret's codes). False when there is no such user.
     pub async fn totp_enroll(
         &self,
         name: &str,
         sealed: &str,
         now: Millis,
     ) -> Result<bool, DbError> {
-        let done =
-            sqlx::query("UPDATE users SET totp_secret = $1, totp_enrolled_at = $2 WHERE name = $3")
-                .bind(sealed)
-                .bind(now)
-                .bind(name)
-                .execute(&self.pool)
-                .await
-                .map_err(DbError::query(format!(
-                    "storing the TOTP secret of user {name:?}"
-                )))?;
+        let done = sqlx::query(
+            "UPDATE users SET totp_secret = $1, totp_enrolled_at = $2, totp_last_step = NULL \
+             WHERE name = $3",
+        )
+        .bind(sealed)
+        .bind(now)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "storing the TOTP secret of user {name:?}"
+        )))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -147,7 +147,7 @@ async fn extend(conn: &ConnState, target: &str, duration: &str, reason: &str) ->
         db: &conn.ctx.db,
         policy: &policy,
         config: &conn.ctx.config,
-        via: "ssh",
+        proof: &crate::approvals::Proof::plain("ssh"),
     };
     let input = RequestInput {
         engineer: conn.engineer.clone(),

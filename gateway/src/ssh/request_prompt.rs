@@ -55,7 +55,7 @@ pub async fn offer(
         db: &conn.ctx.db,
         policy: &policy,
         config: &conn.ctx.config,
-        via: "ssh",
+        proof: &crate::approvals::Proof::plain("ssh"),
     };
     let filed = match approvals::file(&desk, &input, now_ms()).await {
         Ok(filed) => filed,
@@ -172,7 +172,7 @@ async fn wait(conn: &Arc<ConnState>, term: &mut Terminal<'_>, target: &str, id: 
             db: &conn.ctx.db,
             policy: &policy,
             config: &conn.ctx.config,
-            via: "ssh",
+            proof: &crate::approvals::Proof::plain("ssh"),
         };
         let row = match conn.ctx.db.request_row(id).await {
             Ok(Some(row)) => row,

@@ -34,9 +34,9 @@ pub async fn signoff(
     Body(b): Body<SignOff>,
 ) -> ApiResult<Json<Value>> {
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
+    let proof = caller.proof();
     approvals::sign_off(
-        &desk(&state, &policy, &via),
+        &desk(&state, &policy, &proof),
         &id,
         &caller.name,
         &b.comment,

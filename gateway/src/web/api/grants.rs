@@ -54,8 +54,8 @@ pub async fn revoke(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
-    let desk = super::desk(&state, &policy, &via);
+    let proof = caller.proof();
+    let desk = super::desk(&state, &policy, &proof);
     let grant = crate::approvals::revoke(&desk, &id, &caller.name, crate::time::now_ms()).await?;
     state.ctx.sessions.end_grant(
         &grant.id,

@@ -17,15 +17,15 @@ use policy::Policy;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::approvals::Desk;
+use crate::approvals::{Desk, Proof};
 
 /// The approvals desk for one API call.
-pub(crate) fn desk<'a>(state: &'a AppState, policy: &'a Policy, via: &'a str) -> Desk<'a> {
+pub(crate) fn desk<'a>(state: &'a AppState, policy: &'a Policy, proof: &'a Proof) -> Desk<'a> {
     Desk {
         db: &state.ctx.db,
         policy,
         config: &state.ctx.config,
-        via,
+        proof,
     }
 }
 

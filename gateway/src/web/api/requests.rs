@@ -46,8 +46,8 @@ pub async fn list(
     };
     let now = crate::time::now_ms();
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
-    approvals::lapse_due(&desk(&state, &policy, &via), now).await?;
+    let proof = caller.proof();
+    approvals::lapse_due(&desk(&state, &policy, &proof), now).await?;
     let rows = state
         .ctx
         .db
@@ -101,7 +101,7 @@ pub async fn file(
         return Err(ApiError::bad_input("give targets or a group, not both"));
     }
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
+    let proof = caller.proof();
     let input = RequestInput {
         engineer: caller.name.clone(),
         targets: b.targets,
@@ -113,8 +113,12 @@ pub async fn file(
         start: b.start,
         extends_grant: None,
     };
-    let filed =
-        approvals::file(&desk(&state, &policy, &via), &input, crate::time::now_ms()).await?;
+    let filed = approvals::file(
+        &desk(&state, &policy, &proof),
+        &input,
+        crate::time::now_ms(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(request_json(&filed.row))))
 }
 
@@ -152,9 +156,9 @@ pub async fn withdraw(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
+    let proof = caller.proof();
     let req = approvals::withdraw(
-        &desk(&state, &policy, &via),
+        &desk(&state, &policy, &proof),
         &id,
         &caller.name,
         crate::time::now_ms(),
@@ -217,9 +221,9 @@ async fn review(
     shorten: Option<&str>,
 ) -> ApiResult<Json<Value>> {
     let policy = state.ctx.policy.current();
-    let via = caller.via_text();
+    let proof = caller.proof();
     let done = approvals::review(
-        &desk(state, &policy, &via),
+        &desk(state, &policy, &proof),
         id,
         &caller.name,
         verdict,

@@ -43,11 +43,21 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// How actions of this caller are marked in audit details (`via`).
+    /// How actions of this caller are marked in audit details (`via`): `web` or `api-token`.
     pub fn via_text(&self) -> String {
+        self.proof().via.to_string()
+    }
+
+    /// How this caller proved who they are, for audit entries: `web` (password and, where
+    /// required, TOTP) or `api-token` with the token's id.
+    pub fn proof(&self) -> crate::approvals::Proof {
         match &self.via {
-            Via::Cookie { .. } => "web".to_string(),
-            Via::Token(id) => format!("api:{id}"),
+            Via::Cookie { .. } => crate::approvals::Proof::plain("web"),
+            Via::Token(id) => crate::approvals::Proof {
+                via: "api-token",
+                os_user: None,
+                token: Some(id.clone()),
+            },
         }
     }
 }
