@@ -51,16 +51,14 @@ fn dist() -> PathBuf {
     dist.canonicalize().unwrap()
 }
 
-/// Sets `name`'s web password; enrolls TOTP when `totp` and returns the secret as hex.
-fn web_user(gw: &Gateway, name: &str, totp: bool) -> String {
+/// Sets `name`'s web password, enrolls TOTP (every role's web login asks for a code) and
+/// returns the secret as hex.
+fn web_user(gw: &Gateway, name: &str) -> String {
     gw.cli_with(
         &["user", "passwd", name],
         Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
     )
     .ok();
-    if !totp {
-        return String::new();
-    }
     hex::encode(gw.enroll_totp(name))
 }
 
@@ -79,9 +77,9 @@ both_databases! {
         );
         let gw = &w.gw;
         gw.add_user("audrey", "auditor");
-        web_user(gw, "alice", false);
-        let bob_totp = web_user(gw, "bob", true);
-        web_user(gw, "audrey", false);
+        let alice_totp = web_user(gw, "alice");
+        let bob_totp = web_user(gw, "bob");
+        let audrey_totp = web_user(gw, "audrey");
 
         let shots = repo().join("tests/test-artifacts/browser").join(label);
         let _ = std::fs::remove_dir_all(&shots);
@@ -94,7 +92,9 @@ both_databases! {
             .env("MENWEI_PASSWORD", WEB_PASSWORD)
             .env("MENWEI_ENGINEER", "alice")
             .env("MENWEI_APPROVER", "bob")
+            .env("MENWEI_ENGINEER_TOTP_HEX", &alice_totp)
             .env("MENWEI_APPROVER_TOTP_HEX", &bob_totp)
+            .env("MENWEI_AUDITOR_TOTP_HEX", &audrey_totp)
             .env("MENWEI_AUDITOR", "audrey")
             .env("MENWEI_TARGET", "web01")
             .env("MENWEI_SHOTS", &shots)

@@ -258,6 +258,43 @@ both_databases! {
         assert_eq!(totp_failures(&w.gw, "code already used"), 1);
         assert_eq!(totp_failures(&w.gw, "wrong code"), 0);
     }
+
+    fn every_roles_web_login_asks_for_a_code_by_default(db) {
+        let mut w = World::new(db);
+        w.gw.add_user("audrey", "auditor");
+        let login = |gw: &Gateway, user: &str, code: Option<&str>| -> u16 {
+            https_client(None)
+                .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
+                .json(&serde_json::json!({"user": user, "password": WEB_PASSWORD, "totp": code}))
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        for user in ["audrey", "alice"] {
+            w.gw.cli_with(&["user", "passwd", user], Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes())).ok();
+            // The password alone, not enrolled: refused, and audited as such.
+            assert_eq!(login(&w.gw, user, None), 401, "{user} logged in with a password alone");
+            w.gw.wait_audit("login.totp.failure", |e| {
+                json_text(e, "actor") == user && e["detail"]["reason"] == "not enrolled"
+            });
+            w.gw.enroll_totp(user);
+            assert_eq!(login(&w.gw, user, None), 401, "{user} enrolled, no code");
+            assert_eq!(login(&w.gw, user, Some(&w.gw.totp_code(user))), 200, "{user} with a code");
+        }
+        // An operator may drop the code for some roles; approvers and admins keep it.
+        w.gw.stop(SHORT);
+        w.gw.replace_config_line(
+            r#"totp_roles = ["engineer", "approver", "auditor", "admin"]"#,
+            r#"totp_roles = ["engineer"]"#,
+        );
+        w.gw.serve();
+        assert_eq!(login(&w.gw, "audrey", None), 200, "auditor left out of [https] totp_roles");
+        assert_eq!(login(&w.gw, "alice", None), 401, "engineer still listed");
+        w.gw.cli_with(&["user", "passwd", "bob"], Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes())).ok();
+        assert_eq!(login(&w.gw, "bob", None), 401, "an approver always gives a code");
+        assert_eq!(login(&w.gw, "bob", Some(&w.gw.totp_code("bob"))), 200);
+    }
 }
 
 /// Two nodes share one PostgreSQL database: a code used at one is refused at the other.

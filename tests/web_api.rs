@@ -143,8 +143,8 @@ fn web_user(gw: &Gateway, name: &str) -> Option<Vec<u8>> {
         Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
     )
     .ok();
-    let role_needs_totp = ["bob", "adam"].contains(&name);
-    role_needs_totp.then(|| gw.enroll_totp(name))
+    // Every role's web login asks for a code by default.
+    Some(gw.enroll_totp(name))
 }
 
 fn logged_in(gw: &Gateway, name: &str, secret: &Option<Vec<u8>>) -> Api {
@@ -475,7 +475,8 @@ both_databases! {
         // host or path (a sibling subdomain, a plain-HTTP page) can set or shadow them.
         let fresh = Api::new(&d.w.gw);
         let login = fresh.http.post(format!("{}/api/v1/login", fresh.base))
-            .json(&json!({"user": "alice", "password": WEB_PASSWORD})).send().unwrap();
+            .json(&json!({"user": "alice", "password": WEB_PASSWORD, "totp": d.w.gw.totp_code("alice")}))
+            .send().unwrap();
         assert_eq!(login.status(), 200);
         let set: Vec<String> = login.headers().get_all("set-cookie").iter()
             .map(|v| v.to_str().unwrap().to_string()).collect();
@@ -629,10 +630,10 @@ both_databases! {
         // The throttle is per user and address: it locks out neither alice on another
         // address nor another user on this one.
         let mut elsewhere = Api::from_address(&w.gw, "127.0.0.7");
-        assert_eq!(elsewhere.login("alice", None).status(), 200, "alice is locked out from every address");
+        assert_eq!(elsewhere.login("alice", Some(&w.gw.totp_code("alice"))).status(), 200, "alice is locked out from every address");
         w.gw.add_user("erin", "engineer");
         web_user(&w.gw, "erin");
-        assert_eq!(api.login("erin", None).status(), 200, "another user is locked out from alice's attacker's address");
+        assert_eq!(api.login("erin", Some(&w.gw.totp_code("erin"))).status(), 200, "another user is locked out from alice's attacker's address");
     }
 
     fn an_approval_through_the_api_opens_ssh(db) {
@@ -671,8 +672,8 @@ both_databases! {
         w.gw.replace_config_line("max_login = \"12h\"", "max_login = \"4s\"");
         w.gw.serve();
         // A web login used all the time still ends max_login after the password was given.
-        web_user(&w.gw, "alice");
-        let alice = logged_in(&w.gw, "alice", &None);
+        let secret = web_user(&w.gw, "alice");
+        let alice = logged_in(&w.gw, "alice", &secret);
         let started = std::time::Instant::now();
         while started.elapsed() < Duration::from_secs(3) {
             assert_eq!(alice.call(Method::GET, "/me", None).status(), 200);

@@ -22,7 +22,8 @@
 // against the targets' addresses and ports.
 //
 // Environment: MENWEI_URL (https://127.0.0.1:PORT), MENWEI_PASSWORD, MENWEI_ENGINEER,
-// MENWEI_APPROVER, MENWEI_APPROVER_TOTP_HEX, MENWEI_AUDITOR, MENWEI_AUDITOR_TOTP_HEX
+// MENWEI_ENGINEER_TOTP_HEX, MENWEI_APPROVER, MENWEI_APPROVER_TOTP_HEX, MENWEI_AUDITOR,
+// MENWEI_AUDITOR_TOTP_HEX
 // (optional), MENWEI_TARGET, MENWEI_SHOTS, MENWEI_SEEN; CHROMIUM (default /usr/bin/chromium); DEBUG=1
 // echoes the pages' console.
 
@@ -225,7 +226,7 @@ try {
     await eng.goto(`${base}/`);
     await eng.waitForSelector('#login form');
     await snap(eng, 'login');
-    await logIn(eng, engineer);
+    await logIn(eng, engineer, process.env.MENWEI_ENGINEER_TOTP_HEX);
     await eng.waitForSelector('#eng-request form');
     await eng.fill('#eng-request input[name=targets]', target);
     await eng.fill('#eng-request input[name=reason]', 'browser e2e: disk almost full');

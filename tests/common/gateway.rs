@@ -435,8 +435,9 @@ impl Gateway {
         })
     }
 
-    /// Gives `user` the web password `password` and logs in over the API; the `Cookie`
-    /// header value the page would then send.
+    /// Gives `user` the web password `password` and logs in over the API with a fresh TOTP
+    /// code (every role's web login asks for one by default; the account is enrolled first
+    /// if the harness holds no secret); the `Cookie` header value the page would then send.
     pub fn web_cookie(&self, user: &str, password: &str) -> String {
         let mut set = self.web_passwords.lock().unwrap();
         if set.get(user).map(String::as_str) != Some(password) {
@@ -448,12 +449,13 @@ impl Gateway {
             set.insert(user.to_string(), password.to_string());
         }
         drop(set);
+        let code = self.totp_code(user);
         let r = https_client(None)
             .post(format!(
                 "https://127.0.0.1:{}/api/v1/login",
                 self.https_port
             ))
-            .json(&serde_json::json!({"user": user, "password": password}))
+            .json(&serde_json::json!({"user": user, "password": password, "totp": code}))
             .send()
             .unwrap();
         assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());

@@ -37,6 +37,9 @@ pub struct HttpsConfig {
     /// The longest an API token may be issued for (`menwei token add --ttl`); tokens
     /// stored without an end end this long after they were issued.
     pub max_token_ttl: Duration,
+    /// Roles whose web login asks for a TOTP code after the password (a password alone is
+    /// one factor): every role unless set; approvers and admins whatever it says.
+    pub totp_roles: Vec<policy::Role>,
     /// Peers whose `X-Forwarded-For` is believed; nobody's by default.
     pub trusted_proxies: Vec<IpAddr>,
     /// HTTPS connections held at once; one more is closed at accept.
@@ -60,6 +63,7 @@ pub(super) struct RawHttps {
     session_ttl: Option<Spanned<String>>,
     max_login: Option<Spanned<String>>,
     max_token_ttl: Option<Spanned<String>>,
+    totp_roles: Option<Vec<Spanned<String>>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
     max_connections: Option<Spanned<i64>>,
     header_read_timeout: Option<Spanned<String>>,
@@ -117,6 +121,21 @@ pub(super) fn build(
         })?,
         None => Duration::from_secs(15 * 60),
     };
+    let mut totp_roles = Vec::new();
+    match &raw.totp_roles {
+        None => totp_roles = policy::Role::ALL.to_vec(),
+        Some(roles) => {
+            for (i, v) in roles.iter().enumerate() {
+                let role = v
+                    .get_ref()
+                    .parse::<policy::Role>()
+                    .map_err(|e| invalid(&format!("https.totp_roles[{i}]"), v, e.to_string()))?;
+                if !totp_roles.contains(&role) {
+                    totp_roles.push(role);
+                }
+            }
+        }
+    }
     let mut trusted_proxies = Vec::new();
     for (i, v) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
         let ip = v.get_ref().parse::<IpAddr>().map_err(|_| {
@@ -145,6 +164,7 @@ pub(super) fn build(
             raw.max_token_ttl.as_ref(),
             DEFAULT_MAX_TOKEN_TTL,
         )?,
+        totp_roles,
         trusted_proxies,
         max_connections: src.count_or(
             "https.max_connections",
@@ -191,6 +211,10 @@ session_ttl = "15m"
 max_login = "12h"
 # API tokens (`menwei token add --ttl`, default 30d) are issued for at most this long.
 max_token_ttl = "90d"
+# Roles whose web login asks for a TOTP code after the password (menwei totp enroll NAME):
+# a password alone is one factor. Approvers and admins always; SSH logins start with a key,
+# and [policy] totp_roles adds the code there.
+totp_roles = ["engineer", "approver", "auditor", "admin"]
 # X-Forwarded-For is ignored unless the connecting peer is listed here.
 trusted_proxies = []
 # Limits that keep the web side open under a flood: connections held at once (one more is
@@ -228,14 +252,24 @@ mod tests {
         assert_eq!(h.max_connections, 1000);
         assert_eq!(h.header_read_timeout, Duration::from_secs(10));
         assert_eq!(h.max_streams_per_login, 8);
+        assert_eq!(h.totp_roles, policy::Role::ALL.to_vec());
+        let h = parse("[https]\ntotp_roles = [\"approver\", \"admin\", \"admin\"]\n")
+            .unwrap()
+            .https
+            .unwrap();
+        assert_eq!(
+            h.totp_roles,
+            vec![policy::Role::Approver, policy::Role::Admin]
+        );
         let h = parse("[https]\n").unwrap().https.unwrap();
         assert_eq!(
             (
                 h.max_connections,
                 h.header_read_timeout,
-                h.max_streams_per_login
+                h.max_streams_per_login,
+                h.totp_roles.len()
             ),
-            (1000, Duration::from_secs(10), 8),
+            (1000, Duration::from_secs(10), 8, 4),
             "the template states the defaults"
         );
     }
@@ -268,6 +302,13 @@ mod tests {
             .to_string();
         assert!(
             e.contains(":2:32: invalid value for key https.trusted_proxies[1]"),
+            "{e}"
+        );
+        let e = parse("[https]\ntotp_roles = [\"auditor\", \"root\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:26: invalid value for key https.totp_roles[1]"),
             "{e}"
         );
         let e = parse("[https]\nheader_read_timeout = \"0s\"\n")

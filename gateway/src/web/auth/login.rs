@@ -180,7 +180,8 @@ pub async fn login(
         }
         return Err(fail("wrong user name or password").await);
     };
-    let second_factor = crate::totp::required(&ctx.policy.current(), user.role);
+    let second_factor = crate::totp::required(&ctx.policy.current(), user.role)
+        || state.https.totp_roles.contains(&user.role);
     if second_factor {
         let code = body.totp.unwrap_or_default();
         let secret = db::within(
