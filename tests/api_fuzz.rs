@@ -57,15 +57,6 @@ fn schemathesis() -> PathBuf {
     exe
 }
 
-/// An API token acting as `user`.
-fn token(gw: &Gateway, user: &str) -> String {
-    gw.cli_ok(&["token", "add", "--user", user])
-        .lines()
-        .find(|l| l.starts_with("mwt_"))
-        .unwrap_or_else(|| panic!("no token printed for {user}"))
-        .to_string()
-}
-
 /// Runs schemathesis as one caller; returns its output and the statuses it received.
 fn fuzz_as(exe: &Path, port: u16, dir: &Path, who: &str, bearer: Option<&str>) -> (Out, Vec<u16>) {
     let har = dir.join(format!("schemathesis-{who}.har"));
@@ -131,10 +122,10 @@ both_databases! {
         w.alice.exec(gw, "web01", "echo fuzz").ok();
 
         let callers = [
-            ("admin", Some(token(gw, "adam"))),
-            ("approver", Some(token(gw, "bob"))),
-            ("auditor", Some(token(gw, "audrey"))),
-            ("engineer", Some(token(gw, "alice"))),
+            ("admin", Some(api_token(gw, "adam"))),
+            ("approver", Some(api_token(gw, "bob"))),
+            ("auditor", Some(api_token(gw, "audrey"))),
+            ("engineer", Some(api_token(gw, "alice"))),
             ("nobody", None),
         ];
         // All callers at once: the gateway serves them concurrently, as it would.

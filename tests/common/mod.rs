@@ -119,6 +119,16 @@ macro_rules! both_databases {
     )*};
 }
 
+/// A new API token acting as `user` (`menwei token add --user USER`): its secret.
+#[track_caller]
+pub fn api_token(gw: &Gateway, user: &str) -> String {
+    gw.cli_ok(&["token", "add", "--user", user])
+        .lines()
+        .find(|l| l.starts_with("mwt_"))
+        .unwrap_or_else(|| panic!("no token printed for {user}"))
+        .to_string()
+}
+
 /// Epoch milliseconds of `2026-11-29T10:00:48.123Z`.
 pub fn rfc3339_ms(s: &str) -> i64 {
     let (date, time) = s.trim_end_matches('Z').split_once('T').unwrap();
