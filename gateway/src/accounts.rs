@@ -69,18 +69,29 @@ pub struct Ended {
 }
 
 impl Ended {
-    /// The counts as audit detail and API answer fields.
-    pub fn json(&self) -> Value {
-        json!({
+    /// The counts as audit detail and API answer fields, with the fields of `more`.
+    pub fn json_with(&self, more: Value) -> Value {
+        let mut v = json!({
             "web_logins_ended": self.web_logins,
             "tokens_revoked": self.tokens,
             "keys_removed": self.keys,
-        })
+        });
+        if let (Value::Object(m), Value::Object(more)) = (&mut v, more) {
+            m.extend(more);
+        }
+        v
     }
 }
 
 fn refused(code: policy::codes::Code, message: String) -> AccountError {
     AccountError::Refused(Refusal::new(code, message))
+}
+
+fn was_removed(name: &str) -> AccountError {
+    refused(
+        codes::ACCOUNT_REMOVED,
+        format!("user {} was removed", shown(name)),
+    )
 }
 
 /// `s` safe to quote in a one-line message.
@@ -151,12 +162,18 @@ impl Admin<'_> {
     async fn present(&self, name: &str) -> Result<User, AccountError> {
         let user = self.account(name).await?;
         if user.removed_at.is_some() {
-            return Err(refused(
-                codes::ACCOUNT_REMOVED,
-                format!("user {} was removed", shown(&user.name)),
-            ));
+            return Err(was_removed(&user.name));
         }
         Ok(user)
+    }
+
+    /// The account to disable or remove and the reason as stored: refused if it is not
+    /// there, was removed, the reason is bad or it is the last enabled admin.
+    async fn cuttable(&self, name: &str, reason: &str) -> Result<(User, String), AccountError> {
+        let user = self.present(name).await?;
+        let reason = check_reason("reason", reason)?;
+        check_not_last_admin(&user, &self.db.users().await?)?;
+        Ok((user, reason))
     }
 
     /// Ends `name`'s web logins and, with `tokens`, revokes its API tokens.
@@ -186,17 +203,12 @@ impl Admin<'_> {
         reason: &str,
         now: Millis,
     ) -> Result<Ended, AccountError> {
-        let user = self.present(name).await?;
-        let reason = check_reason("reason", reason)?;
-        check_not_last_admin(&user, &self.db.users().await?)?;
+        let (user, reason) = self.cuttable(name, reason).await?;
         self.db
             .user_set_disabled(&user.name, Some(&reason), now)
             .await?;
         let ended = self.end_logins(&user.name, true, now).await?;
-        let mut detail = ended.json();
-        if let Value::Object(m) = &mut detail {
-            m.insert("reason".into(), json!(reason));
-        }
+        let detail = ended.json_with(json!({"reason": reason}));
         self.audit("user.disable", &user.name, detail).await?;
         Ok(ended)
     }
@@ -221,25 +233,16 @@ impl Admin<'_> {
         reason: &str,
         now: Millis,
     ) -> Result<Ended, AccountError> {
-        let user = self.present(name).await?;
-        let reason = check_reason("reason", reason)?;
-        check_not_last_admin(&user, &self.db.users().await?)?;
+        let (user, reason) = self.cuttable(name, reason).await?;
         let Some(keys) = self.db.user_remove(&user.name, &reason, now).await? else {
             // Removed between the read above and now, by someone else.
-            return Err(refused(
-                codes::ACCOUNT_REMOVED,
-                format!("user {} was removed", shown(&user.name)),
-            ));
+            return Err(was_removed(&user.name));
         };
         let ended = Ended {
             keys,
             ..self.end_logins(&user.name, true, now).await?
         };
-        let mut detail = ended.json();
-        if let Value::Object(m) = &mut detail {
-            m.insert("reason".into(), json!(reason));
-            m.insert("role".into(), json!(user.role.as_str()));
-        }
+        let detail = ended.json_with(json!({"reason": reason, "role": user.role.as_str()}));
         self.audit("user.remove", &user.name, detail).await?;
         Ok(ended)
     }

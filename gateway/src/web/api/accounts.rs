@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::Json;
-use policy::codes;
+use policy::{codes, Millis};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::accounts::{AccountError, Admin};
+use crate::accounts::{AccountError, Admin, Ended};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiCode, ApiError, ApiResult, Body};
 use crate::web::AppState;
@@ -84,14 +84,21 @@ pub struct Reason {
     reason: String,
 }
 
-/// The account desk for `caller`'s call: the caller acts, by cookie (`web`) or token.
-fn admin<'a>(state: &'a AppState, caller: &'a Caller, via: &'a str) -> Admin<'a> {
-    Admin {
+/// Runs `op` on the account desk as `caller` (audited with `via` `web` or `api:<token>`),
+/// at this moment.
+async fn act<T>(
+    state: &AppState,
+    caller: &Caller,
+    op: impl AsyncFnOnce(&Admin<'_>, Millis) -> Result<T, AccountError>,
+) -> ApiResult<T> {
+    let via = caller.via_text();
+    let admin = Admin {
         db: &state.ctx.db,
         node: &state.ctx.config.node_name,
         actor: &caller.name,
-        via,
-    }
+        via: &via,
+    };
+    Ok(op(&admin, crate::time::now_ms()).await?)
 }
 
 /// Refuses `caller` disabling or removing their own account (409 `own_account`).
@@ -112,70 +119,59 @@ fn not_own(caller: &Caller, name: &str, action: &str) -> ApiResult<()> {
 pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, .. }: Account,
     Body(body): Body<Reason>,
 ) -> ApiResult<Json<Value>> {
-    not_own(&caller, &account.name, "disable")?;
-    let via = caller.via_text();
-    let now = crate::time::now_ms();
-    let ended = admin(&state, &caller, &via)
-        .disable(&account.name, &body.reason, now)
-        .await?;
-    Ok(Json(answer(&account.name, "disabled", ended)))
+    not_own(&caller, &name, "disable")?;
+    let ended = act(&state, &caller, async |a, now| {
+        a.disable(&name, &body.reason, now).await
+    })
+    .await?;
+    Ok(Json(answer(&name, "disabled", ended)))
 }
 
 /// `POST /users/{name}/enable`.
 pub async fn enable(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, .. }: Account,
 ) -> ApiResult<Json<Value>> {
-    let via = caller.via_text();
-    let now = crate::time::now_ms();
-    let user = admin(&state, &caller, &via)
-        .enable(&account.name, now)
-        .await?;
-    Ok(Json(json!({"name": user.name, "state": "active"})))
+    act(&state, &caller, async |a, now| a.enable(&name, now).await).await?;
+    Ok(Json(json!({"name": name, "done": "enabled"})))
 }
 
 /// `DELETE /users/{name}` with `{"reason": "…"}`: removed, its history kept.
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, .. }: Account,
     Body(body): Body<Reason>,
 ) -> ApiResult<Json<Value>> {
-    not_own(&caller, &account.name, "remove")?;
-    let via = caller.via_text();
-    let now = crate::time::now_ms();
-    let ended = admin(&state, &caller, &via)
-        .remove(&account.name, &body.reason, now)
-        .await?;
-    Ok(Json(answer(&account.name, "removed", ended)))
+    not_own(&caller, &name, "remove")?;
+    let ended = act(&state, &caller, async |a, now| {
+        a.remove(&name, &body.reason, now).await
+    })
+    .await?;
+    Ok(Json(answer(&name, "removed", ended)))
 }
 
 /// `POST /users/{name}/logout`.
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, .. }: Account,
 ) -> ApiResult<Json<Value>> {
-    let via = caller.via_text();
-    let now = crate::time::now_ms();
-    let ended = admin(&state, &caller, &via)
-        .logout(&account.name, now)
-        .await?;
-    Ok(Json(answer(&account.name, "logged_out", ended)))
+    let ended = act(&state, &caller, async |a, now| a.logout(&name, now).await).await?;
+    Ok(Json(answer(&name, "logged_out", ended)))
 }
 
 /// `GET /users/{name}/keys`.
 pub async fn keys(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, .. }: Account,
 ) -> ApiResult<Json<Value>> {
-    let via = caller.via_text();
-    let keys = admin(&state, &caller, &via).keys(&account.name).await?;
+    let keys = act(&state, &caller, async |a, _| a.keys(&name).await).await?;
     Ok(Json(keys.iter().map(crate::views::key_json).collect()))
 }
 
@@ -183,27 +179,19 @@ pub async fn keys(
 pub async fn key_remove(
     State(state): State<AppState>,
     caller: Caller,
-    account: Account,
+    Account { name, fingerprint }: Account,
 ) -> ApiResult<Json<Value>> {
-    let via = caller.via_text();
-    let now = crate::time::now_ms();
-    let fingerprint = account.fingerprint.unwrap_or_default();
-    let ended = admin(&state, &caller, &via)
-        .key_remove(&account.name, &fingerprint, now)
-        .await?;
-    let mut v = answer(&account.name, "key_removed", ended);
-    if let Value::Object(m) = &mut v {
-        m.insert("fingerprint".into(), json!(fingerprint));
-    }
-    Ok(Json(v))
+    let fingerprint = fingerprint.unwrap_or_default();
+    let ended = act(&state, &caller, async |a, now| {
+        a.key_remove(&name, &fingerprint, now).await
+    })
+    .await?;
+    Ok(Json(ended.json_with(
+        json!({"name": name, "done": "key_removed", "fingerprint": fingerprint}),
+    )))
 }
 
 /// `{"name", "done", "web_logins_ended", "tokens_revoked", "keys_removed"}`.
-fn answer(name: &str, done: &str, ended: crate::accounts::Ended) -> Value {
-    let mut v = ended.json();
-    if let Value::Object(m) = &mut v {
-        m.insert("name".into(), json!(name));
-        m.insert("done".into(), json!(done));
-    }
-    v
+fn answer(name: &str, done: &str, ended: Ended) -> Value {
+    ended.json_with(json!({"name": name, "done": done}))
 }
