@@ -302,6 +302,13 @@ both_databases! {
             (Method::GET, "/reports?period=month", None, [403, 403, 200, 403]),
             (Method::GET, "/reports?period=week&format=csv", None, [403, 403, 200, 403]),
             (Method::GET, "/users", None, [403, 403, 403, 200]),
+            (Method::GET, "/users?all=true", None, [403, 403, 403, 200]),
+            (Method::POST, "/users/nosuch-user/disable", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
+            (Method::POST, "/users/nosuch-user/enable", None, [403, 403, 403, 404]),
+            (Method::DELETE, "/users/nosuch-user", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
+            (Method::POST, "/users/nosuch-user/logout", None, [403, 403, 403, 404]),
+            (Method::GET, "/users/nosuch-user/keys", None, [403, 403, 403, 404]),
+            (Method::DELETE, "/users/nosuch-user/keys/SHA256%3Anosuch", None, [403, 403, 403, 404]),
             (Method::GET, "/targets", None, [403, 403, 403, 200]),
             (Method::GET, "/policy", None, [403, 403, 403, 200]),
             (Method::GET, "/events", None, [200, 200, 403, 403]),
@@ -314,7 +321,8 @@ both_databases! {
         let doc: Value = d.nobody.call(Method::GET, "/openapi.json", None).json().unwrap();
         for (method, path, body, want) in &table {
             let route = path.split('?').next().unwrap()
-                .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}");
+                .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
+                .replace("SHA256%3Anosuch", "{fingerprint}").replace("nosuch-user", "{name}");
             assert!(doc["paths"][&format!("/api/v1{route}")][method.as_str().to_lowercase()].is_object(),
                 "{method} {route} is not in the OpenAPI document");
             for (who, (api, status)) in ["engineer", "approver", "auditor", "admin"].iter().zip(callers.iter().zip(want)) {

@@ -8,7 +8,8 @@
 //! ([`policy::connect`]), logs in to the target with a vaulted credential and a pinned host
 //! key ([`session::upstream`]), records every byte into the tamper-evident recording (crate
 //! `recordings`, [`session::recorder`]), feeds watchers ([`session::tap`]) and ends sessions
-//! when their grant does ([`session::enforcer`]); [`approvals`] files and decides requests;
+//! when their grant does or their account is cut off ([`session::enforcer`]); [`approvals`]
+//! files and decides requests; [`accounts`] disables, enables, removes and logs out accounts;
 //! the store is [`db`] (SQLite by default, PostgreSQL for several nodes) with the
 //! hash-chained [`audit`] log, and the [`outbox`] keeps in order what a database outage
 //! kept from it until it lands; [`credentials`] are the password hashes and API token
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod accept;
+pub mod accounts;
 pub mod approvals;
 pub mod audit;
 pub mod cli;

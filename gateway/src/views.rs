@@ -1,10 +1,11 @@
-//! The JSON shapes of grants and requests that the CLI (`--json`) and the web API both
-//! answer with: one definition, so that a script reading either sees the same fields.
+//! The JSON shapes of grants, requests and accounts' keys that the CLI (`--json`) and the
+//! web API both answer with: one definition, so that a script reading either sees the same
+//! fields.
 
 use policy::{format_duration, Grant, GrantState, Verdict};
 use serde_json::{json, Value};
 
-use crate::db::{GrantRecord, RequestRow};
+use crate::db::{GrantRecord, RequestRow, User, UserKey};
 
 /// `live`, `expired`, `revoked` or `not_yet`.
 pub fn state_name(g: &Grant, now: i64) -> &'static str {
@@ -31,6 +32,25 @@ pub fn grant_json(r: &GrantRecord, now: i64) -> serde_json::Value {
         "granted_by": g.granted_by,
         "created_at": crate::time::rfc3339(r.created_at),
         "state": state_name(g, now),
+    })
+}
+
+/// An account's state as lists show it: `active`, `disabled` or `removed`.
+pub fn account_state(u: &User) -> &'static str {
+    match (u.removed_at.is_some(), u.disabled) {
+        (true, _) => "removed",
+        (false, true) => "disabled",
+        (false, false) => "active",
+    }
+}
+
+/// One SSH key of an account: its fingerprint, comment and when it was added; never the
+/// key itself.
+pub fn key_json(k: &UserKey) -> Value {
+    json!({
+        "fingerprint": k.fingerprint,
+        "comment": k.comment(),
+        "added_at": crate::time::rfc3339(k.added_at),
     })
 }
 

@@ -161,6 +161,14 @@ codes! {
     BAD_INPUT = BadInput = "bad_input";
     /// No grant with that id.
     UNKNOWN_GRANT = UnknownGrant = "unknown_grant";
+    /// The account has no key with that fingerprint.
+    UNKNOWN_KEY = UnknownKey = "unknown_key";
+    /// Disabling or removing the account would leave no enabled admin.
+    LAST_ADMIN = LastAdmin = "last_admin";
+    /// The account was removed: it stays disabled and its name stays taken.
+    ACCOUNT_REMOVED = AccountRemoved = "account_removed";
+    /// An admin tried to disable or remove their own account through the API.
+    OWN_ACCOUNT = OwnAccount = "own_account";
     /// No emergency grant awaiting sign-off.
     NOT_BREAK_GLASS = NotBreakGlass = "not_break_glass";
     /// The database cannot be read or written: nothing is decided (fail closed).

@@ -1,6 +1,8 @@
 //! `menwei user add | key add | key list | key remove | passwd | list | disable | enable |
-//! logout`: accounts, their one role, their SSH public keys, and cutting one off.
-//! Not authentication (the SSH server does that with the keys stored here).
+//! remove | logout`: accounts, their one role, their SSH public keys, and cutting one off.
+//! What is done to an existing account is [`crate::accounts`]'s, shared with the API; this
+//! file reads the arguments and prints the outcome. Not authentication (the SSH server does
+//! that with the keys stored here).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ use serde_json::json;
 
 use super::output;
 use super::{os_actor, Ctx};
+use crate::accounts::{AccountError, Admin};
 use crate::audit::AuditEvent;
 use crate::db::UserKey;
 
@@ -38,11 +41,14 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
-    /// List accounts.
+    /// List accounts (removed ones only with --all).
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also list removed accounts, marked so.
+        #[arg(long)]
+        all: bool,
     },
     /// Cut an account off: no login of any kind, its web logins, API tokens and live
     /// sessions end (on every node, within a second), each saying why.
@@ -57,6 +63,16 @@ pub enum UserCommand {
     Enable {
         /// Login name.
         name: String,
+    },
+    /// Remove an account for good: it is disabled and loses its keys, password and second
+    /// factor; its web logins, API tokens and live sessions end. Its history stays under its
+    /// name, and the name is never given to a new account.
+    Remove {
+        /// Login name.
+        name: String,
+        /// Why, kept in the audit log and shown to its live sessions as they end.
+        #[arg(long)]
+        reason: String,
     },
     /// End every web login and live session of an account now, on every node; it may log
     /// in again.
@@ -100,9 +116,10 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Add { name, role, key } => add(ctx, &name, &role, key.as_deref()).await,
         UserCommand::Key(KeyCommand::Add { name, file }) => key_add(ctx, &name, &file).await,
         UserCommand::Passwd { name } => passwd(ctx, &name).await,
-        UserCommand::List { json } => list(ctx, json).await,
+        UserCommand::List { json, all } => list(ctx, json, all).await,
         UserCommand::Disable { name, reason } => disable(ctx, &name, &reason).await,
         UserCommand::Enable { name } => enable(ctx, &name).await,
+        UserCommand::Remove { name, reason } => remove(ctx, &name, &reason).await,
         UserCommand::Logout { name } => logout(ctx, &name).await,
         UserCommand::Key(KeyCommand::List { name, json }) => key_list(ctx, &name, json).await,
         UserCommand::Key(KeyCommand::Remove { name, fingerprint }) => {
@@ -111,113 +128,100 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
     }
 }
 
-/// The account called `name`, or an error saying how to find one.
-async fn existing(ctx: &Ctx, name: &str) -> anyhow::Result<crate::db::User> {
-    ctx.db
-        .user(name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no user {:?}; see: menwei user list", output::clean(name)))
+/// Runs `op` as the OS user at this node, via `cli:<os user>`; a refusal is its one line,
+/// with how to find accounts when the name is unknown.
+async fn as_operator<T>(
+    ctx: &Ctx,
+    op: impl AsyncFnOnce(&Admin<'_>) -> Result<T, AccountError>,
+) -> anyhow::Result<T> {
+    let actor = os_actor();
+    let proof = super::proof::unproven();
+    let admin = Admin {
+        db: &ctx.db,
+        node: &ctx.config.node_name,
+        actor: &actor,
+        proof: &proof,
+    };
+    op(&admin).await.map_err(|e| match &e {
+        AccountError::Refused(r) if r.code == policy::codes::UNKNOWN_USER => {
+            anyhow::anyhow!("{}; see: menwei user list", r.message)
+        }
+        AccountError::Refused(r) => anyhow::anyhow!("{}", r.message),
+        AccountError::Failed(_) => anyhow::anyhow!(e),
+    })
 }
 
 async fn disable(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<ExitCode> {
-    let user = existing(ctx, name).await?;
-    let reason = policy::visible_text(reason);
-    if let Some(refusal) = crate::approvals::check_text("--reason", &reason, 200) {
-        anyhow::bail!(refusal.message);
-    }
     let now = crate::time::now_ms();
-    ctx.db
-        .user_set_disabled(&user.name, Some(&reason), now)
-        .await?;
-    let web = ctx.db.web_sessions_revoke_user(&user.name, now).await?;
-    ctx.audit(
-        AuditEvent::new(os_actor(), "user.disable", user.name.clone())
-            .with_detail(json!({"reason": reason, "web_logins_ended": web})),
-    )
-    .await?;
-    println!(
-        "user {:?} disabled; its web logins, API tokens and live sessions end",
-        user.name
-    );
+    as_operator(ctx, async |a| a.disable(name, reason, now).await).await?;
+    println!("user {name:?} disabled; its web logins, API tokens and live sessions end");
     Ok(ExitCode::SUCCESS)
 }
 
 async fn enable(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
-    let user = existing(ctx, name).await?;
-    ctx.db
-        .user_set_disabled(&user.name, None, crate::time::now_ms())
-        .await?;
-    ctx.audit(AuditEvent::new(
-        os_actor(),
-        "user.enable",
-        user.name.clone(),
-    ))
-    .await?;
-    println!("user {:?} enabled", user.name);
+    let now = crate::time::now_ms();
+    as_operator(ctx, async |a| a.enable(name, now).await).await?;
+    println!("user {name:?} enabled");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ends the account's web logins and, through the enforcers, its live sessions.
-async fn cut_off(ctx: &Ctx, name: &str, now: policy::Millis) -> anyhow::Result<u64> {
-    ctx.db.user_cut_off(name, now).await?;
-    Ok(ctx.db.web_sessions_revoke_user(name, now).await?)
+async fn remove(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let now = crate::time::now_ms();
+    let ended = as_operator(ctx, async |a| a.remove(name, reason, now).await).await?;
+    println!(
+        "user {name:?} removed ({} key(s), {} web login(s), {} API token(s)); its live sessions \
+         end; its history stays and the name is not given again",
+        ended.keys, ended.web_logins, ended.tokens
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn logout(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
-    let user = existing(ctx, name).await?;
-    let web = cut_off(ctx, &user.name, crate::time::now_ms()).await?;
-    ctx.audit(
-        AuditEvent::new(os_actor(), "user.logout", user.name.clone())
-            .with_detail(json!({"web_logins_ended": web})),
-    )
-    .await?;
+    let now = crate::time::now_ms();
+    let ended = as_operator(ctx, async |a| a.logout(name, now).await).await?;
     println!(
-        "user {:?}: {web} web login(s) ended; live sessions end within a second",
-        user.name
+        "user {name:?}: {} web login(s) ended; live sessions end within a second",
+        ended.web_logins
     );
     Ok(ExitCode::SUCCESS)
 }
 
 async fn key_list(ctx: &Ctx, name: &str, as_json: bool) -> anyhow::Result<ExitCode> {
-    let user = existing(ctx, name).await?;
-    let keys = ctx.db.user_key_rows(&user.name).await?;
+    let keys = as_operator(ctx, async |a| a.keys(name).await).await?;
     if as_json {
-        let items: Vec<serde_json::Value> = keys
-            .iter()
-            .map(|k| json!({"fingerprint": k.fingerprint, "added_at": crate::time::rfc3339(k.added_at)}))
-            .collect();
+        let items: Vec<serde_json::Value> = keys.iter().map(crate::views::key_json).collect();
         output::json(&serde_json::Value::Array(items))?;
     } else {
         let rows: Vec<Vec<String>> = keys
             .iter()
-            .map(|k| vec![k.fingerprint.clone(), crate::time::rfc3339(k.added_at)])
+            .map(|k| {
+                vec![
+                    k.fingerprint.clone(),
+                    output::clean(k.comment()),
+                    crate::time::rfc3339(k.added_at),
+                ]
+            })
             .collect();
-        output::table(&["FINGERPRINT", "ADDED"], &rows)?;
+        output::table(&["FINGERPRINT", "COMMENT", "ADDED"], &rows)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 async fn key_remove(ctx: &Ctx, name: &str, fingerprint: &str) -> anyhow::Result<ExitCode> {
-    let user = existing(ctx, name).await?;
-    if !ctx.db.user_key_remove(&user.name, fingerprint).await? {
-        anyhow::bail!(
-            "user {:?} has no key {:?}; see: menwei user key list {}",
-            user.name,
-            output::clean(fingerprint),
-            user.name
-        );
-    }
-    let web = cut_off(ctx, &user.name, crate::time::now_ms()).await?;
-    ctx.audit(
-        AuditEvent::new(os_actor(), "user.key.remove", user.name.clone())
-            .with_detail(json!({"fingerprint": fingerprint, "web_logins_ended": web})),
-    )
-    .await?;
-    println!(
-        "user {:?}: key {fingerprint} removed; its live sessions and web logins end",
-        user.name
-    );
+    let now = crate::time::now_ms();
+    as_operator(ctx, async |a| a.key_remove(name, fingerprint, now).await).await?;
+    println!("user {name:?}: key {fingerprint} removed; its live sessions and web logins end");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The account called `name` for adding keys or a password to: refused when there is none
+/// (with how to add it) or it was removed.
+async fn addable(ctx: &Ctx, name: &str) -> anyhow::Result<crate::db::User> {
+    match ctx.db.user(name).await? {
+        None => anyhow::bail!("no user {name:?}; add it first: menwei user add {name} --role ROLE"),
+        Some(u) if u.removed_at.is_some() => anyhow::bail!("user {name:?} was removed"),
+        Some(u) => Ok(u),
+    }
 }
 
 async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -230,6 +234,12 @@ async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::R
     };
     let users = ctx.db.users().await?;
     if let Some(existing) = users.iter().find(|u| u.name.eq_ignore_ascii_case(name)) {
+        if existing.removed_at.is_some() {
+            anyhow::bail!(
+                "the name {:?} belonged to a removed account, and its history keeps it; choose another name",
+                existing.name
+            );
+        }
         if let Err(refusal) = policy::assign_role(Some(existing.role), role).into_result() {
             ctx.audit(
                 AuditEvent::new(os_actor(), "user.role.refused", existing.name.clone()).with_detail(
@@ -257,9 +267,7 @@ async fn add(ctx: &Ctx, name: &str, role: &str, key: Option<&Path>) -> anyhow::R
 
 /// Reads one line from stdin, hashes it with argon2id and stores it; audited without it.
 async fn passwd(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
-    if ctx.db.user(name).await?.is_none() {
-        anyhow::bail!("no user {name:?}; add it first: menwei user add {name} --role ROLE");
-    }
+    addable(ctx, name).await?;
     let mut line = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .read_line(&mut line)
@@ -290,9 +298,7 @@ async fn passwd(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
 
 async fn key_add(ctx: &Ctx, name: &str, file: &Path) -> anyhow::Result<ExitCode> {
     let keys = read_public_keys(file)?;
-    if ctx.db.user(name).await?.is_none() {
-        anyhow::bail!("no user {name:?}; add it first: menwei user add {name} --role ROLE");
-    }
+    addable(ctx, name).await?;
     let existing: Vec<String> = ctx
         .db
         .user_key_rows(name)
@@ -364,24 +370,25 @@ fn parse_public_keys(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(keys)
 }
 
-async fn list(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
+async fn list(ctx: &Ctx, as_json: bool, all: bool) -> anyhow::Result<ExitCode> {
     let users = ctx.db.users().await?;
     let mut rows = Vec::new();
     let mut items = Vec::new();
-    for u in users {
+    for u in users.into_iter().filter(|u| all || u.removed_at.is_none()) {
         let keys = ctx.db.user_key_rows(&u.name).await?;
         let fingerprints: Vec<String> = keys.into_iter().map(|k| k.fingerprint).collect();
         rows.push(vec![
             output::clean(&u.name),
             u.role.to_string(),
             fingerprints.len().to_string(),
-            if u.disabled { "disabled" } else { "active" }.to_string(),
+            crate::views::account_state(&u).to_string(),
             crate::time::rfc3339(u.created_at),
         ]);
         items.push(json!({
             "name": u.name,
             "role": u.role.as_str(),
             "disabled": u.disabled,
+            "removed": u.removed_at.is_some(),
             "created_at": crate::time::rfc3339(u.created_at),
             "keys": fingerprints,
         }));

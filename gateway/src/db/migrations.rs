@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -255,5 +256,16 @@ const MIGRATION_5: Migration = Migration {
         // When the account was last cut off (disabled, a key removed, the password changed,
         // logged out): web logins and sessions begun before it end, on every node.
         "ALTER TABLE users ADD COLUMN cut_off_at BIGINT",
+    ],
+};
+
+const MIGRATION_6: Migration = Migration {
+    version: 6,
+    name: "removing an account, keeping its history",
+    statements: &[
+        // When an admin removed the account: it stays disabled for good, its row stays so
+        // that every request, session and audit entry naming it still means this person,
+        // and the name is never given to a new account.
+        "ALTER TABLE users ADD COLUMN removed_at BIGINT",
     ],
 };

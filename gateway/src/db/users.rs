@@ -15,9 +15,15 @@ pub struct User {
     pub disabled_reason: Option<String>,
     /// When it was last cut off: web logins and live sessions begun before end.
     pub cut_off_at: Option<Millis>,
+    /// When an admin removed it (it is then disabled for good; its name stays taken).
+    pub removed_at: Option<Millis>,
     /// When it was created.
     pub created_at: Millis,
 }
+
+/// The columns [`user_from_row`] reads.
+const USER_COLUMNS: &str =
+    "name, role, disabled, disabled_reason, cut_off_at, removed_at, created_at";
 
 /// One public key of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +38,19 @@ pub struct UserKey {
     pub added_at: Millis,
 }
 
+impl UserKey {
+    /// The key line's comment (what follows the type and the key), often `user@host`;
+    /// empty when it has none.
+    pub fn comment(&self) -> &str {
+        let mut fields = self.public_key.trim().splitn(3, char::is_whitespace);
+        fields.nth(2).map(str::trim).unwrap_or("")
+    }
+}
+
 impl Db {
     /// The user called `name`.
     pub async fn user(&self, name: &str) -> Result<Option<User>, DbError> {
-        let row = sqlx::query("SELECT name, role, disabled, disabled_reason, cut_off_at, created_at FROM users WHERE name = $1")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)
             .await
@@ -45,7 +60,7 @@ impl Db {
 
     /// All users, by name.
     pub async fn users(&self) -> Result<Vec<User>, DbError> {
-        let rows = sqlx::query("SELECT name, role, disabled, disabled_reason, cut_off_at, created_at FROM users ORDER BY name")
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
             .fetch_all(&self.pool)
             .await
             .map_err(DbError::query("listing users"))?;
@@ -161,6 +176,44 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Removes `name` at `now`, keeping its row (and so its history and its name): disabled
+    /// for good with `reason`, cut off, its keys, password and TOTP secret deleted, in one
+    /// transaction; how many keys it had. `None` when there is no such account or it was
+    /// removed already. Its web logins and API tokens are the caller's to end (a disabled
+    /// account's are refused already).
+    pub async fn user_remove(
+        &self,
+        name: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Option<u64>, DbError> {
+        let what = format!("removing user {name:?}");
+        let mut tx = self.pool.begin().await.map_err(DbError::query(&what))?;
+        let marked = sqlx::query(
+            "UPDATE users SET disabled = 1, disabled_reason = $1, cut_off_at = $2, removed_at = $2,
+                 password_hash = NULL, password_set_at = NULL,
+                 totp_secret = NULL, totp_enrolled_at = NULL
+             WHERE name = $3 AND removed_at IS NULL",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::query(&what))?;
+        if marked.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let keys = sqlx::query("DELETE FROM user_keys WHERE user_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(DbError::query(&what))?
+            .rows_affected();
+        tx.commit().await.map_err(DbError::query(&what))?;
+        Ok(Some(keys))
+    }
+
     /// Removes one of `name`'s keys by fingerprint. False when it has no such key.
     pub async fn user_key_remove(&self, name: &str, fingerprint: &str) -> Result<bool, DbError> {
         let done = sqlx::query("DELETE FROM user_keys WHERE user_name = $1 AND fingerprint = $2")
@@ -184,6 +237,7 @@ pub(super) fn user_from_row(r: &AnyRow) -> Result<User, DbError> {
         disabled: disabled != 0,
         disabled_reason: get(r, "disabled_reason")?,
         cut_off_at: get(r, "cut_off_at")?,
+        removed_at: get(r, "removed_at")?,
         created_at: get(r, "created_at")?,
     })
 }

@@ -230,6 +230,21 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Revokes every live API token of `name` at `at` (the account disabled); how many.
+    pub async fn tokens_revoke_user(&self, name: &str, at: Millis) -> Result<u64, DbError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_name = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "revoking the API tokens of {name:?}"
+        )))?;
+        Ok(done.rows_affected())
+    }
+
     /// Notes that token `id` was used at `at`.
     pub async fn token_used(&self, id: &str, at: Millis) -> Result<(), DbError> {
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")

@@ -533,9 +533,11 @@ async fn check_accounts(registry: &Registry, db: &Db) -> bool {
             )),
             Some(u) if u.disabled => Some(End::new(
                 EndCode::AccountDisabled,
-                match u.disabled_reason.as_deref() {
-                    Some(why) => format!("your account was disabled: {why}"),
-                    None => "your account was disabled".to_string(),
+                match (u.removed_at.is_some(), u.disabled_reason.as_deref()) {
+                    (true, Some(why)) => format!("your account was removed: {why}"),
+                    (true, None) => "your account was removed".to_string(),
+                    (false, Some(why)) => format!("your account was disabled: {why}"),
+                    (false, None) => "your account was disabled".to_string(),
                 },
             )),
             Some(u) if u.cut_off_at.is_some_and(|at| at >= started_at) => Some(End::new(

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use policy::Role;
 use tokio::net::TcpListener;
@@ -75,14 +75,17 @@ pub enum Verb {
     Get,
     /// POST.
     Post,
+    /// DELETE.
+    Delete,
 }
 
 impl Verb {
-    /// `GET`, `POST`.
+    /// `GET`, `POST`, `DELETE`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Delete => "DELETE",
         }
     }
 }
@@ -134,6 +137,7 @@ macro_rules! route {
             handler: || match Verb::$verb {
                 Verb::Get => get($handler),
                 Verb::Post => post($handler),
+                Verb::Delete => delete($handler),
             },
         }
     };
@@ -142,7 +146,7 @@ macro_rules! route {
 /// Every API route: the one list the router, the role checks and the OpenAPI document are
 /// built from.
 pub fn routes() -> Vec<Route> {
-    use api::{admin, audit_log, breakglass, grants, reports, requests, sessions};
+    use api::{accounts, admin, audit_log, breakglass, grants, reports, requests, sessions};
     vec![
         route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
         route!(Post "/logout", ANYONE, "End this web login on every node", auth::logout, status = 204),
@@ -166,7 +170,13 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/audit/export", AUDITOR, "The audit log as CSV or JSON lines", audit_log::export, query = ["format", "since"]),
         route!(Get "/audit/verify", AUDITOR, "Check the audit log's hash chain", audit_log::verify),
         route!(Get "/reports", AUDITOR, "The service report of a week, month, quarter or year", reports::report, query = ["period", "at", "format"]),
-        route!(Get "/users", ADMIN, "Accounts, their role and keys", admin::users),
+        route!(Get "/users", ADMIN, "Accounts, their role, keys and state (removed ones too with all=true)", admin::users, query = ["all"]),
+        route!(Post "/users/{name}/disable", ADMIN, "Disable an account (body: reason); its web logins, API tokens and live sessions end", accounts::disable, body = true),
+        route!(Post "/users/{name}/enable", ADMIN, "Let a disabled account log in again", accounts::enable),
+        route!(Delete "/users/{name}", ADMIN, "Remove an account, keeping its history and name (body: reason); everything it has open ends", accounts::remove, body = true),
+        route!(Post "/users/{name}/logout", ADMIN, "End an account's web logins and live sessions on every node", accounts::logout),
+        route!(Get "/users/{name}/keys", ADMIN, "An account's SSH keys: fingerprint, comment, when added", accounts::keys),
+        route!(Delete "/users/{name}/keys/{fingerprint}", ADMIN, "Remove an account's SSH key (fingerprint SHA256:…, URL-encoded); its web logins and live sessions end", accounts::key_remove),
         route!(Get "/targets", ADMIN, "Targets and their pinned host keys", admin::targets),
         route!(Get "/policy", ADMIN, "The policy in force", admin::policy),
         route!(Get "/events", LIVE, "Server-sent events: request, decision, session, grant", events::stream),

@@ -56,7 +56,7 @@ pub fn build() -> Value {
             if r.body {
                 m.insert(
                     "requestBody".into(),
-                    json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}),
+                    json!({"required": true, "content": {"application/json": {"schema": body_schema(r.path)}}}),
                 );
             }
         }
@@ -100,7 +100,7 @@ pub fn build() -> Value {
 /// type check; a plain string where the handler takes any text.
 fn query_schema(path: &str, name: &str) -> Value {
     match name {
-        "live" => json!({"type": "boolean"}),
+        "live" | "all" => json!({"type": "boolean"}),
         "limit" => json!({"type": "integer"}),
         "cols" | "rows" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
         "level" => json!({"type": "string", "enum": ["A", "B", "C", "D"]}),
@@ -113,6 +113,25 @@ fn query_schema(path: &str, name: &str) -> Value {
             json!({"type": "string", "format": "date-time"})
         }
         _ => json!({"type": "string"}),
+    }
+}
+
+/// A request body's schema: the fields its handler reads where the document knows them
+/// (an account action's `reason`), else any object.
+fn body_schema(path: &str) -> Value {
+    if path.starts_with("/api/v1/users/") {
+        json!({
+            "type": "object",
+            "properties": {"reason": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": crate::accounts::MAX_REASON,
+                "description": "Why, one line: kept in the audit log and shown to the account's live sessions as they end",
+            }},
+            "required": ["reason"],
+        })
+    } else {
+        json!({"type": "object"})
     }
 }
 

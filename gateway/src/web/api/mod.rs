@@ -1,9 +1,10 @@
 //! The `/api/v1` endpoints, one file per area, each the twin of a CLI command: requests and
-//! reviews, grants, sessions and recordings, break-glass, the audit log, reports, and the
-//! admin's read-only views. Each handler trusts [`super::auth::layer`] for the role the
+//! reviews, grants, sessions and recordings, break-glass, the audit log, reports, the
+//! admin's read-only views and the admin's account actions. Each handler trusts [`super::auth::layer`] for the role the
 //! route table names and checks ownership itself; actions go through [`crate::approvals`]
 //! or the same database calls and audit entries as the CLI.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit_log;
 pub mod breakglass;
