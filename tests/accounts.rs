@@ -312,4 +312,75 @@ both_databases! {
         assert!(!out.success() && lines(&out.stderr_text()).len() == 1, "{out}");
         assert!(!w.gw.cli(&["user", "remove", "bob"]).success());
     }
+
+    fn a_role_change_ends_what_the_old_role_opened(db) {
+        let w = World::new(db);
+        w.gw.add_user("adam", "admin");
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
+        let token = w.gw.token("alice");
+        let mut s = live_shell(&w);
+        let at = Instant::now();
+        let out = w.gw.cli_ok(&["user", "role", "alice", "auditor", "--reason", "moved to the audit team"]);
+        assert!(out.contains("is now auditor"), "{out}");
+        let (took, seen) = ended(&mut s, at);
+        eprintln!("the live session ended {took:?} after `user role`");
+        assert!(took < Duration::from_secs(3), "{took:?}\n{seen}");
+        assert_eq!(lines_with(&seen, "an administrator ended your logins"), 1, "{seen}");
+        assert_eq!(last_end_reason(&w.gw), "account_cut_off");
+        assert_eq!(me(&w.gw, &cookie), 401, "the engineer's web login outlived the role");
+        assert_eq!(call(&w.gw, "GET", "/me", &token, None).0, 401, "the engineer's token outlived the role");
+        // An auditor opens no shell on a target.
+        let again = w.alice.exec(&w.gw, "web01", "echo in");
+        again.failed();
+        assert!(!again.stdout_text().contains("in"), "{again}");
+        let e = w.gw.wait_audit("user.role", |e| json_text(e, "subject") == "alice");
+        assert_eq!((json_text(&e["detail"], "from"), json_text(&e["detail"], "to")), ("engineer".into(), "auditor".into()), "{e}");
+        assert_eq!(e["detail"]["tokens_revoked"], 1, "{e}");
+        // Over the API, admins only; the last admin keeps the role; bad roles and the same
+        // role are one-line refusals.
+        let adam = w.gw.token("adam");
+        let body = |role: &str| Some(json!({"role": role, "reason": "back to work"}));
+        let (status, answer) = call(&w.gw, "POST", "/users/alice/role", &adam, body("engineer"));
+        assert_eq!(status, 200, "{answer}");
+        w.alice.exec(&w.gw, "web01", "true").ok();
+        assert_eq!(call(&w.gw, "POST", "/users/alice/role", &w.gw.token("bob"), body("auditor")).0, 403);
+        assert_eq!(refusal(call(&w.gw, "POST", "/users/alice/role", &adam, body("root"))).0, 400);
+        assert_eq!(refusal(call(&w.gw, "POST", "/users/alice/role", &adam, body("engineer"))).0, 400);
+        assert_eq!(refusal(call(&w.gw, "POST", "/users/adam/role", &adam, body("auditor"))).0, 409);
+        let out = w.gw.cli(&["user", "role", "adam", "auditor", "--reason", "x"]);
+        assert!(!out.success() && out.stderr_text().contains("last enabled admin"), "{out}");
+    }
+}
+
+/// On two nodes sharing one PostgreSQL: an account disabled with the CLI of node 1 loses the
+/// live session it holds on node 2 within about a second, and node 2 refuses its next login.
+mod a_disabled_account_is_cut_off_on_every_node {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = World::new(Db::Postgres);
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let mut s = w
+            .alice
+            .spawn(&second, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+        s.send(b"echo \"UP:$((6*7))\"\n");
+        s.wait_stdout("UP:42", SHORT);
+        let at = Instant::now();
+        w.gw.cli_ok(&["user", "disable", "alice", "--reason", "contract ended"]);
+        let (took, out) = ended(&mut s, at);
+        eprintln!("the session on node 2 ended {took:?} after `user disable` on node 1");
+        assert!(took < Duration::from_secs(3), "{took:?}\n{out}");
+        assert_eq!(
+            lines_with(&out, "your account was disabled: contract ended"),
+            1,
+            "{out}"
+        );
+        let row = w.gw.last_session("alice");
+        assert_eq!(json_text(&row, "node"), "e2e-node-2", "{row}");
+        let again = w.alice.exec(&second, "web01", "echo in");
+        again.failed();
+        assert!(!again.stdout_text().contains("in"), "{again}");
+    }
 }

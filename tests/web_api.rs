@@ -307,6 +307,7 @@ both_databases! {
             (Method::POST, "/users/nosuch-user/enable", None, [403, 403, 403, 404]),
             (Method::DELETE, "/users/nosuch-user", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
             (Method::POST, "/users/nosuch-user/logout", None, [403, 403, 403, 404]),
+            (Method::POST, "/users/nosuch-user/role", Some(json!({"role": "auditor", "reason": "x"})), [403, 403, 403, 404]),
             (Method::GET, "/users/nosuch-user/keys", None, [403, 403, 403, 404]),
             (Method::DELETE, "/users/nosuch-user/keys/SHA256%3Anosuch", None, [403, 403, 403, 404]),
             (Method::GET, "/targets", None, [403, 403, 403, 200]),

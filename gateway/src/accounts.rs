@@ -246,6 +246,41 @@ impl Admin<'_> {
         Ok(ended)
     }
 
+    /// Gives `name` the role `role` for `reason`: everything it had open was opened under
+    /// the old role, so its web logins end, its API tokens are revoked and its live sessions
+    /// end at their enforcer's next check. Refused for a removed account, the same role, or
+    /// the last enabled admin. Audited `user.role` with both roles.
+    pub async fn set_role(
+        &self,
+        name: &str,
+        role: Role,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Ended, AccountError> {
+        let user = self.present(name).await?;
+        let reason = check_reason("reason", reason)?;
+        if user.role == role {
+            return Err(refused(
+                codes::BAD_INPUT,
+                format!(
+                    "user {} already has the role {}",
+                    shown(&user.name),
+                    role.as_str()
+                ),
+            ));
+        }
+        check_not_last_admin(&user, &self.db.users().await?)?;
+        self.db.user_set_role(&user.name, role, now).await?;
+        let ended = self.end_logins(&user.name, true, now).await?;
+        let detail = ended.json_with(json!({
+            "reason": reason,
+            "from": user.role.as_str(),
+            "to": role.as_str(),
+        }));
+        self.audit("user.role", &user.name, detail).await?;
+        Ok(ended)
+    }
+
     /// Ends every web login and live session of `name` now, on every node; it may log in
     /// again. Audited `user.logout`.
     pub async fn logout(&self, name: &str, now: Millis) -> Result<Ended, AccountError> {

@@ -74,6 +74,17 @@ pub enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Give an account another role: its web logins, API tokens and live sessions end (they
+    /// were opened under the old role), on every node, within a second.
+    Role {
+        /// Login name.
+        name: String,
+        /// The new role: engineer, approver, auditor or admin.
+        role: String,
+        /// Why, kept in the audit log.
+        #[arg(long)]
+        reason: String,
+    },
     /// End every web login and live session of an account now, on every node; it may log
     /// in again.
     Logout {
@@ -121,6 +132,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Enable { name } => enable(ctx, &name).await,
         UserCommand::Remove { name, reason } => remove(ctx, &name, &reason).await,
         UserCommand::Logout { name } => logout(ctx, &name).await,
+        UserCommand::Role { name, role, reason } => set_role(ctx, &name, &role, &reason).await,
         UserCommand::Key(KeyCommand::List { name, json }) => key_list(ctx, &name, json).await,
         UserCommand::Key(KeyCommand::Remove { name, fingerprint }) => {
             key_remove(ctx, &name, &fingerprint).await
@@ -182,6 +194,19 @@ async fn logout(ctx: &Ctx, name: &str) -> anyhow::Result<ExitCode> {
     println!(
         "user {name:?}: {} web login(s) ended; live sessions end within a second",
         ended.web_logins
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_role(ctx: &Ctx, name: &str, role: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let role: Role = role.parse().map_err(|e| anyhow::anyhow!("ROLE: {e}"))?;
+    let now = crate::time::now_ms();
+    let ended = as_operator(ctx, async |a| a.set_role(name, role, reason, now).await).await?;
+    println!(
+        "user {name:?} is now {}; {} web login(s) ended, {} API token(s) revoked; live sessions end within a second",
+        role.as_str(),
+        ended.web_logins,
+        ended.tokens
     );
     Ok(ExitCode::SUCCESS)
 }

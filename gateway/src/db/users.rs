@@ -164,6 +164,26 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Gives `name` the one role `role` and cuts it off at `now` (what it had open was
+    /// opened under the old role). False when there is no such user.
+    pub async fn user_set_role(
+        &self,
+        name: &str,
+        role: Role,
+        now: Millis,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE users SET role = $1, cut_off_at = $2 WHERE name = $3")
+            .bind(role.as_str())
+            .bind(now)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::query(format!(
+                "changing the role of user {name:?}"
+            )))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Cuts `name` off at `now`: its web logins and live sessions begun before end on every
     /// node. False when there is no such user.
     pub async fn user_cut_off(&self, name: &str, now: Millis) -> Result<bool, DbError> {

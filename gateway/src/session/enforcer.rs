@@ -542,7 +542,7 @@ async fn check_accounts(registry: &Registry, db: &Db) -> bool {
             )),
             Some(u) if u.cut_off_at.is_some_and(|at| at >= started_at) => Some(End::new(
                 EndCode::AccountCutOff,
-                "an administrator ended your logins (a key removed or logged out everywhere)",
+                "an administrator ended your logins (a key removed, the role changed or logged out everywhere)",
             )),
             Some(_) => None,
         };

@@ -198,7 +198,25 @@ pub async fn open(
         tracing::error!("cannot read grants: {e}");
         db_unavailable()
     })?;
-    let grant: Grant = match policy::connect(engineer, target, now_ms(), &grants) {
+    // Grants are an engineer's: an account given another role since keeps its grant rows
+    // (they stay on record) but opens nothing with them.
+    let account = db::within(db::ANSWER_WAIT, "reading the account", ctx.db.user(engineer))
+        .await
+        .map_err(|e| {
+            tracing::error!("cannot read the account: {e}");
+            db_unavailable()
+        })?;
+    let decision = match account {
+        Some(u) if u.role != policy::Role::Engineer => Decision::deny(
+            policy::codes::NOT_ENGINEER,
+            format!(
+                "only engineers open sessions on targets; your role is {}",
+                u.role.as_str()
+            ),
+        ),
+        _ => policy::connect(engineer, target, now_ms(), &grants),
+    };
+    let grant: Grant = match decision {
         Decision::Allow(g) => g.clone(),
         Decision::Deny(refusal) => {
             log_refusal(ctx, engineer, target, client_addr, &refusal);

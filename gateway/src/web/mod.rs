@@ -174,6 +174,7 @@ pub fn routes() -> Vec<Route> {
         route!(Post "/users/{name}/disable", ADMIN, "Disable an account (body: reason); its web logins, API tokens and live sessions end", accounts::disable, body = true),
         route!(Post "/users/{name}/enable", ADMIN, "Let a disabled account log in again", accounts::enable),
         route!(Delete "/users/{name}", ADMIN, "Remove an account, keeping its history and name (body: reason); everything it has open ends", accounts::remove, body = true),
+        route!(Post "/users/{name}/role", ADMIN, "Give an account another role (body: role, reason); its web logins, API tokens and live sessions end", accounts::set_role, body = true),
         route!(Post "/users/{name}/logout", ADMIN, "End an account's web logins and live sessions on every node", accounts::logout),
         route!(Get "/users/{name}/keys", ADMIN, "An account's SSH keys: fingerprint, comment, when added", accounts::keys),
         route!(Delete "/users/{name}/keys/{fingerprint}", ADMIN, "Remove an account's SSH key (fingerprint SHA256:…, URL-encoded); its web logins and live sessions end", accounts::key_remove),

@@ -117,19 +117,29 @@ fn query_schema(path: &str, name: &str) -> Value {
 }
 
 /// A request body's schema: the fields its handler reads where the document knows them
-/// (an account action's `reason`), else any object.
+/// (an account action's `reason`, a role change's `role`), else any object.
 fn body_schema(path: &str) -> Value {
     if path.starts_with("/api/v1/users/") {
-        json!({
-            "type": "object",
-            "properties": {"reason": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": crate::accounts::MAX_REASON,
-                "description": "Why, one line: kept in the audit log and shown to the account's live sessions as they end",
-            }},
-            "required": ["reason"],
-        })
+        let reason = json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": crate::accounts::MAX_REASON,
+            "description": "Why, one line: kept in the audit log and shown to the account's live sessions as they end",
+        });
+        if path.ends_with("/role") {
+            let roles: Vec<&str> = policy::Role::ALL.iter().map(|r| r.as_str()).collect();
+            json!({
+                "type": "object",
+                "properties": {"role": {"type": "string", "enum": roles}, "reason": reason},
+                "required": ["role", "reason"],
+            })
+        } else {
+            json!({
+                "type": "object",
+                "properties": {"reason": reason},
+                "required": ["reason"],
+            })
+        }
     } else {
         json!({"type": "object"})
     }

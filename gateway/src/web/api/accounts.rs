@@ -155,6 +155,32 @@ pub async fn remove(
     Ok(Json(answer(&name, "removed", ended)))
 }
 
+/// A body carrying a new role and why.
+#[derive(Deserialize)]
+pub struct NewRole {
+    role: String,
+    reason: String,
+}
+
+/// `POST /users/{name}/role` with `{"role": "…", "reason": "…"}`.
+pub async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Account { name, .. }: Account,
+    Body(body): Body<NewRole>,
+) -> ApiResult<Json<Value>> {
+    let role: policy::Role = body
+        .role
+        .parse()
+        .map_err(|e: policy::UnknownRole| ApiError::bad_input(format!("role: {e}")))?;
+    not_own(&caller, &name, "change the role of")?;
+    let ended = act(&state, &caller, async |a, now| {
+        a.set_role(&name, role, &body.reason, now).await
+    })
+    .await?;
+    Ok(Json(answer(&name, "role_changed", ended)))
+}
+
 /// `POST /users/{name}/logout`.
 pub async fn logout(
     State(state): State<AppState>,
