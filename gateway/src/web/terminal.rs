@@ -34,13 +34,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header::ORIGIN, HeaderMap};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
-use menwei_protocol::{GatewayMessage, Lang, PageMessage};
+use menwei_protocol::{GatewayMessage, Lang, PageMessage, LOGIN_ENDED_CLOSE};
 use policy::{ChannelRequest, Decision};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::auth::{login_ended, Caller, LOGIN_ENDED_CLOSE};
+use super::auth::{login_ended, Caller};
 use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
 use crate::session::enforcer::{trip, End, EndCode};

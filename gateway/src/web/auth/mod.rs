@@ -25,7 +25,7 @@ mod recheck;
 pub use caller::{Caller, Via};
 pub use layer::layer;
 pub use login::{client_ip, login, logout, me, Login};
-pub use recheck::{login_ended, Ended, LOGIN_ENDED_CLOSE, RECHECK};
+pub use recheck::{login_ended, Ended};
 
 /// The session cookie (the JWT).
 pub const SESSION_COOKIE: &str = "__Host-menwei_session";

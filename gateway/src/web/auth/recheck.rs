@@ -25,10 +25,6 @@ pub const RECHECK: Duration = Duration::from_secs(2);
 /// `UNANSWERED_LIMIT × (RECHECK + ANSWER_WAIT)` (8 s) because the database was away.
 const UNANSWERED_LIMIT: u32 = 2;
 
-/// The WebSocket close code for a stream whose login ended, in the range RFC 6455 leaves
-/// to applications (4000–4999): "401" as HTTP would say it.
-pub const LOGIN_ENDED_CLOSE: u16 = 4401;
-
 /// Why a login no longer admits its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
