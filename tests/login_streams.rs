@@ -1,6 +1,7 @@
 //! Authority that holds (issue 9): a stream holds only while the login that opened it does.
 //! A live watch, the `/events` stream and the browser terminal close within a few seconds
-//! of their login ending (logout, `menwei user logout`, a revoked API token), saying why;
+//! of their login ending (logout, `menwei user logout`, a revoked API token, `[https]
+//! max_login`), saying why;
 //! a disabled engineer's browser terminal ends within a second. What was watched goes on.
 
 #![allow(
@@ -120,16 +121,6 @@ fn stream_ended(rx: &mpsc::Receiver<(String, Instant)>, since: Instant) -> (Stri
     (text, at.duration_since(since))
 }
 
-/// A live shell of alice on web01 over SSH, known to be up.
-fn live_shell(w: &World) -> Spawned {
-    let mut s = w
-        .alice
-        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
-    s.send(b"echo \"UP:$((6*7))\"\n");
-    s.wait_stdout("UP:42", SHORT);
-    s
-}
-
 /// alice's browser terminal on web01, the shell known to be up.
 fn browser_terminal(w: &World, cookie: &str) -> RawWebSocket {
     let mut ws = RawWebSocket::open(
@@ -147,15 +138,6 @@ fn browser_terminal(w: &World, cookie: &str) -> RawWebSocket {
         }
     }
     ws
-}
-
-/// The end reason of alice's last session, once it has ended.
-fn last_end_reason(gw: &Gateway) -> String {
-    let s = wait_until("the session to end", SHORT, || {
-        let s = gw.last_session("alice");
-        (!json_text(&s, "ended_at").is_empty()).then_some(s)
-    });
-    json_text(&s, "end_reason")
 }
 
 both_databases! {
@@ -207,6 +189,21 @@ both_databases! {
         eprintln!("the token's event stream ended {took:?} after `token revoke`");
         assert!(took < FEW_SECONDS, "{took:?}\n{text}");
         assert!(text.contains("\"message\":\"the API token was revoked\""), "{text}");
+    }
+
+    fn an_event_stream_ends_at_its_logins_longest_life(db) {
+        let w = World::with(db, WorldOpts {
+            replace: &[("max_login = \"12h\"", "max_login = \"4s\"")],
+            ..WorldOpts::default()
+        });
+        let cookie = w.gw.web_cookie("alice", WEB_PASSWORD);
+        let logged_in = Instant::now();
+        let stream = events(&w.gw, ("Cookie", &cookie));
+        let (text, took) = stream_ended(&stream, logged_in);
+        eprintln!("the event stream ended {took:?} after a login of max_login = 4s");
+        assert!(took > Duration::from_secs(3), "ended early: {took:?}\n{text}");
+        assert!(took < Duration::from_secs(4) + FEW_SECONDS, "{took:?}\n{text}");
+        assert!(text.contains("\"message\":\"your web login reached its longest life; log in again\""), "{text}");
     }
 
     fn logout_ends_the_browser_terminal_and_its_session(db) {
