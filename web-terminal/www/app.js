@@ -275,6 +275,19 @@ function listen() {
   });
 }
 
+// A login ends after [https] session_ttl without use, and the gateway counts only calls to
+// it as use, not a terminal's keys nor its own second looks at a stream's login: typing in a
+// terminal for a quarter of an hour would end the login under it. So while the person types
+// or clicks anywhere on the page, at most once a minute, the page asks who it is, which
+// renews the login like any call. A page nobody touches still goes idle.
+let lastKeep = 0;
+function keepLogin() {
+  if (!session.me || Date.now() - lastKeep < 60000) return;
+  lastKeep = Date.now();
+  api('GET', '/me').catch(() => {});
+}
+for (const ev of ['keydown', 'pointerdown']) document.addEventListener(ev, keepLogin, true);
+
 // The login behind the page's streams ended (logout elsewhere, expiry, a disabled account):
 // said once, in the page's language; the next action shows the login form.
 let loginEndedSaid = false;

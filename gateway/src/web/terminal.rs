@@ -371,7 +371,7 @@ pub async fn watch_session(
     .await?;
     Ok(ws.on_upgrade(move |socket| async move {
         let _slot = slot;
-        let login = login_ended(state.clone(), caller);
+        let login = login_ended(state, caller);
         tokio::pin!(login);
         let (mut to_page, mut from_page) = socket.split();
         let (size, recent, mut frames) = tap.join();
