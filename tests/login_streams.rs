@@ -244,3 +244,42 @@ both_databases! {
         assert_eq!(login_status(&w.gw, "alice"), 401);
     }
 }
+
+/// PostgreSQL frozen (SIGSTOP) under an open event stream: frozen from the stream's start
+/// for 4.5 s, its first check (at 2 s, bounded by 2 s) goes unanswered and the second (at
+/// 4 s) is answered once the database wakes: the stream goes on. A lasting freeze closes it
+/// at the second unanswered check, saying why (fail closed). Its own PostgreSQL: the shared one serves
+/// other tests.
+#[test]
+fn a_hung_database_closes_streams_within_seconds_but_a_blip_does_not() {
+    let mut pg = PrivatePostgres::start();
+    let url = pg.url("postgres");
+    let mut gw = Gateway::init_on(|_| Database::external(&url));
+    gw.add_user("alice", "engineer");
+    gw.serve();
+    let cookie = gw.web_cookie("alice", WEB_PASSWORD);
+    let stream = events(&gw, ("Cookie", &cookie));
+
+    pg.sigstop();
+    std::thread::sleep(Duration::from_millis(4500));
+    pg.sigcont();
+    let after_blip = stream.recv_timeout(Duration::from_secs(6));
+    assert!(
+        after_blip.is_err(),
+        "a 4.5 s freeze closed the stream: {after_blip:?}"
+    );
+
+    pg.sigstop();
+    let at = Instant::now();
+    let ended = stream.recv_timeout(Duration::from_secs(20));
+    pg.sigcont();
+    let (text, when) = ended.expect("the stream was still open 20 s into the freeze");
+    let took = when.duration_since(at);
+    eprintln!("the event stream closed {took:?} into the freeze");
+    // Two checks of at most 2 s each, 2 s apart, plus one interval of slack.
+    assert!(took < Duration::from_secs(10), "{took:?}\n{text}");
+    assert!(
+        text.contains("your login cannot be checked right now (database unavailable)"),
+        "{text}"
+    );
+}

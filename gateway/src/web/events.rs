@@ -70,18 +70,25 @@ pub async fn stream(
                 return None;
             }
             let mut shutdown = f.state.shutdown.clone();
-            tokio::select! {
-                _ = f.tick.tick() => {}
+            let from = f.since.saturating_sub(OVERLAP_MS);
+            let (tick, db, login) = (&mut f.tick, &f.state.ctx.db, &mut f.login);
+            // The wait and the read race the login's check: a read the database does not
+            // answer cannot hold the stream open past its login.
+            let read = async move {
+                tick.tick().await;
+                db.changes_since(from).await
+            };
+            let changes = tokio::select! {
+                read = read => read,
                 _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return None,
-                ended = &mut f.login => {
+                ended = login => {
                     let data = json!({"code": "login_ended", "message": ended.line()});
                     f.queue.push_back(Event::default().event("end").data(data.to_string()));
                     f.done = true;
                     continue;
                 }
-            }
-            let from = f.since.saturating_sub(OVERLAP_MS);
-            let changes = match f.state.ctx.db.changes_since(from).await {
+            };
+            let changes = match changes {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!("event stream cannot read the database: {e}");

@@ -22,7 +22,8 @@ pub const RECHECK: Duration = Duration::from_secs(2);
 /// How many checks in a row may go unanswered (the database down, hung or refusing, each
 /// check bounded by [`db::ANSWER_WAIT`]) before the stream closes anyway. One blip does not
 /// kill every stream; an outage does: a stream outlives an ended login by at most
-/// `UNANSWERED_LIMIT × (RECHECK + ANSWER_WAIT)` (8 s) because the database was away.
+/// `RECHECK + UNANSWERED_LIMIT × ANSWER_WAIT` (6 s; a missed check's successor starts at
+/// once) because the database was away.
 const UNANSWERED_LIMIT: u32 = 2;
 
 /// Why a login no longer admits its holder.
