@@ -16,16 +16,6 @@ use std::time::{Duration, Instant};
 use menwei_e2e::*;
 use serde_json::{json, Value};
 
-/// A live interactive session of alice on web01, known to be up.
-fn live_shell(w: &World) -> Spawned {
-    let mut s = w
-        .alice
-        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
-    s.send(b"echo \"UP:$((6*7))\"\n");
-    s.wait_stdout("UP:42", SHORT);
-    s
-}
-
 /// Waits for the session to end; returns how long it took and what the engineer saw.
 fn ended(s: &mut Spawned, since: Instant) -> (Duration, Out) {
     let out = s.wait(SHORT);
@@ -41,14 +31,6 @@ fn me(gw: &Gateway, cookie: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-fn last_end_reason(gw: &Gateway) -> String {
-    let s = wait_until("the session to end", SHORT, || {
-        let s = gw.last_session("alice");
-        (!json_text(&s, "ended_at").is_empty()).then_some(s)
-    });
-    json_text(&s, "end_reason")
 }
 
 both_databases! {

@@ -6,7 +6,8 @@
 //! `echo 你好世界` and sees it printed back (and the recording holds it both ways); the
 //! approver watches the session live, the engineer's window changes size and the watcher's
 //! view follows, the approver terminates it, and the engineer's page says so; an auditor in
-//! a third context finds the session, searches the replay for the output and jumps to it.
+//! a third context finds the session, searches the replay for the output and jumps to it;
+//! the approver's login ends from another tab and the page says so within seconds.
 //! Nothing the engineer's page showed or received carries the target's address or port.
 //! Screenshots of every step go to `tests/test-artifacts/browser/<database>/`.
 //!
@@ -110,6 +111,9 @@ both_databases! {
             tail(&gw.log(), 60),
         );
         assert!(stdout.contains(" passed, 0 failed"), "no summary line:\n{stdout}");
+        for line in stdout.lines().filter(|l| l.contains("said its login ended")) {
+            eprintln!("{line}");
+        }
 
         // What the page did went through the gateway: one web session for alice on web01,
         // ended by bob, replayed by audrey.

@@ -20,12 +20,18 @@
 //! ```
 //!
 //! A text frame that does not parse (a newer peer's message type) is ignored by both sides,
-//! never shown as garbage or taken as input.
+//! never shown as garbage or taken as input. Either socket whose login ended (logout,
+//! expiry, a revoked token) is closed with [`LOGIN_ENDED_CLOSE`] and why as the reason.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+
+/// The WebSocket close code of a socket whose login ended (logout, a password change,
+/// expiry, a revoked API token, a disabled account); the close reason says which. In the
+/// range RFC 6455 leaves to applications (4000–4999): "401" as HTTP would say it.
+pub const LOGIN_ENDED_CLOSE: u16 = 4401;
 
 /// A control message from the page to the gateway, on the terminal socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,9 @@
 //      the engineer's window changes size and the watcher's view takes the new size; the
 //      approver terminates the session; the engineer's page says the session ended;
 //   e. an auditor finds the session by engineer, opens the replay, searches the output and
-//      jumps to the hit: the replayed screen shows it.
+//      jumps to the hit: the replayed screen shows it;
+//   f. the approver's login ends elsewhere (logout from another tab): within seconds the
+//      page's event stream hears it and the page says so, in its language.
 //
 // Every step saves a screenshot into MENWEI_SHOTS. Prints "N passed, N failed" and exits
 // non-zero on any failure. A step after a failed one is reported as failed (skipped).
@@ -362,6 +364,20 @@ try {
     const later = await screenText(aud, '#aud-replay');
     assert(!later.includes('WATCH_56'), `the replay jumped to the hit, not to the end: ${later.replace(/\s+/g, ' ').slice(-300)}`);
     await snap(aud, 'auditor-replay-hit');
+  });
+
+  await step('f_the_approvers_login_ends_elsewhere_and_the_page_says_so', async () => {
+    // As from another tab: the same cookie logs out; the page itself is not told.
+    const status = await appr.evaluate(async () => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('__Host-menwei_csrf='))?.split('=')[1] ?? '';
+      const r = await fetch('/api/v1/logout', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' }, body: '{}' });
+      return r.status;
+    });
+    assert(status === 204, `logout: ${status}`);
+    const at = Date.now();
+    await appr.waitForFunction(() => (document.querySelector('#messages')?.textContent ?? '').includes('您的网页登录已结束'), null, { timeout: 5000 });
+    console.log(`the approver's page said its login ended ${Date.now() - at} ms after the logout`);
+    await snap(appr, 'approver-login-ended');
   });
 
   await step('no_uncaught_errors_in_any_page', async () => {

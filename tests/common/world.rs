@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::database::Db;
 use crate::engineer::Engineer;
 use crate::gateway::Gateway;
+use crate::process::{wait_until, Spawned, Stdin};
 use crate::sshd::Sshd;
+use crate::{json_text, SHORT};
 
 /// What to change in the usual world.
 pub struct WorldOpts {
@@ -118,6 +120,25 @@ impl World {
             "gateway RSS grew by {grown} KiB (from {before_kib} KiB) behind {who}"
         );
     }
+}
+
+/// A live interactive shell of alice on web01 over SSH, known to be up (it answered).
+pub fn live_shell(w: &World) -> Spawned {
+    let mut s = w
+        .alice
+        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+    s.send(b"echo \"UP:$((6*7))\"\n");
+    s.wait_stdout("UP:42", SHORT);
+    s
+}
+
+/// The end reason of alice's last session, waiting for it to end.
+pub fn last_end_reason(gw: &Gateway) -> String {
+    let s = wait_until("the session to end", SHORT, || {
+        let s = gw.last_session("alice");
+        (!json_text(&s, "ended_at").is_empty()).then_some(s)
+    });
+    json_text(&s, "end_reason")
 }
 
 /// How much the gateway's memory may grow behind one client that stopped reading.

@@ -12,7 +12,7 @@ use js_sys::{Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 
-use crate::protocol::{to_terminal, GatewayMessage, PageMessage};
+use crate::protocol::{closed_kind, to_terminal, GatewayMessage, PageMessage};
 use crate::xterm::{self, FitAddon, Terminal};
 
 type Status = Rc<RefCell<Option<Function>>>;
@@ -140,7 +140,7 @@ impl LiveTerminal {
                         xterm::write_then(&t, &line, None);
                     }
                 }
-                call_status(&st, "closed", &reason);
+                call_status(&st, closed_kind(e.code()), &reason);
             });
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
 
@@ -193,7 +193,8 @@ impl LiveTerminal {
         })
     }
 
-    /// Calls `f(kind, text)`: `open`, `notice`, `end` (from the gateway), `closed`.
+    /// Calls `f(kind, text)`: `open`, `notice`, `end` (from the gateway), `closed`, or
+    /// `login_ended` (closed because the login ended: logout, expiry, a disabled account).
     pub fn on_status(&self, f: Function) {
         *self.status.borrow_mut() = Some(f);
     }

@@ -3,7 +3,17 @@
 //! decides how the gateway's messages look on a terminal. The sockets are in `live.rs`
 //! (terminal) and `player/watch.rs` (watch).
 
-pub use menwei_protocol::{GatewayMessage, Lang, PageMessage};
+pub use menwei_protocol::{GatewayMessage, Lang, PageMessage, LOGIN_ENDED_CLOSE};
+
+/// The status a socket's close with `code` reports to the page: `login_ended` when the
+/// gateway closed it because the login ended ([`LOGIN_ENDED_CLOSE`]), else `closed`.
+pub fn closed_kind(code: u16) -> &'static str {
+    if code == LOGIN_ENDED_CLOSE {
+        "login_ended"
+    } else {
+        "closed"
+    }
+}
 
 /// The bytes to write to the terminal for `msg`: a notice or the end as a line of its own,
 /// in colour, with control characters removed so a message cannot move the cursor or
@@ -30,6 +40,14 @@ mod tests {
         let shown = String::from_utf8(to_terminal(&m).unwrap()).unwrap();
         assert!(shown.contains("[menwei] hi]0;ownedthere"), "{shown:?}");
         assert_eq!(shown.matches('\x1b').count(), 2, "only our colour codes");
+    }
+
+    #[test]
+    fn only_the_login_ended_code_reports_login_ended() {
+        assert_eq!(closed_kind(4401), "login_ended");
+        for code in [1000, 1005, 1006, 1008, 4400] {
+            assert_eq!(closed_kind(code), "closed");
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ const TEXT = {
     'err.unavailable': '服务暂不可用（数据库不可达）。', 'err.bad_json': '请求格式错误。',
     'err.bad_input': '输入有误', 'err.wasm': '终端组件加载失败', 'err.recording': '录像无法读取',
     done: '已完成', none: '（无）', ended: '会话已结束', closed: '连接已关闭',
+    login_ended: '您的网页登录已结束（已退出、已过期或账号已停用），请重新登录。',
   },
   en: {
     title: 'Menwei', loading: 'Loading…', live: '● live', logout: 'Log out', lang: '中文',
@@ -83,6 +84,7 @@ const TEXT = {
     'err.bad_input': 'Invalid input', 'err.wasm': 'The terminal module failed to load',
     'err.recording': 'The recording cannot be read',
     done: 'Done', none: '(none)', ended: 'Session ended', closed: 'Connection closed',
+    login_ended: 'Your web login has ended (logged out, expired or the account disabled); please log in again.',
   },
 };
 let lang = localStorage.getItem('menwei.lang') === 'en' ? 'en' : 'zh';
@@ -264,6 +266,35 @@ function listen() {
   for (const kind of ['request', 'decision', 'session', 'grant']) {
     events.addEventListener(kind, () => refreshSoon());
   }
+  // The login ended: the gateway says so last and ends the stream; do not reconnect.
+  events.addEventListener('end', () => {
+    events.close();
+    events = null;
+    indicator.hidden = true;
+    loginEnded();
+  });
+}
+
+// A login ends after [https] session_ttl without use, and the gateway counts only calls to
+// it as use, not a terminal's keys nor its own second looks at a stream's login: typing in a
+// terminal for a quarter of an hour would end the login under it. So while the person types
+// or clicks anywhere on the page, at most once a minute, the page asks who it is, which
+// renews the login like any call. A page nobody touches still goes idle.
+let lastKeep = 0;
+function keepLogin() {
+  if (!session.me || Date.now() - lastKeep < 60000) return;
+  lastKeep = Date.now();
+  api('GET', '/me').catch(() => {});
+}
+for (const ev of ['keydown', 'pointerdown']) document.addEventListener(ev, keepLogin, true);
+
+// The login behind the page's streams ended (logout elsewhere, expiry, a disabled account):
+// said once, in the page's language; the next action shows the login form.
+let loginEndedSaid = false;
+function loginEnded() {
+  if (loginEndedSaid) return;
+  loginEndedSaid = true;
+  message(t('login_ended'));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -343,7 +374,8 @@ function openTerminal(box, target) {
     liveTerminal.on_status((kind, text) => {
       if (kind === 'notice') message(text, 'warn');
       if (kind === 'end') { status.textContent = `${t('ended')}: ${text}`; message(`${t('ended')}: ${text}`, 'warn'); }
-      if (kind === 'closed') status.textContent = status.textContent || t('closed');
+      if (kind === 'closed' || kind === 'login_ended') status.textContent = status.textContent || t('closed');
+      if (kind === 'login_ended') loginEnded();
       if (kind === 'open') status.textContent = '';
     });
   } catch (err) {
@@ -491,6 +523,12 @@ function openWatch(box, s) {
         ended = true;
         status.textContent = `${t('ended')}: ${text || t('closed')}`;
         refreshSoon();
+      }
+      // The watcher's login ended, not the session: watching stopped.
+      if (kind === 'login_ended' && !ended) {
+        ended = true;
+        status.textContent = `${t('closed')}: ${text}`;
+        loginEnded();
       }
     });
     bar.addEventListener('input', () => watch && watch.seek(Number(bar.value)));
@@ -716,6 +754,7 @@ async function start() {
     return;
   }
   session.me = me;
+  loginEndedSaid = false;
   session.csrf = me.csrf || session.csrf;
   renderHeader();
   const view = views[me.role];

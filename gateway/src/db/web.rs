@@ -208,6 +208,16 @@ impl Db {
         row.map(|r| token_from_row(&r)).transpose()
     }
 
+    /// The token `id` (a stream opened with it looks at it again, `web::auth::login_ended`).
+    pub async fn token(&self, id: &str) -> Result<Option<ApiToken>, DbError> {
+        let row = sqlx::query(&format!("{TOKEN_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DbError::query("reading an API token"))?;
+        row.map(|r| token_from_row(&r)).transpose()
+    }
+
     /// Every token, newest first.
     pub async fn tokens(&self) -> Result<Vec<ApiToken>, DbError> {
         let rows = sqlx::query(&format!("{TOKEN_SELECT} ORDER BY created_at DESC, id"))

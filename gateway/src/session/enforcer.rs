@@ -75,6 +75,9 @@ pub enum EndCode {
     /// The target left `[targets] keepalive_max_misses` keepalives in a row unanswered:
     /// `target_unreachable`.
     TargetUnreachable,
+    /// The web login or API token a browser terminal was opened with ended (logout, a
+    /// password change, expiry, a revoked token): `login_ended`.
+    LoginEnded,
 }
 
 impl EndCode {
@@ -96,6 +99,7 @@ impl EndCode {
             EndCode::AccountCutOff => "account_cut_off",
             EndCode::TargetClosed => "target_closed",
             EndCode::TargetUnreachable => "target_unreachable",
+            EndCode::LoginEnded => "login_ended",
         }
     }
 }
@@ -584,6 +588,7 @@ mod tests {
             (EndCode::AuditFailed, "audit_failed"),
             (EndCode::RecordingSizeLimit, "recording_size_limit"),
             (EndCode::RecordingsDiskFull, "recordings_disk_full"),
+            (EndCode::LoginEnded, "login_ended"),
             (
                 EndCode::Policy(policy::codes::GRANT_EXPIRED),
                 "grant_expired",

@@ -1,11 +1,15 @@
 //! `GET /api/v1/events`: server-sent events for the live page (`request`, `decision`,
 //! `session`, `grant`), fed by reading the database once a second for what changed — so a
 //! change made on any node reaches every node's pages, with nothing shared but the
-//! database. An engineer hears only about their own rows. Not a WebSocket (that is the
-//! terminal's).
+//! database. An engineer hears only about their own rows. When the login the stream was
+//! opened with ends (logout, expiry, a revoked token, a disabled account:
+//! [`super::auth::login_ended`]), a last `end` event says why and the stream ends. Not a
+//! WebSocket (that is the terminal's).
 
 use std::collections::HashSet;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -13,7 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde_json::json;
 
-use super::auth::Caller;
+use super::auth::{login_ended, Caller, Ended};
 use super::error::ApiResult;
 use super::AppState;
 
@@ -31,6 +35,10 @@ struct Feed {
     seen: HashSet<(String, String, String)>,
     queue: std::collections::VecDeque<Event>,
     tick: tokio::time::Interval,
+    /// Resolves when the caller's login has ended.
+    login: Pin<Box<dyn Future<Output = Ended> + Send>>,
+    /// The `end` event is queued: nothing follows it.
+    done: bool,
 }
 
 /// `GET /events`.
@@ -43,6 +51,8 @@ pub async fn stream(
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let feed = Feed {
+        login: Box::pin(login_ended(state.clone(), caller)),
+        done: false,
         _slot: slot,
         since: crate::time::now_ms(),
         state,
@@ -56,13 +66,29 @@ pub async fn stream(
             if let Some(ev) = f.queue.pop_front() {
                 return Some((Ok(ev), f));
             }
-            let mut shutdown = f.state.shutdown.clone();
-            tokio::select! {
-                _ = f.tick.tick() => {}
-                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return None,
+            if f.done {
+                return None;
             }
+            let mut shutdown = f.state.shutdown.clone();
             let from = f.since.saturating_sub(OVERLAP_MS);
-            let changes = match f.state.ctx.db.changes_since(from).await {
+            let (tick, db, login) = (&mut f.tick, &f.state.ctx.db, &mut f.login);
+            // The wait and the read race the login's check: a read the database does not
+            // answer cannot hold the stream open past its login.
+            let read = async move {
+                tick.tick().await;
+                db.changes_since(from).await
+            };
+            let changes = tokio::select! {
+                read = read => read,
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return None,
+                ended = login => {
+                    let data = json!({"code": "login_ended", "message": ended.line()});
+                    f.queue.push_back(Event::default().event("end").data(data.to_string()));
+                    f.done = true;
+                    continue;
+                }
+            };
+            let changes = match changes {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!("event stream cannot read the database: {e}");

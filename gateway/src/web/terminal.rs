@@ -20,27 +20,30 @@
 //! bounded queue: the same [`Pipe`] and queues as SSH.
 //!
 //! Both check `Origin` against `[https] origin` before upgrading: a page from another site
-//! cannot open them with the user's cookie.
+//! cannot open them with the user's cookie. Both hold only while the login that opened them
+//! does ([`login_ended`]): when it ends, the terminal's session ends (`login_ended`, the
+//! page told why) and a watch stops; either socket then closes with
+//! [`LOGIN_ENDED_CLOSE`] and the same line as its reason.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header::ORIGIN, HeaderMap};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
-use menwei_protocol::{GatewayMessage, Lang, PageMessage};
+use menwei_protocol::{GatewayMessage, Lang, PageMessage, LOGIN_ENDED_CLOSE};
 use policy::{ChannelRequest, Decision};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::auth::Caller;
+use super::auth::{login_ended, Caller};
 use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
 use super::AppState;
-use crate::session::enforcer::EndCode;
+use crate::session::enforcer::{trip, End, EndCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
 use crate::session::queue::{self, MIN_COST};
 use crate::session::tap::Frame;
@@ -89,6 +92,15 @@ fn notice(text: &str) -> Message {
 
 fn end(text: &str) -> Message {
     control(GatewayMessage::End { text: text.into() })
+}
+
+/// The close frame of a socket whose login ended: [`LOGIN_ENDED_CLOSE`], and why as the
+/// reason the page shows.
+fn login_ended_close(why: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: LOGIN_ENDED_CLOSE,
+        reason: format!("menwei: {why}").into(),
+    }))
 }
 
 /// `GET /api/v1/terminal` (WebSocket): a shell on `target` for the calling engineer.
@@ -140,7 +152,16 @@ pub async fn open(
         _ => ApiError::new(ApiCode::Forbidden, r.message),
     })?;
     Ok(ws.on_upgrade(move |socket| async move {
-        relay(live, socket, cols, rows, &env).await;
+        let relay = relay(live.clone(), socket, cols, rows, &env);
+        tokio::pin!(relay);
+        tokio::select! {
+            _ = &mut relay => {}
+            ended = login_ended(state, caller) => {
+                // Ended like a terminate: recorded, audited, the page told why (write_page).
+                trip(&live.end, End::new(EndCode::LoginEnded, ended.line()));
+                relay.await;
+            }
+        }
         let _ = gone_tx.send(true);
         drop(slot);
     }))
@@ -276,6 +297,10 @@ async fn write_page(
                 if why.code != EndCode::ClientClosed {
                     let _ = to_page.send(end(&why.message)).await;
                 }
+                if why.code == EndCode::LoginEnded {
+                    let _ = to_page.send(login_ended_close(&why.message)).await;
+                    return;
+                }
                 break;
             }
             out = queued.recv() => match out {
@@ -346,6 +371,8 @@ pub async fn watch_session(
     .await?;
     Ok(ws.on_upgrade(move |socket| async move {
         let _slot = slot;
+        let login = login_ended(state, caller);
+        tokio::pin!(login);
         let (mut to_page, mut from_page) = socket.split();
         let (size, recent, mut frames) = tap.join();
         // Only the session holds the feed open: when it ends, the watch ends.
@@ -376,6 +403,12 @@ pub async fn watch_session(
                     if to_page.send(msg).await.is_err() {
                         return;
                     }
+                }
+                // The watcher's login ended: the watch stops, the session goes on.
+                ended = &mut login => {
+                    let _ = to_page.send(notice(&format!("watching stopped: {}", ended.line()))).await;
+                    let _ = to_page.send(login_ended_close(ended.line())).await;
+                    return;
                 }
                 // Read-only: whatever the watcher sends is dropped; closing ends the watch.
                 msg = from_page.next() => {

@@ -13,7 +13,7 @@ use web_sys::{BinaryType, HtmlElement, MessageEvent, WebSocket};
 use super::keyframer::keyframer;
 use super::playback::{Core, Shared, Ticker};
 use super::{now_ms, seek_core, to_micros};
-use crate::protocol::{to_terminal, GatewayMessage};
+use crate::protocol::{closed_kind, to_terminal, GatewayMessage};
 use crate::timeline::Timeline;
 
 /// Live watch of a session: a player fed from the read-only watch WebSocket, following the
@@ -85,7 +85,7 @@ impl Watch {
         let st = status.clone();
         let on_close =
             Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |e: web_sys::CloseEvent| {
-                call_status(&st, "closed", &e.reason())
+                call_status(&st, closed_kind(e.code()), &e.reason())
             });
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         let ticker = Ticker::start(&core)?;
@@ -139,7 +139,8 @@ impl Watch {
         self.core.borrow_mut().progress = Some(f);
     }
 
-    /// Calls `f(kind, text)`: `notice`, `end` (from the gateway) or `closed`.
+    /// Calls `f(kind, text)`: `notice`, `end` (from the gateway), `closed`, or
+    /// `login_ended` (closed because the watcher's login ended).
     pub fn on_status(&self, f: Function) {
         *self.status.borrow_mut() = Some(f);
     }

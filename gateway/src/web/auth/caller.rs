@@ -11,9 +11,10 @@ use policy::{Millis, Role};
 
 use super::cookies::cookie;
 use super::jwt::{jwt_sign, jwt_verify, Claims};
+use super::recheck::Ended;
 use super::{now_secs, SESSION_COOKIE};
 use crate::credentials::{token_hash, TOKEN_PREFIX};
-use crate::db::ApiToken;
+use crate::db::{ApiToken, User, WebSession};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::AppState;
 
@@ -90,8 +91,7 @@ pub(super) async fn authenticate(
             .filter(|s| s.starts_with(TOKEN_PREFIX))
             .ok_or_else(|| ApiError::unauthenticated("expected Authorization: Bearer mwt_…"))?;
         let token = state.ctx.db.token_by_hash(&token_hash(secret)).await?;
-        let max_ttl = crate::time::duration_ms(state.https.max_token_ttl);
-        let Some(token) = token.filter(|t| token_live(t, now, max_ttl)) else {
+        let Some(token) = token.filter(|t| token_ended(state, t, now).is_none()) else {
             return Err(ApiError::unauthenticated(
                 "the API token is unknown, expired or revoked",
             ));
@@ -113,22 +113,19 @@ pub(super) async fn authenticate(
     let expired = || ApiError::unauthenticated("the web login has ended; log in again");
     let claims = jwt_verify(&state.key, jwt, now_secs()).ok_or_else(expired)?;
     let session = state.ctx.db.web_session(&claims.jti).await?;
-    let Some(session) = session.filter(|s| s.revoked_at.is_none() && s.user_name == claims.sub)
-    else {
+    let Some(session) = session.filter(|s| s.user_name == claims.sub) else {
         return Err(expired());
     };
-    // However much it is used, a login ends max_login after the password was given.
-    let last_end = session
-        .created_at
-        .saturating_add(crate::time::duration_ms(state.https.max_login));
-    if now >= last_end {
-        return Err(ApiError::unauthenticated(
-            "the web login reached its longest life ([https] max_login); log in again",
-        ));
+    match web_login_ended(state, &session, now) {
+        None => {}
+        Some(Ended::MaxLogin) => {
+            return Err(ApiError::unauthenticated(
+                "the web login reached its longest life ([https] max_login); log in again",
+            ))
+        }
+        Some(_) => return Err(expired()),
     }
-    if session.expires_at <= now {
-        return Err(expired());
-    }
+    let last_end = login_last_end(state, &session);
     let user = live_user(state, &session.user_name).await?;
     let ttl_ms = crate::time::duration_ms(state.https.session_ttl);
     let renewed = if claims.exp.saturating_mul(1000).saturating_sub(now) < ttl_ms / 2 {
@@ -163,18 +160,55 @@ pub(super) async fn authenticate(
     )))
 }
 
-/// Not revoked and not past its end; a token stored without one (issued before tokens
-/// had to end) ends `max_ttl` after it was issued.
-fn token_live(t: &ApiToken, now: Millis, max_ttl: Millis) -> bool {
+/// However much it is used, a web login ends `[https] max_login` after the password was
+/// given.
+fn login_last_end(state: &AppState, s: &WebSession) -> Millis {
+    s.created_at
+        .saturating_add(crate::time::duration_ms(state.https.max_login))
+}
+
+/// Why the web login `s` admits nobody at `now`, if it has ended: revoked (logout, a
+/// password change, `user logout`), past `max_login`, or not used for `session_ttl`.
+pub(super) fn web_login_ended(state: &AppState, s: &WebSession, now: Millis) -> Option<Ended> {
+    if s.revoked_at.is_some() {
+        Some(Ended::LoggedOut)
+    } else if now >= login_last_end(state, s) {
+        Some(Ended::MaxLogin)
+    } else if s.expires_at <= now {
+        Some(Ended::Idle)
+    } else {
+        None
+    }
+}
+
+/// Why the token `t` admits nobody at `now`, if it has ended: revoked, or past its end; a
+/// token stored without one (issued before tokens had to end) ends `[https] max_token_ttl`
+/// after it was issued.
+pub(super) fn token_ended(state: &AppState, t: &ApiToken, now: Millis) -> Option<Ended> {
+    let max_ttl = crate::time::duration_ms(state.https.max_token_ttl);
     let ends = t
         .expires_at
         .unwrap_or_else(|| t.created_at.saturating_add(max_ttl));
-    t.revoked_at.is_none() && ends > now
+    if t.revoked_at.is_some() {
+        Some(Ended::TokenRevoked)
+    } else if ends <= now {
+        Some(Ended::TokenExpired)
+    } else {
+        None
+    }
 }
 
-async fn live_user(state: &AppState, name: &str) -> ApiResult<crate::db::User> {
+/// [`Ended::Account`] for an account that is disabled or gone.
+pub(super) fn account_ended(user: Option<&User>) -> Option<Ended> {
+    match user {
+        Some(u) if !u.disabled => None,
+        _ => Some(Ended::Account),
+    }
+}
+
+async fn live_user(state: &AppState, name: &str) -> ApiResult<User> {
     match state.ctx.db.user(name).await? {
-        Some(u) if !u.disabled => Ok(u),
+        Some(u) if account_ended(Some(&u)).is_none() => Ok(u),
         _ => Err(ApiError::unauthenticated("the account is disabled or gone")),
     }
 }

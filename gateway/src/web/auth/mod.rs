@@ -10,7 +10,8 @@
 //! By concept: `caller.rs` who is calling (the [`Caller`] extractor, resolved from a bearer
 //! token or the session cookie); `layer.rs` the middleware that enforces it on every
 //! route; `jwt.rs` the session JWT; `csrf.rs` the double-submit check; `cookies.rs` the
-//! cookies' exact shape; `login.rs` the login, logout and `me` handlers. Password hashes
+//! cookies' exact shape; `login.rs` the login, logout and `me` handlers; `recheck.rs` the
+//! second look, every few seconds, that keeps a long-lived stream to a login still live. Password hashes
 //! and API token secrets themselves are [`crate::credentials`]'s.
 
 mod caller;
@@ -19,10 +20,12 @@ mod csrf;
 mod jwt;
 mod layer;
 mod login;
+mod recheck;
 
 pub use caller::{Caller, Via};
 pub use layer::layer;
 pub use login::{client_ip, login, logout, me, Login};
+pub use recheck::{login_ended, Ended};
 
 /// The session cookie (the JWT).
 pub const SESSION_COOKIE: &str = "__Host-menwei_session";
