@@ -179,8 +179,7 @@ both_databases! {
 
     fn a_revoked_api_tokens_event_stream_ends(db) {
         let w = World::new(db);
-        let out = w.gw.cli_ok(&["token", "add", "--user", "alice"]);
-        let secret = out.lines().find(|l| l.starts_with("mwt_")).unwrap().to_string();
+        let secret = w.gw.token("alice");
         let id = json_text(&w.gw.json(&["token", "list"])[0], "id");
         let stream = events(&w.gw, ("Authorization", &format!("Bearer {secret}")));
         let at = Instant::now();
