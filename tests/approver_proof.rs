@@ -186,4 +186,44 @@ both_databases! {
         refused_with(&with_code(&w.gw, &approve, &w.gw.totp_code("bob")), "too many wrong TOTP codes");
         assert_eq!(state(&w.gw, &id), "pending");
     }
+
+    fn an_approver_reviews_over_ssh_with_key_and_code(db) {
+        let w = world(db);
+        // bob acts from his own terminal: his key, then his TOTP code at the gateway's prompt.
+        let bob = Engineer::new("bob");
+        w.gw.cli_ok(&["user", "key", "add", "bob", bob.pubkey.to_str().unwrap()]);
+        w.gw.enroll_totp("bob");
+        let first = file(&w.gw);
+        let (out, prompts) = bob.ssh_with_code(&w.gw, "bob", &w.gw.totp_code("bob"), "review list");
+        out.ok();
+        assert!(prompts.contains("Verification code:"), "{prompts:?}");
+        assert!(out.stdout_text().contains(&first) && out.stdout_text().contains("INC-9"), "{out}");
+        let (out, _) = bob.ssh_with_code(&w.gw, "bob", &w.gw.totp_code("bob"),
+            &format!("review approve {first} --for 30m --comment 'go ahead'"));
+        out.ok();
+        assert!(out.stdout_text().contains(&format!("request {first} approved")), "{out}");
+        assert_eq!(state(&w.gw, &first), "approved");
+        let e = w.gw.wait_audit("review.approve", |e| json_text(e, "subject") == first);
+        assert_eq!(json_text(&e, "actor"), "bob");
+        assert_eq!(json_text(&e["detail"], "via"), "ssh", "{e}");
+        assert_eq!(json_text(&e["detail"], "comment"), "go ahead", "{e}");
+
+        // A wrong code: no login, nothing approved.
+        let second = file(&w.gw);
+        let secret = w.gw.enroll_totp("bob");
+        let (out, _) = bob.ssh_with_code(&w.gw, "bob", &wrong_code(&secret),
+            &format!("review approve {second}"));
+        out.failed();
+        assert_eq!(state(&w.gw, &second), "pending");
+        // An engineer logged in with her key is no approver.
+        let out = w.alice.ssh(&w.gw, "alice", &[], &[&format!("review approve {second}")], Stdin::Null);
+        out.failed();
+        assert!(out.stderr_text().contains("only approvers"), "{out}");
+        assert_eq!(state(&w.gw, &second), "pending");
+        // A deny needs its comment, as everywhere.
+        let (out, _) = bob.ssh_with_code(&w.gw, "bob", &w.gw.totp_code("bob"),
+            &format!("review deny {second} --comment 'use the window'"));
+        out.ok();
+        assert_eq!(state(&w.gw, &second), "denied");
+    }
 }

@@ -9,9 +9,6 @@
     clippy::indexing_slicing
 )]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-
 use menwei_e2e::*;
 
 /// The policy line `menwei init` writes, and the one that adds engineers.
@@ -66,49 +63,6 @@ fn enroll(gw: &Gateway, name: &str) -> (Vec<u8>, String) {
     (secret, b32)
 }
 
-/// An askpass program that answers every prompt with `answer` and logs the prompt.
-fn askpass(gw: &Gateway, answer: &str) -> (PathBuf, PathBuf) {
-    let dir = gw.scratch();
-    let n = rand::random::<u32>();
-    let log = dir.join(format!("prompts-{n}.log"));
-    let script = dir.join(format!("askpass-{n}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho '{answer}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, log)
-}
-
-/// `ssh -o BatchMode=no … USER@gateway CMD`, the code typed by `SSH_ASKPASS`.
-fn ssh_with_code(gw: &Gateway, e: &Engineer, user: &str, code: &str, cmd: &str) -> (Out, String) {
-    let (script, log) = askpass(gw, code);
-    let mut c = e.ssh_command(
-        gw,
-        user,
-        &[
-            "-o",
-            "BatchMode=no",
-            "-o",
-            "KbdInteractiveAuthentication=yes",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-        ],
-        &[cmd],
-    );
-    c.env("SSH_ASKPASS", &script)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", ":0");
-    let out = run(c, Stdin::Null, SHORT);
-    assert_no_leak(out.all_text().as_bytes(), "ssh with a TOTP code");
-    let prompts = std::fs::read_to_string(&log).unwrap_or_default();
-    (out, prompts)
-}
-
 fn totp_failures(gw: &Gateway, reason: &str) -> usize {
     gw.audit()
         .iter()
@@ -124,7 +78,7 @@ both_databases! {
         let w = world_with_engineer_totp(db);
         let (secret, _) = enroll(&w.gw, "alice");
 
-        let (out, prompts) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &fresh_code(&secret), "echo through");
+        let (out, prompts) = w.alice.ssh_with_code(&w.gw, "alice:web01", &fresh_code(&secret), "echo through");
         out.ok();
         assert_eq!(out.stdout_text(), "through\n", "{out}");
         // OpenSSH puts `(user@host) ` before the server's prompt.
@@ -142,7 +96,7 @@ both_databases! {
         // A wrong code.
         let code = fresh_code(&secret);
         let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
-        let (out, prompts) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &wrong, "echo no");
+        let (out, prompts) = w.alice.ssh_with_code(&w.gw, "alice:web01", &wrong, "echo no");
         out.failed();
         assert!(!out.stdout_text().contains("no"), "{out}");
         assert!(out.stderr_text().contains("Permission denied"), "{out}");
@@ -155,10 +109,10 @@ both_databases! {
         assert!(!out.stdout_text().contains("key-only"), "{out}");
 
         // The right code works once; the same code again is refused.
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &code, "echo first");
         out.ok();
         assert_eq!(out.stdout_text(), "first\n");
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo again");
+        let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &code, "echo again");
         out.failed();
         assert!(!out.stdout_text().contains("again"), "{out}");
         w.gw.wait_audit("login.totp.failure", |e| e["detail"]["reason"] == "code already used");
@@ -212,10 +166,10 @@ both_databases! {
         // Only the new secret's codes work.
         let code = fresh_code(&old);
         if code != totp(&new, now_secs()) {
-            let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo old");
+            let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &code, "echo old");
             out.failed();
         }
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &fresh_code(&new), "echo new");
+        let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &fresh_code(&new), "echo new");
         out.ok();
         assert_eq!(out.stdout_text(), "new\n");
 
@@ -247,12 +201,12 @@ both_databases! {
         let mut w = world_with_engineer_totp(db);
         let (secret, _) = enroll(&w.gw, "alice");
         let code = fresh_code(&secret);
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &code, "echo first");
         out.ok();
         w.gw.stop(SHORT);
         w.gw.serve();
         // Still within the code's window (its step or the next): refused as used, not as wrong.
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo again");
+        let (out, _) = w.alice.ssh_with_code(&w.gw, "alice:web01", &code, "echo again");
         out.failed();
         assert!(!out.stdout_text().contains("again"), "{out}");
         assert_eq!(totp_failures(&w.gw, "code already used"), 1);
@@ -308,10 +262,14 @@ mod a_code_is_good_once_across_nodes {
         let mut second = w.gw.second_node("e2e-node-2");
         second.serve();
         let code = fresh_code(&secret);
-        let (out, _) = ssh_with_code(&w.gw, &w.alice, "alice:web01", &code, "echo first");
+        let (out, _) = w
+            .alice
+            .ssh_with_code(&w.gw, "alice:web01", &code, "echo first");
         out.ok();
         assert_eq!(out.stdout_text(), "first\n");
-        let (out, prompts) = ssh_with_code(&second, &w.alice, "alice:web01", &code, "echo again");
+        let (out, prompts) = w
+            .alice
+            .ssh_with_code(&second, "alice:web01", &code, "echo again");
         assert!(
             prompts.contains("Verification code:"),
             "node 2 asked for the code: {prompts:?}"
@@ -326,13 +284,9 @@ mod a_code_is_good_once_across_nodes {
         while totp(&secret, now_secs()) == code {
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        let (out, _) = ssh_with_code(
-            &second,
-            &w.alice,
-            "alice:web01",
-            &fresh_code(&secret),
-            "echo next",
-        );
+        let (out, _) =
+            w.alice
+                .ssh_with_code(&second, "alice:web01", &fresh_code(&secret), "echo next");
         out.ok();
     }
 }

@@ -5,6 +5,7 @@
 //! started or ended); the common options make the clients ignore the machine's own
 //! config, agent and known_hosts, and keep the client's default log level.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -212,5 +213,52 @@ impl Engineer {
         argv.push(gw.port.to_string());
         argv.push(format!("{user}@127.0.0.1"));
         PtySession::start(&argv, rows, cols)
+    }
+}
+
+/// An askpass program that answers every prompt with `answer` and logs the prompt.
+fn askpass(gw: &Gateway, answer: &str) -> (PathBuf, PathBuf) {
+    let dir = gw.scratch();
+    let n = rand::random::<u32>();
+    let log = dir.join(format!("prompts-{n}.log"));
+    let script = dir.join(format!("askpass-{n}.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho '{answer}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+impl Engineer {
+    /// `ssh -o BatchMode=no … USER@gateway CMD`, with `code` typed at the gateway's
+    /// keyboard-interactive prompt by `SSH_ASKPASS` (as a person would type their TOTP
+    /// code); what ssh printed and the prompts it was shown.
+    pub fn ssh_with_code(&self, gw: &Gateway, user: &str, code: &str, cmd: &str) -> (Out, String) {
+        let (script, log) = askpass(gw, code);
+        let mut c = self.ssh_command(
+            gw,
+            user,
+            &[
+                "-o",
+                "BatchMode=no",
+                "-o",
+                "KbdInteractiveAuthentication=yes",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ],
+            &[cmd],
+        );
+        c.env("SSH_ASKPASS", &script)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0");
+        let out = run(c, Stdin::Null, SHORT);
+        crate::assert_no_leak(out.all_text().as_bytes(), "ssh with a TOTP code");
+        let prompts = std::fs::read_to_string(&log).unwrap_or_default();
+        (out, prompts)
     }
 }

@@ -200,12 +200,16 @@ pub async fn open(
     })?;
     // Grants are an engineer's: an account given another role since keeps its grant rows
     // (they stay on record) but opens nothing with them.
-    let account = db::within(db::ANSWER_WAIT, "reading the account", ctx.db.user(engineer))
-        .await
-        .map_err(|e| {
-            tracing::error!("cannot read the account: {e}");
-            db_unavailable()
-        })?;
+    let account = db::within(
+        db::ANSWER_WAIT,
+        "reading the account",
+        ctx.db.user(engineer),
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!("cannot read the account: {e}");
+        db_unavailable()
+    })?;
     let decision = match account {
         Some(u) if u.role != policy::Role::Engineer => Decision::deny(
             policy::codes::NOT_ENGINEER,

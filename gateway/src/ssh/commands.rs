@@ -1,6 +1,7 @@
 //! Commands to the gateway itself, run on the login without a target:
-//! `ssh -p 2222 alice@gateway status` and `ssh -p 2222 alice@gateway extend web01 30m "why"`.
-//! They only read the engineer's own grants and requests or file a request; nothing here
+//! `ssh -p 2222 alice@gateway status` and `ssh -p 2222 alice@gateway extend web01 30m "why"`,
+//! and an approver's `ssh bob@gateway review …` ([`super::review_commands`]). They only
+//! read the engineer's own grants and requests, file a request or answer one; nothing here
 //! reaches a target. Not the menu (`ssh -t alice@gateway` with no command: [`super::menu`]).
 
 use policy::{Decision, RequestState};
@@ -21,7 +22,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(out: String) -> Reply {
+    pub(super) fn ok(out: String) -> Reply {
         Reply {
             out,
             err: String::new(),
@@ -29,7 +30,7 @@ impl Reply {
         }
     }
 
-    fn fail(err: String) -> Reply {
+    pub(super) fn fail(err: String) -> Reply {
         Reply {
             out: String::new(),
             err: format!("menwei: {err}\n"),
@@ -38,14 +39,14 @@ impl Reply {
     }
 }
 
-const USAGE: &str = "commands: status | extend TARGET DURATION REASON…";
+const USAGE: &str = "commands: status | extend TARGET DURATION REASON… | review … (approvers)";
 
 /// Whether `command` is meant for the gateway (its first word names a gateway command).
 pub fn is_gateway_command(command: &[u8]) -> bool {
     let words = split(&String::from_utf8_lossy(command));
     matches!(
         words.first().map(String::as_str),
-        Some("status" | "extend" | "help")
+        Some("status" | "extend" | "review" | "help")
     )
 }
 
@@ -62,6 +63,7 @@ pub async fn run(conn: &ConnState, command: &[u8]) -> Reply {
         ["extend", target, duration, reason @ ..] if !reason.is_empty() => {
             extend(conn, target, duration, &reason.join(" ")).await
         }
+        ["review", rest @ ..] => super::review_commands::run(conn, rest).await,
         ["help"] => Reply::ok(format!("{USAGE}\n")),
         _ => Reply::fail(format!("unknown command; {USAGE}")),
     }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod menu;
 pub mod relay;
 pub mod request_prompt;
+pub mod review_commands;
 pub mod server;
 pub mod terminal;
 pub mod upload;
