@@ -104,12 +104,11 @@ async fn add(
         crate::time::parse_duration(duration).map_err(|e| anyhow::anyhow!("--for: {e}"))?;
     let duration_ms = crate::time::duration_ms(duration);
     let reason = policy::visible_text(reason);
-    let reason = reason.as_str();
-    if reason.is_empty() {
-        anyhow::bail!("--reason must say why (incident, fault level)");
-    }
-    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        anyhow::bail!("--reason must be at most 500 characters on one line");
+    let reason = reason.trim();
+    if let Some(refusal) =
+        crate::approvals::check_text("--reason", reason, crate::approvals::MAX_TEXT)
+    {
+        anyhow::bail!("{} (say why: incident, fault level)", refusal.message);
     }
     let approver = known_user(ctx, by, "--by").await?;
     let eng = known_user(ctx, engineer, "--engineer").await?;
