@@ -417,6 +417,14 @@ pub(crate) mod tests {
         assert_eq!(alice.role, Role::Engineer);
         assert!(!alice.disabled);
         assert_eq!(db.user("nobody").await.unwrap(), None);
+        let names = |v: Vec<User>| {
+            let mut n: Vec<String> = v.into_iter().map(|u| u.name).collect();
+            n.sort();
+            n
+        };
+        let asked = ["bob".to_string(), "nobody".into(), "alice".into()];
+        assert_eq!(names(db.users_named(&asked).await.unwrap()), ["alice", "bob"]);
+        assert!(db.users_named(&[]).await.unwrap().is_empty());
         let key = UserKey {
             user_name: "alice".into(),
             public_key: "ssh-ed25519 AAAA alice".into(),

@@ -513,23 +513,23 @@ pub async fn run(
 /// logged out everywhere, gone): an admin's decision on any node reaches every node within
 /// a tick. False when the database did not answer (the accounts are looked at next tick).
 async fn check_accounts(registry: &Registry, db: &Db) -> bool {
-    let mut accounts: HashMap<String, Option<crate::db::User>> = HashMap::new();
-    for (session_id, engineer, started_at) in registry.engineers() {
-        let user = match accounts.get(&engineer) {
-            Some(u) => u.clone(),
-            None => {
-                match db::within(db::ANSWER_WAIT, "reading an account", db.user(&engineer)).await {
-                    Ok(u) => {
-                        accounts.insert(engineer.clone(), u.clone());
-                        u
-                    }
-                    Err(e) => {
-                        tracing::warn!("enforcer cannot read account {engineer}: {e}");
-                        return false;
-                    }
-                }
+    let live = registry.engineers();
+    let mut names: Vec<String> = live.iter().map(|(_, e, _)| e.clone()).collect();
+    names.sort();
+    names.dedup();
+    // One query for every account holding a session, in slices the query can take.
+    let mut accounts: HashMap<String, crate::db::User> = HashMap::new();
+    for slice in names.chunks(1000) {
+        match db::within(db::ANSWER_WAIT, "reading accounts", db.users_named(slice)).await {
+            Ok(users) => accounts.extend(users.into_iter().map(|u| (u.name.clone(), u))),
+            Err(e) => {
+                tracing::warn!("enforcer cannot read the accounts of live sessions: {e}");
+                return false;
             }
-        };
+        }
+    }
+    for (session_id, engineer, started_at) in live {
+        let user = accounts.get(&engineer).cloned();
         let end = match user {
             None => Some(End::new(
                 EndCode::AccountDisabled,
