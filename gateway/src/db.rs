@@ -423,7 +423,10 @@ pub(crate) mod tests {
             n
         };
         let asked = ["bob".to_string(), "nobody".into(), "alice".into()];
-        assert_eq!(names(db.users_named(&asked).await.unwrap()), ["alice", "bob"]);
+        assert_eq!(
+            names(db.users_named(&asked).await.unwrap()),
+            ["alice", "bob"]
+        );
         assert!(db.users_named(&[]).await.unwrap().is_empty());
         let key = UserKey {
             user_name: "alice".into(),
