@@ -311,6 +311,7 @@ both_databases! {
             (Method::GET, "/users/nosuch-user/keys", None, [403, 403, 403, 404]),
             (Method::DELETE, "/users/nosuch-user/keys/SHA256%3Anosuch", None, [403, 403, 403, 404]),
             (Method::GET, "/targets", None, [403, 403, 403, 200]),
+            (Method::GET, "/nodes", None, [403, 403, 403, 200]),
             (Method::GET, "/policy", None, [403, 403, 403, 200]),
             (Method::GET, "/events", None, [200, 200, 403, 403]),
             (Method::GET, "/openapi.json", None, [200, 200, 200, 200]),

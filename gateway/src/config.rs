@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod audit;
+mod cluster;
 mod https;
 mod log;
 mod metrics;
@@ -24,6 +25,7 @@ mod template;
 mod webhooks;
 
 pub use audit::AuditConfig;
+pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
 };
@@ -119,6 +121,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[metrics]`: where Prometheus scrapes, if anywhere.
     pub metrics: MetricsConfig,
+    /// `[cluster]`: heartbeats and when a silent node is lost.
+    pub cluster: ClusterConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -359,6 +363,7 @@ impl Config {
         let targets = targets::build(raw.targets, &src)?;
         let log = log::build(raw.log, &src)?;
         let metrics = metrics::build(raw.metrics, &src)?;
+        let cluster = cluster::build(raw.cluster, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -375,6 +380,7 @@ impl Config {
             targets,
             log,
             metrics,
+            cluster,
             policy,
             policy_source,
         })
@@ -569,6 +575,7 @@ struct RawConfig {
     audit: Option<audit::RawAudit>,
     log: Option<log::RawLog>,
     metrics: Option<metrics::RawMetrics>,
+    cluster: Option<cluster::RawCluster>,
 }
 
 #[derive(Deserialize, Default)]

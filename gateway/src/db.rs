@@ -10,6 +10,7 @@
 mod audit_rows;
 mod grants;
 mod migrations;
+mod nodes;
 pub mod notify;
 mod requests;
 mod sessions;
@@ -28,6 +29,7 @@ pub use audit_rows::AuditRow;
 pub(crate) use audit_rows::{audit_from_row, AUDIT_SELECT};
 pub use grants::GrantRecord;
 use grants::{grant_from_row, GRANT_SELECT};
+pub use nodes::NodeRow;
 pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};
 pub use sessions::{NewSession, Session};
 pub use targets::Target;

@@ -39,6 +39,7 @@ pub mod log;
 pub mod login_alert;
 pub mod memory;
 pub mod metrics;
+pub mod nodes;
 pub mod notify;
 pub mod outbox;
 pub mod refusals;

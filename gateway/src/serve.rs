@@ -84,6 +84,15 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         outbox: crate::outbox::Outbox::new(&node_name),
     });
     end_leftover_sessions(&ctx).await;
+    ctx.db
+        .node_up(
+            &ctx.config.node_name,
+            &crate::nodes::address(&ctx.config),
+            crate::nodes::VERSION,
+            crate::time::now_ms(),
+        )
+        .await
+        .context("cannot record this node in the database")?;
     let (stop, stopped) = watch::channel(false);
     let enforcer = tokio::spawn(enforcer::run(
         sessions.clone(),
@@ -109,6 +118,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
+    let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -175,6 +185,14 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = notifier.await;
     let _ = lapser.await;
     let _ = trimmer.await;
+    let _ = heart.await;
+    if let Err(e) = ctx
+        .db
+        .node_stopped(&ctx.config.node_name, crate::time::now_ms())
+        .await
+    {
+        tracing::warn!(node = %ctx.config.node_name, "cannot record that this node stopped: {e}");
+    }
     let _ = ssh.await;
     if let Some(web) = web {
         let _ = web.await;

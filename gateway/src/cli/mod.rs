@@ -8,6 +8,7 @@
 mod audit_log;
 mod breakglass;
 pub(crate) mod grants;
+mod nodes;
 mod notify;
 mod output;
 mod policy;
@@ -91,6 +92,9 @@ pub enum Command {
     /// API tokens for scripts: add, list, revoke.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// The nodes sharing this database, from their heartbeats.
+    #[command(subcommand)]
+    Node(nodes::NodeCommand),
     /// Whether this node can serve: the database answers, the recordings directory takes a
     /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
     /// when a check fails.
@@ -267,6 +271,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Node(c) => nodes::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }
 

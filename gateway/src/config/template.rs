@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, https, log, metrics, policy_table, targets};
+use super::{audit, cluster, https, log, metrics, policy_table, targets};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -69,6 +69,7 @@ recording_public_key = "recording_signing_key.pub"
 {targets}
 {log}
 {metrics}
+{cluster}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
@@ -78,6 +79,7 @@ recording_public_key = "recording_signing_key.pub"
         targets = targets::TEMPLATE,
         log = log::TEMPLATE,
         metrics = metrics::TEMPLATE,
+        cluster = cluster::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -267,5 +268,25 @@ const MIGRATION_6: Migration = Migration {
         // that every request, session and audit entry naming it still means this person,
         // and the name is never given to a new account.
         "ALTER TABLE users ADD COLUMN removed_at BIGINT",
+    ],
+};
+
+const MIGRATION_7: Migration = Migration {
+    version: 7,
+    name: "node membership",
+    statements: &[
+        // One row per node that ever served: its heartbeat says it is alive; a node silent
+        // past `[cluster] dead_after` is marked lost (once, by whichever node sees it first)
+        // and its sessions end `node_lost`. A clean stop sets stopped_at instead.
+        "CREATE TABLE nodes (
+            name TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            version TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            heartbeat_at BIGINT NOT NULL,
+            live_sessions BIGINT NOT NULL DEFAULT 0,
+            stopped_at BIGINT,
+            lost_at BIGINT
+        )",
     ],
 };

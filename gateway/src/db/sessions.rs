@@ -80,7 +80,20 @@ impl Db {
         ended_at: Millis,
         reason: &str,
     ) -> Result<(), DbError> {
-        sqlx::query(
+        self.session_end_first(id, ended_at, reason)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Db::session_end`], saying whether this call was the one that ended it (one
+    /// conditional UPDATE: of two nodes ending the same session, one gets true).
+    pub async fn session_end_first(
+        &self,
+        id: &str,
+        ended_at: Millis,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
         .bind(ended_at)
@@ -89,7 +102,7 @@ impl Db {
         .execute(&self.pool)
         .await
         .map_err(DbError::query(format!("recording end of session {id:?}")))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The session with this id.

@@ -64,6 +64,9 @@ pub enum EndCode {
     /// The node holding it stopped without ending it (killed, crashed), found when the
     /// node started again: `node_restarted`.
     NodeRestarted,
+    /// The node holding it went silent past `[cluster] dead_after`; another node ended it:
+    /// `node_lost`.
+    NodeLost,
     /// The engineer's account was disabled or removed: `account_disabled`.
     AccountDisabled,
     /// An admin cut the engineer's logins off (a key removed, logged out everywhere):
@@ -95,6 +98,7 @@ impl EndCode {
             EndCode::RecordingsDiskFull => "recordings_disk_full",
             EndCode::AuditFailed => "audit_failed",
             EndCode::NodeRestarted => "node_restarted",
+            EndCode::NodeLost => "node_lost",
             EndCode::AccountDisabled => "account_disabled",
             EndCode::AccountCutOff => "account_cut_off",
             EndCode::TargetClosed => "target_closed",
@@ -589,6 +593,7 @@ mod tests {
             (EndCode::RecordingSizeLimit, "recording_size_limit"),
             (EndCode::RecordingsDiskFull, "recordings_disk_full"),
             (EndCode::LoginEnded, "login_ended"),
+            (EndCode::NodeLost, "node_lost"),
             (
                 EndCode::Policy(policy::codes::GRANT_EXPIRED),
                 "grant_expired",

@@ -178,6 +178,7 @@ pub fn routes() -> Vec<Route> {
         route!(Post "/users/{name}/logout", ADMIN, "End an account's web logins and live sessions on every node", accounts::logout),
         route!(Get "/users/{name}/keys", ADMIN, "An account's SSH keys: fingerprint, comment, when added", accounts::keys),
         route!(Delete "/users/{name}/keys/{fingerprint}", ADMIN, "Remove an account's SSH key (fingerprint SHA256:…, URL-encoded); its web logins and live sessions end", accounts::key_remove),
+        route!(Get "/nodes", ADMIN, "The nodes sharing the database: state, address, version, heartbeat, live sessions", admin::nodes),
         route!(Get "/targets", ADMIN, "Targets and their pinned host keys", admin::targets),
         route!(Get "/policy", ADMIN, "The policy in force", admin::policy),
         route!(Get "/events", LIVE, "Server-sent events: request, decision, session, grant", events::stream),

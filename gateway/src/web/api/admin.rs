@@ -47,6 +47,19 @@ pub async fn users(
     Ok(Json(Value::Array(out)))
 }
 
+/// `GET /nodes`: the nodes sharing the database, from their heartbeats.
+pub async fn nodes(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let nodes = state.ctx.db.nodes().await?;
+    let now = crate::time::now_ms();
+    let beat = state.ctx.config.cluster.heartbeat;
+    Ok(Json(Value::Array(
+        nodes
+            .iter()
+            .map(|n| crate::nodes::json(n, now, beat))
+            .collect(),
+    )))
+}
+
 /// `GET /targets`.
 pub async fn targets(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let targets = state.ctx.db.targets().await?;
