@@ -344,11 +344,7 @@ mod a_disabled_account_is_cut_off_on_every_node {
         let w = World::new(Db::Postgres);
         let mut second = w.gw.second_node("e2e-node-2");
         second.serve();
-        let mut s = w
-            .alice
-            .spawn(&second, "alice:web01", &["-tt"], &[], Stdin::Pipe);
-        s.send(b"echo \"UP:$((6*7))\"\n");
-        s.wait_stdout("UP:42", SHORT);
+        let mut s = live_shell_on(&w, &second);
         let at = Instant::now();
         w.gw.cli_ok(&["user", "disable", "alice", "--reason", "contract ended"]);
         let (took, out) = ended(&mut s, at);

@@ -29,27 +29,6 @@ fn world(db: Db) -> World {
     )
 }
 
-/// A pending request of alice for web01.
-fn file(gw: &Gateway) -> String {
-    let out = gw.cli_ok(&[
-        "request",
-        "add",
-        "--engineer",
-        "alice",
-        "--target",
-        "web01",
-        "--reason",
-        "disk full",
-        "--incident",
-        "INC-9",
-        "--level",
-        "C",
-        "--for",
-        "1h",
-    ]);
-    lines(&out)[0].clone()
-}
-
 fn state(gw: &Gateway, id: &str) -> String {
     let v: Value = serde_json::from_str(&gw.cli_ok(&["request", "show", id, "--json"])).unwrap();
     json_text(&v, "state")
@@ -105,7 +84,7 @@ both_databases! {
     fn a_cli_approval_needs_the_approvers_totp_and_says_how_it_was_proved(db) {
         let w = world(db);
         let secret = w.gw.enroll_totp("bob");
-        let id = file(&w.gw);
+        let id = file_request(&w.gw, "C", "1h");
         let approve = ["review", "approve", id.as_str(), "--by", "bob"];
 
         // The host's admin typing --by bob: no terminal to ask on, no code, no approval.
@@ -129,7 +108,7 @@ both_databases! {
         assert_eq!(json_text(&g["detail"], "via"), "cli+totp", "{g}");
 
         // The same code once more (another request): refused, each code works once.
-        let second = file(&w.gw);
+        let second = file_request(&w.gw, "C", "1h");
         refused_with(
             &with_code(&w.gw, &["review", "deny", &second, "--by", "bob", "--comment", "no"], &code),
             "already used",
@@ -153,9 +132,9 @@ both_databases! {
 
         // grant add, grant revoke and a withdrawal need proof the same way.
         let grant = ["grant", "add", "--engineer", "alice", "--target", "web01", "--for", "1h",
-            "--reason", "INC-9", "--by", "bob"];
+            "--reason", "INC-1", "--by", "bob"];
         refused_with(&without_terminal(&w.gw, &grant), "TOTP code");
-        let third = file(&w.gw);
+        let third = file_request(&w.gw, "C", "1h");
         refused_with(&without_terminal(&w.gw, &["request", "withdraw", &third, "--by", "alice"]), "TOTP code");
         assert_eq!(w.gw.json(&["grant", "list"]).len(), 1, "only the approved request's grant");
         assert_eq!(state(&w.gw, &third), "pending");
@@ -178,7 +157,7 @@ both_databases! {
 
         // Guessing: after five wrong codes within 15 minutes even the right code is not
         // checked for a while.
-        let id = file(&w.gw);
+        let id = file_request(&w.gw, "C", "1h");
         let approve = ["review", "approve", id.as_str(), "--by", "bob"];
         for _ in 0..5 {
             refused_with(&with_code(&w.gw, &approve, &wrong_code(&secret)), "wrong TOTP code");
@@ -193,11 +172,11 @@ both_databases! {
         let bob = Engineer::new("bob");
         w.gw.cli_ok(&["user", "key", "add", "bob", bob.pubkey.to_str().unwrap()]);
         w.gw.enroll_totp("bob");
-        let first = file(&w.gw);
+        let first = file_request(&w.gw, "C", "1h");
         let (out, prompts) = bob.ssh_with_code(&w.gw, "bob", &w.gw.totp_code("bob"), "review list");
         out.ok();
         assert!(prompts.contains("Verification code:"), "{prompts:?}");
-        assert!(out.stdout_text().contains(&first) && out.stdout_text().contains("INC-9"), "{out}");
+        assert!(out.stdout_text().contains(&first) && out.stdout_text().contains("INC-1"), "{out}");
         let (out, _) = bob.ssh_with_code(&w.gw, "bob", &w.gw.totp_code("bob"),
             &format!("review approve {first} --for 30m --comment 'go ahead'"));
         out.ok();
@@ -209,7 +188,7 @@ both_databases! {
         assert_eq!(json_text(&e["detail"], "comment"), "go ahead", "{e}");
 
         // A wrong code: no login, nothing approved.
-        let second = file(&w.gw);
+        let second = file_request(&w.gw, "C", "1h");
         let secret = w.gw.enroll_totp("bob");
         let (out, _) = bob.ssh_with_code(&w.gw, "bob", &wrong_code(&secret),
             &format!("review approve {second}"));

@@ -78,11 +78,7 @@ mod a_lost_nodes_sessions_are_ended_by_another_node {
         w.gw.add_user("adam", "admin");
         let mut second = w.gw.second_node("e2e-node-2");
         second.serve();
-        let mut s = w
-            .alice
-            .spawn(&second, "alice:web01", &["-tt"], &[], Stdin::Pipe);
-        s.send(b"echo \"UP:$((6*7))\"\n");
-        s.wait_stdout("UP:42", SHORT);
+        let mut s = live_shell_on(&w, &second);
         let id = json_text(&w.gw.last_session("alice"), "id");
         wait_until(
             "both nodes alive, node 2 holding the session",

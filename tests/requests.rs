@@ -29,31 +29,6 @@ fn world(db: Db, policy: &'static str) -> World {
     )
 }
 
-/// `menwei request add` for alice on web01; returns the id it printed.
-#[track_caller]
-fn file(gw: &Gateway, level: &str, duration: &str) -> String {
-    let out = gw.cli_ok(&[
-        "request",
-        "add",
-        "--engineer",
-        "alice",
-        "--target",
-        "web01",
-        "--reason",
-        "disk full on /var",
-        "--incident",
-        "INC-1",
-        "--level",
-        level,
-        "--for",
-        duration,
-    ]);
-    let l = lines(&out);
-    assert_eq!(l.len(), 1, "request add must print only the id: {out:?}");
-    assert!(l[0].starts_with("r-"), "{out:?}");
-    l[0].clone()
-}
-
 #[track_caller]
 fn show(gw: &Gateway, id: &str) -> Value {
     let s = gw.cli_ok(&["request", "show", id, "--json"]);
@@ -82,7 +57,7 @@ both_databases! {
     fn request_approved_from_the_cli_opens_ssh(db) {
         let w = world(db, WEB_GROUP);
         assert_one_line_refusal(&w.alice.exec(&w.gw, "web01", "echo no"));
-        let id = file(&w.gw, "A", "1h");
+        let id = file_request(&w.gw, "A", "1h");
         assert_one_line_refusal(&w.alice.exec(&w.gw, "web01", "echo no"));
 
         let queue = w.gw.json(&["review", "list"]);
@@ -112,7 +87,7 @@ both_databases! {
     fn two_approver_group_stays_closed_after_one_approval(db) {
         let w = world(db, WEB_TWO);
         w.gw.add_user("dave", "approver");
-        let id = file(&w.gw, "B", "1h");
+        let id = file_request(&w.gw, "B", "1h");
         approve(&w.gw, &id, "bob", &[]).ok();
         let r = show(&w.gw, &id);
         assert_eq!(json_text(&r, "state"), "pending");
@@ -136,7 +111,7 @@ both_databases! {
     fn self_review_and_non_approvers_are_refused(db) {
         let w = world(db, WEB_GROUP);
         w.gw.add_user("carol", "auditor");
-        let id = file(&w.gw, "A", "1h");
+        let id = file_request(&w.gw, "A", "1h");
         // The engineer who filed it cannot review it: she is no approver.
         let line = refused(&w.gw, &approve(&w.gw, &id, "alice", &[]), "review.refused", "not_approver");
         assert!(line.contains("approver"), "{line}");
@@ -156,7 +131,7 @@ both_databases! {
     fn deny_ends_the_request(db) {
         let w = world(db, WEB_TWO);
         w.gw.add_user("dave", "approver");
-        let id = file(&w.gw, "A", "1h");
+        let id = file_request(&w.gw, "A", "1h");
         approve(&w.gw, &id, "dave", &[]).ok();
         // A deny needs a comment.
         let out = w.gw.cli_as("bob", &["review", "deny", &id, "--by", "bob"]);
@@ -176,7 +151,7 @@ both_databases! {
 
     fn withdrawn_request_cannot_be_approved(db) {
         let w = world(db, WEB_GROUP);
-        let id = file(&w.gw, "C", "2h");
+        let id = file_request(&w.gw, "C", "2h");
         refused(&w.gw, &w.gw.cli_as("bob", &["request", "withdraw", &id, "--by", "bob"]), "request.refused", "not_yours");
         w.gw.cli_as_ok("alice", &["request", "withdraw", &id, "--by", "alice"]);
         assert_eq!(json_text(&show(&w.gw, &id), "state"), "withdrawn");
@@ -195,7 +170,7 @@ both_databases! {
             replace: &[("request_ttl = \"4h\"", "request_ttl = \"2s\"")],
             ..WorldOpts::default()
         });
-        let id = file(&w.gw, "A", "1h");
+        let id = file_request(&w.gw, "A", "1h");
         w.gw.wait_audit("request.lapse", |e| json_text(e, "subject") == id);
         let lapsed = w.gw.json(&["request", "list", "--state", "lapsed"]);
         assert!(lapsed.iter().any(|r| json_text(r, "id") == id), "{lapsed:?}");
@@ -209,7 +184,7 @@ both_databases! {
 
     fn approver_may_shorten_but_not_lengthen(db) {
         let w = world(db, WEB_GROUP);
-        let id = file(&w.gw, "A", "1h");
+        let id = file_request(&w.gw, "A", "1h");
         let line = refused(&w.gw, &approve(&w.gw, &id, "bob", &["--for", "2h"]), "review.refused", "lengthen_refused");
         assert!(line.contains("shorten"), "{line}");
         approve(&w.gw, &id, "bob", &["--for", "30m"]).ok();

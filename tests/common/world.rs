@@ -124,9 +124,12 @@ impl World {
 
 /// A live interactive shell of alice on web01 over SSH, known to be up (it answered).
 pub fn live_shell(w: &World) -> Spawned {
-    let mut s = w
-        .alice
-        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+    live_shell_on(w, &w.gw)
+}
+
+/// [`live_shell`] through the gateway node `gw` (e.g. a [`Gateway::second_node`]).
+pub fn live_shell_on(w: &World, gw: &Gateway) -> Spawned {
+    let mut s = w.alice.spawn(gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
     s.send(b"echo \"UP:$((6*7))\"\n");
     s.wait_stdout("UP:42", SHORT);
     s
@@ -177,4 +180,29 @@ pub fn recordings_on(dir: &std::path::Path) -> (&'static str, String) {
         "dir = \"recordings\"",
         format!("dir = \"{}\"", dir.display()),
     )
+}
+
+/// `menwei request add` for alice on web01; returns the id it printed.
+#[track_caller]
+pub fn file_request(gw: &Gateway, level: &str, duration: &str) -> String {
+    let out = gw.cli_ok(&[
+        "request",
+        "add",
+        "--engineer",
+        "alice",
+        "--target",
+        "web01",
+        "--reason",
+        "disk full on /var",
+        "--incident",
+        "INC-1",
+        "--level",
+        level,
+        "--for",
+        duration,
+    ]);
+    let l = crate::lines(&out);
+    assert_eq!(l.len(), 1, "request add must print only the id: {out:?}");
+    assert!(l[0].starts_with("r-"), "{out:?}");
+    l[0].clone()
 }
