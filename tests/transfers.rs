@@ -86,8 +86,17 @@ both_databases! {
         let _ = std::fs::remove_file(&file);
     }
 
-    fn alert_lets_the_transfer_finish_and_audits_it(db) {
-        let w = World::with(db, WorldOpts { config: ALERT, ..WorldOpts::default() });
+    fn alert_lets_the_transfer_finish_audits_it_and_fires_the_webhook(db) {
+        let secret_dir = tempfile::tempdir().unwrap();
+        let secret = secret_dir.path().join("webhook.secret");
+        std::fs::write(&secret, "e2e-webhook-secret-0123456789\n").unwrap();
+        let rx = WebhookReceiver::start(free_port("127.0.0.1"), false);
+        let config = format!(
+            "{ALERT}\n[[webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\nsecret_file = \"{}\"\nevents = [\"transfer\"]\n",
+            rx.port,
+            secret.display()
+        );
+        let w = World::with(db, WorldOpts { config: Box::leak(config.into_boxed_str()), ..WorldOpts::default() });
         let file = a_file("alert");
         let dst = w.alice.home().join("copy");
         let out = w.alice.rsync(&w.gw, "web01", &["--rsync-path=R=rsync; $R", &format!("127.0.0.1:{file}"), dst.to_str().unwrap()]);
@@ -96,6 +105,12 @@ both_databases! {
         let e = w.gw.wait_audit("transfer.detected", |e| e["detail"]["protocol"] == "rsync");
         assert_eq!(json_text(&e["detail"], "action"), "alert", "{e}");
         assert_eq!(last_end_reason(&w.gw), "client_closed");
+        let hits = rx.wait_hits(1, SHORT);
+        assert_eq!(hits[0].header("x-menwei-event"), "transfer");
+        let body = hits[0].json();
+        assert_eq!(body["data"]["protocol"], "rsync", "{body}");
+        assert_eq!(body["data"]["engineer"], "alice", "{body}");
+        assert_no_leak(&hits[0].body, "transfer webhook body");
         let _ = std::fs::remove_file(&file);
     }
 
