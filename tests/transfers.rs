@@ -86,6 +86,24 @@ both_databases! {
         let _ = std::fs::remove_file(&file);
     }
 
+    fn hidden_scp_sink_and_rz_are_ended_as_uploads(db) {
+        let w = World::with(db, WorldOpts { config: OPEN, ..WorldOpts::default() });
+        let remote = a_file("scp-t");
+        std::fs::remove_file(&remote).unwrap();
+        // scp's sink answers `\0`; the source then sends `C0644 SIZE NAME`.
+        let out = w.alice.exec_input(&w.gw, "web01", &format!("S=scp; $S -t {remote}"), b"C0644 6 x\nhello\n\0");
+        out.failed();
+        assert!(out.stderr_text().contains("scp started on this channel"), "{out}");
+        assert!(!std::path::Path::new(&remote).exists(), "the upload arrived");
+        assert_ended_for(&w, "scp", "upload");
+
+        let mut shell = live_shell(&w);
+        shell.send(b"rz\n");
+        shell.wait_stderr("file transfer refused: ZMODEM started on this channel", SHORT);
+        let _ = shell.wait(SHORT);
+        w.gw.wait_audit("transfer.detected", |e| e["detail"]["protocol"] == "zmodem" && e["detail"]["direction"] == "upload");
+    }
+
     fn alert_lets_the_transfer_finish_audits_it_and_fires_the_webhook(db) {
         let secret_dir = tempfile::tempdir().unwrap();
         let secret = secret_dir.path().join("webhook.secret");
