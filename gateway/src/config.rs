@@ -905,6 +905,36 @@ allow_shell_syntax = true
     }
 
     #[test]
+    fn transfer_guard_and_max_output_bytes_are_read_and_checked() {
+        let group = "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"*\"]\n";
+        let c = parse(&format!(
+            "{group}transfer_guard = \"alert\"\nmax_output_bytes = \"64KiB\"\n"
+        ))
+        .unwrap();
+        let rules = c.policy.stream_rules("web01");
+        assert_eq!(rules.transfer_guard, policy::TransferGuard::Alert);
+        assert_eq!(rules.max_output_bytes, Some(65_536));
+        let c = parse(group).unwrap();
+        let rules = c.policy.stream_rules("web01");
+        assert_eq!(rules.transfer_guard, policy::TransferGuard::End, "default");
+        assert_eq!(rules.max_output_bytes, None, "no limit unless set");
+        let e = parse(&format!("{group}transfer_guard = \"warn\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:4:18: policy.groups.web.transfer_guard: "),
+            "{e}"
+        );
+        let e = parse(&format!("{group}max_output_bytes = \"lots\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/etc/menwei/menwei.toml:4:20: policy.groups.web.max_output_bytes: "),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_values_in_policy_name_their_key() {
         let e = parse("[policy]\nidle_timeout = \"soon\"\n")
             .unwrap_err()

@@ -43,6 +43,8 @@ pub enum Kind {
     Expiry,
     /// Many failed logins for one account ([`crate::login_alert`]).
     LoginAlert,
+    /// A file transfer went on under `transfer_guard = "alert"`.
+    Transfer,
 }
 
 impl Kind {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::Revocation => "revocation",
             Kind::Expiry => "expiry",
             Kind::LoginAlert => "login_alert",
+            Kind::Transfer => "transfer",
         }
     }
 }
@@ -422,6 +425,8 @@ mod tests {
             Kind::BreakGlass,
             Kind::Revocation,
             Kind::Expiry,
+            Kind::LoginAlert,
+            Kind::Transfer,
         ] {
             assert!(KINDS.contains(&k.as_str()));
         }

@@ -13,7 +13,9 @@
 //! - the approvals: the [`Policy`] model and its validation, filing a request
 //!   ([`file_request`]), reviewing it ([`review()`]), withdrawing and lapsing it,
 //!   break-glass ([`break_glass()`]), end-of-grant warnings ([`warning_due`]) and the longest
-//!   session ([`session_limit`]).
+//!   session ([`session_limit`]);
+//! - is a file transfer starting in a channel's bytes, whatever started it ([`Detector`]),
+//!   and has a session's output passed its budget ([`output_budget`]).
 //!
 //! Every answer is a [`Decision`]; a refusal carries a stable machine code (see [`codes`])
 //! for the audit log and one line that is safe to show the engineer: it never contains a
@@ -44,6 +46,7 @@ mod rules;
 mod shell;
 mod shell_syntax;
 mod text;
+mod transfer;
 mod warning;
 
 pub use access::{connect, session_check, session_count_check, SessionCheck};
@@ -63,10 +66,14 @@ pub use request::{
 pub use review::{review, Review, ReviewOutcome, UnknownVerdict, Verdict};
 pub use role::{Role, UnknownRole};
 pub use rules::{
-    BreakGlass, Group, Policy, PolicyProblem, TargetRule, BREAK_GLASS_CEILING_MS, MAX_APPROVALS,
+    BreakGlass, Group, Policy, PolicyProblem, StreamRules, TargetRule, BREAK_GLASS_CEILING_MS,
+    MAX_APPROVALS,
 };
 pub use shell_syntax::ShellSyntax;
 pub use text::{is_invisible, visible_text};
+pub use transfer::{
+    output_budget, Detection, Detector, Direction, OutputBudget, Protocol, Stream, TransferGuard,
+};
 pub use warning::{session_limit, warning_due, Warning};
 
 /// The shell reader behind [`classify_exec`], opened for the fuzz targets (`fuzz/`) only:

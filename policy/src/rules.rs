@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::transfer::TransferGuard;
 use crate::{format_duration, login::quoted, validate_name, ChannelRules, Level, Millis, Role};
 
 const MINUTE: Millis = 60_000;
@@ -84,6 +85,21 @@ pub struct Group {
     pub allow_uploads: bool,
     /// Exec lines whose shell syntax hides what they run (`$S`, `eval`, `sh -s`, …).
     pub allow_shell_syntax: bool,
+    /// What a transfer recognised in a channel's bytes does (`transfer_guard`).
+    #[serde(default)]
+    pub transfer_guard: TransferGuard,
+    /// Target → engineer bytes one session may carry (`max_output_bytes`); none: no limit.
+    #[serde(default)]
+    pub max_output_bytes: Option<u64>,
+}
+
+/// What the bytes of a session to one target are held to: the strictest of its groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRules {
+    /// What a recognised transfer does.
+    pub transfer_guard: TransferGuard,
+    /// Target → engineer bytes per session, if limited.
+    pub max_output_bytes: Option<u64>,
 }
 
 impl Default for Policy {
@@ -294,6 +310,27 @@ impl Policy {
         rules
     }
 
+    /// What the bytes of a session to `target` are held to: `end` unless every group
+    /// holding it says `alert` (a target in no group ends), and the smallest
+    /// `max_output_bytes` among them.
+    pub fn stream_rules(&self, target: &str) -> StreamRules {
+        let mut guard = None;
+        let mut max_output_bytes: Option<u64> = None;
+        for (_, group) in self.groups_with(target) {
+            guard = Some(match guard {
+                None => group.transfer_guard,
+                Some(g) => group.transfer_guard.strictest(g),
+            });
+            if let Some(limit) = group.max_output_bytes {
+                max_output_bytes = Some(max_output_bytes.map_or(limit, |m| m.min(limit)));
+            }
+        }
+        StreamRules {
+            transfer_guard: guard.unwrap_or_default(),
+            max_output_bytes,
+        }
+    }
+
     /// Whether an account of `role` logs in with TOTP. Approvers and admins always do.
     pub fn totp_required(&self, role: Role) -> bool {
         matches!(role, Role::Approver | Role::Admin) || self.totp_roles.contains(&role)
@@ -342,7 +379,30 @@ pub(crate) mod tests {
             allow_exec: true,
             allow_uploads: false,
             allow_shell_syntax: false,
+            transfer_guard: TransferGuard::End,
+            max_output_bytes: None,
         }
+    }
+
+    #[test]
+    fn stream_rules_take_the_strictest_group() {
+        let mut p = policy();
+        assert_eq!(p.stream_rules("mail01").transfer_guard, TransferGuard::End);
+        p.groups.get_mut("web").unwrap().transfer_guard = TransferGuard::Alert;
+        p.groups.get_mut("web").unwrap().max_output_bytes = Some(1000);
+        assert_eq!(p.stream_rules("web01").transfer_guard, TransferGuard::Alert);
+        p.groups.insert(
+            "small".to_owned(),
+            Group {
+                max_output_bytes: Some(10),
+                ..group(&["web02"], &["*"], 1)
+            },
+        );
+        let web02 = p.stream_rules("web02");
+        assert_eq!(web02.transfer_guard, TransferGuard::End, "small says end");
+        assert_eq!(web02.max_output_bytes, Some(10));
+        assert_eq!(p.stream_rules("web01").max_output_bytes, Some(1000));
+        assert_eq!(p.stream_rules("db01").max_output_bytes, None);
     }
 
     /// `web` (web01, web02; everyone; 1 approver; exec) and `databases` (db01; alice and

@@ -175,6 +175,8 @@ struct RawGroup {
     allow_exec: Option<Spanned<bool>>,
     allow_uploads: Option<Spanned<bool>>,
     allow_shell_syntax: Option<Spanned<bool>>,
+    transfer_guard: Option<Spanned<String>>,
+    max_output_bytes: Option<Spanned<String>>,
 }
 
 /// The policy table of the configuration file at `path` (text `text`, directory `dir`):
@@ -441,6 +443,44 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
             let allow_uploads = flag(source, "allow_uploads", &g.allow_uploads, false);
             let allow_shell_syntax =
                 flag(source, "allow_shell_syntax", &g.allow_shell_syntax, false);
+            let transfer_guard = match &g.transfer_guard {
+                Some(v) => {
+                    let k = format!("{key}.transfer_guard");
+                    source.record(k.clone(), v.span());
+                    match v.get_ref().as_str() {
+                        "end" => policy::TransferGuard::End,
+                        "alert" => policy::TransferGuard::Alert,
+                        other => {
+                            return Err(err(
+                                source,
+                                &k,
+                                v.span(),
+                                format!("{other:?}: expected \"end\" or \"alert\""),
+                            ))
+                        }
+                    }
+                }
+                None => policy::TransferGuard::End,
+            };
+            let max_output_bytes = match &g.max_output_bytes {
+                Some(v) => {
+                    let k = format!("{key}.max_output_bytes");
+                    source.record(k.clone(), v.span());
+                    match crate::size::parse_size(v.get_ref()) {
+                        Ok(0) => {
+                            return Err(err(
+                                source,
+                                &k,
+                                v.span(),
+                                "expected a size above zero, e.g. \"512MiB\"; leave it out for no limit".into(),
+                            ))
+                        }
+                        Ok(n) => Some(n),
+                        Err(e) => return Err(err(source, &k, v.span(), e)),
+                    }
+                }
+                None => None,
+            };
             p.groups.insert(
                 name.clone(),
                 policy::Group {
@@ -450,6 +490,8 @@ fn convert(raw: RawPolicy, source: &mut PolicySource) -> Result<Policy, ConfigEr
                     allow_exec,
                     allow_uploads,
                     allow_shell_syntax,
+                    transfer_guard,
+                    max_output_bytes,
                 },
             );
         }
@@ -496,8 +538,11 @@ max_duration = "2h"
 # nobody can request it (an approver can still `menwei grant add`).
 # allow_shell_syntax lets exec lines use shell syntax that hides what they run ($VAR,
 # `...`, $(...), eval, source, sh -s, sh -c inside sh -c); off, such a line is refused
-# and audited (shell_syntax_refused). Where exec is allowed, any byte pipe can still carry
-# data out: only the recording stands between it and the outside.
+# and audited (shell_syntax_refused). Whatever the command line, a file transfer starting
+# in a channel's bytes (SFTP, scp, rsync, ZMODEM sz/rz) is recognised: transfer_guard =
+# "end" ends the session with one line naming the protocol, "alert" lets it go on; both
+# audit transfer.detected (allowed scp -O uploads pass). max_output_bytes caps what one
+# session may print (target to engineer): a warning at half, the end at the limit.
 # [policy.groups.web]
 # targets = ["web01", "web02"]
 # engineers = ["*"]          # "*": every engineer
@@ -505,6 +550,8 @@ max_duration = "2h"
 # allow_exec = true
 # allow_uploads = false
 # allow_shell_syntax = false
+# transfer_guard = "end"     # or "alert"
+# max_output_bytes = "512MiB" # unset: no limit
 #
 # [policy.groups.databases]
 # targets = ["db01"]

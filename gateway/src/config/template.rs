@@ -62,7 +62,7 @@ recording_public_key = "recording_signing_key.pub"
 # [[webhooks]]
 # url = "https://hooks.example/menwei"
 # secret_file = "webhook.secret"
-# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert"]
+# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert", "transfer"]
 
 {https}
 {audit}

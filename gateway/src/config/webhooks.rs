@@ -18,6 +18,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "revocation",
     "expiry",
     "login_alert",
+    "transfer",
 ];
 
 /// One `[[webhooks]]` entry.

@@ -81,6 +81,11 @@ pub enum EndCode {
     /// The web login or API token a browser terminal was opened with ended (logout, a
     /// password change, expiry, a revoked token): `login_ended`.
     LoginEnded,
+    /// A file transfer started in a channel's bytes under `transfer_guard = "end"`:
+    /// `transfer_detected`.
+    TransferDetected,
+    /// The target's output passed the group's `max_output_bytes`: `output_limit`.
+    OutputLimit,
 }
 
 impl EndCode {
@@ -104,6 +109,8 @@ impl EndCode {
             EndCode::TargetClosed => "target_closed",
             EndCode::TargetUnreachable => "target_unreachable",
             EndCode::LoginEnded => "login_ended",
+            EndCode::TransferDetected => "transfer_detected",
+            EndCode::OutputLimit => "output_limit",
         }
     }
 }
@@ -216,6 +223,8 @@ pub enum NoticeCode {
     GrantEnding,
     /// The recordings disk is below `[recordings] min_free`: `recordings_disk_low`.
     RecordingsDiskLow,
+    /// The session's output passed half of `max_output_bytes`: `output_limit_near`.
+    OutputLimitNear,
 }
 
 impl NoticeCode {
@@ -224,6 +233,7 @@ impl NoticeCode {
         match self {
             NoticeCode::GrantEnding => "grant_ending",
             NoticeCode::RecordingsDiskLow => "recordings_disk_low",
+            NoticeCode::OutputLimitNear => "output_limit_near",
         }
     }
 }
@@ -594,6 +604,8 @@ mod tests {
             (EndCode::RecordingsDiskFull, "recordings_disk_full"),
             (EndCode::LoginEnded, "login_ended"),
             (EndCode::NodeLost, "node_lost"),
+            (EndCode::TransferDetected, "transfer_detected"),
+            (EndCode::OutputLimit, "output_limit"),
             (
                 EndCode::Policy(policy::codes::GRANT_EXPIRED),
                 "grant_expired",

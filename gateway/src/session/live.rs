@@ -11,7 +11,7 @@
 //! the end into the database and the audit log. Not the byte relay (`ssh::relay`,
 //! `web::terminal`).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use policy::{Decision, Grant, Refusal};
 use rand::RngCore;
 use russh::server;
 use serde_json::json;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::db::{self, NewSession};
 use crate::session::enforcer::{trip, End, EndCode, EndSwitch, Notice, NoticeCode};
@@ -50,6 +50,12 @@ pub struct LiveSession {
     pub notices: broadcast::Sender<Notice>,
     /// What read-only watchers see.
     pub tap: Arc<crate::session::tap::Tap>,
+    /// What its bytes are held to (`transfer_guard`, `max_output_bytes`).
+    pub streams: policy::StreamRules,
+    /// Target → engineer bytes so far, all channels.
+    pub output_bytes: AtomicU64,
+    /// Transfers its channels recognised, for the supervisor ([`crate::session::guard`]).
+    pub transfers: mpsc::UnboundedSender<crate::session::guard::Transfer>,
 }
 
 impl LiveSession {
@@ -467,6 +473,7 @@ pub async fn open(
             tap: tap.clone(),
         },
     );
+    let (transfers, transfers_rx) = mpsc::unbounded_channel();
     let live = Arc::new(LiveSession {
         id,
         target: target.to_string(),
@@ -476,13 +483,16 @@ pub async fn open(
         activity,
         notices,
         tap,
+        streams: ctx.policy.current().stream_rules(target),
+        output_bytes: AtomicU64::new(0),
+        transfers,
     });
     tokio::spawn(supervise(
         ctx.clone(),
         live.clone(),
         engineer.to_string(),
         handle,
-        gone,
+        (gone, transfers_rx),
     ));
     Ok(live)
 }
@@ -493,7 +503,10 @@ async fn supervise(
     live: Arc<LiveSession>,
     engineer: String,
     handle: Option<server::Handle>,
-    mut gone: watch::Receiver<bool>,
+    (mut gone, mut transfers): (
+        watch::Receiver<bool>,
+        mpsc::UnboundedReceiver<crate::session::guard::Transfer>,
+    ),
 ) {
     let mut notices = live.notices.subscribe();
     let mut ending = live.ending();
@@ -504,6 +517,12 @@ async fn supervise(
         tokio::select! {
             biased;
             end = ending.wait() => break end,
+            // Before the client leaving: a channel stopped by the guard closes soon after.
+            Some(t) = transfers.recv() => {
+                if let Some(end) = crate::session::guard::report(&ctx, &live, &engineer, t).await {
+                    break end;
+                }
+            }
             why = live.recorder.stopped() => break End::recording_stopped(why),
             _ = async { let _ = gone.wait_for(|g| *g).await; } => break End::new(EndCode::ClientClosed, "the engineer closed the connection"),
             // The target's side died under the session: closed, reset, or silent past its

@@ -1,7 +1,7 @@
 //! The session core both front doors drive (SSH in [`crate::ssh`], the browser terminal in
 //! [`crate::web`]): opening a live session under a grant and supervising it to its end
 //! ([`live`]), the pipe of each channel that records every event before forwarding it
-//! ([`pipe`], with its bounded [`queue`]s), the connection to the target ([`upstream`]), the
+//! ([`pipe`], with its bounded [`queue`]s, and the [`guard`] over its bytes), the connection to the target ([`upstream`]), the
 //! recording ([`recorder`]),
 //! the live feed for watchers ([`tap`]), the enforcer and registry of live sessions
 //! ([`enforcer`]), the policy in force ([`live_policy`]), and the node's shared state they
@@ -10,6 +10,7 @@
 
 pub mod context;
 pub mod enforcer;
+pub mod guard;
 pub mod live;
 pub mod live_policy;
 pub mod pipe;

@@ -22,6 +22,7 @@ use recordings::{Event, Side, Stream};
 use russh::{client, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty, Sig};
 
 use super::enforcer::{trip, End};
+use super::guard::Guard;
 use super::queue::{self, MIN_COST};
 use super::recorder::RecordingStopped;
 use super::tap::Frame;
@@ -183,6 +184,7 @@ pub struct Pipe<'a> {
     ch: u32,
     pty: bool,
     to_target: &'a ToTarget,
+    guard: Guard,
 }
 
 impl<'a> Pipe<'a> {
@@ -194,6 +196,16 @@ impl<'a> Pipe<'a> {
             ch,
             pty,
             to_target,
+            guard: Guard::new(),
+        }
+    }
+
+    /// The pipe of an allowed upload's channel (`scp -t` where `allow_uploads` holds): a
+    /// transfer by leave, which the guard does not stop.
+    pub fn allowing_upload(self) -> Pipe<'a> {
+        Pipe {
+            guard: Guard::for_allowed_upload(),
+            ..self
         }
     }
 
@@ -300,7 +312,8 @@ impl<'a> Pipe<'a> {
         }
     }
 
-    /// Records input bytes (not yet forwarded: see [`Pipe::forward_data`]).
+    /// Records input bytes and shows them to the guard (not yet forwarded: see
+    /// [`Pipe::forward_data`]); [`Step::Stop`] if they must not be.
     pub async fn record_input(&self, data: &Bytes) -> Step {
         self.live.touch();
         match self
@@ -309,7 +322,9 @@ impl<'a> Pipe<'a> {
             .record_data(Stream::Input, self.ch, data.clone())
             .await
         {
-            Ok(()) => Step::Go,
+            Ok(()) => self
+                .guard
+                .check(self.live, self.ch, policy::Stream::Input, data, true),
             Err(why) => self.recording_stopped(why),
         }
     }
@@ -400,7 +415,8 @@ impl<'a> Pipe<'a> {
         }
     }
 
-    /// Records output bytes of the target and feeds them to watchers (terminal channels).
+    /// Records output bytes of the target, shows them to the guard and feeds them to
+    /// watchers (terminal channels).
     async fn take_output(&self, stream: Stream, data: &Bytes) -> Step {
         self.live.touch();
         if let Err(why) = self
@@ -411,10 +427,14 @@ impl<'a> Pipe<'a> {
         {
             return self.recording_stopped(why);
         }
-        if self.pty {
+        let stdout = stream == Stream::Output;
+        let step = self
+            .guard
+            .check(self.live, self.ch, policy::Stream::Output, data, stdout);
+        if step == Step::Go && self.pty {
             self.live.tap.publish(Frame::Output(data.clone()));
         }
-        Step::Go
+        step
     }
 
     /// Output: reads the target's channel, records each message, feeds watchers, and

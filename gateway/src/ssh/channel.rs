@@ -278,6 +278,11 @@ pub async fn run(conn: Arc<ConnState>, channel: russh::Channel<server::Msg>) {
     };
     let (from_target, to_target) = upstream.split();
     let pipe = Pipe::new(&live, id_u32(id), pty, &to_target);
+    let pipe = if upload.is_some() {
+        pipe.allowing_upload()
+    } else {
+        pipe
+    };
     let started = pipe
         .start(pipe::Start {
             kind: "session",

@@ -281,7 +281,9 @@ async fn write_engineer(
                             "{nl}menwei: {text}; for more time: ssh {}@GATEWAY extend {} 30m \"why\"{nl}",
                             conn.engineer, live.target
                         ),
-                        NoticeCode::RecordingsDiskLow => format!("{nl}menwei: {text}{nl}"),
+                        NoticeCode::RecordingsDiskLow | NoticeCode::OutputLimitNear => {
+                            format!("{nl}menwei: {text}{nl}")
+                        }
                     };
                     let _ = to_engineer.extended_data_bytes(1, Bytes::from(line)).await;
                 }
