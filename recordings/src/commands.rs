@@ -11,7 +11,8 @@
 //! prompt. Enter makes the command pending; the next newline the target echoes ends it, and
 //! the command is the line from the prompt's end. So history recall and tab completion show
 //! the command that ran, not the keys. Typing that the target never echoed (a password at a
-//! prompt) is listed as hidden, without its text.
+//! prompt) is listed as hidden, as [`crate::mask::MASK`], never its text (which only the
+//! input has; `mask.rs` decides which input that is, for replay and exports).
 //!
 //! One code for both readers: the browser player (`web-terminal`, compiled to wasm32) and the
 //! gateway's `GET /api/v1/sessions/{id}/commands` call [`commands`] on the same events.
@@ -24,7 +25,7 @@ use serde::Serialize;
 pub struct Command {
     /// When Enter was typed, microseconds since the start.
     pub at: u64,
-    /// The command as echoed; empty when hidden.
+    /// The command as echoed; `••••` when hidden.
     pub text: String,
     /// Input was typed but not echoed (a password prompt, `stty -echo`).
     pub hidden: bool,
@@ -232,7 +233,7 @@ impl Rebuild {
             } else if self.typing.keys > 0 {
                 self.out.push(Command {
                     at,
-                    text: String::new(),
+                    text: crate::mask::MASK.to_string(),
                     hidden: true,
                 });
             }
@@ -439,7 +440,7 @@ mod tests {
         let got = texts(&events);
         assert_eq!(
             got,
-            vec![(1, "sudo -i".into(), false), (3, String::new(), true)]
+            vec![(1, "sudo -i".into(), false), (3, "••••".into(), true)]
         );
         assert!(!format!("{got:?}").contains("hunter2"));
     }
