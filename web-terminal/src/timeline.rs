@@ -533,4 +533,30 @@ mod tests {
         assert_eq!(t.around(0), (None, Some(100)));
         assert_eq!(t.around(6_000_000), (Some(5_000_000), None));
     }
+
+    #[test]
+    fn a_masked_run_is_a_secret_mark_with_the_input_it_covers() {
+        let typed = |data: &[u8]| Event::Input {
+            channel: 0,
+            data: data.to_vec(),
+        };
+        let mark = |from, to| Event::Masked {
+            channel: 0,
+            from,
+            to,
+        };
+        // As the gateway sends it (`••••` in place of the secret), then unmasked.
+        let masked = "ls\r••••\r".as_bytes();
+        let events = vec![(1, typed(masked)), (2, mark(3, 3 + "••••".len() as u64))];
+        let t = Timeline::from_events(&events, Some(0), 10);
+        assert_eq!(t.marks()[0].kind, MarkKind::Secret);
+        assert_eq!(t.marks()[0].text, "••••");
+        let events = vec![
+            (1, typed(b"ls\r")),
+            (2, typed(b"hunter2\r")),
+            (3, mark(3, 10)),
+        ];
+        let t = Timeline::from_events(&events, Some(0), 10);
+        assert_eq!(t.marks()[0].text, "hunter2");
+    }
 }
