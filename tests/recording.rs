@@ -343,9 +343,13 @@ both_databases! {
 
 /// A password typed at a `read -s` prompt in the tests below.
 const SECRET: &str = "Mw-s3cr3t-7QzK";
+/// A password typed while `stty -echo` holds, as `sudo` and `passwd` prompt (the test target
+/// logs in as the user running the tests, root here, and has no `sudo` to ask for one).
+const SECRET2: &str = "Mw-2nd-Pw-X9";
 
-/// An interactive session where alice types [`SECRET`] at a `read -s` prompt (the terminal
-/// does not echo it); returns the session id and recording once it has ended.
+/// An interactive session where alice types [`SECRET`] at a `read -s` prompt and
+/// [`SECRET2`] with echo off, answered by the next prompt without a line feed; returns the
+/// session id and recording once it has ended.
 fn typed_secret_session(w: &World) -> (String, PathBuf) {
     let mut s = w
         .alice
@@ -355,6 +359,13 @@ fn typed_secret_session(w: &World) -> (String, PathBuf) {
     s.wait_stdout("Password: ", SHORT);
     s.send(format!("{SECRET}\n").as_bytes());
     s.wait_stdout(&format!("got {}", SECRET.len()), SHORT);
+    // The next prompt, spelled apart too, comes without a line feed after the answer.
+    s.send(b"stty -echo; echo ready-$((40+2)); read Q; stty echo; PS1='Q''1> '\n");
+    s.wait_stdout("ready-42", SHORT);
+    s.send(format!("{SECRET2}\n").as_bytes());
+    s.wait_stdout("Q1> ", SHORT);
+    s.send(b"echo \"got2 ${#Q}\"\n");
+    s.wait_stdout(&format!("got2 {}", SECRET2.len()), SHORT);
     s.send(b"exit\n");
     s.wait(SHORT).ok();
     ended_session(&w.gw)
@@ -396,20 +407,22 @@ both_databases! {
         // The gateway marked the secret as it recorded it; the file itself keeps the bytes.
         let rec = recordings::Recording::parse(&std::fs::read(&file).unwrap()).unwrap();
         let marks = rec.events().iter().filter(|(_, e)| matches!(e, recordings::Event::Masked { .. })).count();
-        assert_eq!(marks, 1, "{:?}", rec.events());
+        assert_eq!(marks, 2, "{:?}", rec.events());
 
         // CLI: the export with input, and the raw input stream, show `••••`, never the secret.
         let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--include-input"]);
-        assert!(!cast.contains(SECRET), "{cast}");
+        assert!(!cast.contains(SECRET) && !cast.contains(SECRET2), "{cast}");
         assert!(cast.contains("\"i\", \"••••"), "{cast}");
+        assert!(cast.contains("got2 ${#Q}"), "the command after the blind answer is kept: {cast}");
         assert!(cast.contains("read -s"), "echoed input is kept: {cast}");
         let typed = w.gw.cli_ok(&["recording", "cat", &id, "--stream", "input"]);
-        assert!(!typed.contains(SECRET) && typed.contains("••••\n"), "{typed:?}");
+        assert!(!typed.contains(SECRET) && !typed.contains(SECRET2), "{typed:?}");
+        assert_eq!(typed.matches("••••\n").count(), 2, "{typed:?}");
         // Unmasking needs a reason, shows the secret and is audited with it.
         let out = w.gw.cli(&["recording", "export", &id, "--format", "asciicast", "--include-input", "--unmask"]);
         assert!(!out.success(), "{out}");
         let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--include-input", "--unmask", "--reason", "INC-42 check"]);
-        assert!(cast.contains(SECRET), "{cast}");
+        assert!(cast.contains(SECRET) && cast.contains(SECRET2), "{cast}");
         w.gw.wait_audit("recording.unmask", |e| json_text(e, "subject") == id
             && e["detail"]["reason"] == "INC-42 check" && e["detail"]["command"] == "export");
 
@@ -418,20 +431,20 @@ both_databases! {
         let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording"));
         assert_eq!(status, 200);
         let typed = recorded_input(&bytes);
-        assert!(!typed.contains(SECRET) && typed.contains("••••"), "{typed:?}");
+        assert!(!typed.contains(SECRET) && !typed.contains(SECRET2) && typed.contains("••••"), "{typed:?}");
         assert!(!String::from_utf8_lossy(&bytes).contains(SECRET));
         let (_, list) = api_get(&w, &audrey, &format!("/sessions/{id}/commands"));
         let list: Value = serde_json::from_slice(&list).unwrap();
         let hidden: Vec<&Value> = list["commands"].as_array().unwrap().iter().filter(|c| c["hidden"] == true).collect();
-        assert_eq!(hidden.len(), 1, "{list}");
-        assert_eq!(hidden[0]["text"], "••••", "{list}");
-        assert!(!list.to_string().contains(SECRET), "{list}");
+        assert_eq!(hidden.len(), 2, "{list}");
+        assert!(hidden.iter().all(|c| c["text"] == "••••"), "{list}");
+        assert!(!list.to_string().contains(SECRET) && !list.to_string().contains(SECRET2), "{list}");
         // Unmasked for the auditor with a reason, audited; not without a reason.
         let (status, _) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1"));
         assert_eq!(status, 400);
         let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1&reason=INC-43"));
         assert_eq!(status, 200);
-        assert!(recorded_input(&bytes).contains(SECRET));
+        assert!(recorded_input(&bytes).contains(SECRET) && recorded_input(&bytes).contains(SECRET2));
         w.gw.wait_audit("recording.unmask", |e| json_text(e, "actor") == "audrey"
             && json_text(e, "subject") == id && e["detail"]["reason"] == "INC-43");
         // An approver (who may replay) and an engineer cannot unmask.

@@ -11,8 +11,9 @@
 //! prompt. Enter makes the command pending; the next newline the target echoes ends it, and
 //! the command is the line from the prompt's end. So history recall and tab completion show
 //! the command that ran, not the keys. Typing that the target never echoed (a password at a
-//! prompt) is listed as hidden, as [`crate::mask::MASK`], never its text (which only the
-//! input has; `mask.rs` decides which input that is, for replay and exports).
+//! prompt) is listed as hidden, as [`crate::mask::MASK`], never its text; so is a line typed
+//! entirely inside masked input (`mask.rs` decides which input that is, for replay and
+//! exports too), whatever the line model holds (a prompt drawn after a blind answer).
 //!
 //! One code for both readers: the browser player (`web-terminal`, compiled to wasm32) and the
 //! gateway's `GET /api/v1/sessions/{id}/commands` call [`commands`] on the same events.
@@ -208,6 +209,8 @@ struct Typing {
     start_col: Option<usize>,
     /// Printable keys typed (for telling echoed from unechoed input).
     keys: usize,
+    /// Of those, keys inside a masked run (`mask.rs`: input the terminal did not echo).
+    masked_keys: usize,
     /// Enter was typed at this time; waiting for the echoed newline.
     enter_at: Option<u64>,
     /// Inside an escape sequence sent by a key (arrows, function keys).
@@ -218,13 +221,19 @@ struct Rebuild {
     line: Line,
     typing: Typing,
     out: Vec<Command>,
+    /// The channel's masked input ranges (sorted), the first that may still come, and the
+    /// offset of the next input byte.
+    masked: Vec<(u64, u64)>,
+    next_masked: usize,
+    input_at: u64,
 }
 
 impl Rebuild {
     fn finish(&mut self, at: u64) {
         if let Some(col) = self.typing.start_col {
             let text = self.line.text_from(col);
-            if !text.is_empty() {
+            let blind = self.typing.masked_keys > 0 && self.typing.masked_keys >= self.typing.keys;
+            if !text.is_empty() && !blind {
                 self.out.push(Command {
                     at,
                     text,
@@ -243,6 +252,19 @@ impl Rebuild {
 
     fn input(&mut self, at: u64, data: &[u8]) {
         for &b in data {
+            let offset = self.input_at;
+            self.input_at += 1;
+            while self
+                .masked
+                .get(self.next_masked)
+                .is_some_and(|&(_, to)| to <= offset)
+            {
+                self.next_masked += 1;
+            }
+            let masked = self
+                .masked
+                .get(self.next_masked)
+                .is_some_and(|&(from, _)| from <= offset);
             if let Some(enter_at) = self.typing.enter_at {
                 // A key before the echo of Enter came back: take the line as it is.
                 self.finish(enter_at);
@@ -277,6 +299,7 @@ impl Rebuild {
                 _ => {
                     begin(&mut self.typing, self.line.cursor);
                     self.typing.keys += 1;
+                    self.typing.masked_keys += usize::from(masked);
                 }
             }
         }
@@ -317,13 +340,18 @@ impl Rebuild {
 
 /// The command lines typed on `channel`, in order.
 pub fn commands(events: &[(u64, Event)], channel: Option<u32>) -> Vec<Command> {
+    let Some(channel) = channel else {
+        return Vec::new();
+    };
     let mut r = Rebuild {
         line: Line::default(),
         typing: Typing::default(),
         out: Vec::new(),
-    };
-    let Some(channel) = channel else {
-        return r.out;
+        masked: crate::mask::masked_ranges(events)
+            .remove(&channel)
+            .unwrap_or_default(),
+        next_masked: 0,
+        input_at: 0,
     };
     for (at, event) in events {
         match event {
@@ -443,6 +471,31 @@ mod tests {
             vec![(1, "sudo -i".into(), false), (3, "••••".into(), true)]
         );
         assert!(!format!("{got:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_answer_typed_blind_before_a_prompt_without_line_feed_is_hidden() {
+        let mut events = vec![(
+            0,
+            Event::Pty {
+                channel: 0,
+                term: "xterm".into(),
+                cols: 80,
+                rows: 24,
+                modes: vec![],
+            },
+        )];
+        events.extend([
+            output(1, b"ready\r\n"),
+            input(2, b"s3cr3t\r"),
+            output(3, b"root@web01:~# "),
+            input(4, b"exit\r"),
+            output(5, b"exit\r\n"),
+        ]);
+        assert_eq!(
+            texts(&events),
+            vec![(2, "••••".into(), true), (4, "exit".into(), false)]
+        );
     }
 
     #[test]

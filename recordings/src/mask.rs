@@ -4,8 +4,9 @@
 //!
 //! The gateway cannot see the target's termios, so "not echoed" is inferred from the output,
 //! here and nowhere else: on a channel with a pty, printable input that the output has not
-//! repeated (in order, escape sequences and other text skipped) by the next line feed, or
-//! within [`WINDOW_MICROS`] of the last key, is a secret run. The recorder runs a [`Masker`]
+//! repeated (in order, escape sequences and other text skipped) by the next line feed, by
+//! the next key after other output text, or within [`WINDOW_MICROS`] of the last key, is a
+//! secret run. The recorder runs a [`Masker`]
 //! while it records and writes each decision as an [`Event::Masked`] mark; readers take those
 //! marks and the same inference over the events ([`masked_ranges`]), so recordings made
 //! before the marks existed are masked too. While the target shows the alternate screen
@@ -45,6 +46,8 @@ struct Run {
     /// The first [`MAX_RUN`] printable bytes, and how many of them the output repeated.
     bytes: Vec<u8>,
     matched: usize,
+    /// Output text came that did not repeat it (a prompt drawn after a blind answer).
+    passed_over: bool,
 }
 
 /// Where an escape sequence parser is.
@@ -92,7 +95,12 @@ impl Channel {
     }
 
     fn input(&mut self, channel: u32, at: u64, data: &[u8]) -> Option<Event> {
-        let mark = self.expire(channel, at);
+        let mark = match &self.run {
+            // The target printed other text instead of its echo, and now the engineer types
+            // on: it was answered blind (`stty -echo; read`, a prompt with no line feed).
+            Some(run) if run.passed_over && run.matched == 0 => self.mark(channel),
+            _ => self.expire(channel, at),
+        };
         for &b in data {
             let offset = self.input_at;
             self.input_at += 1;
@@ -112,6 +120,7 @@ impl Channel {
                         last_at: at,
                         bytes: Vec::new(),
                         matched: 0,
+                        passed_over: false,
                     });
                     run.to = offset + 1;
                     run.last_at = at;
@@ -150,6 +159,8 @@ impl Channel {
                         if run.matched == run.bytes.len() {
                             self.run = None;
                         }
+                    } else {
+                        run.passed_over = true;
                     }
                 }
             }
@@ -515,6 +526,16 @@ mod tests {
             output(4, b"\nuid=0(root)\r\n"),
         ];
         assert_eq!(marks(&sudo), vec![(4, 11, 17)]);
+        // `stty -echo; read`: the answer, then the next prompt with no line feed, then the
+        // next command (echoed, so not masked).
+        let stty = vec![
+            pty(),
+            input(1, b"s3cr3t\r"),
+            output(2, b"root@web01:~# "),
+            input(3, b"exit\r"),
+            output(4, b"exit\r\n"),
+        ];
+        assert_eq!(marks(&stty), vec![(3, 0, 6)]);
         // No output at all: the window decides at the next key, the end at the last.
         let slow = vec![pty(), input(1, b"abc"), input(1 + WINDOW_MICROS + 1, b"de")];
         assert_eq!(
