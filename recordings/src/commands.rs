@@ -18,6 +18,7 @@
 //! One code for both readers: the browser player (`web-terminal`, compiled to wasm32) and the
 //! gateway's `GET /api/v1/sessions/{id}/commands` call [`commands`] on the same events.
 
+use crate::escapes::{Byte, Escapes};
 use crate::Event;
 use serde::Serialize;
 
@@ -39,19 +40,7 @@ struct Line {
     cursor: usize,
     /// Bytes of an incomplete UTF-8 character.
     utf8: Vec<u8>,
-    esc: Esc,
-    /// Parameter bytes of the CSI sequence being read.
-    params: Vec<u8>,
-}
-
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum Esc {
-    #[default]
-    None,
-    Escape,
-    Csi,
-    Str,
-    StrEscape,
+    esc: Escapes,
 }
 
 /// What an output byte did to the line.
@@ -76,7 +65,7 @@ impl Line {
     }
 
     fn param(&self) -> usize {
-        std::str::from_utf8(&self.params)
+        std::str::from_utf8(self.esc.params())
             .ok()
             .and_then(|s| s.split(';').next())
             .and_then(|s| s.parse().ok())
@@ -86,7 +75,7 @@ impl Line {
     fn csi(&mut self, fin: u8) {
         let n = self.param();
         let at_least_one = n.max(1);
-        if self.params.first() == Some(&b'?') {
+        if self.esc.params().first() == Some(&b'?') {
             return; // private modes: nothing to do with the line's text
         }
         match fin {
@@ -123,44 +112,15 @@ impl Line {
     }
 
     fn feed(&mut self, b: u8) -> Effect {
-        match self.esc {
-            Esc::Escape => {
-                self.esc = match b {
-                    b'[' => {
-                        self.params.clear();
-                        Esc::Csi
-                    }
-                    b']' | b'P' | b'X' | b'^' | b'_' => Esc::Str,
-                    0x20..=0x2f => Esc::Escape,
-                    _ => Esc::None,
-                };
+        match self.esc.feed(b) {
+            Byte::Plain => {}
+            Byte::Sequence => return Effect::Nothing,
+            Byte::CsiEnd(fin) => {
+                self.csi(fin);
                 return Effect::Nothing;
             }
-            Esc::Csi => {
-                if (0x40..=0x7e).contains(&b) {
-                    self.esc = Esc::None;
-                    self.csi(b);
-                } else if self.params.len() < 32 {
-                    self.params.push(b);
-                }
-                return Effect::Nothing;
-            }
-            Esc::Str => {
-                self.esc = match b {
-                    0x07 => Esc::None,
-                    0x1b => Esc::StrEscape,
-                    _ => Esc::Str,
-                };
-                return Effect::Nothing;
-            }
-            Esc::StrEscape => {
-                self.esc = if b == b'\\' { Esc::None } else { Esc::Str };
-                return Effect::Nothing;
-            }
-            Esc::None => {}
         }
         match b {
-            0x1b => self.esc = Esc::Escape,
             b'\r' => self.cursor = 0,
             b'\n' => return Effect::Newline,
             0x08 => self.cursor = self.cursor.saturating_sub(1),
@@ -312,7 +272,7 @@ impl Rebuild {
                 // prompt, so skip to it (most output of a busy session is never looked at).
                 if let Some(i) = data.iter().rposition(|&b| b == b'\n') {
                     self.line.clear();
-                    self.line.esc = Esc::None;
+                    self.line.esc.reset();
                     data = data.get(i + 1..).unwrap_or_default();
                 }
             }
@@ -374,26 +334,7 @@ pub fn commands(events: &[(u64, Event)], channel: Option<u32>) -> Vec<Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn input(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Input {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
-
-    fn output(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Output {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
+    use crate::testutil::{input, output, pty};
 
     fn texts(events: &[(u64, Event)]) -> Vec<(u64, String, bool)> {
         commands(events, Some(0))
@@ -475,16 +416,7 @@ mod tests {
 
     #[test]
     fn an_answer_typed_blind_before_a_prompt_without_line_feed_is_hidden() {
-        let mut events = vec![(
-            0,
-            Event::Pty {
-                channel: 0,
-                term: "xterm".into(),
-                cols: 80,
-                rows: 24,
-                modes: vec![],
-            },
-        )];
+        let mut events = vec![pty()];
         events.extend([
             output(1, b"ready\r\n"),
             input(2, b"s3cr3t\r"),

@@ -41,6 +41,7 @@ pub mod asciicast;
 mod codec;
 pub mod commands;
 pub mod error;
+mod escapes;
 pub mod event;
 mod format;
 pub mod mask;

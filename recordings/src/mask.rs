@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::SigningKey;
 
 use crate::error::WriteError;
+use crate::escapes::{Byte, Escapes};
 use crate::event::{Event, Stream};
 use crate::reader::Recording;
 use crate::writer::Writer;
@@ -50,17 +51,6 @@ struct Run {
     passed_over: bool,
 }
 
-/// Where an escape sequence parser is.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum Esc {
-    #[default]
-    None,
-    Escape,
-    Csi,
-    Str,
-    StrEscape,
-}
-
 /// One pty channel.
 #[derive(Default)]
 struct Channel {
@@ -69,9 +59,7 @@ struct Channel {
     run: Option<Run>,
     /// Inside an escape sequence the engineer's terminal sent (a key, a report).
     input_escape: bool,
-    output: Esc,
-    /// Parameters of the output CSI sequence being read (only short ones matter).
-    params: Vec<u8>,
+    output: Escapes,
     /// The target shows the alternate screen.
     alternate: bool,
 }
@@ -177,43 +165,19 @@ impl Channel {
 
     /// Feeds one output byte to the escape parser; whether it belonged to a sequence.
     fn escape(&mut self, b: u8) -> bool {
-        match self.output {
-            Esc::Escape => {
-                self.output = match b {
-                    b'[' => {
-                        self.params.clear();
-                        Esc::Csi
-                    }
-                    b']' | b'P' | b'X' | b'^' | b'_' => Esc::Str,
-                    0x20..=0x2f => Esc::Escape,
-                    _ => Esc::None,
-                };
-            }
-            Esc::Csi => {
-                if (0x40..=0x7e).contains(&b) {
-                    self.output = Esc::None;
-                    let screen = matches!(self.params.as_slice(), b"?1049" | b"?1047" | b"?47");
-                    if screen && (b == b'h' || b == b'l') {
-                        self.alternate = b == b'h';
-                        // Keys typed before a full-screen program took over are its keys.
-                        self.run = None;
-                    }
-                } else if self.params.len() < 8 {
-                    self.params.push(b);
+        match self.output.feed(b) {
+            Byte::Plain => false,
+            Byte::Sequence => true,
+            Byte::CsiEnd(fin) => {
+                let screen = matches!(self.output.params(), b"?1049" | b"?1047" | b"?47");
+                if screen && (fin == b'h' || fin == b'l') {
+                    self.alternate = fin == b'h';
+                    // Keys typed before a full-screen program took over are its keys.
+                    self.run = None;
                 }
+                true
             }
-            Esc::Str => {
-                self.output = match b {
-                    0x07 => Esc::None,
-                    0x1b => Esc::StrEscape,
-                    _ => Esc::Str,
-                };
-            }
-            Esc::StrEscape => self.output = if b == b'\\' { Esc::None } else { Esc::Str },
-            Esc::None if b == 0x1b => self.output = Esc::Escape,
-            Esc::None => return false,
         }
-        true
     }
 }
 
@@ -403,40 +367,8 @@ pub fn redacted_copy(rec: &Recording, key: &SigningKey) -> Result<Vec<u8>, Write
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::testutil::{input, output, pty};
     use proptest::prelude::*;
-
-    fn pty() -> (u64, Event) {
-        (
-            0,
-            Event::Pty {
-                channel: 0,
-                term: "xterm".into(),
-                cols: 80,
-                rows: 24,
-                modes: vec![],
-            },
-        )
-    }
-
-    fn input(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Input {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
-
-    fn output(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Output {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
 
     /// The marks a masker decides while the events are recorded (with the time of the
     /// event that decided them), then at the end (`u64::MAX`).
