@@ -19,7 +19,7 @@
 //! Typed secrets are marked as they are recorded: the task runs the `recordings` crate's
 //! [`Masker`] over the events it writes and writes each mark it decides (input a pty did not
 //! echo, [`Event::Masked`]) right after the event that decided it, in that event's charge
-//! ([`MARK_ROOM`]). A run still pending when the recording ends is left to the readers,
+//! (`MARK_ROOM`). A run still pending when the recording ends is left to the readers,
 //! which run the same inference over the events. The task also watches the filesystem's free space each interval and says once,
 //! through [`Recorder::disk_low`], when it drops below [`Limits::min_free`]. Not the file
 //! format (crate `recordings`) and not the decision of what to record (the pipe).
