@@ -122,6 +122,9 @@ both_databases! {
         assert_eq!(json_text(&s, "end_reason"), "terminated", "ended by the approver: {s}");
         gw.wait_audit("session.terminate", |e| json_text(e, "actor") == "bob");
         gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey");
+        // The auditor unmasked the password typed at the prompt, giving the page's reason.
+        gw.wait_audit("recording.unmask", |e| json_text(e, "actor") == "audrey"
+            && e["detail"]["reason"].as_str().is_some_and(|r| r.starts_with("unmask for INC-BROWSER-")));
 
         // The Chinese the engineer typed is in the recording as typed, and the shell's
         // answer as the line it printed (not readline's Meta-key noise).

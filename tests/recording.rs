@@ -340,3 +340,124 @@ both_databases! {
         w.alice.exec(&w.gw, "web01", "true").ok();
     }
 }
+
+/// A password typed at a `read -s` prompt in the tests below.
+const SECRET: &str = "Mw-s3cr3t-7QzK";
+/// A password typed while `stty -echo` holds, as `sudo` and `passwd` prompt (the test target
+/// logs in as the user running the tests, root here, and has no `sudo` to ask for one).
+const SECRET2: &str = "Mw-2nd-Pw-X9";
+
+/// An interactive session where alice types [`SECRET`] at a `read -s` prompt and
+/// [`SECRET2`] with echo off, answered by the next prompt without a line feed; returns the
+/// session id and recording once it has ended.
+fn typed_secret_session(w: &World) -> (String, PathBuf) {
+    let mut s = w
+        .alice
+        .spawn(&w.gw, "alice:web01", &["-tt"], &[], Stdin::Pipe);
+    // The prompt is spelled apart in the command line, so only the prompt itself matches.
+    s.send(b"read -s -p 'Pass''word: ' P; echo; echo \"got ${#P}\"\n");
+    s.wait_stdout("Password: ", SHORT);
+    s.send(format!("{SECRET}\n").as_bytes());
+    s.wait_stdout(&format!("got {}", SECRET.len()), SHORT);
+    // The next prompt, spelled apart too, comes without a line feed after the answer.
+    s.send(b"stty -echo; echo ready-$((40+2)); read Q; stty echo; PS1='Q''1> '\n");
+    s.wait_stdout("ready-42", SHORT);
+    s.send(format!("{SECRET2}\n").as_bytes());
+    s.wait_stdout("Q1> ", SHORT);
+    s.send(b"echo \"got2 ${#Q}\"\n");
+    s.wait_stdout(&format!("got2 {}", SECRET2.len()), SHORT);
+    s.send(b"exit\n");
+    s.wait(SHORT).ok();
+    ended_session(&w.gw)
+}
+
+/// The input a recording's bytes hold on every channel, as text.
+fn recorded_input(bytes: &[u8]) -> String {
+    let rec = recordings::Recording::parse(bytes).expect("the API sends a readable recording");
+    let typed: Vec<u8> = rec
+        .events()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            recordings::Event::Input { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    String::from_utf8_lossy(&typed).into_owned()
+}
+
+/// `GET /api/v1{path}` with `token`: status, body.
+fn api_get(w: &World, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let r = https_client(None)
+        .get(format!(
+            "https://127.0.0.1:{}/api/v1{path}",
+            w.gw.https_port
+        ))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+}
+
+both_databases! {
+    fn a_password_typed_at_a_prompt_that_does_not_echo_is_masked_until_an_auditor_unmasks(db) {
+        let w = World::new(db);
+        w.gw.add_user("audrey", "auditor");
+        let (id, file) = typed_secret_session(&w);
+        // The gateway marked the secret as it recorded it; the file itself keeps the bytes.
+        let rec = recordings::Recording::parse(&std::fs::read(&file).unwrap()).unwrap();
+        let marks = rec.events().iter().filter(|(_, e)| matches!(e, recordings::Event::Masked { .. })).count();
+        assert_eq!(marks, 2, "{:?}", rec.events());
+
+        // CLI: the export with input, and the raw input stream, show `••••`, never the secret.
+        let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--include-input"]);
+        assert!(!cast.contains(SECRET) && !cast.contains(SECRET2), "{cast}");
+        assert!(cast.contains("\"i\", \"••••"), "{cast}");
+        assert!(cast.contains("got2 ${#Q}"), "the command after the blind answer is kept: {cast}");
+        assert!(cast.contains("read -s"), "echoed input is kept: {cast}");
+        let typed = w.gw.cli_ok(&["recording", "cat", &id, "--stream", "input"]);
+        assert!(!typed.contains(SECRET) && !typed.contains(SECRET2), "{typed:?}");
+        assert_eq!(typed.matches("••••\n").count(), 2, "{typed:?}");
+        // Unmasking needs a reason, shows the secret and is audited with it.
+        let out = w.gw.cli(&["recording", "export", &id, "--format", "asciicast", "--include-input", "--unmask"]);
+        assert!(!out.success(), "{out}");
+        let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--include-input", "--unmask", "--reason", "INC-42 check"]);
+        assert!(cast.contains(SECRET) && cast.contains(SECRET2), "{cast}");
+        w.gw.wait_audit("recording.unmask", |e| json_text(e, "subject") == id
+            && e["detail"]["reason"] == "INC-42 check" && e["detail"]["command"] == "export");
+
+        // API: the auditor's replay holds `••••`, not the secret, and the command list too.
+        let audrey = w.gw.token("audrey");
+        let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording"));
+        assert_eq!(status, 200);
+        let typed = recorded_input(&bytes);
+        assert!(!typed.contains(SECRET) && !typed.contains(SECRET2) && typed.contains("••••"), "{typed:?}");
+        assert!(!String::from_utf8_lossy(&bytes).contains(SECRET));
+        let (_, list) = api_get(&w, &audrey, &format!("/sessions/{id}/commands"));
+        let list: Value = serde_json::from_slice(&list).unwrap();
+        let hidden: Vec<&Value> = list["commands"].as_array().unwrap().iter().filter(|c| c["hidden"] == true).collect();
+        assert_eq!(hidden.len(), 2, "{list}");
+        assert!(hidden.iter().all(|c| c["text"] == "••••"), "{list}");
+        assert!(!list.to_string().contains(SECRET) && !list.to_string().contains(SECRET2), "{list}");
+        // Unmasked for the auditor with a reason, audited; not without a reason.
+        let (status, _) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1"));
+        assert_eq!(status, 400);
+        let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1&reason=INC-43"));
+        assert_eq!(status, 200);
+        assert!(recorded_input(&bytes).contains(SECRET) && recorded_input(&bytes).contains(SECRET2));
+        w.gw.wait_audit("recording.unmask", |e| json_text(e, "actor") == "audrey"
+            && json_text(e, "subject") == id && e["detail"]["reason"] == "INC-43");
+        // An approver (who may replay) and an engineer cannot unmask.
+        for who in ["bob", "alice"] {
+            let (status, body) = api_get(&w, &w.gw.token(who), &format!("/sessions/{id}/recording?unmask=1&reason=x"));
+            assert_eq!(status, 403, "{who}");
+            assert!(!String::from_utf8_lossy(&body).contains(SECRET), "{who}");
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "forbidden", "{who}: {v}");
+            if who == "bob" {
+                assert_eq!(v["error"]["reason"], "unmask_auditor_only", "{v}");
+            }
+        }
+        assert!(!w.gw.audit().iter().any(|e| e["action"] == "recording.unmask" && json_text(e, "actor") != "audrey" && e["detail"]["via"] != "cli"));
+    }
+}

@@ -17,6 +17,9 @@ pub struct AsciicastOptions {
     /// Include the engineer's keystrokes as `"i"` events. Off by default: keystrokes include
     /// passwords typed at prompts that do not echo.
     pub include_input: bool,
+    /// With `include_input`: show typed secrets (input the terminal did not echo) as typed
+    /// instead of `••••`. The caller audits it.
+    pub unmask: bool,
     /// Export this channel instead of the interactive one.
     pub channel: Option<u32>,
     /// Title; default `<engineer> on <target> (<session id>)`.
@@ -25,7 +28,13 @@ pub struct AsciicastOptions {
 
 /// Renders the recording as an asciicast v2 file (header line, then one event per line).
 pub fn to_asciicast(rec: &Recording, opts: &AsciicastOptions) -> String {
-    let events = rec.events();
+    let redacted;
+    let events = if opts.include_input && !opts.unmask {
+        redacted = crate::mask::redact(rec.events());
+        &redacted
+    } else {
+        rec.events()
+    };
     let channel = opts.channel.or_else(|| interactive_channel(events));
     let pty = events.iter().find_map(|(_, e)| match e {
         Event::Pty {
@@ -88,8 +97,10 @@ pub fn to_asciicast(rec: &Recording, opts: &AsciicastOptions) -> String {
             }
             // Other channels' data, and input unless asked for.
             Event::Output { .. } | Event::Stderr { .. } | Event::Input { .. } => {}
-            // Channel bookkeeping has no place on a terminal screen.
-            Event::ChannelOpen { .. }
+            // Channel bookkeeping has no place on a terminal screen; masked input is
+            // already redacted above.
+            Event::Masked { .. }
+            | Event::ChannelOpen { .. }
             | Event::Pty { .. }
             | Event::Env { .. }
             | Event::Shell { .. }
@@ -314,13 +325,17 @@ mod tests {
     }
 
     #[test]
-    fn input_is_included_when_asked() {
-        let opts = AsciicastOptions {
+    fn input_is_included_when_asked_with_typed_secrets_masked_unless_unmasked() {
+        let mut opts = AsciicastOptions {
             include_input: true,
             ..AsciicastOptions::default()
         };
-        let lines = lines(&to_asciicast(&recording(&[b"hi".to_vec()]), &opts));
-        assert_eq!(data_of(&lines, "i"), "secret");
+        // "secret" is typed and never echoed back.
+        let lines_of =
+            |opts: &AsciicastOptions| lines(&to_asciicast(&recording(&[b"hi".to_vec()]), opts));
+        assert_eq!(data_of(&lines_of(&opts), "i"), "••••");
+        opts.unmask = true;
+        assert_eq!(data_of(&lines_of(&opts), "i"), "secret");
     }
 
     #[test]

@@ -24,6 +24,7 @@ const EXIT_SIGNAL: u8 = 15;
 const CHANNEL_CLOSE: u8 = 16;
 const REFUSED: u8 = 17;
 const MARKER: u8 = 18;
+const MASKED: u8 = 19;
 
 /// Appends `value` as a LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -189,6 +190,11 @@ pub(crate) fn encode(out: &mut Vec<u8>, at_micros: u64, event: &Event) {
             out.push(MARKER);
             put_varint(out, at_micros);
             put_bytes(out, text.as_bytes());
+        }
+        Event::Masked { channel, from, to } => {
+            start(out, MASKED, at_micros, *channel);
+            put_varint(out, *from);
+            put_varint(out, *to);
         }
     }
 }
@@ -402,6 +408,11 @@ impl<'a> Decoder<'a> {
                 reason: self.text()?,
             },
             MARKER => Event::Marker { text: self.text()? },
+            MASKED => Event::Masked {
+                channel: self.u32()?,
+                from: self.varint()?,
+                to: self.varint()?,
+            },
             _ => {
                 return Err(DecodeError {
                     at: kind_at,
@@ -486,6 +497,8 @@ pub(crate) mod tests {
                 }
             ),
             text().prop_map(|text| Event::Marker { text }),
+            (any::<u32>(), any::<u64>(), any::<u64>())
+                .prop_map(|(channel, from, to)| Event::Masked { channel, from, to }),
         ]
     }
 

@@ -11,11 +11,14 @@
 //! prompt. Enter makes the command pending; the next newline the target echoes ends it, and
 //! the command is the line from the prompt's end. So history recall and tab completion show
 //! the command that ran, not the keys. Typing that the target never echoed (a password at a
-//! prompt) is listed as hidden, without its text.
+//! prompt) is listed as hidden, as [`crate::mask::MASK`], never its text; so is a line typed
+//! entirely inside masked input (`mask.rs` decides which input that is, for replay and
+//! exports too), whatever the line model holds (a prompt drawn after a blind answer).
 //!
 //! One code for both readers: the browser player (`web-terminal`, compiled to wasm32) and the
 //! gateway's `GET /api/v1/sessions/{id}/commands` call [`commands`] on the same events.
 
+use crate::escapes::{Byte, Escapes};
 use crate::Event;
 use serde::Serialize;
 
@@ -24,7 +27,7 @@ use serde::Serialize;
 pub struct Command {
     /// When Enter was typed, microseconds since the start.
     pub at: u64,
-    /// The command as echoed; empty when hidden.
+    /// The command as echoed; `••••` when hidden.
     pub text: String,
     /// Input was typed but not echoed (a password prompt, `stty -echo`).
     pub hidden: bool,
@@ -37,19 +40,7 @@ struct Line {
     cursor: usize,
     /// Bytes of an incomplete UTF-8 character.
     utf8: Vec<u8>,
-    esc: Esc,
-    /// Parameter bytes of the CSI sequence being read.
-    params: Vec<u8>,
-}
-
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum Esc {
-    #[default]
-    None,
-    Escape,
-    Csi,
-    Str,
-    StrEscape,
+    esc: Escapes,
 }
 
 /// What an output byte did to the line.
@@ -74,7 +65,7 @@ impl Line {
     }
 
     fn param(&self) -> usize {
-        std::str::from_utf8(&self.params)
+        std::str::from_utf8(self.esc.params())
             .ok()
             .and_then(|s| s.split(';').next())
             .and_then(|s| s.parse().ok())
@@ -84,7 +75,7 @@ impl Line {
     fn csi(&mut self, fin: u8) {
         let n = self.param();
         let at_least_one = n.max(1);
-        if self.params.first() == Some(&b'?') {
+        if self.esc.params().first() == Some(&b'?') {
             return; // private modes: nothing to do with the line's text
         }
         match fin {
@@ -121,44 +112,15 @@ impl Line {
     }
 
     fn feed(&mut self, b: u8) -> Effect {
-        match self.esc {
-            Esc::Escape => {
-                self.esc = match b {
-                    b'[' => {
-                        self.params.clear();
-                        Esc::Csi
-                    }
-                    b']' | b'P' | b'X' | b'^' | b'_' => Esc::Str,
-                    0x20..=0x2f => Esc::Escape,
-                    _ => Esc::None,
-                };
+        match self.esc.feed(b) {
+            Byte::Plain => {}
+            Byte::Sequence => return Effect::Nothing,
+            Byte::CsiEnd(fin) => {
+                self.csi(fin);
                 return Effect::Nothing;
             }
-            Esc::Csi => {
-                if (0x40..=0x7e).contains(&b) {
-                    self.esc = Esc::None;
-                    self.csi(b);
-                } else if self.params.len() < 32 {
-                    self.params.push(b);
-                }
-                return Effect::Nothing;
-            }
-            Esc::Str => {
-                self.esc = match b {
-                    0x07 => Esc::None,
-                    0x1b => Esc::StrEscape,
-                    _ => Esc::Str,
-                };
-                return Effect::Nothing;
-            }
-            Esc::StrEscape => {
-                self.esc = if b == b'\\' { Esc::None } else { Esc::Str };
-                return Effect::Nothing;
-            }
-            Esc::None => {}
         }
         match b {
-            0x1b => self.esc = Esc::Escape,
             b'\r' => self.cursor = 0,
             b'\n' => return Effect::Newline,
             0x08 => self.cursor = self.cursor.saturating_sub(1),
@@ -207,6 +169,8 @@ struct Typing {
     start_col: Option<usize>,
     /// Printable keys typed (for telling echoed from unechoed input).
     keys: usize,
+    /// Of those, keys inside a masked run (`mask.rs`: input the terminal did not echo).
+    masked_keys: usize,
     /// Enter was typed at this time; waiting for the echoed newline.
     enter_at: Option<u64>,
     /// Inside an escape sequence sent by a key (arrows, function keys).
@@ -217,13 +181,19 @@ struct Rebuild {
     line: Line,
     typing: Typing,
     out: Vec<Command>,
+    /// The channel's masked input ranges (sorted), the first that may still come, and the
+    /// offset of the next input byte.
+    masked: Vec<(u64, u64)>,
+    next_masked: usize,
+    input_at: u64,
 }
 
 impl Rebuild {
     fn finish(&mut self, at: u64) {
         if let Some(col) = self.typing.start_col {
             let text = self.line.text_from(col);
-            if !text.is_empty() {
+            let blind = self.typing.masked_keys > 0 && self.typing.masked_keys >= self.typing.keys;
+            if !text.is_empty() && !blind {
                 self.out.push(Command {
                     at,
                     text,
@@ -232,7 +202,7 @@ impl Rebuild {
             } else if self.typing.keys > 0 {
                 self.out.push(Command {
                     at,
-                    text: String::new(),
+                    text: crate::mask::MASK.to_string(),
                     hidden: true,
                 });
             }
@@ -242,6 +212,19 @@ impl Rebuild {
 
     fn input(&mut self, at: u64, data: &[u8]) {
         for &b in data {
+            let offset = self.input_at;
+            self.input_at += 1;
+            while self
+                .masked
+                .get(self.next_masked)
+                .is_some_and(|&(_, to)| to <= offset)
+            {
+                self.next_masked += 1;
+            }
+            let masked = self
+                .masked
+                .get(self.next_masked)
+                .is_some_and(|&(from, _)| from <= offset);
             if let Some(enter_at) = self.typing.enter_at {
                 // A key before the echo of Enter came back: take the line as it is.
                 self.finish(enter_at);
@@ -276,6 +259,7 @@ impl Rebuild {
                 _ => {
                     begin(&mut self.typing, self.line.cursor);
                     self.typing.keys += 1;
+                    self.typing.masked_keys += usize::from(masked);
                 }
             }
         }
@@ -288,7 +272,7 @@ impl Rebuild {
                 // prompt, so skip to it (most output of a busy session is never looked at).
                 if let Some(i) = data.iter().rposition(|&b| b == b'\n') {
                     self.line.clear();
-                    self.line.esc = Esc::None;
+                    self.line.esc.reset();
                     data = data.get(i + 1..).unwrap_or_default();
                 }
             }
@@ -316,13 +300,18 @@ impl Rebuild {
 
 /// The command lines typed on `channel`, in order.
 pub fn commands(events: &[(u64, Event)], channel: Option<u32>) -> Vec<Command> {
+    let Some(channel) = channel else {
+        return Vec::new();
+    };
     let mut r = Rebuild {
         line: Line::default(),
         typing: Typing::default(),
         out: Vec::new(),
-    };
-    let Some(channel) = channel else {
-        return r.out;
+        masked: crate::mask::masked_ranges(events)
+            .remove(&channel)
+            .unwrap_or_default(),
+        next_masked: 0,
+        input_at: 0,
     };
     for (at, event) in events {
         match event {
@@ -345,26 +334,7 @@ pub fn commands(events: &[(u64, Event)], channel: Option<u32>) -> Vec<Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn input(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Input {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
-
-    fn output(at: u64, s: &[u8]) -> (u64, Event) {
-        (
-            at,
-            Event::Output {
-                channel: 0,
-                data: s.to_vec(),
-            },
-        )
-    }
+    use crate::testutil::{input, output, pty};
 
     fn texts(events: &[(u64, Event)]) -> Vec<(u64, String, bool)> {
         commands(events, Some(0))
@@ -439,9 +409,25 @@ mod tests {
         let got = texts(&events);
         assert_eq!(
             got,
-            vec![(1, "sudo -i".into(), false), (3, String::new(), true)]
+            vec![(1, "sudo -i".into(), false), (3, "••••".into(), true)]
         );
         assert!(!format!("{got:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_answer_typed_blind_before_a_prompt_without_line_feed_is_hidden() {
+        let mut events = vec![pty()];
+        events.extend([
+            output(1, b"ready\r\n"),
+            input(2, b"s3cr3t\r"),
+            output(3, b"root@web01:~# "),
+            input(4, b"exit\r"),
+            output(5, b"exit\r\n"),
+        ]);
+        assert_eq!(
+            texts(&events),
+            vec![(2, "••••".into(), true), (4, "exit".into(), false)]
+        );
     }
 
     #[test]

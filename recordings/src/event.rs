@@ -170,6 +170,18 @@ pub enum Event {
         /// The text.
         text: String,
     },
+    /// Input the terminal did not echo (a password at a prompt), decided while recording
+    /// (`mask.rs`): replay and exports show it as `••••` unless an auditor unmasks. Recorded
+    /// after the input it covers.
+    Masked {
+        /// Channel id.
+        channel: u32,
+        /// Offset in the channel's input stream (all its `Input` bytes so far) of the first
+        /// masked byte.
+        from: u64,
+        /// One past the last masked byte.
+        to: u64,
+    },
 }
 
 impl Event {
@@ -191,7 +203,8 @@ impl Event {
             | Event::Eof { channel, .. }
             | Event::ExitStatus { channel, .. }
             | Event::ExitSignal { channel, .. }
-            | Event::ChannelClose { channel, .. } => Some(*channel),
+            | Event::ChannelClose { channel, .. }
+            | Event::Masked { channel, .. } => Some(*channel),
             Event::Refused { channel, .. } => *channel,
             Event::Marker { .. } => None,
         }

@@ -31,7 +31,7 @@
 //! last complete chunk is still readable and verifiable, a partial trailing record is ignored.
 //!
 //! Files: [`event`] (what is recorded), `codec` (event bytes), `format` (framing, hashes,
-//! signatures), [`writer`], [`reader`], [`mod@verify`], [`asciicast`], [`mod@commands`] (the
+//! signatures), [`writer`], [`reader`], [`mod@verify`], [`mod@mask`] (typed secrets), [`asciicast`], [`mod@commands`] (the
 //! command list a player shows and the API serves), [`error`].
 
 #![forbid(unsafe_code)]
@@ -41,8 +41,10 @@ pub mod asciicast;
 mod codec;
 pub mod commands;
 pub mod error;
+mod escapes;
 pub mod event;
 mod format;
+pub mod mask;
 pub mod meta;
 pub mod reader;
 pub mod verify;

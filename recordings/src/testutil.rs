@@ -172,3 +172,31 @@ pub(crate) fn sample(sealed: bool) -> Sample {
         events_per_chunk,
     }
 }
+
+/// Keys typed on channel 0 at `at`.
+pub(crate) fn input(at: u64, s: &[u8]) -> (u64, Event) {
+    let data = s.to_vec();
+    (at, Event::Input { channel: 0, data })
+}
+
+/// Output of channel 0 at `at`.
+pub(crate) fn output(at: u64, s: &[u8]) -> (u64, Event) {
+    let data = s.to_vec();
+    (at, Event::Output { channel: 0, data })
+}
+
+/// A pty request on channel 0 at the start.
+pub(crate) fn pty() -> (u64, Event) {
+    let (term, modes) = ("xterm".to_string(), Vec::new());
+    let (cols, rows) = (80, 24);
+    (
+        0,
+        Event::Pty {
+            channel: 0,
+            term,
+            cols,
+            rows,
+            modes,
+        },
+    )
+}

@@ -11,8 +11,10 @@
 //   d. the approver watches the session live, sees the same output and new output appear;
 //      the engineer's window changes size and the watcher's view takes the new size; the
 //      approver terminates the session; the engineer's page says the session ended;
+//   c3. the engineer types a password at a `read -s` prompt (not echoed);
 //   e. an auditor finds the session by engineer, opens the replay, searches the output and
-//      jumps to the hit: the replayed screen shows it;
+//      jumps to the hit: the replayed screen shows it; the password is a `••••` mark and is
+//      nowhere on the page until the auditor unmasks it, giving a reason;
 //   f. the approver's login ends elsewhere (logout from another tab): within seconds the
 //      page's event stream hears it and the page says so, in its language.
 //
@@ -208,6 +210,7 @@ async function watcherHasSize({ cols, rows }) {
 }
 
 const marker = `INC-BROWSER-${process.pid}`;
+const secret = `Pw7-${process.pid}-qZ`;
 let requestId = '';
 let eng; let appr; let aud;
 
@@ -297,6 +300,18 @@ try {
     await noteSeen(eng, 'after the Chinese command');
   });
 
+  await step('c3_engineer_types_a_password_at_a_prompt_that_does_not_echo', async () => {
+    await eng.click('#eng-grants .term');
+    // The prompt is spelled apart in the command line, so only the prompt itself matches.
+    await eng.keyboard.type(`read -s -p 'Pass''word: ' P; echo; echo "got \${#P}"`);
+    await eng.keyboard.press('Enter');
+    await waitScreen(eng, '#eng-grants', 'Password: ');
+    await eng.keyboard.type(secret);
+    await eng.keyboard.press('Enter');
+    await waitScreen(eng, '#eng-grants', `got ${secret.length}`);
+    assert(!(await screenText(eng, '#eng-grants')).includes(secret), 'the terminal echoed the password');
+  });
+
   await step('d_approver_watches_live_and_terminates_and_the_engineer_is_told', async () => {
     const row = appr.locator('#appr-sessions tr', { hasText: engineer });
     await row.waitFor();
@@ -364,6 +379,23 @@ try {
     const later = await screenText(aud, '#aud-replay');
     assert(!later.includes('WATCH_56'), `the replay jumped to the hit, not to the end: ${later.replace(/\s+/g, ' ').slice(-300)}`);
     await snap(aud, 'auditor-replay-hit');
+
+    // The typed password: a `••••` mark, in no text of the page, not found by search.
+    const secretMark = aud.locator('#marks li.secret').first();
+    await secretMark.waitFor();
+    assert((await secretMark.textContent()).includes('••••'), `secret mark: ${await secretMark.textContent()}`);
+    assert((await aud.textContent('#commands')).includes('••••'), `commands: ${await aud.textContent('#commands')}`);
+    assert(!(await aud.evaluate(() => document.body.textContent)).includes(secret), 'the password is on the page');
+    await aud.fill('#find', secret);
+    await aud.press('#find', 'Enter');
+    await aud.waitForSelector('#hits li.empty');
+    await snap(aud, 'auditor-replay-masked');
+    // Unmasking asks for a reason; then the mark shows what was typed.
+    aud.once('dialog', (d) => d.accept(`unmask for ${marker}`));
+    await aud.click('#unmask');
+    await aud.waitForFunction((s) => (document.querySelector('#marks li.secret')?.textContent ?? '').includes(s), secret);
+    assert(!(await aud.isVisible('#unmask')), 'the unmasked replay still offers to unmask');
+    await snap(aud, 'auditor-replay-unmasked');
   });
 
   await step('f_the_approvers_login_ends_elsewhere_and_the_page_says_so', async () => {

@@ -38,6 +38,9 @@ pub enum MarkKind {
     Refused,
     /// The remote command's exit.
     Exit,
+    /// Input the terminal did not echo (a password): `••••` in what the gateway sends unless
+    /// an auditor unmasked it, then the typed text.
+    Secret,
 }
 
 /// A point of interest in the recording, listed beside the player.
@@ -74,6 +77,43 @@ pub struct Timeline {
     duration: u64,
 }
 
+/// The latest input of the interactive channel, for the text of secret marks.
+#[derive(Default)]
+struct Typed {
+    /// Offset in the input stream of `bytes[0]`.
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Typed {
+    /// Input kept: a mark covers input typed shortly before it.
+    const KEEP: usize = 16 * 1024;
+
+    fn push(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+        if let Some(excess) = self.bytes.len().checked_sub(2 * Self::KEEP) {
+            let cut = excess + Self::KEEP;
+            self.bytes.drain(..cut);
+            self.start += cut as u64;
+        }
+    }
+
+    /// Input `from..to`, lossy UTF-8 with control characters dropped; `••••` if no longer kept.
+    fn text(&self, from: u64, to: u64) -> String {
+        let range = from
+            .checked_sub(self.start)
+            .zip(to.checked_sub(self.start))
+            .and_then(|(a, b)| Some(usize::try_from(a).ok()?..usize::try_from(b).ok()?));
+        match range.and_then(|r| self.bytes.get(r)) {
+            Some(bytes) => String::from_utf8_lossy(bytes)
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect(),
+            None => recordings::mask::MASK.to_string(),
+        }
+    }
+}
+
 fn size_or_default(cols: u32, rows: u32) -> (u32, u32) {
     if cols == 0 || rows == 0 {
         DEFAULT_SIZE
@@ -105,6 +145,7 @@ impl Timeline {
             })
             .sum();
         t.output.reserve_exact(total);
+        let mut typed = Typed::default();
         for (at, event) in events {
             let on_channel = channel.is_some() && event.channel() == channel;
             match event {
@@ -143,7 +184,16 @@ impl Timeline {
                 | Event::ExitSignal { .. } => t.touch(*at),
                 // Input is never drawn: the screen shows what the target echoed. The
                 // command list (`recordings::commands`) reads it separately.
+                Event::Input { data, .. } if on_channel => {
+                    typed.push(data);
+                    t.touch(*at);
+                }
                 Event::Input { .. } => t.touch(*at),
+                // Its text is the input it covers: `••••` as the gateway sends it, unless an
+                // auditor unmasked the recording.
+                Event::Masked { from, to, .. } if on_channel => {
+                    t.push_mark(*at, MarkKind::Secret, typed.text(*from, *to));
+                }
                 // Channel bookkeeping has no place on the screen or in the marks.
                 Event::ChannelOpen { .. }
                 | Event::Env { .. }
@@ -152,6 +202,7 @@ impl Timeline {
                 | Event::Signal { .. }
                 | Event::Upload { .. }
                 | Event::Eof { .. }
+                | Event::Masked { .. }
                 | Event::ChannelClose { .. } => t.touch(*at),
             }
         }
@@ -481,5 +532,31 @@ mod tests {
         assert_eq!(t.around(200), (Some(100), Some(5_000_000)));
         assert_eq!(t.around(0), (None, Some(100)));
         assert_eq!(t.around(6_000_000), (Some(5_000_000), None));
+    }
+
+    #[test]
+    fn a_masked_run_is_a_secret_mark_with_the_input_it_covers() {
+        let typed = |data: &[u8]| Event::Input {
+            channel: 0,
+            data: data.to_vec(),
+        };
+        let mark = |from, to| Event::Masked {
+            channel: 0,
+            from,
+            to,
+        };
+        // As the gateway sends it (`••••` in place of the secret), then unmasked.
+        let masked = "ls\r••••\r".as_bytes();
+        let events = vec![(1, typed(masked)), (2, mark(3, 3 + "••••".len() as u64))];
+        let t = Timeline::from_events(&events, Some(0), 10);
+        assert_eq!(t.marks()[0].kind, MarkKind::Secret);
+        assert_eq!(t.marks()[0].text, "••••");
+        let events = vec![
+            (1, typed(b"ls\r")),
+            (2, typed(b"hunter2\r")),
+            (3, mark(3, 10)),
+        ];
+        let t = Timeline::from_events(&events, Some(0), 10);
+        assert_eq!(t.marks()[0].text, "hunter2");
     }
 }

@@ -30,7 +30,7 @@ const TEXT = {
     'aud.replay': '录像回放', play: '播放', pause: '暂停', speed: '速度', skip_idle: '跳过空闲',
     find: '搜索输出', marks: '标记与命令', commands: '命令列表',
     commands_note: '命令列表由键盘输入与回显重建，仅为审计辅助，不是安全边界；以录像原始内容为准。',
-    hidden_input: '（输入未回显，已隐藏）', no_hits: '没有找到', hits: '处匹配',
+    hidden_input: '（输入未回显，已隐藏）', unmask: '显示隐藏的输入', unmask_reason: '显示未回显的输入（如密码）的理由（记入审计日志）：', no_hits: '没有找到', hits: '处匹配',
     'aud.log': '审计日志', since: '起', until: '止', actor: '操作人', action: '操作',
     export_csv: '导出 CSV', export_jsonl: '导出 JSON Lines', verify: '校验', verified: '校验结果',
     'aud.report': '周期报告', period: '周期', week: '周', month: '月', quarter: '季度', year: '年',
@@ -68,7 +68,7 @@ const TEXT = {
     'aud.replay': 'Replay', play: 'Play', pause: 'Pause', speed: 'Speed', skip_idle: 'Skip idle',
     find: 'Search output', marks: 'Marks and commands', commands: 'Commands',
     commands_note: 'The command list is rebuilt from keystrokes and echo: an audit aid, not a security boundary. The recording itself is the evidence.',
-    hidden_input: '(input not echoed, hidden)', no_hits: 'Not found', hits: 'hits',
+    hidden_input: '(input not echoed, hidden)', unmask: 'Unmask typed secrets', unmask_reason: 'Why show input that was not echoed (passwords)? The reason goes into the audit log:', no_hits: 'Not found', hits: 'hits',
     'aud.log': 'Audit log', since: 'Since', until: 'Until', actor: 'Actor', action: 'Action',
     export_csv: 'Export CSV', export_jsonl: 'Export JSON lines', verify: 'Verify', verified: 'Verification',
     'aud.report': 'Period report', period: 'Period', week: 'Week', month: 'Month', quarter: 'Quarter', year: 'Year',
@@ -638,16 +638,21 @@ function renderReport(rep) {
   return h('div', { class: 'report' }, parts);
 }
 
-async function replaySession(box, id) {
+// Typed secrets come as •••• unless an auditor unmasks with a reason (audited by the
+// gateway): only then does the recording with them reach this page.
+async function replaySession(box, id, reason) {
   box.hidden = false;
   box.replaceChildren(h('p', {}, t('loading')));
-  const res = await attempt(() => api('GET', `/sessions/${encodeURIComponent(id)}/recording`, undefined, { raw: true }));
+  const query = reason ? `?unmask=1&reason=${encodeURIComponent(reason)}` : '';
+  const res = await attempt(() => api('GET', `/sessions/${encodeURIComponent(id)}/recording${query}`, undefined, { raw: true }));
   if (!res) { box.replaceChildren(h('p', { class: 'empty' }, t('err.recording'))); return; }
-  openReplay(box, new Uint8Array(await res.arrayBuffer()));
+  const unmask = !reason && session.me?.role === 'auditor' ? (why) => replaySession(box, id, why) : null;
+  openReplay(box, new Uint8Array(await res.arrayBuffer()), unmask);
 }
 
-// The replay panel: terminal, controls, seek bar, search, marks and commands.
-function openReplay(box, bytes) {
+// The replay panel: terminal, controls, seek bar, search, marks and commands; `unmask(reason)`
+// reopens it with typed secrets shown (auditors, masked recordings only).
+function openReplay(box, bytes, unmask) {
   if (player) { player.free(); player = null; }
   const screen = h('div', { class: 'term' });
   box.hidden = false;
@@ -690,11 +695,17 @@ function openReplay(box, bytes) {
   const hitCount = h('span', { class: 'status' });
   const marks = p.marks();
   const commands = p.commands();
+  const askUnmask = () => {
+    const reason = (window.prompt(t('unmask_reason')) ?? '').trim();
+    if (reason) unmask(reason);
+  };
+  const unmaskBtn = unmask && marks.some((m) => m.kind === 'secret')
+    ? h('button', { type: 'button', id: 'unmask', onclick: askUnmask }, t('unmask')) : null;
   box.replaceChildren(
     h('div', { class: 'toolbar' },
       h('strong', {}, `${meta.session_id} · ${meta.engineer} → ${meta.target}`),
       h('span', { class: 'status' }, meta.ending),
-      h('span', { class: 'spacer' })),
+      h('span', { class: 'spacer' }), unmaskBtn),
     h('div', { class: 'toolbar' }, playBtn, bar, clock,
       h('label', {}, t('speed'), ' ', speed), h('label', {}, skip, ' ', t('skip_idle'))),
     h('div', { class: 'replay-body' },
@@ -708,7 +719,7 @@ function openReplay(box, bytes) {
         h('p', { class: 'note' }, t('commands_note')),
         h('ul', { class: 'commands', id: 'commands' }, commands.map((c) => h('li', { class: c.hidden ? 'hidden-input' : '' },
           h('a', { href: '#', onclick: (e) => { e.preventDefault(); jump(c.at_ms); } }, fmtTime(c.at_ms)), ' ',
-          c.hidden ? t('hidden_input') : h('code', {}, c.text)))))));
+          c.hidden ? `${c.text} ${t('hidden_input')}` : h('code', {}, c.text)))))));
   return p;
 }
 

@@ -44,11 +44,15 @@ pub enum RecordingCommand {
         /// Write here instead of stdout.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Include the engineer's keystrokes (may contain passwords typed at prompts).
+        /// Include the engineer's keystrokes (typed secrets shown as `••••` unless
+        /// `--unmask`).
         #[arg(long)]
         include_input: bool,
+        #[command(flatten)]
+        unmask: Unmask,
     },
-    /// Write one recorded stream's raw bytes to stdout, exactly as they crossed the gateway.
+    /// Write one recorded stream's raw bytes to stdout, exactly as they crossed the gateway
+    /// (input's typed secrets shown as `••••` unless `--unmask`).
     Cat {
         /// Session id, or a recording file.
         #[arg(value_name = "ID|FILE")]
@@ -59,6 +63,8 @@ pub enum RecordingCommand {
         /// Only this session channel (default: every channel, in recorded order).
         #[arg(long)]
         channel: Option<u32>,
+        #[command(flatten)]
+        unmask: Unmask,
     },
     /// Replay a session's terminal output on stdout with its original timing.
     Play {
@@ -69,6 +75,44 @@ pub enum RecordingCommand {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
+}
+
+/// `--unmask --reason TEXT`: typed secrets (input a terminal did not echo, a password at a
+/// prompt) shown as typed instead of `••••`, audited as `recording.unmask`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Unmask {
+    /// Show typed secrets (input the terminal did not echo) as typed; audited with the reason.
+    #[arg(long, requires = "reason")]
+    unmask: bool,
+    /// Why the secrets are shown (required with --unmask), kept in the audit log.
+    #[arg(long, value_name = "TEXT", requires = "unmask")]
+    reason: Option<String>,
+}
+
+impl Unmask {
+    /// Audits `recording.unmask` (who, which session, why, by which command) when asked;
+    /// whether secrets are shown.
+    async fn audit(&self, ctx: &Ctx, rec: &Recording, command: &str) -> anyhow::Result<bool> {
+        if !self.unmask {
+            return Ok(false);
+        }
+        let reason = self.reason.as_deref().unwrap_or_default().trim();
+        if reason.is_empty() {
+            anyhow::bail!(
+                "--unmask needs a reason: --reason \"incident 42: check the sudo prompt\""
+            );
+        }
+        ctx.audit(
+            AuditEvent::new(
+                os_actor(),
+                "recording.unmask",
+                rec.meta().session_id.clone(),
+            )
+            .with_detail(json!({"reason": reason, "command": command, "via": "cli"})),
+        )
+        .await?;
+        Ok(true)
+    }
 }
 
 /// Export formats.
@@ -103,13 +147,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: RecordingCommand) -> anyhow::Result<Exit
             format: ExportFormat::Asciicast,
             output,
             include_input,
-        } => export(ctx, &recording, output.as_deref(), include_input).await,
+            unmask,
+        } => export(ctx, &recording, output.as_deref(), include_input, &unmask).await,
         RecordingCommand::Play { recording, speed } => play(ctx, &recording, speed).await,
         RecordingCommand::Cat {
             recording,
             stream,
             channel,
-        } => cat(ctx, &recording, stream, channel).await,
+            unmask,
+        } => cat(ctx, &recording, stream, channel, &unmask).await,
     }
 }
 
@@ -252,9 +298,11 @@ async fn export(
     arg: &str,
     out: Option<&Path>,
     include_input: bool,
+    unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
     let path = locate(ctx, arg).await?;
     let rec = open_verified(ctx, &path)?;
+    let unmasked = unmask.audit(ctx, &rec, "export").await?;
     ctx.audit(
         AuditEvent::new(
             os_actor(),
@@ -264,6 +312,7 @@ async fn export(
         .with_detail(json!({
             "format": "asciicast",
             "include_input": include_input,
+            "unmask": unmasked,
             "output": out.map(|p| p.display().to_string()),
         })),
     )
@@ -272,6 +321,7 @@ async fn export(
         &rec,
         &AsciicastOptions {
             include_input,
+            unmask: unmasked,
             ..AsciicastOptions::default()
         },
     );
@@ -331,9 +381,11 @@ async fn cat(
     arg: &str,
     stream: StreamArg,
     only: Option<u32>,
+    unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
     let path = locate(ctx, arg).await?;
     let rec = open_verified(ctx, &path)?;
+    let unmasked = unmask.audit(ctx, &rec, "cat").await?;
     let name = match stream {
         StreamArg::Output => "output",
         StreamArg::Stderr => "stderr",
@@ -344,8 +396,15 @@ async fn cat(
             .with_detail(json!({"stream": name, "channel": only})),
     )
     .await?;
+    let redacted;
+    let events = if matches!(stream, StreamArg::Input) && !unmasked {
+        redacted = recordings::mask::redact(rec.events());
+        &redacted
+    } else {
+        rec.events()
+    };
     let mut stdout = std::io::stdout().lock();
-    for (_, event) in rec.events() {
+    for (_, event) in events {
         let (channel, data) = match (stream, event) {
             (StreamArg::Output, Event::Output { channel, data })
             | (StreamArg::Stderr, Event::Stderr { channel, data })

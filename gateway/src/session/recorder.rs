@@ -14,7 +14,13 @@
 //!
 //! Fail closed: once an event is refused ([`RecordingStopped`]) or a write fails, every later
 //! [`Recorder::record`] returns the same error and [`Recorder::stopped`] fires, so the session
-//! is ended. The task also watches the filesystem's free space each interval and says once,
+//! is ended.
+//!
+//! Typed secrets are marked as they are recorded: the task runs the `recordings` crate's
+//! [`Masker`] over the events it writes and writes each mark it decides (input a pty did not
+//! echo, [`Event::Masked`]) right after the event that decided it, in that event's charge
+//! (`MARK_ROOM`). A run still pending when the recording ends is left to the readers,
+//! which run the same inference over the events. The task also watches the filesystem's free space each interval and says once,
 //! through [`Recorder::disk_low`], when it drops below [`Limits::min_free`]. Not the file
 //! format (crate `recordings`) and not the decision of what to record (the pipe).
 
@@ -25,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use recordings::mask::Masker;
 use recordings::writer::{data_len_bound, event_len_bound, seal_len, CHUNK_OVERHEAD};
 use recordings::{Event, Meta, Stream, Writer};
 use rustix::fs::fstatvfs;
@@ -40,6 +47,9 @@ const CHUNK_BYTES: usize = 256 * 1024;
 const QUEUE: usize = 64;
 /// The longest end marker and seal reason kept; longer ones are cut at a character.
 const END_TEXT: usize = 1024;
+/// Room charged with each event for the typed-secret mark it may decide: the largest
+/// [`Event::Masked`] (kind, time, channel, two offsets as varints).
+const MARK_ROOM: usize = 1 + 10 + 5 + 10 + 10;
 
 /// Why a recording takes no more events. Each ends the session with its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -299,7 +309,7 @@ impl Recorder {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
-        let charged = self.charge(event_len_bound(&event))?;
+        let charged = self.charge(event_len_bound(&event) + MARK_ROOM)?;
         queue
             .send(Command::Event(self.now(), event, charged))
             .await
@@ -318,7 +328,7 @@ impl Recorder {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
-        let charged = self.charge(data_len_bound(data.len()))?;
+        let charged = self.charge(data_len_bound(data.len()) + MARK_ROOM)?;
         queue
             .send(Command::Data(self.now(), stream, channel, data, charged))
             .await
@@ -473,17 +483,27 @@ async fn run(
     let mut tick = tokio::time::interval(flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
+    let mut masker = Masker::new();
     loop {
         tokio::select! {
             command = rx.recv() => match command {
                 Some(Command::Event(at, event, charged)) => {
-                    match buffer_event(&mut writer, &task, charged, |w| w.push(at, event)) {
+                    let mark = masker.event(at, &event);
+                    let push = |w: &mut Writer<SharedFile>| {
+                        w.push(at, event)?;
+                        mark.map_or(Ok(()), |mark| w.push(at, mark))
+                    };
+                    match buffer_event(&mut writer, &task, charged, push) {
                         Ok(flushed) => dirty |= flushed,
                         Err(e) => return task.fail(&e.to_string()),
                     }
                 }
                 Some(Command::Data(at, stream, channel, data, charged)) => {
-                    let push = |w: &mut Writer<SharedFile>| w.push_data(at, stream, channel, &data);
+                    let mark = masker.data(at, stream, channel, &data);
+                    let push = |w: &mut Writer<SharedFile>| {
+                        w.push_data(at, stream, channel, &data)?;
+                        mark.map_or(Ok(()), |mark| w.push(at, mark))
+                    };
                     match buffer_event(&mut writer, &task, charged, push) {
                         Ok(flushed) => dirty |= flushed,
                         Err(e) => return task.fail(&e.to_string()),
@@ -653,5 +673,42 @@ mod tests {
         let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
         assert_eq!(input(&parsed), b"ls\r");
         assert!(parsed.is_sealed());
+    }
+
+    #[tokio::test]
+    async fn input_a_pty_did_not_echo_is_marked_as_it_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = start(dir.path(), "s-mask", 1 << 30);
+        let pty = Event::Pty {
+            channel: 0,
+            term: "xterm".into(),
+            cols: 80,
+            rows: 24,
+            modes: vec![],
+        };
+        rec.record(pty).await.unwrap();
+        for (stream, data) in [
+            (Stream::Input, &b"ls\r"[..]),
+            (Stream::Output, b"ls\r\nPassword: "),
+            (Stream::Input, b"hunter2\r"),
+            (Stream::Output, b"\r\n$ "),
+        ] {
+            let data = bytes::Bytes::copy_from_slice(data);
+            rec.record_data(stream, 0, data).await.unwrap();
+        }
+        rec.end("session ended: bye", "bye").await.unwrap();
+        let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
+        let marks: Vec<&Event> = parsed
+            .events()
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| matches!(e, Event::Masked { .. }))
+            .collect();
+        let mark = Event::Masked {
+            channel: 0,
+            from: 3,
+            to: 10,
+        };
+        assert_eq!(marks, vec![&mark]);
     }
 }

@@ -2,6 +2,11 @@
 //! terminating a live session, a recording's bytes for the browser player and its command
 //! list — each replay audited as `recording.replay` (who watched what), like `menwei
 //! recording`.
+//!
+//! Typed secrets (input a terminal did not echo, `recordings::mask`) never reach a browser
+//! that did not unmask: the recording is sent as a copy with them replaced by `••••`, signed
+//! by this gateway's key. `?unmask=1&reason=…` sends the original, to auditors only, audited
+//! as `recording.unmask`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -204,13 +209,80 @@ async fn audit_replay(
     Ok(())
 }
 
-/// `GET /sessions/{id}/recording`: the `.mwrec` bytes; audited as a replay.
+/// `GET /sessions/{id}/recording` options.
+#[derive(Deserialize, Default)]
+pub struct RecordingQuery {
+    /// `1`: typed secrets as typed (auditors only, with a reason).
+    unmask: Option<String>,
+    /// Why they are unmasked; kept in the audit log.
+    reason: Option<String>,
+}
+
+/// The refusal code of an unmask asked by someone who is not an auditor.
+pub const UNMASK_AUDITOR_ONLY: &str = "unmask_auditor_only";
+
+/// Checks an unmask request and audits it as `recording.unmask`; whether to unmask.
+async fn unmask(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    q: &RecordingQuery,
+) -> ApiResult<bool> {
+    match q.unmask.as_deref() {
+        None | Some("0") | Some("false") => return Ok(false),
+        Some("1") | Some("true") => {}
+        Some(_) => return Err(ApiError::bad_input("unmask takes 1 or 0")),
+    }
+    if caller.role != policy::Role::Auditor {
+        return Err(ApiError {
+            reason: Some(UNMASK_AUDITOR_ONLY.to_string()),
+            ..ApiError::forbidden("only an auditor can unmask typed secrets")
+        });
+    }
+    let reason = q.reason.as_deref().unwrap_or_default().trim();
+    if reason.is_empty() {
+        return Err(ApiError::bad_input(
+            "unmasking needs a reason: ?unmask=1&reason=incident+42",
+        ));
+    }
+    let ctx = &state.ctx;
+    crate::audit::append(
+        &ctx.db,
+        &ctx.config.node_name,
+        crate::audit::AuditEvent::new(caller.name.clone(), "recording.unmask", session.id.clone())
+            .with_detail(json!({
+                "reason": reason,
+                "engineer": session.engineer,
+                "target": session.target,
+                "via": caller.via_text(),
+            })),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// `GET /sessions/{id}/recording`: the `.mwrec` bytes, typed secrets as `••••` unless an
+/// auditor unmasks; audited as a replay.
 pub async fn recording(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
+    Params(q): Params<RecordingQuery>,
 ) -> ApiResult<Response> {
     let (session, bytes) = recording_of(&state, &id).await?;
+    let bytes = if unmask(&state, &caller, &session, &q).await? {
+        bytes
+    } else {
+        let key = state.ctx.signing_key.clone();
+        tokio::task::spawn_blocking(move || redacted(bytes, &key))
+            .await
+            .map_err(ApiError::unavailable)?
+            .map_err(|e| {
+                ApiError::conflict(format!(
+                    "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
+                ))
+            })?
+    };
     audit_replay(&state, &caller, &session, "recording", bytes.len()).await?;
     Ok((
         [
@@ -223,6 +295,16 @@ pub async fn recording(
         bytes,
     )
         .into_response())
+}
+
+/// `bytes` as they may go to a browser that did not unmask: unchanged when nothing was
+/// typed blind, else the redacted copy.
+fn redacted(bytes: Vec<u8>, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, String> {
+    let rec = recordings::Recording::parse(&bytes).map_err(|e| e.to_string())?;
+    if recordings::mask::masked_ranges(rec.events()).is_empty() {
+        return Ok(bytes);
+    }
+    recordings::mask::redacted_copy(&rec, key).map_err(|e| e.to_string())
 }
 
 /// `GET /sessions/{id}/commands`: the player's command list (the `recordings` crate's
