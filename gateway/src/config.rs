@@ -15,6 +15,7 @@ use toml::Spanned;
 mod audit;
 mod cluster;
 mod https;
+mod key_files;
 mod log;
 mod metrics;
 mod policy_table;
@@ -29,6 +30,8 @@ pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
 };
+use key_files::load_openssh_key;
+pub use key_files::{read_recording_public_key, recording_public_key_text};
 pub use log::{LogConfig, LogFormat};
 pub use metrics::MetricsConfig;
 pub use policy_table::{PolicyIssue, PolicySource};
@@ -471,37 +474,6 @@ impl Config {
         crate::vault::check_private(&self.keys.vault_key).map_err(error)?;
         crate::vault::Vault::load(&self.keys.vault_key).map_err(|e| error(e.to_string()))
     }
-}
-
-/// The text of a recording public key file: 64 hex digits and a newline, what
-/// [`read_recording_public_key`] reads back.
-pub fn recording_public_key_text(key: &ed25519_dalek::VerifyingKey) -> String {
-    format!("{}\n", hex::encode(key.as_bytes()))
-}
-
-/// An Ed25519 public key file: 64 hex digits (what `menwei init` writes) or 32 raw bytes.
-pub fn read_recording_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, ConfigError> {
-    let error = |message| ConfigError::Key {
-        what: "recording public key",
-        path: path.to_path_buf(),
-        message,
-    };
-    let bytes = crate::vault::read_key_file(path).map_err(error)?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| error("not an Ed25519 public key".into()))
-}
-
-fn load_openssh_key(
-    what: &'static str,
-    path: &Path,
-) -> Result<russh::keys::PrivateKey, ConfigError> {
-    let error = |message| ConfigError::Key {
-        what,
-        path: path.to_path_buf(),
-        message,
-    };
-    crate::vault::check_private(path).map_err(error)?;
-    russh::keys::load_secret_key(path, None).map_err(|e| error(e.to_string()))
 }
 
 /// This machine's host name, or "gw1".

@@ -64,7 +64,7 @@ pub struct Gateway {
     pub db: Database,
     /// The web password [`Gateway::web_cookie`] last set for each user: set again only when
     /// it changes (a change ends the user's other web logins).
-    web_passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    pub(crate) web_passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// TOTP secrets, used steps and API tokens of the accounts ([`crate::proofs`]).
     pub(crate) proofs: std::sync::Mutex<crate::proofs::Proofs>,
     dir: TempDir,
@@ -433,40 +433,6 @@ impl Gateway {
                 actions.join("\n  ")
             )
         })
-    }
-
-    /// Gives `user` the web password `password` and logs in over the API with a fresh TOTP
-    /// code (every role's web login asks for one by default; the account is enrolled first
-    /// if the harness holds no secret); the `Cookie` header value the page would then send.
-    pub fn web_cookie(&self, user: &str, password: &str) -> String {
-        let mut set = self.web_passwords.lock().unwrap();
-        if set.get(user).map(String::as_str) != Some(password) {
-            self.cli_with(
-                &["user", "passwd", user],
-                crate::Stdin::Bytes(format!("{password}\n").into_bytes()),
-            )
-            .ok();
-            set.insert(user.to_string(), password.to_string());
-        }
-        drop(set);
-        let code = self.totp_code(user);
-        let r = https_client(None)
-            .post(format!(
-                "https://127.0.0.1:{}/api/v1/login",
-                self.https_port
-            ))
-            .json(&serde_json::json!({"user": user, "password": password, "totp": code}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
-        let cookies: Vec<String> = r
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
-            .collect();
-        assert!(!cookies.is_empty(), "the login set no cookie");
-        cookies.join("; ")
     }
 
     /// The most recent session (by start) of `engineer`, waiting for it to appear.

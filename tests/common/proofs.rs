@@ -1,5 +1,5 @@
-//! The second factor and API tokens of the test gateway's accounts, kept the way a person
-//! keeps them: the TOTP secret from `menwei totp enroll` (as an authenticator app scans
+//! The second factor, API tokens and web logins of the test gateway's accounts, kept the
+//! way a person keeps them: the TOTP secret from `menwei totp enroll` (as an authenticator app scans
 //! it), each code used once, and a token issued with a code (`token add --totp-stdin`) that
 //! CLI actions then prove the account with (`MENWEI_TOKEN`), as a script would.
 
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::gateway::{menwei_bin, Gateway};
+use crate::gateway::{https_client, menwei_bin, Gateway};
 use crate::process::{run, Out, Stdin};
 use crate::totp::{now_secs, totp};
 
@@ -122,5 +122,39 @@ impl Gateway {
             args.join(" ")
         );
         o.stdout_text()
+    }
+
+    /// Gives `user` the web password `password` and logs in over the API with a fresh TOTP
+    /// code (every role's web login asks for one by default; the account is enrolled first
+    /// if the harness holds no secret); the `Cookie` header value the page would then send.
+    pub fn web_cookie(&self, user: &str, password: &str) -> String {
+        let mut set = self.web_passwords.lock().unwrap();
+        if set.get(user).map(String::as_str) != Some(password) {
+            self.cli_with(
+                &["user", "passwd", user],
+                crate::Stdin::Bytes(format!("{password}\n").into_bytes()),
+            )
+            .ok();
+            set.insert(user.to_string(), password.to_string());
+        }
+        drop(set);
+        let code = self.totp_code(user);
+        let r = https_client(None)
+            .post(format!(
+                "https://127.0.0.1:{}/api/v1/login",
+                self.https_port
+            ))
+            .json(&serde_json::json!({"user": user, "password": password, "totp": code}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {user}: {:?}", r.text());
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+            .collect();
+        assert!(!cookies.is_empty(), "the login set no cookie");
+        cookies.join("; ")
     }
 }
