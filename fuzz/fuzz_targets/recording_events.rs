@@ -25,7 +25,7 @@ fuzz_target!(|input: &[u8]| {
         w.get_ref().clone()
     };
 
-    let (parsed, peak) = measure(|| Recording::parse(&bytes));
+    let (parsed, peak) = measure(|| Recording::parse(&bytes, None));
     assert!(
         peak <= reader_budget(bytes.len()),
         "reading {} bytes allocated {peak} bytes at once",

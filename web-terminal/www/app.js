@@ -643,16 +643,24 @@ async function replaySession(box, id) {
   box.replaceChildren(h('p', {}, t('loading')));
   const res = await attempt(() => api('GET', `/sessions/${encodeURIComponent(id)}/recording`, undefined, { raw: true }));
   if (!res) { box.replaceChildren(h('p', { class: 'empty' }, t('err.recording'))); return; }
-  openReplay(box, new Uint8Array(await res.arrayBuffer()));
+  openReplay(box, new Uint8Array(await res.arrayBuffer()), recordingKey(res));
+}
+
+// An encrypted recording's data key, sent by the gateway (to the roles allowed to replay) in
+// a response header, base64: the player decrypts in the page. Undefined when not encrypted.
+function recordingKey(res) {
+  const b64 = res.headers.get('x-menwei-recording-key');
+  if (!b64) return undefined;
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 // The replay panel: terminal, controls, seek bar, search, marks and commands.
-function openReplay(box, bytes) {
+function openReplay(box, bytes, key) {
   if (player) { player.free(); player = null; }
   const screen = h('div', { class: 'term' });
   box.hidden = false;
   try {
-    player = new Player(bytes, screen);
+    player = new Player(bytes, screen, key);
   } catch (err) {
     box.replaceChildren(h('p', { class: 'msg error' }, `${t('err.recording')}: ${err.message || err}`));
     return null;
@@ -783,7 +791,7 @@ async function replayFromHash() {
   $('#main').replaceChildren(section('aud-replay', 'aud.replay', box));
   const res = await fetch(decodeURIComponent(m[1]), { credentials: 'same-origin' }).catch(() => null);
   if (!res || !res.ok) { message(`${t('err.recording')}: ${res ? res.status : t('err.network')}`); return true; }
-  window.menweiPlayer = openReplay(box, new Uint8Array(await res.arrayBuffer()));
+  window.menweiPlayer = openReplay(box, new Uint8Array(await res.arrayBuffer()), recordingKey(res));
   return true;
 }
 

@@ -1,7 +1,9 @@
 //! `/sessions`: the filtered list (engineer, target, time, grant, incident, level, live),
 //! terminating a live session, a recording's bytes for the browser player and its command
 //! list — each replay audited as `recording.replay` (who watched what), like `menwei
-//! recording`.
+//! recording`. An encrypted recording's data key is unwrapped with the vault key for the
+//! caller (the route table lets only the roles allowed to replay in), audited as
+//! `recording.decrypt`: the page gets it in [`KEY_HEADER`] and decrypts in the browser.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -204,25 +207,71 @@ async fn audit_replay(
     Ok(())
 }
 
-/// `GET /sessions/{id}/recording`: the `.mwrec` bytes; audited as a replay.
+/// The response header carrying an encrypted recording's data key, base64.
+pub const KEY_HEADER: &str = "x-menwei-recording-key";
+
+/// The data key of an encrypted recording (`None` for one that is not), unwrapped with the
+/// vault key for `caller` and audited as `recording.decrypt`; `how` says what for.
+async fn data_key_for(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    bytes: &[u8],
+    how: &str,
+) -> ApiResult<Option<recordings::DataKey>> {
+    let id = &session.id;
+    let meta = recordings::Recording::meta_of(bytes).map_err(|e| {
+        ApiError::conflict(format!(
+            "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
+        ))
+    })?;
+    let Some(wrapped) = meta.key else {
+        return Ok(None);
+    };
+    let ctx = &state.ctx;
+    let key = ctx.vault.open_data_key(&wrapped).map_err(|e| {
+        ApiError::conflict(format!(
+            "the recording of session {id} is encrypted under another vault key ({e})"
+        ))
+    })?;
+    crate::audit::append(
+        &ctx.db,
+        &ctx.config.node_name,
+        crate::audit::AuditEvent::new(caller.name.clone(), "recording.decrypt", id.clone())
+            .with_detail(json!({"how": format!("api {how}"), "via": caller.via_text()})),
+    )
+    .await?;
+    Ok(Some(key))
+}
+
+/// `GET /sessions/{id}/recording`: the `.mwrec` bytes as they are on disk, and for an
+/// encrypted recording its data key in [`KEY_HEADER`]; audited as a replay and a decryption.
 pub async fn recording(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
 ) -> ApiResult<Response> {
     let (session, bytes) = recording_of(&state, &id).await?;
+    let key = data_key_for(&state, &caller, &session, &bytes, "recording").await?;
     audit_replay(&state, &caller, &session, "recording", bytes.len()).await?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}.mwrec\"", session.id),
             ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some(key) = key {
+        let value = base64::engine::general_purpose::STANDARD.encode(key.expose());
+        let value = header::HeaderValue::from_str(&value).map_err(ApiError::unavailable)?;
+        response.headers_mut().insert(KEY_HEADER, value);
+    }
+    Ok(response)
 }
 
 /// `GET /sessions/{id}/commands`: the player's command list (the `recordings` crate's
@@ -235,8 +284,9 @@ pub async fn commands(
 ) -> ApiResult<Json<Value>> {
     let (session, bytes) = recording_of(&state, &id).await?;
     let size = bytes.len();
+    let key = data_key_for(&state, &caller, &session, &bytes, "commands").await?;
     let parsed = tokio::task::spawn_blocking(move || {
-        recordings::Recording::parse(&bytes).map(|rec| {
+        recordings::Recording::parse(&bytes, key.as_ref()).map(|rec| {
             let channel = recordings::interactive_channel(rec.events());
             let list = recordings::commands(rec.events(), channel);
             (rec.meta().started_at_ms, rec.is_sealed(), list)
