@@ -1,6 +1,7 @@
-//! Recordings: they hold exactly what the engineer saw, any change to them is found,
-//! a crash leaves a readable recording, a clean stop seals it, and the asciicast export
-//! plays in Debian's asciinema.
+//! Recordings: they hold exactly what the engineer saw, encrypted at rest (readable only
+//! with the vault key, each decryption audited, verifiable without any key), any change to
+//! them is found, a crash leaves a readable recording, a clean stop seals it, and the
+//! asciicast export plays in Debian's asciinema.
 
 #![allow(
     clippy::unwrap_used,
@@ -135,8 +136,11 @@ both_databases! {
         // Flushed at least every second: once line3 is on disk, kill -9.
         let live = w.gw.last_session("alice");
         let file = recording_path(&w.gw, &live);
+        assert!(file.is_file());
+        let id = json_text(&live, "id");
         wait_until("line3 flushed to the recording", SHORT, || {
-            std::fs::read(&file).ok().filter(|b| contains(b, b"line3")).map(|_| ())
+            let out = w.gw.cli(&["recording", "cat", &id]);
+            out.stdout_text().contains("line3").then_some(())
         });
         w.gw.kill9();
         s.wait(SHORT);
@@ -265,6 +269,44 @@ both_databases! {
 }
 
 both_databases! {
+    fn recordings_on_disk_hold_no_plaintext_and_open_only_with_the_vault_key(db) {
+        let w = World::new(db);
+        // The marker is put together by printf: neither the command line nor the output
+        // may be found in the file.
+        let out = w.alice.exec(&w.gw, "web01", "printf 'M4RK%s\\n' ER-c0ffee-plaintext; seq 1 2000");
+        out.ok();
+        let printed = out.stdout_text();
+        assert!(printed.contains("M4RKER-c0ffee-plaintext\n1\n2\n"), "{out}");
+        let (id, file) = ended_session(&w.gw);
+        let on_disk = std::fs::read(&file).unwrap();
+        for needle in ["M4RKER-c0ffee-plaintext", "ER-c0ffee-plaintext", "1999\n2000"] {
+            assert!(!contains(&on_disk, needle.as_bytes()), "{needle:?} is in {}", file.display());
+        }
+        // No run of 12 bytes of what the session printed is in the file.
+        let runs: std::collections::HashSet<&[u8]> = on_disk.windows(12).collect();
+        let leaked: Vec<String> = printed.as_bytes().windows(12).filter(|w| runs.contains(w))
+            .map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+        assert!(leaked.is_empty(), "plaintext runs in the recording: {leaked:?}");
+
+        // Without the vault key: verify still works, reading does not.
+        let vault = w.gw.data_dir().join("vault.key");
+        let away = w.gw.scratch().join("vault-key-away");
+        std::fs::rename(&vault, &away).unwrap();
+        let verified = w.gw.cli(&["recording", "verify", &id]);
+        let refused = w.gw.cli(&["recording", "export", &id, "--format", "asciicast"]);
+        std::fs::rename(&away, &vault).unwrap();
+        verified.ok();
+        assert!(verified.stdout_text().contains("sealed"), "{verified}");
+        assert!(!refused.success(), "export without the vault key: {refused}");
+        assert!(refused.all_text().contains("encrypted") && refused.all_text().contains("vault key"), "{refused}");
+        assert!(!refused.all_text().contains("M4RKER"), "{refused}");
+
+        // With it: export shows the marker, and the decryption is audited.
+        let cast = asciicast_output(&export(&w.gw, &id));
+        assert!(cast.contains("M4RKER-c0ffee-plaintext"), "{cast:?}");
+        w.gw.wait_audit("recording.decrypt", |e| json_text(e, "subject") == id && e["detail"]["how"] == "cli export");
+    }
+
     fn recordings_are_checked_with_the_public_key_alone(db) {
         let w = World::new(db);
         interactive_session(&w);
@@ -302,6 +344,8 @@ both_databases! {
                 .arg(key);
             run(c, Stdin::Null, SHORT)
         };
+        // No vault key there either: the chain covers the encrypted chunks.
+        assert!(!contains(&std::fs::read(&copy).unwrap(), b"3000\r\n"), "the recording is not encrypted");
         let out = verify(&copy, &public);
         out.ok();
         assert!(out.stdout_text().contains(&id), "the report names the session: {out}");
