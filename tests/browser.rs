@@ -6,7 +6,8 @@
 //! `echo 你好世界` and sees it printed back (and the recording holds it both ways); the
 //! approver watches the session live, the engineer's window changes size and the watcher's
 //! view follows, the approver terminates it, and the engineer's page says so; an auditor in
-//! a third context finds the session, searches the replay for the output and jumps to it;
+//! a third context finds the session, searches the replay (the page decrypts the recording
+//! with the key the API sends the auditor) for the output and jumps to it;
 //! the approver's login ends from another tab and the page says so within seconds.
 //! Nothing the engineer's page showed or received carries the target's address or port.
 //! Screenshots of every step go to `tests/test-artifacts/browser/<database>/`.
@@ -122,6 +123,10 @@ both_databases! {
         assert_eq!(json_text(&s, "end_reason"), "terminated", "ended by the approver: {s}");
         gw.wait_audit("session.terminate", |e| json_text(e, "actor") == "bob");
         gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey");
+        // The page got the encrypted file and its key, and decrypted it itself.
+        gw.wait_audit("recording.decrypt", |e| {
+            json_text(e, "actor") == "audrey" && e["detail"]["how"] == "api recording"
+        });
 
         // The Chinese the engineer typed is in the recording as typed, and the shell's
         // answer as the line it printed (not readline's Meta-key noise).
