@@ -162,7 +162,88 @@ pub(crate) enum OpenError {
     Malformed(&'static str),
 }
 
-/// The events of chunk `seq` from its payload. `key` is required when `sealed`.
+/// Opens payloads (`open`); holds the zstd decoder, whose buffers are reused chunk after
+/// chunk (a fresh decoder per chunk costs more than the decoding in the browser).
+pub(crate) struct Opener {
+    cipher: Option<ChaCha20Poly1305>,
+    sealed: bool,
+    decoder: ruzstd::decoding::FrameDecoder,
+}
+
+impl Opener {
+    /// An opener for one recording; `sealed` when its header names a data key.
+    pub(crate) fn new(sealed: bool, key: Option<&DataKey>) -> Opener {
+        Opener {
+            cipher: key.map(DataKey::cipher),
+            sealed,
+            decoder: ruzstd::decoding::FrameDecoder::new(),
+        }
+    }
+
+    /// The events of chunk `seq` from its payload.
+    pub(crate) fn open(
+        &mut self,
+        payload: &[u8],
+        header: &Hash,
+        seq: u64,
+    ) -> Result<Vec<u8>, OpenError> {
+        let plain = if self.sealed {
+            let cipher = self.cipher.as_ref().ok_or(OpenError::NoKey)?;
+            let split = payload
+                .len()
+                .checked_sub(TAG_LEN)
+                .ok_or(OpenError::Malformed("shorter than its tag"))?;
+            let (sealed_part, tag) = payload.split_at(split);
+            let mut buf = sealed_part.to_vec();
+            cipher
+                .decrypt_in_place_detached(
+                    &nonce(seq),
+                    &aad(header, seq),
+                    &mut buf,
+                    Tag::from_slice(tag),
+                )
+                .map_err(|_| OpenError::WrongKey)?;
+            buf
+        } else {
+            payload.to_vec()
+        };
+        match plain.split_first() {
+            Some((&RAW, body)) => Ok(body.to_vec()),
+            Some((&ZSTD, body)) => self.decompress(body),
+            Some(_) => Err(OpenError::Malformed("unknown compression flag")),
+            None => Err(OpenError::Malformed("empty payload")),
+        }
+    }
+
+    /// Decompresses one zstd frame, never past what one chunk can hold (4 GiB). The writer's
+    /// frames state their size, so the output is allocated once.
+    fn decompress(&mut self, body: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let bad = OpenError::Malformed("does not decompress");
+        self.decoder.init(body).map_err(|_| bad)?;
+        let size = self.decoder.content_size();
+        if size == 0 || size > u64::from(u32::MAX) {
+            // No size stated (not the writer's frame): decode as a stream, still bounded.
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new_with_decoder(body, &mut self.decoder)
+                    .map_err(|_| bad)?;
+            let mut out = Vec::new();
+            decoder
+                .take(u64::from(u32::MAX))
+                .read_to_end(&mut out)
+                .map_err(|_| bad)?;
+            return Ok(out);
+        }
+        let mut out = Vec::with_capacity(usize::try_from(size).map_err(|_| bad)?);
+        self.decoder
+            .decode_all_to_vec(body, &mut out)
+            .map_err(|_| bad)?;
+        Ok(out)
+    }
+}
+
+/// The events of chunk `seq` from its payload, `key` required when `sealed` (one chunk; a
+/// reader of many uses one [`Opener`]).
+#[cfg(test)]
 pub(crate) fn open(
     payload: &[u8],
     sealed: bool,
@@ -170,45 +251,7 @@ pub(crate) fn open(
     header: &Hash,
     seq: u64,
 ) -> Result<Vec<u8>, OpenError> {
-    let plain = if sealed {
-        let key = key.ok_or(OpenError::NoKey)?;
-        let split = payload
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(OpenError::Malformed("shorter than its tag"))?;
-        let (sealed_part, tag) = payload.split_at(split);
-        let mut buf = sealed_part.to_vec();
-        key.cipher()
-            .decrypt_in_place_detached(
-                &nonce(seq),
-                &aad(header, seq),
-                &mut buf,
-                Tag::from_slice(tag),
-            )
-            .map_err(|_| OpenError::WrongKey)?;
-        buf
-    } else {
-        payload.to_vec()
-    };
-    match plain.split_first() {
-        Some((&RAW, body)) => Ok(body.to_vec()),
-        Some((&ZSTD, body)) => decompress(body),
-        Some(_) => Err(OpenError::Malformed("unknown compression flag")),
-        None => Err(OpenError::Malformed("empty payload")),
-    }
-}
-
-/// Decompresses one zstd frame, never past what one chunk can hold (4 GiB).
-fn decompress(body: &[u8]) -> Result<Vec<u8>, OpenError> {
-    let bad = |_| OpenError::Malformed("does not decompress");
-    let decoder = ruzstd::decoding::StreamingDecoder::new(body)
-        .map_err(|_| OpenError::Malformed("does not decompress (bad zstd frame header)"))?;
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4));
-    decoder
-        .take(u64::from(u32::MAX))
-        .read_to_end(&mut out)
-        .map_err(bad)?;
-    Ok(out)
+    Opener::new(sealed, key).open(payload, header, seq)
 }
 
 #[cfg(test)]

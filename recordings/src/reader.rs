@@ -16,7 +16,7 @@ use crate::error::ReadError;
 use crate::event::Event;
 use crate::format::{self, Frame, FrameRead, Hash, Header, TAG_CHUNK, TAG_SEAL};
 use crate::meta::Meta;
-use crate::payload::{self, DataKey, OpenError};
+use crate::payload::{DataKey, OpenError, Opener};
 
 /// How a recording ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -320,6 +320,7 @@ impl Recording {
             return Err(ReadError::Encrypted);
         }
         let mut events = Vec::new();
+        let mut opener = Opener::new(sealed, data_key);
         for chunk in &walk.chunks {
             let chunk_at = chunk.events_at - format::FRAME_HEADER_LEN - format::CHUNK_FIXED_LEN;
             // Version 1 chunks hold the events as they are; offsets into them are offsets
@@ -330,8 +331,9 @@ impl Recording {
                 chunk.events
             } else {
                 let header = &walk.header.hash;
-                opened = payload::open(chunk.events, sealed, data_key, header, chunk.seq).map_err(
-                    |e| match e {
+                opened = opener
+                    .open(chunk.events, header, chunk.seq)
+                    .map_err(|e| match e {
                         OpenError::NoKey => ReadError::Encrypted,
                         OpenError::WrongKey => ReadError::WrongDataKey {
                             chunk: chunk.seq,
@@ -342,8 +344,7 @@ impl Recording {
                             at_byte: chunk.events_at as u64,
                             what,
                         },
-                    },
-                )?;
+                    })?;
                 opened.as_slice()
             };
             let events_at = chunk.events_at;
