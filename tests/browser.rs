@@ -6,7 +6,8 @@
 //! `echo 你好世界` and sees it printed back (and the recording holds it both ways); the
 //! approver watches the session live, the engineer's window changes size and the watcher's
 //! view follows, the approver terminates it, and the engineer's page says so; an auditor in
-//! a third context finds the session, searches the replay for the output and jumps to it;
+//! a third context finds the session, searches the replay (the page decrypts the recording
+//! with the key the API sends the auditor) for the output and jumps to it;
 //! the approver's login ends from another tab and the page says so within seconds.
 //! Nothing the engineer's page showed or received carries the target's address or port.
 //! Screenshots of every step go to `tests/test-artifacts/browser/<database>/`.
@@ -125,6 +126,10 @@ both_databases! {
         // The auditor unmasked the password typed at the prompt, giving the page's reason.
         gw.wait_audit("recording.unmask", |e| json_text(e, "actor") == "audrey"
             && e["detail"]["reason"].as_str().is_some_and(|r| r.starts_with("unmask for INC-BROWSER-")));
+        // The page got the encrypted file and its key, and decrypted it itself.
+        gw.wait_audit("recording.decrypt", |e| {
+            json_text(e, "actor") == "audrey" && e["detail"]["how"] == "api recording"
+        });
 
         // The Chinese the engineer typed is in the recording as typed, and the shell's
         // answer as the line it printed (not readline's Meta-key noise).

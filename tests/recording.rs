@@ -1,6 +1,7 @@
-//! Recordings: they hold exactly what the engineer saw, any change to them is found,
-//! a crash leaves a readable recording, a clean stop seals it, and the asciicast export
-//! plays in Debian's asciinema.
+//! Recordings: they hold exactly what the engineer saw, encrypted at rest (readable only
+//! with the vault key, each decryption audited, verifiable without any key), any change to
+//! them is found, a crash leaves a readable recording, a clean stop seals it, and the
+//! asciicast export plays in Debian's asciinema.
 
 #![allow(
     clippy::unwrap_used,
@@ -135,8 +136,11 @@ both_databases! {
         // Flushed at least every second: once line3 is on disk, kill -9.
         let live = w.gw.last_session("alice");
         let file = recording_path(&w.gw, &live);
+        assert!(file.is_file());
+        let id = json_text(&live, "id");
         wait_until("line3 flushed to the recording", SHORT, || {
-            std::fs::read(&file).ok().filter(|b| contains(b, b"line3")).map(|_| ())
+            let out = w.gw.cli(&["recording", "cat", &id]);
+            out.stdout_text().contains("line3").then_some(())
         });
         w.gw.kill9();
         s.wait(SHORT);
@@ -265,6 +269,44 @@ both_databases! {
 }
 
 both_databases! {
+    fn recordings_on_disk_hold_no_plaintext_and_open_only_with_the_vault_key(db) {
+        let w = World::new(db);
+        // The marker is put together by printf: neither the command line nor the output
+        // may be found in the file.
+        let out = w.alice.exec(&w.gw, "web01", "printf 'M4RK%s\\n' ER-c0ffee-plaintext; seq 1 2000");
+        out.ok();
+        let printed = out.stdout_text();
+        assert!(printed.contains("M4RKER-c0ffee-plaintext\n1\n2\n"), "{out}");
+        let (id, file) = ended_session(&w.gw);
+        let on_disk = std::fs::read(&file).unwrap();
+        for needle in ["M4RKER-c0ffee-plaintext", "ER-c0ffee-plaintext", "1999\n2000"] {
+            assert!(!contains(&on_disk, needle.as_bytes()), "{needle:?} is in {}", file.display());
+        }
+        // No run of 12 bytes of what the session printed is in the file.
+        let runs: std::collections::HashSet<&[u8]> = on_disk.windows(12).collect();
+        let leaked: Vec<String> = printed.as_bytes().windows(12).filter(|w| runs.contains(w))
+            .map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+        assert!(leaked.is_empty(), "plaintext runs in the recording: {leaked:?}");
+
+        // Without the vault key: verify still works, reading does not.
+        let vault = w.gw.data_dir().join("vault.key");
+        let away = w.gw.scratch().join("vault-key-away");
+        std::fs::rename(&vault, &away).unwrap();
+        let verified = w.gw.cli(&["recording", "verify", &id]);
+        let refused = w.gw.cli(&["recording", "export", &id, "--format", "asciicast"]);
+        std::fs::rename(&away, &vault).unwrap();
+        verified.ok();
+        assert!(verified.stdout_text().contains("sealed"), "{verified}");
+        assert!(!refused.success(), "export without the vault key: {refused}");
+        assert!(refused.all_text().contains("encrypted") && refused.all_text().contains("vault key"), "{refused}");
+        assert!(!refused.all_text().contains("M4RKER"), "{refused}");
+
+        // With it: export shows the marker, and the decryption is audited.
+        let cast = asciicast_output(&export(&w.gw, &id));
+        assert!(cast.contains("M4RKER-c0ffee-plaintext"), "{cast:?}");
+        w.gw.wait_audit("recording.decrypt", |e| json_text(e, "subject") == id && e["detail"]["how"] == "cli export");
+    }
+
     fn recordings_are_checked_with_the_public_key_alone(db) {
         let w = World::new(db);
         interactive_session(&w);
@@ -302,6 +344,8 @@ both_databases! {
                 .arg(key);
             run(c, Stdin::Null, SHORT)
         };
+        // No vault key there either: the chain covers the encrypted chunks.
+        assert!(!contains(&std::fs::read(&copy).unwrap(), b"3000\r\n"), "the recording is not encrypted");
         let out = verify(&copy, &public);
         out.ok();
         assert!(out.stdout_text().contains(&id), "the report names the session: {out}");
@@ -371,9 +415,10 @@ fn typed_secret_session(w: &World) -> (String, PathBuf) {
     ended_session(&w.gw)
 }
 
-/// The input a recording's bytes hold on every channel, as text.
-fn recorded_input(bytes: &[u8]) -> String {
-    let rec = recordings::Recording::parse(bytes).expect("the API sends a readable recording");
+/// The input a recording's bytes (decrypted with `key` when the API sent one) hold on every
+/// channel, as text.
+fn recorded_input(bytes: &[u8], key: Option<&recordings::DataKey>) -> String {
+    let rec = recordings::Recording::parse(bytes, key).expect("the API sends a readable recording");
     let typed: Vec<u8> = rec
         .events()
         .iter()
@@ -386,8 +431,8 @@ fn recorded_input(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&typed).into_owned()
 }
 
-/// `GET /api/v1{path}` with `token`: status, body.
-fn api_get(w: &World, token: &str, path: &str) -> (u16, Vec<u8>) {
+/// `GET /api/v1{path}` with `token`: status, body and the recording data key it sent.
+fn api_get(w: &World, token: &str, path: &str) -> (u16, Vec<u8>, Option<recordings::DataKey>) {
     let r = https_client(None)
         .get(format!(
             "https://127.0.0.1:{}/api/v1{path}",
@@ -396,7 +441,14 @@ fn api_get(w: &World, token: &str, path: &str) -> (u16, Vec<u8>) {
         .bearer_auth(token)
         .send()
         .unwrap();
-    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+    let key = r.headers().get("x-menwei-recording-key").map(|v| {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(v.as_bytes())
+            .unwrap();
+        recordings::DataKey::from_slice(&raw).expect("a 32-byte data key")
+    });
+    (r.status().as_u16(), r.bytes().unwrap().to_vec(), key)
 }
 
 both_databases! {
@@ -404,10 +456,9 @@ both_databases! {
         let w = World::new(db);
         w.gw.add_user("audrey", "auditor");
         let (id, file) = typed_secret_session(&w);
-        // The gateway marked the secret as it recorded it; the file itself keeps the bytes.
-        let rec = recordings::Recording::parse(&std::fs::read(&file).unwrap()).unwrap();
-        let marks = rec.events().iter().filter(|(_, e)| matches!(e, recordings::Event::Masked { .. })).count();
-        assert_eq!(marks, 2, "{:?}", rec.events());
+        // The file on disk is encrypted: no secret in it either way.
+        let on_disk = std::fs::read(&file).unwrap();
+        assert!(!String::from_utf8_lossy(&on_disk).contains(SECRET));
 
         // CLI: the export with input, and the raw input stream, show `••••`, never the secret.
         let cast = w.gw.cli_ok(&["recording", "export", &id, "--format", "asciicast", "--include-input"]);
@@ -428,28 +479,34 @@ both_databases! {
 
         // API: the auditor's replay holds `••••`, not the secret, and the command list too.
         let audrey = w.gw.token("audrey");
-        let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording"));
+        let (status, bytes, key) = api_get(&w, &audrey, &format!("/sessions/{id}/recording"));
         assert_eq!(status, 200);
-        let typed = recorded_input(&bytes);
+        assert!(key.is_none(), "the redacted copy needs no key");
+        let typed = recorded_input(&bytes, key.as_ref());
         assert!(!typed.contains(SECRET) && !typed.contains(SECRET2) && typed.contains("••••"), "{typed:?}");
         assert!(!String::from_utf8_lossy(&bytes).contains(SECRET));
-        let (_, list) = api_get(&w, &audrey, &format!("/sessions/{id}/commands"));
+        let (_, list, _) = api_get(&w, &audrey, &format!("/sessions/{id}/commands"));
         let list: Value = serde_json::from_slice(&list).unwrap();
         let hidden: Vec<&Value> = list["commands"].as_array().unwrap().iter().filter(|c| c["hidden"] == true).collect();
         assert_eq!(hidden.len(), 2, "{list}");
         assert!(hidden.iter().all(|c| c["text"] == "••••"), "{list}");
         assert!(!list.to_string().contains(SECRET) && !list.to_string().contains(SECRET2), "{list}");
         // Unmasked for the auditor with a reason, audited; not without a reason.
-        let (status, _) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1"));
+        let (status, _, _) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1"));
         assert_eq!(status, 400);
-        let (status, bytes) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1&reason=INC-43"));
+        let (status, bytes, key) = api_get(&w, &audrey, &format!("/sessions/{id}/recording?unmask=1&reason=INC-43"));
         assert_eq!(status, 200);
-        assert!(recorded_input(&bytes).contains(SECRET) && recorded_input(&bytes).contains(SECRET2));
+        let typed = recorded_input(&bytes, key.as_ref());
+        assert!(typed.contains(SECRET) && typed.contains(SECRET2), "{typed:?}");
+        // The original, as stored: the gateway marked both secrets as it recorded them.
+        let rec = recordings::Recording::parse(&bytes, key.as_ref()).unwrap();
+        let marks = rec.events().iter().filter(|(_, e)| matches!(e, recordings::Event::Masked { .. })).count();
+        assert_eq!(marks, 2, "{:?}", rec.events());
         w.gw.wait_audit("recording.unmask", |e| json_text(e, "actor") == "audrey"
             && json_text(e, "subject") == id && e["detail"]["reason"] == "INC-43");
         // An approver (who may replay) and an engineer cannot unmask.
         for who in ["bob", "alice"] {
-            let (status, body) = api_get(&w, &w.gw.token(who), &format!("/sessions/{id}/recording?unmask=1&reason=x"));
+            let (status, body, _) = api_get(&w, &w.gw.token(who), &format!("/sessions/{id}/recording?unmask=1&reason=x"));
             assert_eq!(status, 403, "{who}");
             assert!(!String::from_utf8_lossy(&body).contains(SECRET), "{who}");
             let v: Value = serde_json::from_slice(&body).unwrap();

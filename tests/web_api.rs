@@ -32,12 +32,17 @@ struct Api {
 /// An answer of the API, read whole (so that it can be checked for leaks first).
 struct Answer {
     status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
     body: Vec<u8>,
 }
 
 impl Answer {
     fn status(&self) -> reqwest::StatusCode {
         self.status
+    }
+
+    fn headers(&self) -> &reqwest::header::HeaderMap {
+        &self.headers
     }
 
     fn json(&self) -> serde_json::Result<Value> {
@@ -94,6 +99,7 @@ impl Api {
         }
         let r = r.send().unwrap();
         let status = r.status();
+        let headers = r.headers().clone();
         // An event stream never ends: its status is the answer here ([`EventReader`] reads
         // one for what it carries).
         let streaming = r
@@ -108,7 +114,11 @@ impl Api {
         if self.engineer_visible {
             assert_no_leak(&body, &format!("API answer to {method} {path}"));
         }
-        Answer { status, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// The session cookies this client holds, as a `Cookie` header.
@@ -175,6 +185,7 @@ impl From<Response> for Answer {
     fn from(r: Response) -> Answer {
         Answer {
             status: r.status(),
+            headers: r.headers().clone(),
             body: r.bytes().map(|b| b.to_vec()).unwrap_or_default(),
         }
     }
@@ -668,10 +679,23 @@ both_databases! {
         // The auditor replays the session's recording, and that is audited.
         let s = d.w.gw.last_session("alice");
         let sid = json_text(&s, "id");
-        let bytes = d.auditor.call(Method::GET, &format!("/sessions/{sid}/recording"), None);
-        assert_eq!(bytes.status(), 200);
-        assert!(!bytes.bytes().unwrap().is_empty());
+        let answer = d.auditor.call(Method::GET, &format!("/sessions/{sid}/recording"), None);
+        assert_eq!(answer.status(), 200);
+        // The file as it is on disk (encrypted) and its data key, which opens it.
+        let key = answer.headers().get("x-menwei-recording-key").expect("the data key header").to_str().unwrap().to_string();
+        let bytes = answer.bytes().unwrap();
+        assert!(!contains(&bytes, b"via-web-approval"), "the recording is sent encrypted");
+        use base64::Engine as _;
+        let key = recordings::DataKey::from_slice(&base64::engine::general_purpose::STANDARD.decode(key).unwrap()).unwrap();
+        assert_eq!(recordings::Recording::parse(&bytes, None).unwrap_err(), recordings::ReadError::Encrypted);
+        let rec = recordings::Recording::parse(&bytes, Some(&key)).unwrap();
+        assert!(rec.events().iter().any(|(_, e)| matches!(e, recordings::Event::Output { data, .. } if contains(data, b"via-web-approval"))));
         d.w.gw.wait_audit("recording.replay", |e| json_text(e, "actor") == "audrey" && json_text(e, "subject") == sid);
+        d.w.gw.wait_audit("recording.decrypt", |e| json_text(e, "actor") == "audrey" && json_text(e, "subject") == sid && e["detail"]["how"] == "api recording");
+        // The engineer may not replay: no file, no key.
+        let refused = d.engineer.call(Method::GET, &format!("/sessions/{sid}/recording"), None);
+        assert!(refused.headers().get("x-menwei-recording-key").is_none());
+        assert_eq!(error_code(refused).0, 403);
     }
 }
 

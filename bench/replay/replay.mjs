@@ -30,12 +30,15 @@ try {
   await page.waitForFunction(() => window.menwei && window.menwei.Player, null, { timeout: 20000 });
   const r = await page.evaluate(async (n) => {
     const frame = () => new Promise((res) => requestAnimationFrame(() => res()));
-    const buf = new Uint8Array(await (await fetch('/fixtures/bench.mwrec')).arrayBuffer());
+    const res = await fetch('/fixtures/bench.mwrec');
+    const b64 = res.headers.get('x-menwei-recording-key');
+    const key = b64 ? Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) : undefined;
+    const buf = new Uint8Array(await res.arrayBuffer());
     document.querySelector('#main').replaceChildren();
     const el = document.createElement('div');
     document.querySelector('#main').append(el);
     const t0 = performance.now();
-    const p = new window.menwei.Player(buf, el);
+    const p = new window.menwei.Player(buf, el, key);
     const tParsed = performance.now();
     p.play();
     await p.seek(100);

@@ -9,7 +9,7 @@ use menwei_fuzz::{check_recording, measure, reader_budget};
 use recordings::Recording;
 
 fuzz_target!(|bytes: &[u8]| {
-    let (parsed, peak) = measure(|| Recording::parse(bytes));
+    let (parsed, peak) = measure(|| Recording::parse(bytes, None));
     assert!(
         peak <= reader_budget(bytes.len()),
         "reading {} bytes allocated {peak} bytes at once",

@@ -99,6 +99,7 @@ pub fn meta() -> Meta {
         grant_id: "g-1a2b3c4d".into(),
         started_at_ms: 1_764_460_800_000,
         node: "gw1".into(),
+        key: None,
     }
 }
 
@@ -135,7 +136,7 @@ pub fn check_recording(bytes: &[u8], rec: &Recording) {
         recordings::Ending::CutShort { .. } => None,
     };
     let again = write(rec.meta().clone(), rec.events(), seal);
-    let back = Recording::parse(&again).expect("the writer's output reads back");
+    let back = Recording::parse(&again, None).expect("the writer's output reads back");
     assert_eq!(
         back.events(),
         rec.events(),

@@ -1,5 +1,5 @@
 //! The vault: seals target passwords for storage in the database and opens them again when
-//! the gateway logs in to a target.
+//! the gateway logs in to a target; wraps each recording's data key the same way.
 //!
 //! ChaCha20-Poly1305 under a 32-byte key kept in a file next to the configuration (`vault.key`,
 //! mode 0600); each sealed value is base64 of a fresh random 96-bit nonce followed by the
@@ -131,18 +131,7 @@ impl Vault {
 
     /// Opens a value sealed by [`Vault::seal`] as text.
     pub fn open(&self, sealed: &str) -> Result<Secret<String>, VaultError> {
-        let raw = Zeroizing::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(sealed.trim())
-                .map_err(|_| VaultError::Malformed("not base64"))?,
-        );
-        let (nonce, ct) = raw
-            .split_at_checked(NONCE_LEN)
-            .ok_or(VaultError::Malformed("too short"))?;
-        let pt = self
-            .cipher()
-            .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| VaultError::Open)?;
+        let pt = self.open_bytes(sealed)?;
         match String::from_utf8(pt) {
             Ok(s) => Ok(Secret::new(s)),
             Err(e) => {
@@ -151,6 +140,36 @@ impl Vault {
                 Err(VaultError::NotText)
             }
         }
+    }
+
+    /// A fresh random data key for one recording, and its wrapped form for the recording's
+    /// header (`Meta::key`): sealed like a target password.
+    pub fn new_data_key(&self) -> Result<(recordings::DataKey, String), VaultError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(bytes.as_mut_slice());
+        let wrapped = self.seal(bytes.as_slice())?;
+        Ok((recordings::DataKey::from_bytes(*bytes), wrapped))
+    }
+
+    /// Unwraps a recording's data key from its header's `Meta::key`.
+    pub fn open_data_key(&self, wrapped: &str) -> Result<recordings::DataKey, VaultError> {
+        let bytes = Zeroizing::new(self.open_bytes(wrapped)?);
+        recordings::DataKey::from_slice(&bytes).ok_or(VaultError::Malformed("not a 32-byte key"))
+    }
+
+    /// Opens a sealed value as bytes (the caller wipes them).
+    fn open_bytes(&self, sealed: &str) -> Result<Vec<u8>, VaultError> {
+        let raw = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(sealed.trim())
+                .map_err(|_| VaultError::Malformed("not base64"))?,
+        );
+        let (nonce, ct) = raw
+            .split_at_checked(NONCE_LEN)
+            .ok_or(VaultError::Malformed("too short"))?;
+        self.cipher()
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| VaultError::Open)
     }
 }
 
@@ -226,6 +245,23 @@ mod tests {
         assert!(matches!(v.open(&altered), Err(VaultError::Open)));
         assert!(matches!(v.open("!!"), Err(VaultError::Malformed(_))));
         assert!(matches!(v.open("AAAA"), Err(VaultError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_data_key_unwraps_only_with_its_vault() {
+        let v = Vault::from_key([7; 32]);
+        let (key, wrapped) = v.new_data_key().unwrap();
+        assert_eq!(v.open_data_key(&wrapped).unwrap().expose(), key.expose());
+        assert_ne!(v.new_data_key().unwrap().0.expose(), key.expose());
+        assert!(matches!(
+            Vault::from_key([8; 32]).open_data_key(&wrapped),
+            Err(VaultError::Open)
+        ));
+        let not_a_key = v.seal(b"short").unwrap();
+        assert!(matches!(
+            v.open_data_key(&not_a_key),
+            Err(VaultError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -240,7 +240,7 @@ impl Utf8Carry {
 mod tests {
     use super::*;
     use crate::event::Stream;
-    use crate::testutil::{key, meta, sample};
+    use crate::testutil::{data_key, key, meta, sample};
     use crate::writer::Writer;
     use proptest::prelude::*;
 
@@ -278,7 +278,7 @@ mod tests {
             w.push_data(10 + i as u64, Stream::Input, 0, b"secret")
                 .unwrap();
         }
-        Recording::parse(&w.seal(1_000_000, "client closed").unwrap()).unwrap()
+        Recording::parse(&w.seal(1_000_000, "client closed").unwrap(), None).unwrap()
     }
 
     proptest! {
@@ -350,7 +350,7 @@ mod tests {
         )
         .unwrap();
         w.push_data(1, Stream::Stderr, 5, b"up 3 days\n").unwrap();
-        let rec = Recording::parse(&w.seal(2, "exit").unwrap()).unwrap();
+        let rec = Recording::parse(&w.seal(2, "exit").unwrap(), None).unwrap();
         let lines = lines(&to_asciicast(&rec, &AsciicastOptions::default()));
         assert_eq!(
             (lines[0]["width"].clone(), lines[0]["height"].clone()),
@@ -373,7 +373,7 @@ mod tests {
             std::path::Path::new("/usr/bin/asciinema").exists(),
             "/usr/bin/asciinema is not installed: run scripts/setup (Debian package asciinema)"
         );
-        let rec = Recording::parse(&sample(true).bytes).unwrap();
+        let rec = Recording::parse(&sample(true).bytes, Some(&data_key())).unwrap();
         let cast = to_asciicast(&rec, &AsciicastOptions::default());
         assert!(cast.contains("\"r\", \"100x30\""), "{cast}");
         assert!(

@@ -45,7 +45,7 @@ pub enum ReadError {
     #[error("not a Menwei recording (the file does not start with the recording magic)")]
     NotARecording,
     /// A version this reader does not know.
-    #[error("recording format version {found} is not supported (this reader knows version {supported}); use a newer menwei")]
+    #[error("recording format version {found} is not supported (this reader knows versions 1 to {supported}); use a newer menwei")]
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
@@ -106,6 +106,19 @@ pub enum ReadError {
     #[error("unexpected data after the seal at byte {at_byte}")]
     AfterSeal {
         /// Offset of the data.
+        at_byte: u64,
+    },
+    /// The recording's chunks are encrypted and no data key was given. Verifying needs
+    /// none; reading the events does.
+    #[error("the recording is encrypted: reading its events needs its data key (run `menwei recording export` on a gateway host that holds the vault key, or replay it as an auditor)")]
+    Encrypted,
+    /// A chunk verified but does not decrypt with the data key given: it belongs to another
+    /// recording (or the wrapped key in the header was unwrapped with another vault key).
+    #[error("chunk {chunk} does not decrypt with this data key (at byte {at_byte}): the key belongs to another recording")]
+    WrongDataKey {
+        /// The chunk's number.
+        chunk: u64,
+        /// Offset of the chunk's record in the file.
         at_byte: u64,
     },
     /// A chunk verified but its events do not decode (a writer bug, not tampering).

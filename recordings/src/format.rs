@@ -10,8 +10,11 @@ use crate::meta::Meta;
 
 /// First bytes of every recording. The high byte and CR LF catch text-mode mangling.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89MWREC\r\n";
-/// Format version written and read.
-pub(crate) const VERSION: u16 = 1;
+/// Format version written. Version 2 compresses and (when the header names a data key)
+/// seals each chunk's events, see `payload.rs`.
+pub(crate) const VERSION: u16 = 2;
+/// The oldest version still read: version 1 chunks hold the encoded events as they are.
+pub(crate) const OLDEST_VERSION: u16 = 1;
 /// Header bytes before the metadata: magic, version, key, metadata length.
 const HEADER_FIXED: usize = 8 + 2 + 32 + 4;
 const SIG_LEN: usize = 64;
@@ -54,6 +57,8 @@ pub(crate) fn encode_header(meta: &Meta, key: &SigningKey) -> Result<Vec<u8>, Wr
 
 /// A parsed, signature-checked header.
 pub(crate) struct Header {
+    /// The format version the file was written in.
+    pub version: u16,
     pub meta: Meta,
     pub key: VerifyingKey,
     /// SHA-256 of all header bytes, signature included.
@@ -81,7 +86,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, ReadError> {
         None => return Err(ReadError::NotARecording),
     }
     let version = u16::from_le_bytes(array(bytes, 8).ok_or_else(truncated)?);
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(ReadError::UnsupportedVersion {
             found: version,
             supported: VERSION,
@@ -105,6 +110,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, ReadError> {
     let len = meta_end + SIG_LEN;
     let hash = Sha256::digest(bytes.get(..len).unwrap_or_default()).into();
     Ok(Header {
+        version,
         meta,
         key,
         hash,

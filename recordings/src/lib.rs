@@ -5,7 +5,12 @@
 //! [`std::io::Write`] (the gateway hands it a file whose `flush` syncs to disk); the reader
 //! ([`Recording::parse`]) and [`verify()`] work on `&[u8]`, so they also run in the browser.
 //!
-//! # Format (version 1)
+//! Chunks are compressed (zstd) and encrypted (ChaCha20-Poly1305) under a per-recording
+//! [`DataKey`] *before* they are hashed and signed: [`verify()`] needs no key, reading the
+//! events needs the data key, which the gateway keeps wrapped by its vault key in the signed
+//! header (`Meta::key`). Version 1 files (events stored as they are) still read.
+//!
+//! # Format (version 2)
 //!
 //! All integers are little-endian. `H(x)` is SHA-256.
 //!
@@ -16,9 +21,11 @@
 //! record  = tag u8 | seq u64 | body_len u32 | check [8] | body
 //!           check = H("menwei-rec frame" | tag | seq | body_len)[..8]  (catches damaged
 //!           lengths, so a damaged record is never mistaken for a cut-short one)
-//! chunk   = tag 'C', seq = 0, 1, 2, ...;  body = prev [32] | hash [32] | sig [64] | events
+//! chunk   = tag 'C', seq = 0, 1, 2, ...;  body = prev [32] | hash [32] | sig [64] | payload
 //!           prev: hash of the previous chunk, for chunk 0 H(header)
-//!           hash = H("menwei-rec chunk" | prev | seq | events)
+//!           hash = H("menwei-rec chunk" | prev | seq | payload)
+//!           payload: the events, compressed and sealed, see `payload.rs` (version 1: the
+//!           events as they are)
 //!           sig: Ed25519 over "menwei-rec chunk sig" | H(header) | seq | hash
 //! seal    = tag 'S', seq = number of chunks;  body = head [32] | end_micros u64 | sig [64]
 //!           | reason (UTF-8);  head = hash of the last chunk (H(header) if none)
@@ -31,7 +38,7 @@
 //! last complete chunk is still readable and verifiable, a partial trailing record is ignored.
 //!
 //! Files: [`event`] (what is recorded), `codec` (event bytes), `format` (framing, hashes,
-//! signatures), [`writer`], [`reader`], [`mod@verify`], [`mod@mask`] (typed secrets), [`asciicast`], [`mod@commands`] (the
+//! signatures), `payload` (compression, encryption, [`DataKey`]), [`writer`], [`reader`], [`mod@verify`], [`mod@mask`] (typed secrets), [`asciicast`], [`mod@commands`] (the
 //! command list a player shows and the API serves), [`error`].
 
 #![forbid(unsafe_code)]
@@ -46,6 +53,7 @@ pub mod event;
 mod format;
 pub mod mask;
 pub mod meta;
+mod payload;
 pub mod reader;
 pub mod verify;
 pub mod writer;
@@ -58,6 +66,7 @@ pub use commands::{commands, Command};
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Side, Stream};
 pub use meta::Meta;
+pub use payload::DataKey;
 pub use reader::{Ending, Recording};
 pub use verify::{verify, VerifyReport};
 pub use writer::Writer;

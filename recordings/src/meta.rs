@@ -20,4 +20,9 @@ pub struct Meta {
     pub started_at_ms: i64,
     /// The gateway node that wrote the recording.
     pub node: String,
+    /// The recording's data key wrapped by the gateway's vault key (base64, opaque here);
+    /// unset for a recording whose chunks are not encrypted (all of format version 1).
+    /// Set by [`crate::Writer::encrypted`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }

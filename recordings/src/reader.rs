@@ -4,8 +4,10 @@
 //! The walk is strict: every chunk's framing, sequence number, hash, chain link and
 //! signature (against the key in the header) must hold, or the first one that does not is
 //! reported. The one thing tolerated is a file that ends inside its last record, which is
-//! what a crash of the gateway leaves behind. Works on `&[u8]` only (no file system), so it
-//! also builds for the browser. Deciding whether the header's key is trusted is `verify.rs`.
+//! what a crash of the gateway leaves behind. The walk needs no data key: the chain covers
+//! the sealed payloads; [`Recording::parse`] then opens them (`payload.rs`). Works on `&[u8]`
+//! only (no file system), so it also builds for the browser. Deciding whether the header's
+//! key is trusted is `verify.rs`.
 
 use ed25519_dalek::VerifyingKey;
 
@@ -14,6 +16,7 @@ use crate::error::ReadError;
 use crate::event::Event;
 use crate::format::{self, Frame, FrameRead, Hash, Header, TAG_CHUNK, TAG_SEAL};
 use crate::meta::Meta;
+use crate::payload::{DataKey, OpenError, Opener};
 
 /// How a recording ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,6 +272,30 @@ fn damaged(
     }
 }
 
+/// Decodes one chunk's events onto `events`; `at_byte` maps an offset in `plain` to the one
+/// reported.
+fn decode_into(
+    events: &mut Vec<(u64, Event)>,
+    plain: &[u8],
+    chunk: u64,
+    at_byte: impl Fn(usize) -> usize,
+) -> Result<(), ReadError> {
+    let mut decoder = Decoder::new(plain);
+    loop {
+        match decoder.next_event() {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                return Err(ReadError::BadEvent {
+                    chunk,
+                    at_byte: at_byte(e.at) as u64,
+                    what: e.what,
+                })
+            }
+        }
+    }
+}
+
 /// A parsed recording: metadata, events, and how it ends. Every chunk was checked against
 /// the gateway key named in the header; use [`crate::verify()`] to also check that key.
 #[derive(Clone, Debug)]
@@ -283,26 +310,47 @@ pub struct Recording {
 
 impl Recording {
     /// Parses a whole recording. A partial last record is tolerated (see [`Ending`]); any
-    /// other damage is an error naming the chunk and byte offset.
-    pub fn parse(bytes: &[u8]) -> Result<Recording, ReadError> {
+    /// other damage is an error naming the chunk and byte offset. An encrypted recording
+    /// (`Meta::key` set) needs its unwrapped `data_key`, others ignore it.
+    pub fn parse(bytes: &[u8], data_key: Option<&DataKey>) -> Result<Recording, ReadError> {
         let walk = walk(bytes)?;
         let ending = walk.outcome?;
+        let sealed = walk.header.meta.key.is_some();
+        if sealed && data_key.is_none() {
+            return Err(ReadError::Encrypted);
+        }
         let mut events = Vec::new();
+        let mut opener = Opener::new(sealed, data_key);
         for chunk in &walk.chunks {
-            let mut decoder = Decoder::new(chunk.events);
-            loop {
-                match decoder.next_event() {
-                    Ok(Some(event)) => events.push(event),
-                    Ok(None) => break,
-                    Err(e) => {
-                        return Err(ReadError::BadEvent {
+            let chunk_at = chunk.events_at - format::FRAME_HEADER_LEN - format::CHUNK_FIXED_LEN;
+            // Version 1 chunks hold the events as they are; offsets into them are offsets
+            // into the file. A version 2 payload's offsets are its own: the chunk's is given.
+            let v1 = walk.header.version == 1;
+            let opened;
+            let plain = if v1 {
+                chunk.events
+            } else {
+                let header = &walk.header.hash;
+                opened = opener
+                    .open(chunk.events, header, chunk.seq)
+                    .map_err(|e| match e {
+                        OpenError::NoKey => ReadError::Encrypted,
+                        OpenError::WrongKey => ReadError::WrongDataKey {
                             chunk: chunk.seq,
-                            at_byte: (chunk.events_at + e.at) as u64,
-                            what: e.what,
-                        })
-                    }
-                }
-            }
+                            at_byte: chunk_at as u64,
+                        },
+                        OpenError::Malformed(what) => ReadError::BadEvent {
+                            chunk: chunk.seq,
+                            at_byte: chunk.events_at as u64,
+                            what,
+                        },
+                    })?;
+                opened.as_slice()
+            };
+            let events_at = chunk.events_at;
+            decode_into(&mut events, plain, chunk.seq, |at| {
+                events_at + if v1 { at } else { 0 }
+            })?;
         }
         Ok(Recording {
             meta: walk.header.meta,
@@ -312,6 +360,15 @@ impl Recording {
             head: walk.head,
             ending,
         })
+    }
+
+    /// The metadata of the signed header alone, chunks unread: where a reader finds the
+    /// wrapped data key (`Meta::key`) it must unwrap before [`Recording::parse`].
+    pub fn meta_of(bytes: &[u8]) -> Result<Meta, ReadError> {
+        if bytes.is_empty() {
+            return Err(ReadError::Empty);
+        }
+        Ok(format::parse_header(bytes)?.meta)
     }
 
     /// The metadata from the header.
@@ -376,8 +433,9 @@ impl Recording {
 mod tests {
     use super::*;
     use crate::event::Stream;
-    use crate::testutil::{key, meta, sample, Sample};
+    use crate::testutil::{data_key, key, meta, sample, Sample};
     use crate::writer::Writer;
+    use crate::DataKey;
     use proptest::prelude::*;
 
     proptest! {
@@ -390,7 +448,9 @@ mod tests {
             ),
             events in proptest::collection::vec(crate::codec::tests::arb_event(), 0..10),
         ) {
-            let mut w = Writer::new(Vec::new(), meta(), &key()).unwrap();
+            let mut w =
+                Writer::encrypted(Vec::new(), meta(), &key(), &data_key(), "wrapped".into())
+                    .unwrap();
             let mut expected = Vec::new();
             let mut t = 0;
             for (stream, data, flush) in packets {
@@ -412,17 +472,69 @@ mod tests {
                 expected.push((t, event));
             }
             let bytes = w.seal(t + 1, "client closed").unwrap();
-            let rec = Recording::parse(&bytes).unwrap();
+            let rec = Recording::parse(&bytes, Some(&data_key())).unwrap();
             prop_assert_eq!(rec.events(), &expected[..]);
-            prop_assert_eq!(rec.meta(), &meta());
+            prop_assert_eq!(rec.meta(), &Meta { key: Some("wrapped".into()), ..meta() });
             prop_assert_eq!(rec.end_reason(), Some("client closed"));
+        }
+    }
+
+    #[test]
+    fn a_version_1_recording_still_reads_and_verifies() {
+        // Written by the version 1 writer: events as they are, no data key in the header.
+        let old = include_bytes!("../testdata/v1-sample.mwrec");
+        assert_eq!(u16::from_le_bytes([old[8], old[9]]), 1);
+        let rec = Recording::parse(old, None).unwrap();
+        let new = Recording::parse(&sample(true).bytes, Some(&data_key())).unwrap();
+        assert_eq!(rec.events(), new.events());
+        assert_eq!(rec.meta(), &meta());
+        assert_eq!(rec.end_reason(), Some("client closed"));
+        assert!(crate::verify(old, &key().verifying_key()).is_sealed());
+    }
+
+    #[test]
+    fn an_encrypted_recording_needs_its_data_key_and_names_a_wrong_one() {
+        let Sample {
+            bytes, header_len, ..
+        } = sample(true);
+        assert_eq!(
+            Recording::meta_of(&bytes).unwrap().key.as_deref(),
+            Some("wrapped")
+        );
+        let err = Recording::parse(&bytes, None).unwrap_err();
+        assert_eq!(err, ReadError::Encrypted);
+        assert!(err.to_string().contains("needs its data key"), "{err}");
+        let other = DataKey::from_bytes([1; 32]);
+        let err = Recording::parse(&bytes, Some(&other)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("chunk 0 does not decrypt with this data key (at byte {header_len}): the key belongs to another recording")
+        );
+        // Verifying needs no key.
+        assert!(crate::verify(&bytes, &key().verifying_key()).is_sealed());
+    }
+
+    #[test]
+    fn an_encrypted_file_holds_none_of_the_plaintext() {
+        let Sample { bytes, .. } = sample(true);
+        let rec = Recording::parse(&bytes, Some(&data_key())).unwrap();
+        for (_, event) in rec.events() {
+            if let Event::Output { data, .. } | Event::Stderr { data, .. } = event {
+                for needle in data.chunks(8).filter(|c| c.len() == 8) {
+                    assert!(
+                        !bytes.windows(8).any(|w| w == needle),
+                        "{:?} is in the file",
+                        String::from_utf8_lossy(needle)
+                    );
+                }
+            }
         }
     }
 
     #[test]
     fn sealed_recording_reports_reason_and_end_time() {
         let Sample { bytes, .. } = sample(true);
-        let rec = Recording::parse(&bytes).unwrap();
+        let rec = Recording::parse(&bytes, Some(&data_key())).unwrap();
         assert!(rec.is_sealed());
         assert_eq!(
             rec.ending(),
@@ -441,7 +553,7 @@ mod tests {
         let Sample {
             bytes, chunk_ends, ..
         } = sample(false);
-        let rec = Recording::parse(&bytes).unwrap();
+        let rec = Recording::parse(&bytes, Some(&data_key())).unwrap();
         assert!(!rec.is_sealed());
         assert_eq!(rec.end_reason(), None);
         assert_eq!(
@@ -469,10 +581,10 @@ mod tests {
             chunk_ends,
             events_per_chunk,
         } = sample(true);
-        let full = Recording::parse(&bytes).unwrap();
+        let full = Recording::parse(&bytes, Some(&data_key())).unwrap();
         for cut in header_len..bytes.len() {
-            let rec =
-                Recording::parse(&bytes[..cut]).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            let rec = Recording::parse(&bytes[..cut], Some(&data_key()))
+                .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
             let complete = chunk_ends.iter().filter(|end| **end <= cut).count();
             let intact = chunk_ends
                 .get(complete.wrapping_sub(1))
@@ -497,7 +609,7 @@ mod tests {
             bytes, header_len, ..
         } = sample(true);
         for cut in 1..header_len {
-            let err = Recording::parse(&bytes[..cut]).unwrap_err();
+            let err = Recording::parse(&bytes[..cut], Some(&data_key())).unwrap_err();
             assert!(
                 matches!(err, ReadError::Header { .. }),
                 "cut at {cut}: {err}"
@@ -507,7 +619,7 @@ mod tests {
 
     #[test]
     fn an_empty_file_says_it_is_empty() {
-        let err = Recording::parse(b"").unwrap_err();
+        let err = Recording::parse(b"", Some(&data_key())).unwrap_err();
         assert_eq!(err, ReadError::Empty);
         assert_eq!(
             err.to_string(),
@@ -518,11 +630,11 @@ mod tests {
     #[test]
     fn other_files_are_not_recordings() {
         assert_eq!(
-            Recording::parse(b"SSH-2.0-OpenSSH_9.6\r\n").unwrap_err(),
+            Recording::parse(b"SSH-2.0-OpenSSH_9.6\r\n", Some(&data_key())).unwrap_err(),
             ReadError::NotARecording
         );
         assert_eq!(
-            Recording::parse(b"{\"version\": 2}")
+            Recording::parse(b"{\"version\": 2}", Some(&data_key()))
                 .unwrap_err()
                 .to_string(),
             "not a Menwei recording (the file does not start with the recording magic)"
@@ -534,10 +646,10 @@ mod tests {
         let Sample { mut bytes, .. } = sample(true);
         bytes[8] = 9;
         assert_eq!(
-            Recording::parse(&bytes).unwrap_err(),
+            Recording::parse(&bytes, Some(&data_key())).unwrap_err(),
             ReadError::UnsupportedVersion {
                 found: 9,
-                supported: 1
+                supported: 2
             }
         );
     }
@@ -551,7 +663,7 @@ mod tests {
         } = sample(true);
         let at = chunk_ends[1] + 200;
         bytes[at] ^= 0x40;
-        let err = Recording::parse(&bytes).unwrap_err();
+        let err = Recording::parse(&bytes, Some(&data_key())).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("chunk 2 altered (hash mismatch at byte {})", chunk_ends[1])
@@ -571,7 +683,7 @@ mod tests {
         }
         let bytes = w.seal(3200, "client closed").unwrap();
         let wrote = started.elapsed();
-        let rec = Recording::parse(&bytes).unwrap();
+        let rec = Recording::parse(&bytes, Some(&data_key())).unwrap();
         let read = started.elapsed() - wrote;
         let report = crate::verify(&bytes, &key().verifying_key());
         eprintln!(

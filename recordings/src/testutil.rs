@@ -5,6 +5,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::event::{Event, Side};
 use crate::meta::Meta;
+use crate::payload::DataKey;
 use crate::writer::Writer;
 
 pub(crate) fn key() -> SigningKey {
@@ -15,6 +16,24 @@ pub(crate) fn other_key() -> SigningKey {
     SigningKey::from_bytes(&[8; 32])
 }
 
+/// `len` bytes that do not compress (xorshift from `seed`).
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// The data key of [`sample`]'s chunks.
+pub(crate) fn data_key() -> DataKey {
+    DataKey::from_bytes([9; 32])
+}
+
 pub(crate) fn meta() -> Meta {
     Meta {
         session_id: "s-1a2b".into(),
@@ -23,10 +42,11 @@ pub(crate) fn meta() -> Meta {
         grant_id: "g-42".into(),
         started_at_ms: 1_700_000_000_123,
         node: "gw-a".into(),
+        key: None,
     }
 }
 
-/// A small recording: header, 4 chunks (each over 200 bytes), optionally a seal.
+/// A small encrypted recording: header, 4 chunks (each over 100 bytes), optionally a seal.
 pub(crate) struct Sample {
     pub bytes: Vec<u8>,
     pub header_len: usize,
@@ -36,7 +56,8 @@ pub(crate) struct Sample {
 }
 
 pub(crate) fn sample(sealed: bool) -> Sample {
-    let mut w = Writer::new(Vec::new(), meta(), &key()).unwrap();
+    let mut w =
+        Writer::encrypted(Vec::new(), meta(), &key(), &data_key(), "wrapped".into()).unwrap();
     let header_len = w.get_ref().len();
     let mut chunk_ends = Vec::new();
     let mut events_per_chunk = Vec::new();
@@ -161,8 +182,8 @@ pub(crate) fn sample(sealed: bool) -> Sample {
     };
     for pair in chunk_ends.windows(2) {
         assert!(
-            pair[1] - pair[0] > 200,
-            "fixture chunks must be over 200 bytes"
+            pair[1] - pair[0] > 100,
+            "fixture chunks must be over 100 bytes"
         );
     }
     Sample {

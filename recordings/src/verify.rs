@@ -123,7 +123,10 @@ mod tests {
             ReadError::Altered { chunk, .. }
             | ReadError::Removed { chunk, .. }
             | ReadError::Reordered { chunk, .. }
-            | ReadError::BadEvent { chunk, .. } => Blame::Chunk(*chunk),
+            | ReadError::BadEvent { chunk, .. }
+            | ReadError::WrongDataKey { chunk, .. } => Blame::Chunk(*chunk),
+            // Verifying never opens a payload.
+            ReadError::Encrypted => Blame::Header,
             ReadError::Seal { .. } | ReadError::AfterSeal { .. } => Blame::Seal,
         }
     }

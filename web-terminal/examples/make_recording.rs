@@ -5,11 +5,18 @@
 //! `… -- hour OUT [BYTES_PER_SECOND]` writes one hour of busy output (coloured log lines
 //! every 100 ms, a full-screen `top`-like redraw every minute, a marker every ten minutes;
 //! 10 000 bytes/s by default, 36 MB in all), flushed in one-second chunks like the gateway.
+//!
+//! Recordings are encrypted as the gateway writes them, under the fixed test data key
+//! [`TEST_DATA_KEY`]; its hex goes to `OUT.key`, which the tests' server sends in the
+//! `X-Menwei-Recording-Key` header as the gateway's API does.
 
 use std::io::BufWriter;
 
 use ed25519_dalek::SigningKey;
-use recordings::{Event, Meta, Side, Stream, Writer};
+use recordings::{DataKey, Event, Meta, Side, Stream, Writer};
+
+/// The data key of the recordings made here (a test key: never one a gateway makes).
+const TEST_DATA_KEY: [u8; 32] = [9; 32];
 
 type W = Writer<BufWriter<std::fs::File>>;
 
@@ -22,8 +29,17 @@ fn writer(path: &str, session: &str) -> Result<W, Box<dyn std::error::Error>> {
         grant_id: "g-1".into(),
         started_at_ms: 1_767_225_600_000,
         node: "gw-a".into(),
+        key: None,
     };
-    Ok(Writer::new(file, meta, &SigningKey::from_bytes(&[7; 32]))?)
+    let hex: String = TEST_DATA_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(format!("{path}.key"), hex)?;
+    Ok(Writer::encrypted(
+        file,
+        meta,
+        &SigningKey::from_bytes(&[7; 32]),
+        &DataKey::from_bytes(TEST_DATA_KEY),
+        "test key, not wrapped".into(),
+    )?)
 }
 
 fn open_shell(w: &mut W, cols: u32, rows: u32) -> Result<(), Box<dyn std::error::Error>> {

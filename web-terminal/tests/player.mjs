@@ -10,7 +10,7 @@
 // Prints "N passed, N failed" and exits non-zero on any failure.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, copyFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,10 @@ async function test(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
-const server = await serve(dist, { '/fixtures/small.mwrec': recording });
+// The same recording without its key header: what a page gets that was not sent the key.
+const keyless = join(tmpdir(), `menwei-keyless-${process.pid}.mwrec`);
+copyFileSync(recording, keyless);
+const server = await serve(dist, { '/fixtures/small.mwrec': recording, '/fixtures/keyless.mwrec': keyless });
 const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: launchArgs });
 const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
@@ -136,6 +139,15 @@ try {
     await page.waitForSelector('#aud-replay .msg.error', { timeout: 10000 });
     const text = await page.textContent('#aud-replay');
     assert(text.includes('录像无法读取'), text);
+  });
+
+  await test('an_encrypted_recording_is_decrypted_in_the_page_and_without_its_key_is_a_message', async () => {
+    const onDisk = readFileSync(recording);
+    assert(!onDisk.includes('hello-replay'), 'the recording file holds no plaintext');
+    await page.goto(`${base}/?keyless#replay=${encodeURIComponent("/fixtures/keyless.mwrec")}`);
+    await page.waitForSelector('#aud-replay .msg.error', { timeout: 10000 });
+    const text = await page.textContent('#aud-replay');
+    assert(text.includes('encrypted') && text.includes('data key'), text);
   });
 
   await test('no_uncaught_errors_in_the_page', async () => {

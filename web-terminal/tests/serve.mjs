@@ -1,6 +1,8 @@
 // A static file server for the built page (dist/) on 127.0.0.1 and a free port, for the
 // headless tests and the replay benchmark. `fixtures` maps URL paths to files (recordings);
-// anything under /api/ answers 401 like a gateway to a visitor who is not logged in.
+// a recording's data key, if `FILE.key` holds it (hex, as make_recording writes it), goes in
+// the X-Menwei-Recording-Key header (base64) as the gateway's API sends it. Anything under
+// /api/ answers 401 like a gateway to a visitor who is not logged in.
 
 import http from 'node:http';
 import { readFileSync, existsSync } from 'node:fs';
@@ -18,7 +20,12 @@ export function serve(dir, fixtures) {
       return;
     }
     if (fixtures[url.pathname]) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const headers = { 'content-type': 'application/octet-stream' };
+      const keyFile = `${fixtures[url.pathname]}.key`;
+      if (existsSync(keyFile)) {
+        headers['x-menwei-recording-key'] = Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'hex').toString('base64');
+      }
+      res.writeHead(200, headers);
       res.end(readFileSync(fixtures[url.pathname]));
       return;
     }

@@ -647,17 +647,26 @@ async function replaySession(box, id, reason) {
   const res = await attempt(() => api('GET', `/sessions/${encodeURIComponent(id)}/recording${query}`, undefined, { raw: true }));
   if (!res) { box.replaceChildren(h('p', { class: 'empty' }, t('err.recording'))); return; }
   const unmask = !reason && session.me?.role === 'auditor' ? (why) => replaySession(box, id, why) : null;
-  openReplay(box, new Uint8Array(await res.arrayBuffer()), unmask);
+  openReplay(box, new Uint8Array(await res.arrayBuffer()), recordingKey(res), unmask);
+}
+
+// An encrypted recording's data key, sent by the gateway (to the roles allowed to replay) in
+// a response header, base64: the player decrypts in the page. Undefined when not encrypted
+// (or when the gateway sent a copy with typed secrets replaced by ••••).
+function recordingKey(res) {
+  const b64 = res.headers.get('x-menwei-recording-key');
+  if (!b64) return undefined;
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 // The replay panel: terminal, controls, seek bar, search, marks and commands; `unmask(reason)`
 // reopens it with typed secrets shown (auditors, masked recordings only).
-function openReplay(box, bytes, unmask) {
+function openReplay(box, bytes, key, unmask) {
   if (player) { player.free(); player = null; }
   const screen = h('div', { class: 'term' });
   box.hidden = false;
   try {
-    player = new Player(bytes, screen);
+    player = new Player(bytes, screen, key);
   } catch (err) {
     box.replaceChildren(h('p', { class: 'msg error' }, `${t('err.recording')}: ${err.message || err}`));
     return null;
@@ -794,7 +803,7 @@ async function replayFromHash() {
   $('#main').replaceChildren(section('aud-replay', 'aud.replay', box));
   const res = await fetch(decodeURIComponent(m[1]), { credentials: 'same-origin' }).catch(() => null);
   if (!res || !res.ok) { message(`${t('err.recording')}: ${res ? res.status : t('err.network')}`); return true; }
-  window.menweiPlayer = openReplay(box, new Uint8Array(await res.arrayBuffer()));
+  window.menweiPlayer = openReplay(box, new Uint8Array(await res.arrayBuffer()), recordingKey(res));
   return true;
 }
 

@@ -1,5 +1,7 @@
 //! `menwei recording verify | export | play | cat`: an auditor's tools for one session recording,
-//! found by session id in the recordings directory or given as a file. Each use is audited.
+//! found by session id in the recordings directory or given as a file. Each use is audited;
+//! verifying needs no key, the others unwrap an encrypted recording's data key with the vault
+//! key, which is audited too (`recording.decrypt`).
 //! The format, its chain and its asciicast rendering are the `recordings` crate's; this file
 //! only finds files, checks them against this gateway's key and writes the results out.
 
@@ -254,13 +256,37 @@ fn print_report(report: &recordings::VerifyReport) -> ExitCode {
 }
 
 /// Verifies against this gateway's key and parses; any damage is an error naming where.
-fn open_verified(ctx: &Ctx, path: &Path) -> anyhow::Result<Recording> {
+/// An encrypted recording's data key is unwrapped with the vault key, and that decryption
+/// is audited (`recording.decrypt`, `how` says by which command).
+async fn open_verified(ctx: &Ctx, path: &Path, how: &str) -> anyhow::Result<Recording> {
     let bytes = read(path)?;
     let report = recordings::verify(&bytes, &trusted_key(ctx)?);
     if !report.is_ok() {
         anyhow::bail!("{}: {report}", path.display());
     }
-    Recording::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let at = |e: recordings::ReadError| anyhow::anyhow!("{}: {e}", path.display());
+    let meta = Recording::meta_of(&bytes).map_err(at)?;
+    let Some(wrapped) = &meta.key else {
+        return Recording::parse(&bytes, None).map_err(at);
+    };
+    let vault = ctx.config.load_vault().with_context(|| {
+        format!(
+            "recording {} is encrypted and its key is wrapped by the vault key",
+            meta.session_id
+        )
+    })?;
+    let data_key = vault.open_data_key(wrapped).with_context(|| {
+        format!(
+            "cannot unwrap the data key of recording {} with this gateway's vault key",
+            meta.session_id
+        )
+    })?;
+    ctx.audit(
+        AuditEvent::new(os_actor(), "recording.decrypt", meta.session_id.clone())
+            .with_detail(json!({"how": format!("cli {how}"), "file": path.display().to_string()})),
+    )
+    .await?;
+    Recording::parse(&bytes, Some(&data_key)).map_err(at)
 }
 
 async fn verify(ctx: &Ctx, arg: &str, public_key: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -301,7 +327,7 @@ async fn export(
     unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
     let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path)?;
+    let rec = open_verified(ctx, &path, "export").await?;
     let unmasked = unmask.audit(ctx, &rec, "export").await?;
     ctx.audit(
         AuditEvent::new(
@@ -342,7 +368,7 @@ async fn play(ctx: &Ctx, arg: &str, speed: f64) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--speed must be a positive number, e.g. 2 or 0.5");
     }
     let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path)?;
+    let rec = open_verified(ctx, &path, "play").await?;
     ctx.audit(
         AuditEvent::new(os_actor(), "recording.play", rec.meta().session_id.clone())
             .with_detail(json!({"speed": speed})),
@@ -384,7 +410,7 @@ async fn cat(
     unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
     let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path)?;
+    let rec = open_verified(ctx, &path, "cat").await?;
     let unmasked = unmask.audit(ctx, &rec, "cat").await?;
     let name = match stream {
         StreamArg::Output => "output",

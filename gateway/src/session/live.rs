@@ -341,7 +341,13 @@ pub async fn open(
         grant_id: grant.id.clone(),
         started_at_ms: started_at,
         node: ctx.config.node_name.clone(),
+        key: None,
     };
+    // Recordings are encrypted at rest under a fresh data key, wrapped by the vault key.
+    let encryption = ctx
+        .vault
+        .new_data_key()
+        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())));
     #[cfg(feature = "bench-no-recording")]
     let recorder = if std::env::var_os("MENWEI_BENCH_NO_RECORDING").is_some() {
         Ok(Recorder::disabled(
@@ -349,22 +355,28 @@ pub async fn open(
             &meta.session_id,
         ))
     } else {
+        encryption.and_then(|encryption| {
+            Recorder::start(
+                &ctx.config.recordings.dir,
+                meta,
+                &ctx.signing_key,
+                Some(encryption),
+                ctx.config.recordings.flush_interval,
+                limits,
+            )
+        })
+    };
+    #[cfg(not(feature = "bench-no-recording"))]
+    let recorder = encryption.and_then(|encryption| {
         Recorder::start(
             &ctx.config.recordings.dir,
             meta,
             &ctx.signing_key,
+            Some(encryption),
             ctx.config.recordings.flush_interval,
             limits,
         )
-    };
-    #[cfg(not(feature = "bench-no-recording"))]
-    let recorder = Recorder::start(
-        &ctx.config.recordings.dir,
-        meta,
-        &ctx.signing_key,
-        ctx.config.recordings.flush_interval,
-        limits,
-    );
+    });
     let recorder = match recorder {
         Ok(r) => r,
         Err(StartError::DiskFull) => {

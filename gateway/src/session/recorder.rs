@@ -147,11 +147,13 @@ fn end_text(text: &str) -> String {
 
 impl Recorder {
     /// Creates `dir/<session>.mwrec` (never overwriting), reserves its first room and starts
-    /// the writer task.
+    /// the writer task. With `encryption` (the data key and its wrapped form, from
+    /// [`crate::vault::Vault::new_data_key`]) every chunk is sealed under the data key.
     pub fn start(
         dir: &Path,
         meta: Meta,
         key: &ed25519_dalek::SigningKey,
+        encryption: Option<(recordings::DataKey, String)>,
         flush_interval: Duration,
         limits: Limits,
     ) -> Result<Recorder, StartError> {
@@ -173,7 +175,7 @@ impl Recorder {
                 .open(&path)
                 .map_err(io)?,
         );
-        let started = Self::begin(file.clone(), &path, meta, key, limits);
+        let started = Self::begin(file.clone(), &path, meta, key, encryption, limits);
         let (writer, space) = match started {
             Ok(s) => s,
             Err(e) => {
@@ -216,6 +218,7 @@ impl Recorder {
         path: &Path,
         meta: Meta,
         key: &ed25519_dalek::SigningKey,
+        encryption: Option<(recordings::DataKey, String)>,
         limits: Limits,
     ) -> Result<(Writer<SharedFile>, Space), StartError> {
         let full = |e: &std::io::Error| {
@@ -228,7 +231,11 @@ impl Recorder {
             file: file.clone(),
             written: 0,
         };
-        let writer = Writer::new(shared, meta, key).map_err(|e| match e {
+        let writer = match encryption {
+            Some((data_key, wrapped)) => Writer::encrypted(shared, meta, key, &data_key, wrapped),
+            None => Writer::new(shared, meta, key),
+        };
+        let writer = writer.map_err(|e| match e {
             recordings::WriteError::Io(e) if full(&e) => StartError::DiskFull,
             e => StartError::Io(std::io::Error::other(e.to_string())),
         })?;
@@ -580,13 +587,14 @@ mod tests {
             grant_id: "g-1".into(),
             started_at_ms: 1_700_000_000_000,
             node: "gw".into(),
+            key: None,
         };
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
         let limits = Limits {
             max_bytes,
             min_free: MinFree::Bytes(0),
         };
-        Recorder::start(dir, meta, &key, Duration::from_millis(50), limits).unwrap()
+        Recorder::start(dir, meta, &key, None, Duration::from_millis(50), limits).unwrap()
     }
 
     fn input(rec: &recordings::Recording) -> Vec<u8> {
@@ -641,7 +649,7 @@ mod tests {
 
         let bytes = std::fs::read(rec.path()).unwrap();
         assert!(bytes.len() as u64 <= 1 << 20, "{} bytes", bytes.len());
-        let parsed = recordings::Recording::parse(&bytes).unwrap();
+        let parsed = recordings::Recording::parse(&bytes, None).unwrap();
         assert!(parsed.is_sealed());
         assert_eq!(parsed.end_reason(), Some("size limit"));
         assert!(
@@ -670,7 +678,8 @@ mod tests {
             "still reserved after the end: {} on disk for {len} bytes",
             on_disk(rec.path())
         );
-        let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
+        let parsed =
+            recordings::Recording::parse(&std::fs::read(rec.path()).unwrap(), None).unwrap();
         assert_eq!(input(&parsed), b"ls\r");
         assert!(parsed.is_sealed());
     }
@@ -697,7 +706,8 @@ mod tests {
             rec.record_data(stream, 0, data).await.unwrap();
         }
         rec.end("session ended: bye", "bye").await.unwrap();
-        let parsed = recordings::Recording::parse(&std::fs::read(rec.path()).unwrap()).unwrap();
+        let parsed =
+            recordings::Recording::parse(&std::fs::read(rec.path()).unwrap(), None).unwrap();
         let marks: Vec<&Event> = parsed
             .events()
             .iter()

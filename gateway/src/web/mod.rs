@@ -162,7 +162,7 @@ pub fn routes() -> Vec<Route> {
         route!(Post "/grants/{id}/revoke", APPROVER, "Revoke a grant; live sessions under it end", grants::revoke),
         route!(Get "/sessions", WATCHERS, "Sessions, filtered", sessions::list, query = ["engineer", "target", "from", "to", "grant", "incident", "level", "live"]),
         route!(Post "/sessions/{id}/terminate", APPROVER, "End a live session on whichever node holds it", sessions::terminate),
-        route!(Get "/sessions/{id}/recording", WATCHERS, "The session's .mwrec bytes, typed secrets as •••• unless an auditor unmasks with a reason (audited as a replay, and as recording.unmask)", sessions::recording, query = ["unmask", "reason"]),
+        route!(Get "/sessions/{id}/recording", WATCHERS, "The session's .mwrec bytes (encrypted as stored, the data key in X-Menwei-Recording-Key), typed secrets as •••• unless an auditor unmasks with a reason (audited as a replay, a decryption, and recording.unmask)", sessions::recording, query = ["unmask", "reason"]),
         route!(Get "/sessions/{id}/commands", WATCHERS, "The session's command list, as the player shows it (audited as a replay)", sessions::commands),
         route!(Get "/breakglass", APPROVER, "Emergency grants awaiting sign-off", breakglass::list),
         route!(Post "/breakglass/{id}/signoff", APPROVER, "Sign off an emergency grant", breakglass::signoff, body = true),

@@ -65,10 +65,24 @@ pub struct Player {
 #[wasm_bindgen]
 impl Player {
     /// Parses the `.mwrec` bytes and shows the interactive channel's terminal in `element`.
-    /// Throws when the bytes are not an intact recording (the message says where).
+    /// `key` is an encrypted recording's data key (the 32 bytes the API sends in its
+    /// `X-Menwei-Recording-Key` header): the chunks are decrypted here, in the page. Throws
+    /// when the bytes are not an intact recording (the message says where) or the key is
+    /// missing or wrong.
     #[wasm_bindgen(constructor)]
-    pub fn new(bytes: &[u8], element: HtmlElement) -> Result<Player, JsError> {
-        let rec = recordings::Recording::parse(bytes)
+    pub fn new(
+        bytes: &[u8],
+        element: HtmlElement,
+        key: Option<Vec<u8>>,
+    ) -> Result<Player, JsError> {
+        let key = match key {
+            Some(k) => Some(
+                recordings::DataKey::from_slice(&k)
+                    .ok_or_else(|| JsError::new("recording key is not 32 bytes"))?,
+            ),
+            None => None,
+        };
+        let rec = recordings::Recording::parse(bytes, key.as_ref())
             .map_err(|e| JsError::new(&format!("recording cannot be read: {e}")))?;
         let channel = recordings::interactive_channel(rec.events());
         let duration = rec.duration_micros();

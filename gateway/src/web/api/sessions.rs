@@ -1,12 +1,14 @@
 //! `/sessions`: the filtered list (engineer, target, time, grant, incident, level, live),
 //! terminating a live session, a recording's bytes for the browser player and its command
 //! list — each replay audited as `recording.replay` (who watched what), like `menwei
-//! recording`.
+//! recording`. An encrypted recording's data key is unwrapped with the vault key for the
+//! caller (the route table lets only the roles allowed to replay in), audited as
+//! `recording.decrypt`: the page gets it in [`KEY_HEADER`] and decrypts in the browser.
 //!
 //! Typed secrets (input a terminal did not echo, `recordings::mask`) never reach a browser
-//! that did not unmask: the recording is sent as a copy with them replaced by `••••`, signed
-//! by this gateway's key. `?unmask=1&reason=…` sends the original, to auditors only, audited
-//! as `recording.unmask`.
+//! that did not unmask: a recording holding some is sent as a copy with them replaced by
+//! `••••` (decrypted here, compressed, signed by this gateway's key). `?unmask=1&reason=…`
+//! sends the original, to auditors only, audited as `recording.unmask`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -261,8 +264,47 @@ async fn unmask(
     Ok(true)
 }
 
-/// `GET /sessions/{id}/recording`: the `.mwrec` bytes, typed secrets as `••••` unless an
-/// auditor unmasks; audited as a replay.
+/// The response header carrying an encrypted recording's data key, base64.
+pub const KEY_HEADER: &str = "x-menwei-recording-key";
+
+/// The data key of an encrypted recording (`None` for one that is not), unwrapped with the
+/// vault key for `caller` and audited as `recording.decrypt`; `how` says what for.
+async fn data_key_for(
+    state: &AppState,
+    caller: &Caller,
+    session: &Session,
+    bytes: &[u8],
+    how: &str,
+) -> ApiResult<Option<recordings::DataKey>> {
+    let id = &session.id;
+    let meta = recordings::Recording::meta_of(bytes).map_err(|e| {
+        ApiError::conflict(format!(
+            "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
+        ))
+    })?;
+    let Some(wrapped) = meta.key else {
+        return Ok(None);
+    };
+    let ctx = &state.ctx;
+    let key = ctx.vault.open_data_key(&wrapped).map_err(|e| {
+        ApiError::conflict(format!(
+            "the recording of session {id} is encrypted under another vault key ({e})"
+        ))
+    })?;
+    crate::audit::append(
+        &ctx.db,
+        &ctx.config.node_name,
+        crate::audit::AuditEvent::new(caller.name.clone(), "recording.decrypt", id.clone())
+            .with_detail(json!({"how": format!("api {how}"), "via": caller.via_text()})),
+    )
+    .await?;
+    Ok(Some(key))
+}
+
+/// `GET /sessions/{id}/recording`: the `.mwrec` bytes as they are on disk with, for an
+/// encrypted recording, its data key in [`KEY_HEADER`]; or, when it holds typed secrets and
+/// no auditor unmasked, the redacted copy (no key needed). Audited as a replay and a
+/// decryption.
 pub async fn recording(
     State(state): State<AppState>,
     caller: Caller,
@@ -270,41 +312,60 @@ pub async fn recording(
     Params(q): Params<RecordingQuery>,
 ) -> ApiResult<Response> {
     let (session, bytes) = recording_of(&state, &id).await?;
-    let bytes = if unmask(&state, &caller, &session, &q).await? {
-        bytes
+    let key = data_key_for(&state, &caller, &session, &bytes, "recording").await?;
+    let (bytes, key) = if unmask(&state, &caller, &session, &q).await? {
+        (bytes, key)
     } else {
-        let key = state.ctx.signing_key.clone();
-        tokio::task::spawn_blocking(move || redacted(bytes, &key))
-            .await
-            .map_err(ApiError::unavailable)?
-            .map_err(|e| {
-                ApiError::conflict(format!(
-                    "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
-                ))
-            })?
+        let signing = state.ctx.signing_key.clone();
+        tokio::task::spawn_blocking(move || match redacted(&bytes, key.as_ref(), &signing) {
+            Ok(Some(copy)) => Ok((copy, None)),
+            Ok(None) => Ok((bytes, key)),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(ApiError::unavailable)?
+        .map_err(|e| {
+            ApiError::conflict(format!(
+                "the recording of session {id} cannot be read ({e}); check it with: menwei recording verify {id}"
+            ))
+        })?
     };
     audit_replay(&state, &caller, &session, "recording", bytes.len()).await?;
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}.mwrec\"", session.id),
             ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some(key) = key {
+        let value = base64::engine::general_purpose::STANDARD.encode(key.expose());
+        let value = header::HeaderValue::from_str(&value).map_err(ApiError::unavailable)?;
+        response.headers_mut().insert(KEY_HEADER, value);
+    }
+    Ok(response)
 }
 
-/// `bytes` as they may go to a browser that did not unmask: unchanged when nothing was
-/// typed blind, else the redacted copy.
-fn redacted(bytes: Vec<u8>, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, String> {
-    let rec = recordings::Recording::parse(&bytes).map_err(|e| e.to_string())?;
+/// What may go to a browser that did not unmask: `None` when nothing was typed blind (the
+/// recording as stored will do), else the redacted copy (not encrypted: it holds no secret
+/// and goes only over TLS to a role allowed to replay).
+fn redacted(
+    bytes: &[u8],
+    data_key: Option<&recordings::DataKey>,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<Option<Vec<u8>>, String> {
+    let rec = recordings::Recording::parse(bytes, data_key).map_err(|e| e.to_string())?;
     if recordings::mask::masked_ranges(rec.events()).is_empty() {
-        return Ok(bytes);
+        return Ok(None);
     }
-    recordings::mask::redacted_copy(&rec, key).map_err(|e| e.to_string())
+    recordings::mask::redacted_copy(&rec, key)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// `GET /sessions/{id}/commands`: the player's command list (the `recordings` crate's
@@ -317,8 +378,9 @@ pub async fn commands(
 ) -> ApiResult<Json<Value>> {
     let (session, bytes) = recording_of(&state, &id).await?;
     let size = bytes.len();
+    let key = data_key_for(&state, &caller, &session, &bytes, "commands").await?;
     let parsed = tokio::task::spawn_blocking(move || {
-        recordings::Recording::parse(&bytes).map(|rec| {
+        recordings::Recording::parse(&bytes, key.as_ref()).map(|rec| {
             let channel = recordings::interactive_channel(rec.events());
             let list = recordings::commands(rec.events(), channel);
             (rec.meta().started_at_ms, rec.is_sealed(), list)
