@@ -110,6 +110,18 @@ fn disk_nearly_full() -> Refusal {
     }
 }
 
+/// A read a session's opening depends on, waited for at most [`db::ANSWER_WAIT`]: on
+/// failure, logged and refused with [`db_unavailable`] (fail closed).
+async fn checked<T>(
+    what: &'static str,
+    read: impl std::future::Future<Output = Result<T, db::DbError>>,
+) -> Result<T, Refusal> {
+    db::within(db::ANSWER_WAIT, what, read).await.map_err(|e| {
+        tracing::error!("{what}: {e}");
+        db_unavailable()
+    })
+}
+
 /// What an engineer reads when the database does not answer within [`db::ANSWER_WAIT`]:
 /// nothing opens without a check (fail closed), and nothing did.
 pub fn db_unavailable() -> Refusal {
@@ -165,16 +177,11 @@ async fn within_session_cap(
     target: &str,
     client_addr: &str,
 ) -> Result<(), Refusal> {
-    let live = db::within(
-        db::ANSWER_WAIT,
+    let live = checked(
         "counting live sessions",
         ctx.db.live_session_count(engineer),
     )
-    .await
-    .map_err(|e| {
-        tracing::error!("cannot count live sessions: {e}");
-        db_unavailable()
-    })?;
+    .await?;
     let max = ctx.policy.current().max_sessions_per_engineer;
     match policy::session_count_check(live, max) {
         Decision::Allow(()) => Ok(()),
@@ -194,28 +201,14 @@ pub async fn open(
     handle: Option<server::Handle>,
     gone: watch::Receiver<bool>,
 ) -> Result<Arc<LiveSession>, Refusal> {
-    let grants = db::within(
-        db::ANSWER_WAIT,
+    let grants = checked(
         "reading grants",
         crate::metrics::db("grants_for", ctx.db.grants_for(engineer)),
     )
-    .await
-    .map_err(|e| {
-        tracing::error!("cannot read grants: {e}");
-        db_unavailable()
-    })?;
+    .await?;
     // Grants are an engineer's: an account given another role since keeps its grant rows
     // (they stay on record) but opens nothing with them.
-    let account = db::within(
-        db::ANSWER_WAIT,
-        "reading the account",
-        ctx.db.user(engineer),
-    )
-    .await
-    .map_err(|e| {
-        tracing::error!("cannot read the account: {e}");
-        db_unavailable()
-    })?;
+    let account = checked("reading the account", ctx.db.user(engineer)).await?;
     let decision = match account {
         Some(u) if u.role != policy::Role::Engineer => Decision::deny(
             policy::codes::NOT_ENGINEER,
