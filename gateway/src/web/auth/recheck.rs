@@ -41,7 +41,7 @@ pub enum Ended {
     TokenExpired,
     /// The account was disabled or removed.
     Account,
-    /// The database did not answer [`UNANSWERED_LIMIT`] checks in a row (fail closed).
+    /// The database did not answer `UNANSWERED_LIMIT` (2) checks in a row (fail closed).
     Unchecked,
 }
 
@@ -64,7 +64,7 @@ impl Ended {
 }
 
 /// Resolves once `caller`'s login has ended, saying why; until then it checks every
-/// [`RECHECK`]. It only reads: a check is no use of the login and does not move its idle end.
+/// `RECHECK` (2 s). It only reads: a check is no use of the login and does not move its idle end.
 pub async fn login_ended(state: AppState, caller: Caller) -> Ended {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
