@@ -189,6 +189,34 @@ async fn within_session_cap(
     }
 }
 
+/// Starts the session's recording, encrypted at rest under a fresh data key wrapped by the
+/// vault key (a bench build run with `MENWEI_BENCH_NO_RECORDING` records nothing).
+fn start_recording(
+    ctx: &Context,
+    meta: recordings::Meta,
+    limits: Limits,
+) -> Result<Recorder, StartError> {
+    #[cfg(feature = "bench-no-recording")]
+    if std::env::var_os("MENWEI_BENCH_NO_RECORDING").is_some() {
+        return Ok(Recorder::disabled(
+            &ctx.config.recordings.dir,
+            &meta.session_id,
+        ));
+    }
+    let encryption = ctx
+        .vault
+        .new_data_key()
+        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+    Recorder::start(
+        &ctx.config.recordings.dir,
+        meta,
+        &ctx.signing_key,
+        Some(encryption),
+        ctx.config.recordings.flush_interval,
+        limits,
+    )
+}
+
 /// Decides and opens a session for `engineer` to `target`, or says why not.
 /// `gone` turns true when the engineer's connection has closed; `handle`, for an SSH
 /// engineer, is used to disconnect them when the session ends (a browser terminal closes
@@ -336,40 +364,7 @@ pub async fn open(
         node: ctx.config.node_name.clone(),
         key: None,
     };
-    // Recordings are encrypted at rest under a fresh data key, wrapped by the vault key.
-    let encryption = ctx
-        .vault
-        .new_data_key()
-        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())));
-    #[cfg(feature = "bench-no-recording")]
-    let recorder = if std::env::var_os("MENWEI_BENCH_NO_RECORDING").is_some() {
-        Ok(Recorder::disabled(
-            &ctx.config.recordings.dir,
-            &meta.session_id,
-        ))
-    } else {
-        encryption.and_then(|encryption| {
-            Recorder::start(
-                &ctx.config.recordings.dir,
-                meta,
-                &ctx.signing_key,
-                Some(encryption),
-                ctx.config.recordings.flush_interval,
-                limits,
-            )
-        })
-    };
-    #[cfg(not(feature = "bench-no-recording"))]
-    let recorder = encryption.and_then(|encryption| {
-        Recorder::start(
-            &ctx.config.recordings.dir,
-            meta,
-            &ctx.signing_key,
-            Some(encryption),
-            ctx.config.recordings.flush_interval,
-            limits,
-        )
-    });
+    let recorder = start_recording(ctx, meta, limits);
     let recorder = match recorder {
         Ok(r) => r,
         Err(StartError::DiskFull) => {
