@@ -140,8 +140,8 @@ pub(super) async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<ExitCode>
     }
 }
 
-/// Runs `op` as the OS user at this node, via `cli:<os user>`; a refusal is its one line,
-/// with how to find accounts when the name is unknown.
+/// Runs `op` as the OS user at this node, audited `via: cli` with the OS user; a refusal is
+/// its one line, with how to find accounts when the name is unknown.
 async fn as_operator<T>(
     ctx: &Ctx,
     op: impl AsyncFnOnce(&Admin<'_>) -> Result<T, AccountError>,

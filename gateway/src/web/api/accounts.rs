@@ -1,8 +1,8 @@
 //! `/users/{name}/…`: what an admin does to an account — disable, enable, remove, log out,
 //! list and remove its SSH keys — the twins of `menwei user disable | enable | remove |
 //! logout | key list | key remove`, through the same [`crate::accounts`] calls (same checks,
-//! same audit entries, with `via` saying `web` or `api:<token>`). The route table admits
-//! admins only. One rule is the API's own: an admin does not disable or remove their own
+//! same audit entries, with `via` saying `web`, or `api-token` with the token's id). The
+//! route table admits admins only. One rule is the API's own: an admin does not disable or remove their own
 //! account here, which would end the very login making the call.
 //!
 //! Errors: an unknown account or key is 404 `not_found` (reason `unknown_user`,
@@ -84,8 +84,8 @@ pub struct Reason {
     reason: String,
 }
 
-/// Runs `op` on the account desk as `caller` (audited with `via` `web` or `api:<token>`),
-/// at this moment.
+/// Runs `op` on the account desk as `caller` at this moment, audited with `via` `web`, or
+/// `api-token` and the token's id.
 async fn act<T>(
     state: &AppState,
     caller: &Caller,
