@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use crate::database::{Database, Db};
 use crate::engineer::Engineer;
-use crate::process::{free_port, run, wait_until, Out, Spawned, Stdin};
+use crate::process::{free_ports, run, wait_until, Out, Spawned, Stdin};
 use crate::sshd::Sshd;
 use crate::SHORT;
 
@@ -92,8 +92,7 @@ impl Gateway {
             .unwrap();
         let data = dir.path().join("data");
         let db = db(&data);
-        let port = free_port("127.0.0.1");
-        let https_port = free_port("127.0.0.1");
+        let [port, https_port] = free_ports("127.0.0.1");
         let node = "e2e-node".to_string();
         let mut c = Command::new(menwei_bin());
         c.arg("init")
@@ -158,8 +157,7 @@ impl Gateway {
         let recordings = data.join("recordings");
         fs::create_dir(&recordings).unwrap();
         fs::set_permissions(&recordings, fs::Permissions::from_mode(0o700)).unwrap();
-        let port = free_port("127.0.0.1");
-        let https_port = free_port("127.0.0.1");
+        let [port, https_port] = free_ports("127.0.0.1");
         let config = data.join("menwei.toml");
         let text = fs::read_to_string(&config).unwrap();
         let text = text
@@ -239,7 +237,7 @@ impl Gateway {
     }
 
     /// Starts `menwei serve` and waits until it listens. A port that another test took
-    /// between [`free_port`] and now is replaced by a new one (the config follows).
+    /// between [`free_ports`] and now is replaced by a new one (the config follows).
     pub fn serve(&mut self) {
         self.serve_under(&[]);
     }
@@ -295,7 +293,7 @@ impl Gateway {
     /// New free ports for SSH and HTTPS, written into `menwei.toml` (listen addresses and
     /// the page's origin) and the engineers' `known_hosts`.
     fn move_ports(&mut self) {
-        let (ssh, https) = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+        let [ssh, https] = free_ports("127.0.0.1");
         let text = fs::read_to_string(&self.config)
             .unwrap()
             .replace(

@@ -595,8 +595,29 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
 
 /// A TCP port that was free on `ip` a moment ago.
 pub fn free_port(ip: &str) -> u16 {
-    let l = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
-    l.local_addr().unwrap().port()
+    free_ports::<1>(ip)[0]
+}
+
+/// `N` different TCP ports that were free on `ip` a moment ago, none handed out before in
+/// this test. Each listener is held until all are chosen, and the ones already given are
+/// skipped: the kernel may give the same number twice to binds one after the other, and a
+/// port that a test holds for later (a webhook receiver it starts after the gateway) must
+/// not become the gateway's.
+pub fn free_ports<const N: usize>(ip: &str) -> [u16; N] {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < N {
+        let l = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            ports.push(port);
+        }
+        held.push(l);
+    }
+    std::array::from_fn(|i| ports[i])
 }
 
 fn describe(cmd: &Command) -> String {
