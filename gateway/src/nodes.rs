@@ -3,6 +3,9 @@
 //! marked lost once (`node.lost` audited by whichever node saw it first) and the sessions
 //! it held are ended `node_lost`, each exactly once cluster-wide (one conditional UPDATE
 //! decides which node audits it). A clean stop is not a loss: the node says it stopped.
+//! A node that was only cut off from the database (a partition) carries its sessions on
+//! meanwhile, as through any outage; its first heartbeat back tells it it was marked lost,
+//! and it ends every session the cluster ended (`session.closed`, `node.rejoined`).
 //! Not where the rows live ([`crate::db`]) nor the listing (`menwei node list`,
 //! `GET /api/v1/nodes`).
 
@@ -13,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::db::NodeRow;
-use crate::session::enforcer::EndCode;
+use crate::session::enforcer::{End, EndCode};
 use crate::session::Context;
 
 /// This node's `menwei` version, as `node list` shows it.
@@ -46,9 +49,13 @@ pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
             "writing this node's heartbeat",
             ctx.db.node_heartbeat(&ctx.config.node_name, now, live),
         );
-        if let Err(e) = beat.await {
-            tracing::warn!(node = %ctx.config.node_name, "cannot write the heartbeat: {e}");
-            continue;
+        match beat.await {
+            Ok(Some(lost_at)) => rejoined(&ctx, lost_at).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(node = %ctx.config.node_name, "cannot write the heartbeat: {e}");
+                continue;
+            }
         }
         sweep(&ctx, now, crate::time::duration_ms(cluster.dead_after)).await;
     }
@@ -85,6 +92,44 @@ async fn sweep(ctx: &Context, now: i64, dead_after_ms: i64) {
         }
         end_sessions_of(ctx, n, now).await;
     }
+}
+
+/// This node reached the database again after another node had marked it lost at
+/// `lost_at`: the sessions it held were ended in the table then (`node_lost`), and a session
+/// the cluster counts as ended must not go on here, so each still live here ends now with
+/// one line to its engineer. Audited `node.rejoined` once per return.
+async fn rejoined(ctx: &Context, lost_at: i64) {
+    let me = &ctx.config.node_name;
+    let code = EndCode::NodeLost;
+    let ended = match ctx.db.sessions_ended_on(me, code.as_str(), lost_at).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Not lost from sight: the sweep ends nothing here, so the next beat cannot
+            // see the mark again. Every such session is ended rather than kept.
+            tracing::warn!(node = %me, "cannot read which sessions were ended while this node was lost: {e}; ending every live session");
+            ctx.sessions.end_all(&lost_end());
+            Vec::new()
+        }
+    };
+    tracing::warn!(node = %me, sessions = ended.len(), "this node was marked lost at {}; it is back and ends the sessions the cluster ended", crate::time::rfc3339(lost_at));
+    for id in &ended {
+        ctx.sessions.end_session(id, &lost_end());
+    }
+    ctx.audit(
+        "menwei",
+        "node.rejoined",
+        me,
+        json!({"lost_at": crate::time::rfc3339(lost_at), "sessions_ended": ended}),
+    )
+    .await;
+}
+
+/// The end of a session the cluster ended while this node was cut off.
+fn lost_end() -> End {
+    End::new(
+        EndCode::NodeLost,
+        "this gateway node lost contact with the cluster and the session was ended",
+    )
 }
 
 /// Ends the sessions lost node `n` held, auditing those this node ended.

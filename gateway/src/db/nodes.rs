@@ -71,16 +71,44 @@ impl Db {
         Ok(())
     }
 
-    /// Node `name`'s heartbeat at `now`, with its live session count.
-    pub async fn node_heartbeat(&self, name: &str, now: Millis, live: i64) -> Result<(), DbError> {
+    /// Writes node `name`'s heartbeat. When another node had marked it lost meanwhile (it
+    /// could not reach the database for `[cluster] dead_after`), the mark is cleared and
+    /// its time returned: the sessions it held were ended in the table then, and this node
+    /// must end them too ([`crate::nodes`]).
+    pub async fn node_heartbeat(
+        &self,
+        name: &str,
+        now: Millis,
+        live: i64,
+    ) -> Result<Option<Millis>, DbError> {
+        let what = || format!("node {name:?}'s heartbeat");
+        // The beat first: once it is in, no node can mark this one lost anew, so the mark
+        // read next is one made before, and clearing exactly that one loses none.
         sqlx::query("UPDATE nodes SET heartbeat_at = $1, live_sessions = $2 WHERE name = $3")
             .bind(now)
             .bind(live)
             .bind(name)
             .execute(&self.pool)
             .await
-            .map_err(DbError::query(format!("node {name:?}'s heartbeat")))?;
-        Ok(())
+            .map_err(DbError::query(what()))?;
+        let lost_at: Option<Millis> = match sqlx::query("SELECT lost_at FROM nodes WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DbError::query(what()))?
+        {
+            Some(r) => get(&r, "lost_at")?,
+            None => None,
+        };
+        if let Some(at) = lost_at {
+            sqlx::query("UPDATE nodes SET lost_at = NULL WHERE name = $1 AND lost_at = $2")
+                .bind(name)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(DbError::query(what()))?;
+        }
+        Ok(lost_at)
     }
 
     /// Node `name` stopped cleanly at `now` (its sessions are ended already).

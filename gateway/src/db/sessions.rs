@@ -152,6 +152,28 @@ impl Db {
         )))?;
         rows.iter().map(session_from_row).collect()
     }
+
+    /// Ids of the sessions on `node` ended with `reason` at or after `since` (another node
+    /// ended them `node_lost` while `node` could not reach the database).
+    pub async fn sessions_ended_on(
+        &self,
+        node: &str,
+        reason: &str,
+        since: Millis,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id FROM sessions WHERE node = $1 AND end_reason = $2 AND ended_at >= $3",
+        )
+        .bind(node)
+        .bind(reason)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DbError::query(format!(
+            "listing node {node:?}'s sessions ended {reason}"
+        )))?;
+        rows.iter().map(|r| get(r, "id")).collect()
+    }
 }
 
 pub(super) const SESSION_SELECT: &str =

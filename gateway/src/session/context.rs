@@ -12,7 +12,7 @@ use crate::db::{self, Db, DbError};
 use crate::login_alert::LoginAlerts;
 use crate::outbox::Pending;
 use crate::refusals::Refusals;
-use crate::session::enforcer::Registry;
+use crate::session::enforcer::{EndCode, Registry};
 use crate::session::live_policy::SharedPolicy;
 use crate::throttle::Throttle;
 use crate::vault::Vault;
@@ -145,14 +145,20 @@ impl Context {
 
     /// Records a session's end in the sessions table, then its `session.end` entry; if the
     /// database does not answer within [`db::ANSWER_WAIT`], both are kept in that order and
-    /// written once it is back, so the table and the log agree.
+    /// written once it is back, so the table and the log agree. A session that ends
+    /// `node_lost` here was already ended in the table by the node that found this one lost
+    /// (this node was cut off from the database): its entry is `session.closed`, saying when
+    /// it really closed, and the one `session.end` stays the other node's.
     pub async fn session_ended(
         &self,
         session: &str,
         ended_at: i64,
         reason: &str,
-        entry: AuditEvent,
+        mut entry: AuditEvent,
     ) {
+        if reason == EndCode::NodeLost.as_str() {
+            entry.action = "session.closed";
+        }
         let entry = entry.at(ended_at);
         if self.outbox.is_empty() {
             let end = db::within(
