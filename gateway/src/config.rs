@@ -156,6 +156,10 @@ pub struct SshConfig {
     pub login_grace: Duration,
     /// Session channels open at once on one connection; further opens are refused.
     pub max_channels_per_connection: usize,
+    /// Load balancers in TCP mode whose connections start with a PROXY protocol header
+    /// naming the engineer's address ([`crate::proxy_header`]), which the limits, throttles
+    /// and audit then use; required from them, never read from anyone else.
+    pub proxy_protocol_from: Vec<std::net::IpAddr>,
 }
 
 /// `[database]`.
@@ -309,6 +313,8 @@ impl Config {
             max_connections_per_address,
             login_grace,
             max_channels_per_connection,
+            proxy_protocol_from: src
+                .ip_list("ssh.proxy_protocol_from", ssh.proxy_protocol_from.as_ref())?,
         };
 
         let database = raw.database.unwrap_or_default();
@@ -562,6 +568,7 @@ struct RawSsh {
     max_connections_per_address: Option<Spanned<i64>>,
     login_grace: Option<Spanned<String>>,
     max_channels_per_connection: Option<Spanned<i64>>,
+    proxy_protocol_from: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize, Default)]

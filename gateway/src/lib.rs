@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod notify;
 pub mod outbox;
+pub mod proxy_header;
 pub mod refusals;
 pub mod serve;
 pub mod session;

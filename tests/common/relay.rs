@@ -1,6 +1,8 @@
 //! A TCP relay that a test can cut: one gateway node reaches PostgreSQL through it while
 //! the others reach the database directly, so cutting it partitions that node alone (its
-//! process, its sessions and its engineers' connections stay up).
+//! process, its sessions and its engineers' connections stay up). As a load balancer in
+//! TCP mode ([`Relay::balancer`]) it connects from its own loopback address and sends a
+//! PROXY protocol header first, as HAProxy's `send-proxy` does.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -19,6 +21,16 @@ pub struct Relay {
 impl Relay {
     /// Relays every connection to `to` until cut or dropped.
     pub fn start(to: SocketAddr) -> Relay {
+        Relay::new(to, None, Vec::new())
+    }
+
+    /// A load balancer to `to`: each connection comes from `from` (a loopback address)
+    /// and starts with `header` (a PROXY protocol header) before the client's bytes.
+    pub fn balancer(to: SocketAddr, from: &str, header: Vec<u8>) -> Relay {
+        Relay::new(to, Some(from.parse().unwrap()), header)
+    }
+
+    fn new(to: SocketAddr, from: Option<std::net::IpAddr>, header: Vec<u8>) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(AtomicBool::new(false));
@@ -35,9 +47,12 @@ impl Relay {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(to) else {
+                let Ok(mut server) = connect(to, from) else {
                     continue;
                 };
+                if server.write_all(&header).is_err() {
+                    continue;
+                }
                 {
                     let mut open = o.lock().unwrap();
                     open.push(client.try_clone().unwrap());
@@ -81,6 +96,17 @@ impl Drop for Relay {
         // Wakes the accept loop so it sees the stop.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
+}
+
+/// A connection to `to`, from the address `from` when given.
+fn connect(to: SocketAddr, from: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else {
+        return TcpStream::connect(to);
+    };
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(from, 0).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
 }
 
 /// Copies `from` to `to` on a thread until either side closes.

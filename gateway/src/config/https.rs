@@ -42,6 +42,10 @@ pub struct HttpsConfig {
     pub totp_roles: Vec<policy::Role>,
     /// Peers whose `X-Forwarded-For` is believed; nobody's by default.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Load balancers in TCP mode whose connections start with a PROXY protocol header
+    /// naming the client ([`crate::proxy_header`]); required from them, never read from
+    /// anyone else.
+    pub proxy_protocol_from: Vec<IpAddr>,
     /// HTTPS connections held at once; one more is closed at accept.
     pub max_connections: usize,
     /// The time a connection has for its TLS handshake, and each request for its headers
@@ -65,6 +69,7 @@ pub(super) struct RawHttps {
     max_token_ttl: Option<Spanned<String>>,
     totp_roles: Option<Vec<Spanned<String>>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
+    proxy_protocol_from: Option<Vec<Spanned<String>>>,
     max_connections: Option<Spanned<i64>>,
     header_read_timeout: Option<Spanned<String>>,
     max_streams_per_login: Option<Spanned<i64>>,
@@ -136,17 +141,9 @@ pub(super) fn build(
             }
         }
     }
-    let mut trusted_proxies = Vec::new();
-    for (i, v) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
-        let ip = v.get_ref().parse::<IpAddr>().map_err(|_| {
-            invalid(
-                &format!("https.trusted_proxies[{i}]"),
-                v,
-                format!("{:?}: expected an IP address", v.get_ref()),
-            )
-        })?;
-        trusted_proxies.push(ip);
-    }
+    let trusted_proxies = src.ip_list("https.trusted_proxies", raw.trusted_proxies.as_ref())?;
+    let proxy_protocol_from =
+        src.ip_list("https.proxy_protocol_from", raw.proxy_protocol_from.as_ref())?;
     Ok(Some(HttpsConfig {
         listen,
         cert,
@@ -166,6 +163,7 @@ pub(super) fn build(
         )?,
         totp_roles,
         trusted_proxies,
+        proxy_protocol_from,
         max_connections: src.count_or(
             "https.max_connections",
             raw.max_connections.as_ref(),
@@ -217,6 +215,10 @@ max_token_ttl = "90d"
 totp_roles = ["engineer", "approver", "auditor", "admin"]
 # X-Forwarded-For is ignored unless the connecting peer is listed here.
 trusted_proxies = []
+# The same for a load balancer in TCP mode: connections from these addresses start with
+# a PROXY protocol header (v1 or v2) naming the browser's address; required from them,
+# never read from any other.
+proxy_protocol_from = []
 # Limits that keep the web side open under a flood: connections held at once (one more is
 # closed at accept), the time a client has for its TLS handshake and for each request's
 # headers (a slower one, e.g. slowloris, is closed), and WebSockets plus event streams one

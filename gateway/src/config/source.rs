@@ -29,6 +29,27 @@ impl Source<'_> {
         )
     }
 
+    /// A list of IP addresses (`["10.0.0.5", "fd00::5"]`); empty when absent. Errors name
+    /// the element: `key[i]`.
+    pub(super) fn ip_list(
+        &self,
+        key: &str,
+        v: Option<&Vec<Spanned<String>>>,
+    ) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        let mut out = Vec::new();
+        for (i, v) in v.into_iter().flatten().enumerate() {
+            let ip = v.get_ref().parse().map_err(|_| {
+                self.invalid(
+                    &format!("{key}[{i}]"),
+                    v,
+                    format!("{:?}: expected an IP address", v.get_ref()),
+                )
+            })?;
+            out.push(ip);
+        }
+        Ok(out)
+    }
+
     /// A duration such as `15m`.
     pub(super) fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
         crate::time::parse_duration(v.get_ref()).map_err(|e| self.invalid(key, v, e))

@@ -28,6 +28,11 @@ max_connections = 1000
 max_connections_per_address = 50
 login_grace = "30s"
 max_channels_per_connection = 10
+# Load balancers in TCP mode (HAProxy's send-proxy-v2) whose connections start with a
+# PROXY protocol header naming the engineer's address: the limits, throttles and audit
+# then see the engineer, not the balancer. Required from these addresses, never read
+# from any other; empty: none is read.
+proxy_protocol_from = []
 
 [database]
 # sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST/DB for several nodes.

@@ -1,6 +1,7 @@
 //! The SSH server engineers connect to: its russh configuration and the accept loop. Not what happens on a connection
 //! ([`super::connection`]).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,16 @@ static ACCEPT_FAILED: RateLimitedWarn =
 static OVER_LIMIT: RateLimitedWarn =
     RateLimitedWarn::new("SSH connection closed at accept", Duration::from_secs(1));
 
+/// Connections from a load balancer closed for a missing or broken PROXY header: a line
+/// per second at most, with the count.
+static PROXY_REFUSED: RateLimitedWarn = RateLimitedWarn::new(
+    "SSH connection from a load balancer closed",
+    Duration::from_secs(1),
+);
+
+/// The longest a load balancer may take to send its PROXY header (it sends it at once).
+const PROXY_HEADER_WAIT: Duration = Duration::from_secs(5);
+
 /// Connections closed to make room for one from a less busy address: a line per second at
 /// most, with the count.
 static DISPLACED: RateLimitedWarn = RateLimitedWarn::new(
@@ -71,8 +82,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = Arc::new(russh_config(host_key));
     let ssh = &ctx.config.ssh;
-    let limits =
-        ConnectionLimits::new(ssh.max_connections, ssh.max_connections_per_address).displacing();
+    let limits = Arc::new(
+        ConnectionLimits::new(ssh.max_connections, ssh.max_connections_per_address).displacing(),
+    );
+    // PROXY headers being read from the load balancers at once: bounded like connections.
+    let headers = Arc::new(tokio::sync::Semaphore::new(ssh.max_connections));
     let mut failing = false;
     loop {
         let (stream, peer) = tokio::select! {
@@ -90,34 +104,75 @@ pub async fn serve(
         if std::mem::take(&mut failing) {
             tracing::info!("SSH accept works again");
         }
-        let slot = match limits.admit(peer.ip()) {
-            Ok(slot) => slot,
-            Err(over) => {
-                // Dropping the stream closes it. Counted for the audit's summary per
-                // interval, not a row per attempt (no audit flooding).
-                ctx.refusals.count(match over {
-                    Over::Total => Limit::SshConnections,
-                    Over::PerAddress => Limit::SshConnectionsPerAddress,
-                });
-                OVER_LIMIT.event(&format_args!("{over} ({})", peer.ip()));
-                continue;
-            }
-        };
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!("set_nodelay failed: {e}");
+        if !ssh.proxy_protocol_from.contains(&peer.ip()) {
+            admit(&ctx, &config, &limits, stream, peer, &shutdown);
+            continue;
         }
-        let (logged_in, logged_in_rx) = watch::channel(false);
-        let handler = Connection::new(ctx.clone(), Some(peer), logged_in);
-        tokio::spawn(connection(
-            ctx.clone(),
-            config.clone(),
-            stream,
-            handler,
-            logged_in_rx,
-            shutdown.clone(),
-            slot,
-        ));
+        // From a load balancer: the engineer's address comes first, in the PROXY header,
+        // and the limits count that address.
+        let Ok(permit) = headers.clone().try_acquire_owned() else {
+            ctx.refusals.count(Limit::SshConnections);
+            OVER_LIMIT.event(&format_args!("too many PROXY headers being read ({})", peer.ip()));
+            continue;
+        };
+        let (ctx, config, limits, shutdown) =
+            (ctx.clone(), config.clone(), limits.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let wait = ctx.config.ssh.login_grace.min(PROXY_HEADER_WAIT);
+            let read =
+                tokio::time::timeout(wait, crate::proxy_header::read(&mut stream, peer)).await;
+            drop(permit);
+            match read {
+                Ok(Ok(engineer)) => admit(&ctx, &config, &limits, stream, engineer, &shutdown),
+                Ok(Err(e)) => PROXY_REFUSED.event(&format_args!("{e} (from {})", peer.ip())),
+                Err(_) => PROXY_REFUSED.event(&format_args!(
+                    "no PROXY protocol header within {wait:?} (from {})",
+                    peer.ip()
+                )),
+            }
+        });
     }
+}
+
+/// Admits a connection from `peer` (the engineer's address: the socket's, or the PROXY
+/// header's) under the limits and serves it; over a limit it is closed at once, before any
+/// SSH byte is sent.
+fn admit(
+    ctx: &Arc<Context>,
+    config: &Arc<RusshConfig>,
+    limits: &ConnectionLimits,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let slot = match limits.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(over) => {
+            // Dropping the stream closes it. Counted for the audit's summary per
+            // interval, not a row per attempt (no audit flooding).
+            ctx.refusals.count(match over {
+                Over::Total => Limit::SshConnections,
+                Over::PerAddress => Limit::SshConnectionsPerAddress,
+            });
+            OVER_LIMIT.event(&format_args!("{over} ({})", peer.ip()));
+            return;
+        }
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("set_nodelay failed: {e}");
+    }
+    let (logged_in, logged_in_rx) = watch::channel(false);
+    let handler = Connection::new(ctx.clone(), Some(peer), logged_in);
+    tokio::spawn(connection(
+        ctx.clone(),
+        config.clone(),
+        stream,
+        handler,
+        logged_in_rx,
+        shutdown.clone(),
+        slot,
+    ));
 }
 
 /// Runs one admitted connection until it ends, the login grace passes without a login, or the

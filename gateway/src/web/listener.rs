@@ -130,7 +130,28 @@ pub(super) async fn accept_loop(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let ctx = ctx.clone();
+        let balancer = https.proxy_protocol_from.contains(&peer.ip());
         tokio::spawn(async move {
+            let mut tcp = tcp;
+            // From a load balancer in TCP mode: the browser's address comes first, in the
+            // PROXY header, within the same time as the TLS handshake.
+            let peer = if balancer {
+                let read = crate::proxy_header::read(&mut tcp, peer);
+                match tokio::time::timeout(header_timeout, read).await {
+                    Ok(Ok(client)) => client,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "HTTPS connection from a load balancer closed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        ctx.refusals.count(Limit::HttpsHeaderReadTimeout);
+                        tracing::debug!(%peer, "HTTPS connection from a load balancer closed: no PROXY header in time");
+                        return;
+                    }
+                }
+            } else {
+                peer
+            };
             let stream = match tokio::time::timeout(header_timeout, tls.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
