@@ -57,7 +57,13 @@ fn via(w: &World, port: u16) -> [String; 4] {
 fn echo_through(w: &World, port: u16) -> Out {
     let opts = via(w, port);
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-    w.alice.ssh(&w.gw, "alice:web01", &opts, &["echo", "through-the-balancer"], Stdin::Null)
+    w.alice.ssh(
+        &w.gw,
+        "alice:web01",
+        &opts,
+        &["echo", "through-the-balancer"],
+        Stdin::Null,
+    )
 }
 
 both_databases! {

@@ -20,6 +20,7 @@ sed -i \
     -e '/^node_name = /d' \
     -e 's|^dir = "recordings"|dir = "/spool"|' \
     -e "s|^origin = .*|origin = \"$MENWEI_ORIGIN\"|" \
+    -e "s|^proxy_protocol_from = \[\]|proxy_protocol_from = [\"$MENWEI_BALANCER\"]|" \
     /data/menwei.toml
 # Sealed recordings go to the S3-compatible store; credentials come from the environment
 # (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), never from this file.

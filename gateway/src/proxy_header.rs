@@ -109,8 +109,14 @@ pub fn parse_v1(line: &[u8]) -> Result<Option<SocketAddr>, ProxyHeaderError> {
         return Err(Malformed("v1 line needs four fields after the family"));
     };
     let ip: IpAddr = match family {
-        "TCP4" => IpAddr::V4(src.parse().map_err(|_| Malformed("v1 source is not IPv4"))?),
-        "TCP6" => IpAddr::V6(src.parse().map_err(|_| Malformed("v1 source is not IPv6"))?),
+        "TCP4" => IpAddr::V4(
+            src.parse()
+                .map_err(|_| Malformed("v1 source is not IPv4"))?,
+        ),
+        "TCP6" => IpAddr::V6(
+            src.parse()
+                .map_err(|_| Malformed("v1 source is not IPv6"))?,
+        ),
         _ => return Err(Malformed("v1 family is not TCP4, TCP6 or UNKNOWN")),
     };
     let port: u16 = src_port

@@ -142,8 +142,10 @@ pub(super) fn build(
         }
     }
     let trusted_proxies = src.ip_list("https.trusted_proxies", raw.trusted_proxies.as_ref())?;
-    let proxy_protocol_from =
-        src.ip_list("https.proxy_protocol_from", raw.proxy_protocol_from.as_ref())?;
+    let proxy_protocol_from = src.ip_list(
+        "https.proxy_protocol_from",
+        raw.proxy_protocol_from.as_ref(),
+    )?;
     Ok(Some(HttpsConfig {
         listen,
         cert,

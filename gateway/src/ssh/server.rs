@@ -112,11 +112,18 @@ pub async fn serve(
         // and the limits count that address.
         let Ok(permit) = headers.clone().try_acquire_owned() else {
             ctx.refusals.count(Limit::SshConnections);
-            OVER_LIMIT.event(&format_args!("too many PROXY headers being read ({})", peer.ip()));
+            OVER_LIMIT.event(&format_args!(
+                "too many PROXY headers being read ({})",
+                peer.ip()
+            ));
             continue;
         };
-        let (ctx, config, limits, shutdown) =
-            (ctx.clone(), config.clone(), limits.clone(), shutdown.clone());
+        let (ctx, config, limits, shutdown) = (
+            ctx.clone(),
+            config.clone(),
+            limits.clone(),
+            shutdown.clone(),
+        );
         tokio::spawn(async move {
             let mut stream = stream;
             let wait = ctx.config.ssh.login_grace.min(PROXY_HEADER_WAIT);
