@@ -201,7 +201,12 @@ fn a_failed_scheduled_backup_is_audited_and_sent_to_webhooks() {
     assert!(reason.contains(local.to_str().unwrap()), "{failed}");
     let hits = rx.wait_hits(1, SHORT);
     assert_eq!(hits[0].header("x-menwei-event"), "backup_failed");
-    assert_eq!(hits[0].json()["data"]["reason"], reason.as_str(), "{}", hits[0].json());
+    assert_eq!(
+        hits[0].json()["data"]["reason"],
+        reason.as_str(),
+        "{}",
+        hits[0].json()
+    );
     assert!(gw.log().contains("scheduled backup failed"), "{}", gw.log());
 }
 
@@ -215,27 +220,39 @@ fn a_flipped_byte_fails_verify_naming_the_member_and_its_hash() {
     let good = verify(&w.gw, &backup, &pass);
     good.ok();
     assert!(
-        good.stdout_text().contains("1 recordings verified (1 sealed)"),
+        good.stdout_text()
+            .contains("1 recordings verified (1 sealed)"),
         "{good}"
     );
 
     let recording = format!("recordings/{session}.mwrec");
     for member in ["database.sqlite.sealed", recording.as_str(), "keys.sealed"] {
-        let copy = w.gw.scratch().join(format!("flipped-{}", member.replace('/', "-")));
+        let copy =
+            w.gw.scratch()
+                .join(format!("flipped-{}", member.replace('/', "-")));
         copy_dir(&backup, &copy);
         flip_byte(&copy.join(member));
         let out = verify(&w.gw, &copy, &pass);
         out.failed();
         let err = out.stderr_text();
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-        assert!(err.contains(&format!("member {member}: sha256 ")), "{member}: {err}");
+        assert!(
+            err.contains(&format!("member {member}: sha256 ")),
+            "{member}: {err}"
+        );
         assert!(err.contains("is not the manifest's"), "{member}: {err}");
         // Neither is it restored.
-        let into = w.gw.scratch().join(format!("restore-{}", member.replace('/', "-")));
+        let into =
+            w.gw.scratch()
+                .join(format!("restore-{}", member.replace('/', "-")));
         let r = w.gw.cli(&[
-            "backup", "restore", copy.to_str().unwrap(),
-            "--data-dir", into.to_str().unwrap(),
-            "--passphrase-file", pass.to_str().unwrap(),
+            "backup",
+            "restore",
+            copy.to_str().unwrap(),
+            "--data-dir",
+            into.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
         ]);
         r.failed();
         assert!(!into.join("menwei.toml").exists());
@@ -274,15 +291,26 @@ fn a_wrong_passphrase_is_refused_in_one_line_and_a_used_data_dir_is_left_alone()
 
     let before = fs::read(&gw.config).unwrap();
     let out = gw.cli(&[
-        "backup", "restore", backup.to_str().unwrap(),
-        "--data-dir", gw.data_dir().to_str().unwrap(),
-        "--passphrase-file", pass.to_str().unwrap(),
+        "backup",
+        "restore",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        gw.data_dir().to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
     ]);
     out.failed();
     assert!(out.stderr_text().contains("is not empty"), "{out}");
     assert_eq!(fs::read(&gw.config).unwrap(), before);
 
-    let out = gw.cli(&["backup", "create", "--to", "s3://bucket/menwei", "--passphrase-file", pass.to_str().unwrap()]);
+    let out = gw.cli(&[
+        "backup",
+        "create",
+        "--to",
+        "s3://bucket/menwei",
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
     out.failed();
     assert!(out.stderr_text().contains("not yet supported"), "{out}");
 }

@@ -143,7 +143,9 @@ pub const TEMPLATE: &str = r#"# Backups of this gateway: a consistent database s
 # recording with its hash. `serve` writes one to `local` on schedule ("daily HH:MM" in UTC,
 # or "every 6h"), verifies it, copies it to `offsite` (a directory on another disk or a
 # mounted share), keeps the newest `keep` in each, and audits `backup.created` or
-# `backup.failed` (also sent to webhooks as `backup_failed`). By hand: menwei backup create.
+# `backup.failed` (also sent to webhooks as `backup_failed`). Files the configuration names
+# must lie under this file's directory. Run on one node of a cluster only.
+# By hand: menwei backup create --to DIR | verify BACKUP | restore BACKUP --data-dir DIR.
 # [backup]
 # schedule = "daily 02:00"
 # local = "/var/backups/menwei"
