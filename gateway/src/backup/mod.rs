@@ -20,7 +20,7 @@
 //!   SHA-256; `manifest.mac`: its HMAC-SHA256 under a key derived from the passphrase, so
 //!   nobody without the passphrase can swap a member and fix up its hash.
 //!
-//! Restoring ([`restore`]) and verifying ([`verify`]) share one unpacking: check the
+//! Restoring ([`restore()`]) and verifying ([`verify()`]) share one unpacking: check the
 //! manifest and every member's hash, open the keys, write the files, load the database,
 //! copy the recordings. Verifying unpacks into a scratch directory (and, for PostgreSQL, a
 //! scratch database) and then checks the audit chain and every recording's signature.
@@ -93,7 +93,7 @@ fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> BackupErro
 /// What a backup's manifest says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
-    /// [`FORMAT`].
+    /// The format version (1).
     pub format: u32,
     /// When it was made (RFC 3339).
     pub created_at: String,
