@@ -273,6 +273,14 @@ fn a_flipped_byte_fails_verify_naming_the_member_and_its_hash() {
         out.stderr_text().contains("manifest.json was altered"),
         "{out}"
     );
+    // Each check is audited, with what it found.
+    let audited = w.gw.wait_audit("backup.verify", |e| {
+        e["detail"]["problems"]
+            .to_string()
+            .contains("manifest.json was altered")
+    });
+    assert_eq!(audited["detail"]["intact"], false, "{audited}");
+    w.gw.wait_audit("backup.verify", |e| e["detail"]["intact"] == true);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use std::io::{BufReader, BufWriter, Write as _};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use zeroize::Zeroizing;
@@ -53,7 +54,7 @@ struct Opened {
 }
 
 /// Checks the manifest, the passphrase and every member's hash.
-async fn open(dir: &Path, passphrase: Zeroizing<Vec<u8>>) -> Result<Opened, BackupError> {
+async fn open(dir: &Path, passphrase: Zeroizing<Vec<u8>>) -> Result<Arc<Opened>, BackupError> {
     let text = std::fs::read(dir.join(MANIFEST)).map_err(|e| {
         BackupError::Manifest(format!(
             "cannot read {}: {e} (is {} a backup directory?)",
@@ -104,11 +105,11 @@ async fn open(dir: &Path, passphrase: Zeroizing<Vec<u8>>) -> Result<Opened, Back
     if !problems.is_empty() {
         return Err(BackupError::Members(problems));
     }
-    Ok(Opened {
+    Ok(Arc::new(Opened {
         dir: dir.to_path_buf(),
         manifest,
         key,
-    })
+    }))
 }
 
 fn check_members(dir: &Path, members: &[super::Member]) -> Result<Vec<String>, BackupError> {
@@ -158,7 +159,7 @@ struct Unpacked {
 }
 
 /// Writes the key files, the database and the recordings of an opened backup.
-async fn unpack(b: &Opened, into: &Into) -> Result<Unpacked, BackupError> {
+async fn unpack(b: &Arc<Opened>, into: &Into) -> Result<Unpacked, BackupError> {
     let mut keys_json = Zeroizing::new(Vec::new());
     let file = std::fs::File::open(b.dir.join(KEYS)).map_err(io(KEYS))?;
     b.key
@@ -231,7 +232,10 @@ async fn unpack(b: &Opened, into: &Into) -> Result<Unpacked, BackupError> {
         Some(scratch) => scratch.join("recordings"),
         None => config.recordings.dir.clone(),
     };
-    let recordings = copy_recordings_back(b, into, &recordings_dir)?;
+    let recordings = {
+        let (b, force, dir) = (b.clone(), into.force, recordings_dir.clone());
+        blocking(move || copy_recordings_back(&b, force, &dir)).await?
+    };
     Ok(Unpacked {
         config,
         url,
@@ -242,7 +246,7 @@ async fn unpack(b: &Opened, into: &Into) -> Result<Unpacked, BackupError> {
 }
 
 /// Loads the database member into the database at `url`.
-async fn load_database(b: &Opened, into: &Into, url: &str) -> Result<(), BackupError> {
+async fn load_database(b: &Arc<Opened>, into: &Into, url: &str) -> Result<(), BackupError> {
     let kind = Kind::of(url);
     if kind.as_str() != b.manifest.database {
         return Err(BackupError::Refused(format!(
@@ -262,7 +266,8 @@ async fn load_database(b: &Opened, into: &Into, url: &str) -> Result<(), BackupE
                 )));
             }
             let tmp = file.with_extension("restoring");
-            open_member(b, kind.member(), &tmp)?;
+            let (b2, t) = (b.clone(), tmp.clone());
+            blocking(move || open_member(&b2, kind.member(), &t)).await?;
             for suffix in ["-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
@@ -279,7 +284,8 @@ async fn load_database(b: &Opened, into: &Into, url: &str) -> Result<(), BackupE
             }
             let tmp = into.data_dir.join(".database.restoring");
             let _ = std::fs::remove_file(&tmp);
-            open_member(b, kind.member(), &tmp)?;
+            let (b2, t) = (b.clone(), tmp.clone());
+            blocking(move || open_member(&b2, kind.member(), &t)).await?;
             let loaded = database::pg_restore(url, &tmp, into.force).await;
             let _ = std::fs::remove_file(&tmp);
             loaded?;
@@ -289,7 +295,7 @@ async fn load_database(b: &Opened, into: &Into, url: &str) -> Result<(), BackupE
 }
 
 /// Copies the recordings back into `rec_dir`; how many.
-fn copy_recordings_back(b: &Opened, into: &Into, rec_dir: &Path) -> Result<usize, BackupError> {
+fn copy_recordings_back(b: &Opened, force: bool, rec_dir: &Path) -> Result<usize, BackupError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -301,7 +307,7 @@ fn copy_recordings_back(b: &Opened, into: &Into, rec_dir: &Path) -> Result<usize
             continue;
         };
         let to = rec_dir.join(name);
-        if to.exists() && !into.force {
+        if to.exists() && !force {
             return Err(BackupError::Refused(format!(
                 "{} exists; pass --force to replace it",
                 to.display()
@@ -404,7 +410,16 @@ pub async fn verify(dir: &Path, passphrase: Zeroizing<Vec<u8>>) -> Result<Verifi
     result
 }
 
-async fn check_restored(b: &Opened, u: &Unpacked) -> Result<Verified, BackupError> {
+/// Runs file work off the async threads (a scheduled backup runs beside live sessions).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BackupError> + Send + 'static,
+) -> Result<T, BackupError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BackupError::Io(format!("backup task: {e}")))?
+}
+
+async fn check_restored(b: &Arc<Opened>, u: &Unpacked) -> Result<Verified, BackupError> {
     let mut v = Verified::default();
     let db = Db::connect(&u.url).await?;
     let report = crate::audit::verify(&db).await;
@@ -428,19 +443,23 @@ async fn check_restored(b: &Opened, u: &Unpacked) -> Result<Verified, BackupErro
             return Ok(v);
         }
     };
-    for m in &b.manifest.members {
-        let Some(name) = m.path.strip_prefix(&format!("{RECORDINGS}/")) else {
-            continue;
-        };
-        let bytes = std::fs::read(u.recordings_dir.join(name)).map_err(io(&m.path))?;
-        let report = recordings::verify(&bytes, &public_key);
-        v.recordings += 1;
-        if report.is_sealed() {
-            v.sealed += 1;
+    let (b, dir) = (b.clone(), u.recordings_dir.clone());
+    blocking(move || {
+        for m in &b.manifest.members {
+            let Some(name) = m.path.strip_prefix(&format!("{RECORDINGS}/")) else {
+                continue;
+            };
+            let bytes = std::fs::read(dir.join(name)).map_err(io(&m.path))?;
+            let report = recordings::verify(&bytes, &public_key);
+            v.recordings += 1;
+            if report.is_sealed() {
+                v.sealed += 1;
+            }
+            if !report.is_ok() {
+                v.problems.push(format!("member {}: {report}", m.path));
+            }
         }
-        if !report.is_ok() {
-            v.problems.push(format!("member {}: {report}", m.path));
-        }
-    }
-    Ok(v)
+        Ok(v)
+    })
+    .await
 }

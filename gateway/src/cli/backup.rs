@@ -1,7 +1,7 @@
 //! `menwei backup create | verify | restore`: backups of the gateway itself, by hand. The
 //! format and the work are [`crate::backup`]; this file reads the arguments and the
-//! passphrase, prints one line per result and audits `backup.created` and
-//! `backup.restored`.
+//! passphrase, prints one line per result and audits `backup.created`, `backup.verify`
+//! (when a gateway is configured) and `backup.restored`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -106,7 +106,23 @@ pub(super) async fn run(config: Option<&Path>, cmd: BackupCommand) -> anyhow::Re
             passphrase_file,
         } => {
             let pass = backup::seal::read_passphrase(&passphrase_path(passphrase_file, config)?)?;
-            let v = backup::verify(&dir, pass).await?;
+            let result = backup::verify(&dir, pass).await;
+            // Audited on this gateway when there is one (an auditor's machine may have none).
+            if let Ok(ctx) = Ctx::open(config).await {
+                let outcome = match &result {
+                    Ok(v) if v.problems.is_empty() => {
+                        json!({"intact": true, "recordings": v.recordings, "audit_entries": v.audit_entries})
+                    }
+                    Ok(v) => json!({"intact": false, "problems": v.problems}),
+                    Err(e) => json!({"intact": false, "problems": [e.to_string()]}),
+                };
+                ctx.audit(
+                    AuditEvent::new(os_actor(), "backup.verify", dir.display().to_string())
+                        .with_detail(outcome),
+                )
+                .await?;
+            }
+            let v = result?;
             if v.problems.is_empty() {
                 println!(
                     "backup {}: intact; audit chain of {} entries verified; {} recordings verified ({} sealed)",
