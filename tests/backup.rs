@@ -106,16 +106,22 @@ both_databases! {
         // The disk and the database are lost.
         let data = w.gw.data_dir();
         wipe(&data);
-        if db == Db::Postgres {
-            w.gw.sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public").ok();
-        }
-        assert!(!w.gw.cli(&["audit", "verify"]).success());
-
-        let restored = w.gw.cli(&[
+        let restore = || w.gw.cli(&[
             "backup", "restore", backup.to_str().unwrap(),
             "--data-dir", data.to_str().unwrap(),
             "--passphrase-file", pass.to_str().unwrap(),
         ]);
+        if db == Db::Postgres {
+            // A database still in use is not overwritten, and nothing is left half-restored.
+            let refused = restore();
+            refused.failed();
+            assert!(refused.stderr_text().contains("already has"), "{refused}");
+            assert_eq!(fs::read_dir(&data).unwrap().count(), 0, "left in {}", data.display());
+            w.gw.sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public").ok();
+        }
+        assert!(!w.gw.cli(&["audit", "verify"]).success());
+
+        let restored = restore();
         restored.ok();
         assert!(restored.stdout_text().contains("restored"), "{restored}");
 

@@ -370,12 +370,36 @@ pub async fn restore(
         force,
         scratch: None,
     };
-    let u = unpack(&b, &into).await?;
+    let u = match unpack(&b, &into).await {
+        Ok(u) => u,
+        Err(e) => {
+            // The directory was empty: leave it so, for the next attempt.
+            if !non_empty {
+                empty_dir(&into.data_dir);
+            }
+            return Err(e);
+        }
+    };
     Ok(Restored {
         config: u.config.path,
         recordings: u.recordings,
         database: crate::db::redact_url(&u.url),
     })
+}
+
+/// Removes what a failed restore wrote into a directory that was empty before.
+fn empty_dir(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        if let Err(e) = removed {
+            tracing::warn!(path = %p.display(), "cannot remove after a failed restore: {e}");
+        }
+    }
 }
 
 /// A scratch directory removed on drop.
