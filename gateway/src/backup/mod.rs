@@ -498,3 +498,44 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_outside_the_configurations_folder_are_refused_by_name() {
+        let dir = Path::new("/etc/menwei");
+        assert_eq!(
+            relative(dir, Path::new("/etc/menwei/keys/vault.key")).unwrap(),
+            "keys/vault.key"
+        );
+        let e = relative(dir, Path::new("/srv/webhook.secret"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/srv/webhook.secret is outside"), "{e}");
+        assert!(relative(dir, Path::new("/etc/menwei/../passwd")).is_err());
+        assert!(safe_relative("recordings/s-1.mwrec"));
+        assert!(!safe_relative("../x") && !safe_relative("/x") && !safe_relative(""));
+    }
+
+    #[test]
+    fn only_the_newest_backups_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        for t in [
+            "20261101T020000.000Z",
+            "20261103T020000.000Z",
+            "20261102T020000.000Z",
+        ] {
+            std::fs::create_dir(dir.path().join(format!("{PREFIX}{t}"))).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("unrelated")).unwrap();
+        let removed = prune(dir.path(), 2).unwrap();
+        assert_eq!(
+            removed,
+            vec![dir.path().join(format!("{PREFIX}20261101T020000.000Z"))]
+        );
+        assert_eq!(list(dir.path()).len(), 2);
+        assert!(dir.path().join("unrelated").is_dir());
+    }
+}
