@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod audit;
+mod backup;
 mod cluster;
 mod https;
 mod key_files;
@@ -26,6 +27,7 @@ mod template;
 mod webhooks;
 
 pub use audit::AuditConfig;
+pub use backup::{is_object_store, parse_schedule, BackupConfig, Schedule, S3_NOT_YET};
 pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
@@ -126,6 +128,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[cluster]`: heartbeats and when a silent node is lost.
     pub cluster: ClusterConfig,
+    /// `[backup]`: scheduled backups of the gateway itself; `None` when absent.
+    pub backup: Option<BackupConfig>,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -373,6 +377,7 @@ impl Config {
         let log = log::build(raw.log, &src)?;
         let metrics = metrics::build(raw.metrics, &src)?;
         let cluster = cluster::build(raw.cluster, &src)?;
+        let backup = backup::build(raw.backup, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -390,6 +395,7 @@ impl Config {
             log,
             metrics,
             cluster,
+            backup,
             policy,
             policy_source,
         })
@@ -554,6 +560,7 @@ struct RawConfig {
     log: Option<log::RawLog>,
     metrics: Option<metrics::RawMetrics>,
     cluster: Option<cluster::RawCluster>,
+    backup: Option<backup::RawBackup>,
 }
 
 #[derive(Deserialize, Default)]

@@ -269,6 +269,20 @@ impl Db {
         Ok(())
     }
 
+    /// Writes a consistent copy of this SQLite database to the new file `to` with
+    /// `VACUUM INTO`, while other connections go on writing (for backups).
+    pub async fn snapshot_sqlite(&self, to: &std::path::Path) -> Result<(), DbError> {
+        let to = to.to_str().ok_or_else(|| DbError::Query {
+            what: "writing a snapshot".to_string(),
+            message: "the snapshot path is not UTF-8".to_string(),
+        })?;
+        sqlx::query(&format!("VACUUM INTO '{}'", to.replace('\'', "''")))
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::query("writing a snapshot (VACUUM INTO)"))?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

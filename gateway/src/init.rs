@@ -20,6 +20,7 @@ use russh::keys::PrivateKey;
 use zeroize::Zeroizing;
 
 use crate::audit::{self, AuditEvent};
+use crate::backup::database::sqlite_file;
 use crate::config::{self, Config};
 use crate::db::Db;
 
@@ -231,12 +232,6 @@ pub fn next_steps(report: &InitReport) -> String {
          \x20 ssh -p {port} alice:web01@{host}\n",
         dir = report.config.dir.display(),
     )
-}
-
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://")?;
-    let file = rest.split('?').next().unwrap_or(rest);
-    (file != ":memory:" && !file.is_empty()).then(|| PathBuf::from(file))
 }
 
 /// A self-signed certificate (PEM) and its key (PEM) for `localhost`, 127.0.0.1, ::1 and

@@ -29,6 +29,7 @@ pub mod accept;
 pub mod accounts;
 pub mod approvals;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -1,5 +1,5 @@
-//! Webhook notifications: requests filed, decisions, break-glass, revocations, expiries and
-//! login alerts POSTed as signed JSON to the receivers in `[[webhooks]]`.
+//! Webhook notifications: requests filed, decisions, break-glass, revocations, expiries,
+//! login alerts and failed backups POSTed as signed JSON to the receivers in `[[webhooks]]`.
 //!
 //! [`enqueue`] only stores one row per matching webhook in the database (`notifications`)
 //! and returns: whoever acts (a CLI command, the SSH server) never waits for a receiver.
@@ -45,6 +45,8 @@ pub enum Kind {
     LoginAlert,
     /// A file transfer went on under `transfer_guard = "alert"`.
     Transfer,
+    /// A scheduled backup failed ([`crate::backup::schedule`]).
+    BackupFailed,
 }
 
 impl Kind {
@@ -58,6 +60,7 @@ impl Kind {
             Kind::Expiry => "expiry",
             Kind::LoginAlert => "login_alert",
             Kind::Transfer => "transfer",
+            Kind::BackupFailed => "backup_failed",
         }
     }
 }

@@ -31,6 +31,11 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     config.ensure_recording_public_key(&signing_key)?;
     let vault = config.load_vault()?;
     let webhooks = crate::notify::Webhooks::load(&config)?;
+    // Scheduled backups that could never be sealed are refused now, not at 02:00.
+    if let Some(backup) = &config.backup {
+        crate::backup::seal::read_passphrase(&backup.passphrase_file)
+            .context("[backup] passphrase_file")?;
+    }
     // Owner-only, like the files in it (the recorder creates those 0600).
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -119,6 +124,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     ));
     let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
     let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
+    let backups = tokio::spawn(crate::backup::schedule::run(ctx.clone(), stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -186,6 +192,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = lapser.await;
     let _ = trimmer.await;
     let _ = heart.await;
+    let _ = backups.await;
     if let Err(e) = ctx
         .db
         .node_stopped(&ctx.config.node_name, crate::time::now_ms())

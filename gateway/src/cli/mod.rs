@@ -6,6 +6,7 @@
 //! [`crate::serve::run`].
 
 mod audit_log;
+mod backup;
 mod breakglass;
 pub(crate) mod grants;
 mod nodes;
@@ -95,6 +96,9 @@ pub enum Command {
     /// The nodes sharing this database, from their heartbeats.
     #[command(subcommand)]
     Node(nodes::NodeCommand),
+    /// Backups of this gateway: create, verify, restore.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Whether this node can serve: the database answers, the recordings directory takes a
     /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
     /// when a check fails.
@@ -272,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Node(c) => nodes::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Backup(c) => backup::run(cli.config.as_deref(), c).await,
     }
 }
 

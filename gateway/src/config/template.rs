@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, cluster, https, log, metrics, policy_table, targets};
+use super::{audit, backup, cluster, https, log, metrics, policy_table, targets};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -61,13 +61,14 @@ recording_signing_key = "recording_signing_key"
 # auditor this file, never the signing key).
 recording_public_key = "recording_signing_key.pub"
 
-# Webhooks: each event (request, decision, break_glass, revocation, expiry, login_alert) is POSTed as
+# Webhooks: each event (request, decision, break_glass, revocation, expiry, login_alert,
+# transfer, backup_failed) is POSTed as
 # JSON signed with HMAC-SHA256 under the key in secret_file (X-Menwei-Signature), retried
 # with backoff; undeliverable ones stay on `menwei notify list --failed`.
 # [[webhooks]]
 # url = "https://hooks.example/menwei"
 # secret_file = "webhook.secret"
-# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert", "transfer"]
+# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert", "transfer", "backup_failed"]
 
 {https}
 {audit}
@@ -75,6 +76,7 @@ recording_public_key = "recording_signing_key.pub"
 {log}
 {metrics}
 {cluster}
+{backup}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
@@ -85,6 +87,7 @@ recording_public_key = "recording_signing_key.pub"
         log = log::TEMPLATE,
         metrics = metrics::TEMPLATE,
         cluster = cluster::TEMPLATE,
+        backup = backup::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }
