@@ -43,6 +43,7 @@ pub mod nodes;
 pub mod notify;
 pub mod outbox;
 pub mod refusals;
+pub mod reports;
 pub mod serve;
 pub mod session;
 pub mod size;

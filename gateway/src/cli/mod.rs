@@ -14,6 +14,7 @@ mod output;
 mod policy;
 pub(crate) mod proof;
 mod recordings;
+mod reports;
 pub(crate) mod requests;
 mod reviews;
 mod sessions;
@@ -95,6 +96,10 @@ pub enum Command {
     /// The nodes sharing this database, from their heartbeats.
     #[command(subcommand)]
     Node(nodes::NodeCommand),
+    /// The tender's documents: 《故障处理报告》, 《服务报告》, 《监控日志》 (JSON, CSV, HTML,
+    /// PDF; Chinese or English).
+    #[command(subcommand)]
+    Report(reports::ReportCommand),
     /// Whether this node can serve: the database answers, the recordings directory takes a
     /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
     /// when a check fails.
@@ -272,6 +277,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Node(c) => nodes::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Report(c) => reports::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }
 
