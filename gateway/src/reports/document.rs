@@ -76,9 +76,14 @@ fn sessions_table(l: Lang, cal: &Calendar, sessions: &[SessionFact]) -> Block {
                     local_time(cal, s.started_at),
                     when(cal, s.ended_at),
                     s.end_reason.clone().unwrap_or_else(|| "—".into()),
+                    // The file's name: the gateway's directories are no reader's business.
                     s.recording
-                        .clone()
-                        .unwrap_or_else(|| format!("{}.mwrec", s.id)),
+                        .as_deref()
+                        .and_then(|r| std::path::Path::new(r).file_name())
+                        .map_or_else(
+                            || format!("{}.mwrec", s.id),
+                            |n| n.to_string_lossy().into_owned(),
+                        ),
                 ]
             })
             .collect(),
