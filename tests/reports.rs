@@ -264,6 +264,7 @@ both_databases! {
         // INC-B2 missed the window.
         let f2 = report_json(&w.gw, &["fault", "INC-B2"]);
         assert_eq!(f2["response"]["compliance"], "missed", "{f2}");
+        assert_eq!(f2["sessions"][0]["commands"][0]["text"], "echo b-fixed", "the exec line is the command: {f2}");
         assert!(f2["response"]["minutes"].as_f64().unwrap() >= WINDOW_S as f64 / 60.0, "{f2}");
         // INC-A5: break-glass, answered only by the emergency grant, signed off.
         let f5 = report_json(&w.gw, &["fault", "INC-A5"]);

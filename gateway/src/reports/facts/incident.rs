@@ -134,10 +134,18 @@ async fn commands_of(
     let parsed = tokio::task::spawn_blocking(move || {
         recordings::Recording::parse(&bytes, key.as_ref()).map(|rec| {
             let channel = recordings::interactive_channel(rec.events());
-            (
-                rec.meta().started_at_ms,
-                recordings::commands(rec.events(), channel),
-            )
+            // The command list of the shell, and every exec line as run.
+            let mut list = recordings::commands(rec.events(), channel);
+            list.extend(rec.events().iter().filter_map(|(at, e)| match e {
+                recordings::Event::Exec { command, .. } => Some(recordings::Command {
+                    at: *at,
+                    text: String::from_utf8_lossy(command).into_owned(),
+                    hidden: false,
+                }),
+                _ => None,
+            }));
+            list.sort_by_key(|c| c.at);
+            (rec.meta().started_at_ms, list)
         })
     })
     .await
