@@ -1,7 +1,9 @@
 //! A [`Document`] as an A4 PDF with an embedded subset of a CJK font (pdf-writer for the
 //! objects, ttf-parser for glyphs and widths, subsetter for the subset). The font is a
 //! Type0/CIDFontType0 (or CIDFontType2 for TrueType outlines) with Identity-H encoding and a
-//! ToUnicode map, so `pdftotext` and copy-paste give back the text.
+//! ToUnicode map, so `pdftotext` and copy-paste give back the text. One glyph that the font
+//! draws for two characters maps back to the first one the page used (Noto CJK draws `·` and
+//! `•` alike, so the documents use neither as punctuation beside the `••••` of masked input).
 //!
 //! The font: `[reports] font`, else Debian's `fonts-noto-cjk` (the Simplified Chinese face
 //! of the collection). Missing: an error naming what was looked for and how to fix it.
