@@ -312,6 +312,11 @@ both_databases! {
             (Method::GET, "/audit/verify", None, [403, 403, 200, 403]),
             (Method::GET, "/reports?period=month", None, [403, 403, 200, 403]),
             (Method::GET, "/reports?period=week&format=csv", None, [403, 403, 200, 403]),
+            (Method::GET, "/reports/fault/INC-nosuch", None, [403, 404, 404, 403]),
+            (Method::GET, "/reports/fault/INC-7?format=html", None, [403, 200, 200, 403]),
+            (Method::GET, "/reports/service?period=2026-11", None, [403, 200, 200, 403]),
+            (Method::GET, "/reports/service?period=2026-Q4&format=csv", None, [403, 200, 200, 403]),
+            (Method::GET, "/reports/daily?date=2026-11-29&format=html", None, [403, 200, 200, 403]),
             (Method::GET, "/users", None, [403, 403, 403, 200]),
             (Method::GET, "/users?all=true", None, [403, 403, 403, 200]),
             (Method::POST, "/users/nosuch-user/disable", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
@@ -334,7 +339,7 @@ both_databases! {
         let doc: Value = d.nobody.call(Method::GET, "/openapi.json", None).json().unwrap();
         for (method, path, body, want) in &table {
             let route = path.split('?').next().unwrap()
-                .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
+                .replace("r-nosuch", "{id}").replace("INC-nosuch", "{id}").replace("INC-7", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
                 .replace("SHA256%3Anosuch", "{fingerprint}").replace("nosuch-user", "{name}");
             assert!(doc["paths"][&format!("/api/v1{route}")][method.as_str().to_lowercase()].is_object(),
                 "{method} {route} is not in the OpenAPI document");
@@ -390,7 +395,8 @@ both_databases! {
         // Every route of the document was exercised above (plus login and logout).
         let documented = doc["paths"].as_object().unwrap().len();
         assert_eq!(documented, 2 + table.iter().map(|t| t.1.split('?').next().unwrap()
-            .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}"))
+            .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
+            .replace("INC-nosuch", "{id}").replace("INC-7", "{id}"))
             .collect::<std::collections::BTreeSet<_>>().len());
     }
 

@@ -21,6 +21,7 @@ mod log;
 mod metrics;
 mod policy_table;
 mod recordings;
+mod reports;
 mod source;
 mod targets;
 mod template;
@@ -40,6 +41,7 @@ pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
     MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
 };
+pub use reports::{read_holidays, ReportsConfig};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
 pub use targets::TargetsConfig;
 pub use template::template;
@@ -120,6 +122,8 @@ pub struct Config {
     pub https: Option<HttpsConfig>,
     /// `[audit]`: the refusal summary and the failed-login alert.
     pub audit: AuditConfig,
+    /// `[reports]`: the working-day calendar and the PDF font.
+    pub reports: ReportsConfig,
     /// `[targets]`: keepalives to targets.
     pub targets: TargetsConfig,
     /// `[log]`: how much `serve` logs, as text or JSON lines.
@@ -373,6 +377,7 @@ impl Config {
         let (webhooks, notify) = webhooks::build(raw.webhooks, raw.notify, &src)?;
         let https = https::build(raw.https, &src)?;
         let audit = audit::build(raw.audit, &src)?;
+        let reports = reports::build(raw.reports, &src)?;
         let targets = targets::build(raw.targets, &src)?;
         let log = log::build(raw.log, &src)?;
         let metrics = metrics::build(raw.metrics, &src)?;
@@ -391,6 +396,7 @@ impl Config {
             notify,
             https,
             audit,
+            reports,
             targets,
             log,
             metrics,
@@ -557,6 +563,7 @@ struct RawConfig {
     notify: Option<webhooks::RawNotify>,
     https: Option<https::RawHttps>,
     audit: Option<audit::RawAudit>,
+    reports: Option<reports::RawReports>,
     log: Option<log::RawLog>,
     metrics: Option<metrics::RawMetrics>,
     cluster: Option<cluster::RawCluster>,

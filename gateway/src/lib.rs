@@ -45,6 +45,7 @@ pub mod notify;
 pub mod outbox;
 pub mod proxy_header;
 pub mod refusals;
+pub mod reports;
 pub mod serve;
 pub mod session;
 pub mod size;

@@ -14,6 +14,8 @@
 //!   ([`file_request`]), reviewing it ([`review()`]), withdrawing and lapsing it,
 //!   break-glass ([`break_glass()`]), end-of-grant warnings ([`warning_due`]) and the longest
 //!   session ([`session_limit`]);
+//! - the tender's service levels for reports: response within the window, resolution by
+//!   the level's limit on a holiday calendar ([`sla`]);
 //! - is a file transfer starting in a channel's bytes, whatever started it ([`Detector`]),
 //!   and has a session's output passed its budget ([`output_budget`]).
 //!
@@ -45,6 +47,7 @@ mod role;
 mod rules;
 mod shell;
 mod shell_syntax;
+pub mod sla;
 mod text;
 mod transfer;
 mod warning;

@@ -15,6 +15,7 @@ mod output;
 mod policy;
 pub(crate) mod proof;
 mod recordings;
+mod reports;
 pub(crate) mod requests;
 mod reviews;
 mod sessions;
@@ -99,6 +100,10 @@ pub enum Command {
     /// Backups of this gateway: create, verify, restore.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// The tender's documents: 《故障处理报告》, 《服务报告》, 《监控日志》 (JSON, CSV, HTML,
+    /// PDF; Chinese or English).
+    #[command(subcommand)]
+    Report(reports::ReportCommand),
     /// Whether this node can serve: the database answers, the recordings directory takes a
     /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
     /// when a check fails.
@@ -277,6 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(c) => tokens::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Node(c) => nodes::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Backup(c) => backup::run(cli.config.as_deref(), c).await,
+        Command::Report(c) => reports::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, backup, cluster, https, log, metrics, policy_table, targets};
+use super::{audit, backup, cluster, https, log, metrics, policy_table, reports, targets};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -72,6 +72,7 @@ recording_public_key = "recording_signing_key.pub"
 
 {https}
 {audit}
+{reports}
 {targets}
 {log}
 {metrics}
@@ -83,6 +84,7 @@ recording_public_key = "recording_signing_key.pub"
         url = q(database_url),
         https = https::template(https_listen),
         audit = audit::TEMPLATE,
+        reports = reports::TEMPLATE,
         targets = targets::TEMPLATE,
         log = log::TEMPLATE,
         metrics = metrics::TEMPLATE,

@@ -104,7 +104,17 @@ fn query_schema(path: &str, name: &str) -> Value {
         "limit" => json!({"type": "integer"}),
         "cols" | "rows" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
         "level" => json!({"type": "string", "enum": ["A", "B", "C", "D"]}),
+        "period" if path.ends_with("/reports/service") => json!({
+            "type": "string",
+            "pattern": "^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
+            "description": "2026-11, 2026-Q4 or 2026",
+        }),
         "period" => json!({"type": "string", "enum": ["week", "month", "quarter", "year"]}),
+        "format" if path.contains("/reports/") => {
+            json!({"type": "string", "enum": ["json", "csv", "html", "pdf"]})
+        }
+        "lang" => json!({"type": "string", "enum": ["zh", "en"]}),
+        "date" => json!({"type": "string", "format": "date"}),
         "format" if path.ends_with("/audit/export") => {
             json!({"type": "string", "enum": ["jsonl", "csv"]})
         }
@@ -215,6 +225,15 @@ mod tests {
             json!(["json", "csv"])
         );
         assert_eq!(param("/api/v1/sessions", "engineer")["type"], "string");
+        assert_eq!(
+            param("/api/v1/reports/service", "format")["enum"],
+            json!(["json", "csv", "html", "pdf"])
+        );
+        assert_eq!(
+            param("/api/v1/reports/service", "period")["pattern"],
+            "^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$"
+        );
+        assert_eq!(param("/api/v1/reports/daily", "date")["format"], "date");
     }
 
     #[test]

@@ -1,0 +1,118 @@
+//! `/reports/fault/{incident}`, `/reports/service`, `/reports/daily`: the tender's documents
+//! (《故障处理报告》, 《服务报告》, 《监控日志》) as JSON, CSV, a printable HTML page or PDF, in
+//! Chinese (`lang=zh`, the default) or English (`lang=en`). The same code as `menwei report`;
+//! each one made is audited as `report.made`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::AuditEvent;
+use crate::reports::facts::FactsError;
+use crate::reports::output::{produce, Kind, ReportError};
+use crate::reports::{Format, Lang};
+use crate::web::auth::Caller;
+use crate::web::error::{ApiError, ApiResult, Id, Params};
+use crate::web::AppState;
+
+/// Format and language.
+#[derive(Deserialize)]
+pub struct DocQuery {
+    format: Option<String>,
+    lang: Option<String>,
+    period: Option<String>,
+    date: Option<String>,
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Facts(FactsError::NoIncident(_)) => ApiError::not_found(e.to_string()),
+            ReportError::Facts(FactsError::BadInput(m)) | ReportError::Format(m) => {
+                ApiError::bad_input(m)
+            }
+            ReportError::Facts(FactsError::Db(db)) => db.into(),
+            ReportError::Pdf(p) => ApiError::unavailable(p),
+        }
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    q: &DocQuery,
+) -> ApiResult<Response> {
+    let format = Format::parse(q.format.as_deref()).map_err(ApiError::bad_input)?;
+    let lang = Lang::parse(q.lang.as_deref()).map_err(ApiError::bad_input)?;
+    let ctx = &state.ctx;
+    let window = ctx.policy.current().response_window_ms;
+    let made = produce(
+        &ctx.config,
+        &ctx.db,
+        window,
+        &kind,
+        format,
+        lang,
+        &caller.name,
+    )
+    .await?;
+    crate::audit::append(
+        &ctx.db,
+        &ctx.config.node_name,
+        AuditEvent::new(caller.name.clone(), "report.made", made.file_name.clone())
+            .with_detail(json!({"via": caller.via_text(), "kind": format!("{kind:?}")})),
+    )
+    .await?;
+    let disposition = match format {
+        Format::Html | Format::Json => format!("inline; filename=\"{}\"", made.file_name),
+        Format::Csv | Format::Pdf => format!("attachment; filename=\"{}\"", made.file_name),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, made.content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        made.body,
+    )
+        .into_response())
+}
+
+/// `GET /reports/fault/{incident}?format=&lang=`.
+pub async fn fault(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(incident): Id,
+    Params(q): Params<DocQuery>,
+) -> ApiResult<Response> {
+    answer(&state, &caller, Kind::Fault(incident), &q).await
+}
+
+/// `GET /reports/service?period=2026-11|2026-Q4|2026&format=&lang=`.
+pub async fn service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<DocQuery>,
+) -> ApiResult<Response> {
+    let Some(period) = q.period.clone().filter(|p| !p.is_empty()) else {
+        return Err(ApiError::bad_input(
+            "period: missing; expected YYYY-MM, YYYY-Qn or YYYY",
+        ));
+    };
+    answer(&state, &caller, Kind::Service(period), &q).await
+}
+
+/// `GET /reports/daily?date=YYYY-MM-DD&format=&lang=`.
+pub async fn daily(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<DocQuery>,
+) -> ApiResult<Response> {
+    let Some(date) = q.date.clone().filter(|d| !d.is_empty()) else {
+        return Err(ApiError::bad_input("date: missing; expected YYYY-MM-DD"));
+    };
+    answer(&state, &caller, Kind::Daily(date), &q).await
+}
