@@ -150,3 +150,136 @@ mod a_lost_nodes_sessions_are_ended_by_another_node {
         assert_eq!(node(&nodes, "e2e-node-2")["state"], "alive", "{nodes:?}");
     }
 }
+
+/// POST /api/v1/sessions/{id}/terminate on `gw` as `token`: status and body.
+fn api_terminate(gw: &Gateway, token: &str, id: &str) -> (u16, Value) {
+    let r = https_client(None)
+        .post(format!(
+            "https://127.0.0.1:{}/api/v1/sessions/{id}/terminate",
+            gw.https_port
+        ))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+/// Reads `ws` until its binary frames hold `needle`; the text frames seen on the way.
+fn watch_until(ws: &mut RawWebSocket, needle: &[u8]) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut texts = Vec::new();
+    while !contains(&seen, needle) {
+        let f = ws.read_frame();
+        match f.opcode {
+            2 => seen.extend_from_slice(&f.data),
+            1 => texts.push(String::from_utf8_lossy(&f.data).into_owned()),
+            8 => panic!(
+                "the watch closed before {:?}: {:?}; seen {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(&f.data),
+                String::from_utf8_lossy(&seen)
+            ),
+            _ => {}
+        }
+    }
+    texts
+}
+
+/// Two nodes on one PostgreSQL: alice's session is on node 1; bob, an approver, reaches
+/// node 2, watches it there (node 2 relays it from node 1) and terminates it there; alice's
+/// ssh is told why, and the audit says who watched and who ended it.
+mod a_session_on_one_node_is_watched_and_terminated_from_another {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = World::with(Db::Postgres, WorldOpts::default());
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let mut s = live_shell(&w);
+        let id = json_text(&w.gw.last_session("alice"), "id");
+        assert_eq!(json_text(&w.gw.last_session("alice"), "node"), "e2e-node");
+
+        // bob's login is good on every node; the watch opens on node 2.
+        let cookie = w.gw.web_cookie("bob", WEB_PASSWORD);
+        let mut watch =
+            RawWebSocket::open(&second, &format!("/api/v1/sessions/{id}/watch"), &cookie)
+                .unwrap_or_else(|answer| panic!("the watch on node 2 did not open:\n{answer}"));
+        // What was on the screen before (the backlog) and what comes after.
+        watch_until(&mut watch, b"UP:42");
+        let typed = Instant::now();
+        s.send(b"echo \"RELAYED:$((6*7))\"\n");
+        watch_until(&mut watch, b"RELAYED:42");
+        eprintln!(
+            "output reached the watcher on node 2 {:?} after it was typed on node 1",
+            typed.elapsed()
+        );
+        let watched =
+            w.gw.wait_audit("session.watch", |e| json_text(e, "actor") == "bob");
+        assert_eq!(json_text(&watched, "node"), "e2e-node-2", "{watched}");
+        assert_eq!(watched["detail"]["node"], "e2e-node", "{watched}");
+        assert_no_leak(watched.to_string().as_bytes(), "the watch's audit entry");
+
+        // The relay path is for the cluster's nodes only: no mark, no feed.
+        let r = https_client(None)
+            .get(format!(
+                "https://127.0.0.1:{}/cluster/v1/sessions/{id}/feed",
+                w.gw.https_port
+            ))
+            .header("x-menwei-node", "e2e-node-2")
+            .header("x-menwei-watcher", "bob")
+            .header(
+                "x-menwei-expires",
+                (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 10_000)
+                    .to_string(),
+            )
+            .header("x-menwei-node-mark", "00".repeat(32))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{:?}", r.text());
+
+        // Terminated from node 2; node 1 ends it.
+        let at = Instant::now();
+        let (status, body) = api_terminate(&second, &w.gw.token("bob"), &id);
+        assert_eq!(status, 200, "{body}");
+        let out = s.wait(SHORT);
+        let took = at.elapsed();
+        eprintln!("the session on node 1 ended {took:?} after the terminate on node 2");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        let said = out.stdout_text() + &out.stderr_text();
+        assert!(
+            said.contains("an approver (bob) ended the session"),
+            "{said}"
+        );
+        // The watcher on node 2 is told the session ended.
+        let texts = watch_until_closed(&mut watch);
+        assert!(
+            texts.iter().any(|t| t.contains("the session has ended")),
+            "{texts:?}"
+        );
+
+        let row = w.gw.last_session("alice");
+        assert_eq!(json_text(&row, "end_reason"), "terminated", "{row}");
+        let ended =
+            w.gw.wait_audit("session.terminate", |e| json_text(e, "actor") == "bob");
+        assert_eq!(json_text(&ended, "node"), "e2e-node-2", "{ended}");
+        assert_eq!(ended["detail"]["node"], "e2e-node", "{ended}");
+    }
+}
+
+/// The text frames until `ws` closes.
+fn watch_until_closed(ws: &mut RawWebSocket) -> Vec<String> {
+    let mut texts = Vec::new();
+    loop {
+        let f = ws.read_frame();
+        match f.opcode {
+            1 => texts.push(String::from_utf8_lossy(&f.data).into_owned()),
+            8 => return texts,
+            _ => {}
+        }
+    }
+}

@@ -61,8 +61,8 @@ pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use private_pg::PrivatePostgres;
 pub use process::{
-    closed_within, contains, free_port, free_ports, kill_group, process_tree, rss_kib, run, signal, wait_until,
-    Out, PeakRss, Spawned, Stdin,
+    closed_within, contains, free_port, free_ports, kill_group, process_tree, rss_kib, run, signal,
+    wait_until, Out, PeakRss, Spawned, Stdin,
 };
 pub use proofs::enrolled_secret;
 pub use pty::PtySession;

@@ -17,6 +17,7 @@ pub mod events;
 pub mod health;
 mod listener;
 pub mod openapi;
+pub mod relay;
 pub mod streams;
 pub mod terminal;
 
@@ -59,6 +60,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// WebSockets and event streams open per login (`[https] max_streams_per_login`).
     pub streams: streams::StreamLimits,
+    /// Live watch of sessions other nodes hold, both ways.
+    pub relay: relay::Relay,
 }
 
 impl std::ops::Deref for AppState {
@@ -216,6 +219,9 @@ pub fn router(state: AppState) -> Router {
         // Probes for load balancers, without login (outside the API and its table).
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        // Node to node, outside the API and its table: no user calls it, a node's mark
+        // (not a login) is its credential (relay.rs).
+        .route(relay::FEED_PATH, get(relay::feed))
         .fallback(assets::serve)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -344,8 +350,10 @@ pub async fn serve(
         ctx.config.ssh.max_auth_failures,
         ctx.config.ssh.auth_failure_window,
     );
+    let relay = relay::Relay::new(&https, &key)?;
     let state = AppState(Arc::new(Inner {
         streams: streams::StreamLimits::new(https.max_streams_per_login),
+        relay,
         ctx: ctx.clone(),
         https: https.clone(),
         key,
