@@ -283,3 +283,56 @@ fn watch_until_closed(ws: &mut RawWebSocket) -> Vec<String> {
         }
     }
 }
+
+/// POST /api/v1/login on `gw` as `user` with `password` and `code`: the status.
+fn web_login(gw: &Gateway, user: &str, password: &str, code: &str) -> u16 {
+    https_client(None)
+        .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
+        .json(&serde_json::json!({"user": user, "password": password, "totp": code}))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Two nodes on one PostgreSQL, `max_auth_failures = 5`: three wrong passwords on node 1
+/// and two on node 2 are five for alice from this address; both nodes then refuse even the
+/// right one (429), where each alone would have counted too few.
+mod failed_logins_spread_over_two_nodes_count_together {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = World::with(
+            Db::Postgres,
+            WorldOpts {
+                grant_for: None,
+                ..WorldOpts::default()
+            },
+        );
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        w.gw.web_cookie("alice", WEB_PASSWORD);
+        for (gw, times) in [(&w.gw, 3), (&second, 2)] {
+            for _ in 0..times {
+                assert_eq!(web_login(gw, "alice", "wrong password", "000000"), 401);
+            }
+        }
+        // Each node writes its failures and reads the others' once a second.
+        std::thread::sleep(Duration::from_secs(3));
+        let code = w.gw.totp_code("alice");
+        assert_eq!(
+            web_login(&second, "alice", WEB_PASSWORD, &code),
+            429,
+            "node 2 counted only its own two"
+        );
+        assert_eq!(
+            web_login(&w.gw, "alice", WEB_PASSWORD, &code),
+            429,
+            "node 1 counted only its own three"
+        );
+        second.wait_audit("web.login.failure", |e| {
+            e["detail"]["reason"] == "throttled" && json_text(e, "node") == "e2e-node-2"
+        });
+    }
+}

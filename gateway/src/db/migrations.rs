@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -288,5 +289,22 @@ const MIGRATION_7: Migration = Migration {
             stopped_at BIGINT,
             lost_at BIGINT
         )",
+    ],
+};
+
+const MIGRATION_8: Migration = Migration {
+    version: 8,
+    name: "failed logins counted across nodes",
+    statements: &[
+        // One row per failed login a node counted (`scope` ssh or web; `key` the hex digest
+        // the throttle counts by, never the user's text), kept for the throttle's window:
+        // every node adds the other nodes' rows to its own count.
+        "CREATE TABLE login_failures (
+            node TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at BIGINT NOT NULL
+        )",
+        "CREATE INDEX login_failures_at ON login_failures (at)",
     ],
 };

@@ -53,7 +53,7 @@ pub struct Inner {
     /// Signs the session JWTs.
     pub key: Zeroizing<[u8; 32]>,
     /// Failed web logins.
-    pub throttle: Throttle,
+    pub throttle: Arc<Throttle>,
     /// An argon2id hash of nothing, checked for unknown users so they take as long.
     pub dummy_hash: String,
     /// Turns true at shutdown; ends event streams.
@@ -346,10 +346,17 @@ pub async fn serve(
             .await
             .context("cannot start the web server")?
             .map_err(|e| anyhow::anyhow!(e))?;
-    let throttle = Throttle::new(
+    let throttle = Arc::new(Throttle::new(
         ctx.config.ssh.max_auth_failures,
         ctx.config.ssh.auth_failure_window,
-    );
+    ));
+    tokio::spawn(crate::throttle::share(
+        throttle.clone(),
+        ctx.db.clone(),
+        ctx.config.node_name.clone(),
+        "web",
+        shutdown.clone(),
+    ));
     let relay = relay::Relay::new(&https, &key)?;
     let state = AppState(Arc::new(Inner {
         streams: streams::StreamLimits::new(https.max_streams_per_login),
