@@ -336,3 +336,68 @@ mod failed_logins_spread_over_two_nodes_count_together {
         });
     }
 }
+
+/// Two nodes on one PostgreSQL, both sending webhooks and both looking for expired grants:
+/// each grant's expiry and a revocation reach the receiver exactly once, each delivery once.
+mod webhooks_go_out_once_with_two_nodes {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let rx = WebhookReceiver::start(free_port("127.0.0.1"), false);
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("webhook.secret");
+        std::fs::write(&secret, "e2e-webhook-secret-0123456789\n").unwrap();
+        let config = format!(
+            "\n[[webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\nsecret_file = \"{}\"\nevents = [\"revocation\", \"expiry\"]\n\n[notify]\ninitial_backoff = \"200ms\"\n",
+            rx.port,
+            secret.display()
+        );
+        let w = World::with(
+            Db::Postgres,
+            WorldOpts {
+                config: Box::leak(config.into_boxed_str()),
+                ..WorldOpts::default()
+            },
+        );
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let short: Vec<String> = (0..4).map(|_| w.gw.grant("alice", "web01", "2s")).collect();
+        w.gw.revoke(w.grant_id());
+        let hits = rx.wait_hits(5, Duration::from_secs(20));
+        // Time for a second delivery or a second announcement, were there to be one.
+        std::thread::sleep(Duration::from_secs(3));
+        let hits = {
+            let later = rx.hits();
+            assert_eq!(later.len(), hits.len(), "delivered more than once");
+            later
+        };
+        let mut events: Vec<(String, String)> = hits
+            .iter()
+            .map(|h| {
+                let body = h.json();
+                (json_text(&body, "event"), json_text(&body["data"], "grant"))
+            })
+            .collect();
+        events.sort();
+        let mut expected: Vec<(String, String)> = short
+            .iter()
+            .map(|g| ("expiry".to_string(), g.clone()))
+            .chain([("revocation".to_string(), w.grant_id().to_string())])
+            .collect();
+        expected.sort();
+        assert_eq!(events, expected);
+        let mut ids: Vec<&str> = hits.iter().map(|h| h.header("x-menwei-delivery")).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "a delivery went out twice");
+        let notes = w.gw.json(&["notify", "list"]);
+        assert_eq!(notes.len(), 5, "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .all(|n| n["state"] == "delivered" && n["attempts"] == 1),
+            "{notes:?}"
+        );
+    }
+}
