@@ -295,9 +295,10 @@ fn web_login(gw: &Gateway, user: &str, password: &str, code: &str) -> u16 {
         .as_u16()
 }
 
-/// Two nodes on one PostgreSQL, `max_auth_failures = 5`: three wrong passwords on node 1
-/// and two on node 2 are five for alice from this address; both nodes then refuse even the
-/// right one (429), where each alone would have counted too few.
+/// Two nodes on one PostgreSQL, `max_auth_failures = 5`, `login_alert_failures = 5`:
+/// three wrong passwords on node 1 and two on node 2 are five for alice from this address;
+/// both nodes then refuse even the right one (429), where each alone would have counted too
+/// few; and the failed-login alert goes out once, from node 2.
 mod failed_logins_spread_over_two_nodes_count_together {
     use super::*;
 
@@ -307,6 +308,7 @@ mod failed_logins_spread_over_two_nodes_count_together {
             Db::Postgres,
             WorldOpts {
                 grant_for: None,
+                replace: &[("login_alert_failures = 20", "login_alert_failures = 5")],
                 ..WorldOpts::default()
             },
         );
@@ -334,6 +336,27 @@ mod failed_logins_spread_over_two_nodes_count_together {
         second.wait_audit("web.login.failure", |e| {
             e["detail"]["reason"] == "throttled" && json_text(e, "node") == "e2e-node-2"
         });
+        let alert =
+            w.gw.wait_audit("login.alert", |e| json_text(e, "subject") == "alice");
+        assert_eq!(alert["detail"]["failures"], 5, "{alert}");
+        assert_eq!(alert["detail"]["node"], "e2e-node-2", "{alert}");
+        // More of alice's failures, from another address (not throttled there): no second
+        // alert within the window, on either node.
+        for gw in [&w.gw, &second] {
+            let r = https_client(Some("127.0.0.7"))
+                .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
+                .json(&serde_json::json!({"user": "alice", "password": "wrong", "totp": "000000"}))
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let alerts =
+            w.gw.audit()
+                .into_iter()
+                .filter(|e| json_text(e, "action") == "login.alert")
+                .count();
+        assert_eq!(alerts, 1);
     }
 }
 

@@ -307,7 +307,7 @@ pub async fn share(
         }
         let now = crate::time::now_ms();
         let since = now.saturating_sub(window_ms);
-        let trim = db.login_failures_trim(since);
+        let trim = db.login_failures_trim(scope, since);
         if let Err(e) = crate::db::within(wait, "trimming failed logins", trim).await {
             tracing::warn!(node = %node, "cannot trim failed logins: {e}");
         }

@@ -1,6 +1,7 @@
-//! The `login_failures` table: the failed logins each node counted, so that every node's
-//! throttle counts the whole cluster's. Rows only; what counts and for how long is
-//! [`crate::throttle`]'s.
+//! The `login_failures` and `login_alerts` tables: the failed logins each node counted, so
+//! that every node's throttle and the failed-login alert count the whole cluster's, and
+//! when an account's alert last went out. Rows only; what counts and for how long is
+//! [`crate::throttle`]'s and [`crate::login_alert`]'s.
 
 use policy::Millis;
 
@@ -62,9 +63,11 @@ impl Db {
         Ok(())
     }
 
-    /// Forgets failures older than `before` (any node's: they are out of every window).
-    pub async fn login_failures_trim(&self, before: Millis) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+    /// Forgets failures of `scope` older than `before` (any node's: they are out of the
+    /// window).
+    pub async fn login_failures_trim(&self, scope: &str, before: Millis) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND at < $2")
+            .bind(scope)
             .bind(before)
             .execute(&self.pool)
             .await
@@ -97,6 +100,95 @@ impl Db {
     }
 }
 
+/// The failed-login alert's scope.
+const ACCOUNT: &str = "account";
+
+/// Distinct source addresses read back per account.
+const MAX_SOURCES: i64 = 16;
+
+impl Db {
+    /// Counts a failed login of the existing `account` from `source` at `at`, seen by
+    /// `node`, and forgets the account's failures before `since`; then the cluster's
+    /// failures of the account since `since` and up to [`MAX_SOURCES`] of their addresses.
+    pub async fn account_failure(
+        &self,
+        node: &str,
+        account: &str,
+        source: Option<&str>,
+        at: Millis,
+        since: Millis,
+    ) -> Result<(i64, Vec<String>), DbError> {
+        sqlx::query(
+            "INSERT INTO login_failures (node, scope, key, at, source) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(node)
+        .bind(ACCOUNT)
+        .bind(account)
+        .bind(at)
+        .bind(source)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query("counting a failed login"))?;
+        sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND key = $2 AND at < $3")
+            .bind(ACCOUNT)
+            .bind(account)
+            .bind(since)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::query("trimming failed logins"))?;
+        let count = sqlx::query(
+            "SELECT COUNT(*) AS n FROM login_failures WHERE scope = $1 AND key = $2 AND at >= $3",
+        )
+        .bind(ACCOUNT)
+        .bind(account)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::query("counting failed logins"))?;
+        let sources = sqlx::query(
+            "SELECT DISTINCT source FROM login_failures
+             WHERE scope = $1 AND key = $2 AND at >= $3 AND source IS NOT NULL
+             ORDER BY source LIMIT $4",
+        )
+        .bind(ACCOUNT)
+        .bind(account)
+        .bind(since)
+        .bind(MAX_SOURCES)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DbError::query("reading failed logins"))?;
+        Ok((
+            get(&count, "n")?,
+            sources
+                .iter()
+                .map(|r| get(r, "source"))
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    /// Claims the failed-login alert of `account` at `now` unless one went out since
+    /// `since`: true for exactly one caller in the cluster.
+    pub async fn login_alert_claim(
+        &self,
+        account: &str,
+        now: Millis,
+        since: Millis,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "INSERT INTO login_alerts (account, alerted_at) VALUES ($1, $2)
+             ON CONFLICT (account) DO UPDATE SET alerted_at = $2
+             WHERE login_alerts.alerted_at < $3",
+        )
+        .bind(account)
+        .bind(now)
+        .bind(since)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query("claiming a failed-login alert"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +216,7 @@ mod tests {
             db.login_failures_elsewhere("n2", "web", 0).await.unwrap(),
             vec![("k1".to_string(), 200), ("k1".to_string(), 100)]
         );
-        db.login_failures_trim(150).await.unwrap();
+        db.login_failures_trim("web", 150).await.unwrap();
         assert_eq!(
             db.login_failures_elsewhere("n2", "web", 0).await.unwrap(),
             vec![("k1".to_string(), 200)]
@@ -132,6 +224,42 @@ mod tests {
         assert_eq!(
             db.login_failures_elsewhere("n1", "ssh", 0).await.unwrap(),
             vec![("k1".to_string(), 260)]
+        );
+
+        // The alert's count is every node's, its sources distinct; it goes out once.
+        let (n, _) = db
+            .account_failure("n1", "alice", Some("10.0.0.1"), 1000, 0)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        db.account_failure("n2", "alice", Some("10.0.0.2"), 1001, 0)
+            .await
+            .unwrap();
+        db.account_failure("n2", "bob", Some("10.0.0.9"), 1001, 0)
+            .await
+            .unwrap();
+        let (n, sources) = db
+            .account_failure("n1", "alice", Some("10.0.0.1"), 1002, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            (n, sources),
+            (3, vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()])
+        );
+        let (n, _) = db
+            .account_failure("n1", "alice", None, 1100, 1001)
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "the first fell out of the window");
+        assert!(db.login_alert_claim("alice", 1100, 1000).await.unwrap());
+        assert!(
+            !db.login_alert_claim("alice", 1101, 1001).await.unwrap(),
+            "once per window"
+        );
+        assert!(db.login_alert_claim("bob", 1101, 1001).await.unwrap());
+        assert!(
+            db.login_alert_claim("alice", 2200, 2000).await.unwrap(),
+            "a new window"
         );
     }
 
