@@ -76,7 +76,7 @@ impl Db {
     }
 
     /// The failures other nodes than `node` counted for `scope` since `since`, newest first,
-    /// at most [`MAX_READ`].
+    /// at most `MAX_READ`.
     pub async fn login_failures_elsewhere(
         &self,
         node: &str,
@@ -109,7 +109,7 @@ const MAX_SOURCES: i64 = 16;
 impl Db {
     /// Counts a failed login of the existing `account` from `source` at `at`, seen by
     /// `node`, and forgets the account's failures before `since`; then the cluster's
-    /// failures of the account since `since` and up to [`MAX_SOURCES`] of their addresses.
+    /// failures of the account since `since` and up to `MAX_SOURCES` of their addresses.
     pub async fn account_failure(
         &self,
         node: &str,

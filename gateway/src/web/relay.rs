@@ -292,11 +292,15 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCert {
     }
 }
 
-/// The `https://HOST:PORT` a node wrote into the `nodes` table, if it serves HTTPS.
-fn https_of(node: &NodeRow) -> Option<&str> {
+/// The `HOST:PORT` of the `https://` address a node wrote into the `nodes` table, if it
+/// serves HTTPS at an address another node can reach (not 0.0.0.0 or `::`, which would
+/// be this node itself).
+fn https_of(node: &NodeRow) -> Option<std::net::SocketAddr> {
     node.address
         .split_whitespace()
         .find_map(|a| a.strip_prefix("https://"))
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .filter(|a| !a.ip().is_unspecified())
 }
 
 /// A relayed feed, read frame by frame.
@@ -407,7 +411,7 @@ pub async fn open(state: &AppState, session: &Session, watcher: &str) -> ApiResu
     };
     let Some(addr) = https_of(holder) else {
         return Err(ApiError::conflict(format!(
-            "session {} is held by node {}, which serves no HTTPS",
+            "session {} is held by node {}, which gives no HTTPS address other nodes can reach ([cluster] https_address)",
             session.id, session.node
         )));
     };
