@@ -34,8 +34,7 @@
 //! The feed's body: frames of one kind byte, a 4-byte big-endian length and that many bytes;
 //! the end of the body is the end of the session.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -115,8 +114,8 @@ impl Feed {
 pub struct Relay {
     client: reqwest::Client,
     key: Zeroizing<[u8; 32]>,
-    max_per_watcher: usize,
-    open: Arc<Mutex<HashMap<String, usize>>>,
+    /// Relays this node serves, per asking node and watcher.
+    slots: super::streams::StreamLimits,
 }
 
 impl Relay {
@@ -154,8 +153,7 @@ impl Relay {
         Ok(Relay {
             client,
             key,
-            max_per_watcher: https.max_streams_per_login,
-            open: Arc::default(),
+            slots: super::streams::StreamLimits::new(https.max_streams_per_login),
         })
     }
 
@@ -165,19 +163,6 @@ impl Relay {
 
     fn check(&self, session: &str, watcher: &str, from: &str, expires: i64, mark: &str) -> bool {
         check_with(&self.key, session, watcher, from, expires, mark)
-    }
-
-    fn take(&self, key: String) -> Option<RelaySlot> {
-        let mut open = self.open.lock().ok()?;
-        let n = open.entry(key.clone()).or_insert(0);
-        if *n >= self.max_per_watcher {
-            return None;
-        }
-        *n += 1;
-        Some(RelaySlot {
-            key,
-            open: self.open.clone(),
-        })
     }
 }
 
@@ -211,25 +196,6 @@ fn check_with(
     };
     mac.update(format!("watch\n{session}\n{watcher}\n{from}\n{expires}").as_bytes());
     mac.verify_slice(&given).is_ok()
-}
-
-/// One relay served by this node; dropping it gives the slot back.
-struct RelaySlot {
-    key: String,
-    open: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl Drop for RelaySlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.open.lock() {
-            if let Some(n) = open.get_mut(&self.key) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    open.remove(&self.key);
-                }
-            }
-        }
-    }
 }
 
 /// Accepts exactly the cluster's certificate, checking the handshake's signature with it.
@@ -504,7 +470,7 @@ pub async fn feed(
             "session {id} is not live here"
         )));
     };
-    let Some(slot) = state.relay.take(format!("{from}\n{watcher}")) else {
+    let Some(slot) = state.relay.slots.take(format!("relay:{from}\n{watcher}")) else {
         state
             .ctx
             .refusals
