@@ -150,3 +150,277 @@ mod a_lost_nodes_sessions_are_ended_by_another_node {
         assert_eq!(node(&nodes, "e2e-node-2")["state"], "alive", "{nodes:?}");
     }
 }
+
+/// POST /api/v1/sessions/{id}/terminate on `gw` as `token`: status and body.
+fn api_terminate(gw: &Gateway, token: &str, id: &str) -> (u16, Value) {
+    let r = https_client(None)
+        .post(format!(
+            "https://127.0.0.1:{}/api/v1/sessions/{id}/terminate",
+            gw.https_port
+        ))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+/// Reads `ws` until its binary frames hold `needle`; the text frames seen on the way.
+fn watch_until(ws: &mut RawWebSocket, needle: &[u8]) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut texts = Vec::new();
+    while !contains(&seen, needle) {
+        let f = ws.read_frame();
+        match f.opcode {
+            2 => seen.extend_from_slice(&f.data),
+            1 => texts.push(String::from_utf8_lossy(&f.data).into_owned()),
+            8 => panic!(
+                "the watch closed before {:?}: {:?}; seen {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(&f.data),
+                String::from_utf8_lossy(&seen)
+            ),
+            _ => {}
+        }
+    }
+    texts
+}
+
+/// Two nodes on one PostgreSQL: alice's session is on node 1; bob, an approver, reaches
+/// node 2, watches it there (node 2 relays it from node 1) and terminates it there; alice's
+/// ssh is told why, and the audit says who watched and who ended it.
+mod a_session_on_one_node_is_watched_and_terminated_from_another {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = World::with(Db::Postgres, WorldOpts::default());
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let mut s = live_shell(&w);
+        let id = json_text(&w.gw.last_session("alice"), "id");
+        assert_eq!(json_text(&w.gw.last_session("alice"), "node"), "e2e-node");
+
+        // bob's login is good on every node; the watch opens on node 2.
+        let cookie = w.gw.web_cookie("bob", WEB_PASSWORD);
+        let mut watch =
+            RawWebSocket::open(&second, &format!("/api/v1/sessions/{id}/watch"), &cookie)
+                .unwrap_or_else(|answer| panic!("the watch on node 2 did not open:\n{answer}"));
+        // What was on the screen before (the backlog) and what comes after.
+        watch_until(&mut watch, b"UP:42");
+        let typed = Instant::now();
+        s.send(b"echo \"RELAYED:$((6*7))\"\n");
+        watch_until(&mut watch, b"RELAYED:42");
+        eprintln!(
+            "output reached the watcher on node 2 {:?} after it was typed on node 1",
+            typed.elapsed()
+        );
+        let watched =
+            w.gw.wait_audit("session.watch", |e| json_text(e, "actor") == "bob");
+        assert_eq!(json_text(&watched, "node"), "e2e-node-2", "{watched}");
+        assert_eq!(watched["detail"]["node"], "e2e-node", "{watched}");
+        assert_no_leak(watched.to_string().as_bytes(), "the watch's audit entry");
+
+        // The relay path is for the cluster's nodes only: no mark, no feed.
+        let r = https_client(None)
+            .get(format!(
+                "https://127.0.0.1:{}/cluster/v1/sessions/{id}/feed",
+                w.gw.https_port
+            ))
+            .header("x-menwei-node", "e2e-node-2")
+            .header("x-menwei-watcher", "bob")
+            .header(
+                "x-menwei-expires",
+                (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 10_000)
+                    .to_string(),
+            )
+            .header("x-menwei-node-mark", "00".repeat(32))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{:?}", r.text());
+
+        // Terminated from node 2; node 1 ends it.
+        let at = Instant::now();
+        let (status, body) = api_terminate(&second, &w.gw.token("bob"), &id);
+        assert_eq!(status, 200, "{body}");
+        let out = s.wait(SHORT);
+        let took = at.elapsed();
+        eprintln!("the session on node 1 ended {took:?} after the terminate on node 2");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        let said = out.stdout_text() + &out.stderr_text();
+        assert!(
+            said.contains("an approver (bob) ended the session"),
+            "{said}"
+        );
+        // The watcher on node 2 is told the session ended.
+        let texts = watch_until_closed(&mut watch);
+        assert!(
+            texts.iter().any(|t| t.contains("the session has ended")),
+            "{texts:?}"
+        );
+
+        let row = w.gw.last_session("alice");
+        assert_eq!(json_text(&row, "end_reason"), "terminated", "{row}");
+        let ended =
+            w.gw.wait_audit("session.terminate", |e| json_text(e, "actor") == "bob");
+        assert_eq!(json_text(&ended, "node"), "e2e-node-2", "{ended}");
+        assert_eq!(ended["detail"]["node"], "e2e-node", "{ended}");
+    }
+}
+
+/// The text frames until `ws` closes.
+fn watch_until_closed(ws: &mut RawWebSocket) -> Vec<String> {
+    let mut texts = Vec::new();
+    loop {
+        let f = ws.read_frame();
+        match f.opcode {
+            1 => texts.push(String::from_utf8_lossy(&f.data).into_owned()),
+            8 => return texts,
+            _ => {}
+        }
+    }
+}
+
+/// POST /api/v1/login on `gw` as `user` with `password` and `code`: the status.
+fn web_login(gw: &Gateway, user: &str, password: &str, code: &str) -> u16 {
+    https_client(None)
+        .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
+        .json(&serde_json::json!({"user": user, "password": password, "totp": code}))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Two nodes on one PostgreSQL, `max_auth_failures = 5`, `login_alert_failures = 5`:
+/// three wrong passwords on node 1 and two on node 2 are five for alice from this address;
+/// both nodes then refuse even the right one (429), where each alone would have counted too
+/// few; and the failed-login alert goes out once, from node 2.
+mod failed_logins_spread_over_two_nodes_count_together {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let w = World::with(
+            Db::Postgres,
+            WorldOpts {
+                grant_for: None,
+                replace: &[("login_alert_failures = 20", "login_alert_failures = 5")],
+                ..WorldOpts::default()
+            },
+        );
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        w.gw.web_cookie("alice", WEB_PASSWORD);
+        for (gw, times) in [(&w.gw, 3), (&second, 2)] {
+            for _ in 0..times {
+                assert_eq!(web_login(gw, "alice", "wrong password", "000000"), 401);
+            }
+        }
+        // Each node writes its failures and reads the others' once a second.
+        std::thread::sleep(Duration::from_secs(3));
+        let code = w.gw.totp_code("alice");
+        assert_eq!(
+            web_login(&second, "alice", WEB_PASSWORD, &code),
+            429,
+            "node 2 counted only its own two"
+        );
+        assert_eq!(
+            web_login(&w.gw, "alice", WEB_PASSWORD, &code),
+            429,
+            "node 1 counted only its own three"
+        );
+        second.wait_audit("web.login.failure", |e| {
+            e["detail"]["reason"] == "throttled" && json_text(e, "node") == "e2e-node-2"
+        });
+        let alert =
+            w.gw.wait_audit("login.alert", |e| json_text(e, "subject") == "alice");
+        assert_eq!(alert["detail"]["failures"], 5, "{alert}");
+        assert_eq!(alert["detail"]["node"], "e2e-node-2", "{alert}");
+        // More of alice's failures, from another address (not throttled there): no second
+        // alert within the window, on either node.
+        for gw in [&w.gw, &second] {
+            let r = https_client(Some("127.0.0.7"))
+                .post(format!("https://127.0.0.1:{}/api/v1/login", gw.https_port))
+                .json(&serde_json::json!({"user": "alice", "password": "wrong", "totp": "000000"}))
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let alerts =
+            w.gw.audit()
+                .into_iter()
+                .filter(|e| json_text(e, "action") == "login.alert")
+                .count();
+        assert_eq!(alerts, 1);
+    }
+}
+
+/// Two nodes on one PostgreSQL, both sending webhooks and both looking for expired grants:
+/// each grant's expiry and a revocation reach the receiver exactly once, each delivery once.
+mod webhooks_go_out_once_with_two_nodes {
+    use super::*;
+
+    #[test]
+    fn postgres() {
+        let rx = WebhookReceiver::start(free_port("127.0.0.1"), false);
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("webhook.secret");
+        std::fs::write(&secret, "e2e-webhook-secret-0123456789\n").unwrap();
+        let config = format!(
+            "\n[[webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\nsecret_file = \"{}\"\nevents = [\"revocation\", \"expiry\"]\n\n[notify]\ninitial_backoff = \"200ms\"\n",
+            rx.port,
+            secret.display()
+        );
+        let w = World::with(
+            Db::Postgres,
+            WorldOpts {
+                config: Box::leak(config.into_boxed_str()),
+                ..WorldOpts::default()
+            },
+        );
+        let mut second = w.gw.second_node("e2e-node-2");
+        second.serve();
+        let short: Vec<String> = (0..4).map(|_| w.gw.grant("alice", "web01", "2s")).collect();
+        w.gw.revoke(w.grant_id());
+        let hits = rx.wait_hits(5, Duration::from_secs(20));
+        // Time for a second delivery or a second announcement, were there to be one.
+        std::thread::sleep(Duration::from_secs(3));
+        let hits = {
+            let later = rx.hits();
+            assert_eq!(later.len(), hits.len(), "delivered more than once");
+            later
+        };
+        let mut events: Vec<(String, String)> = hits
+            .iter()
+            .map(|h| {
+                let body = h.json();
+                (json_text(&body, "event"), json_text(&body["data"], "grant"))
+            })
+            .collect();
+        events.sort();
+        let mut expected: Vec<(String, String)> = short
+            .iter()
+            .map(|g| ("expiry".to_string(), g.clone()))
+            .chain([("revocation".to_string(), w.grant_id().to_string())])
+            .collect();
+        expected.sort();
+        assert_eq!(events, expected);
+        let mut ids: Vec<&str> = hits.iter().map(|h| h.header("x-menwei-delivery")).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "a delivery went out twice");
+        let notes = w.gw.json(&["notify", "list"]);
+        assert_eq!(notes.len(), 5, "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .all(|n| n["state"] == "delivered" && n["attempts"] == 1),
+            "{notes:?}"
+        );
+    }
+}

@@ -9,6 +9,7 @@
 
 mod audit_rows;
 mod grants;
+mod login_failures;
 mod migrations;
 mod nodes;
 pub mod notify;

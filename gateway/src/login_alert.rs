@@ -6,8 +6,11 @@
 //! throttle ([`crate::throttle`]) slows each source; this sees many sources working on one
 //! account.
 //!
-//! Counted in this node's memory: with several nodes behind a balancer each counts what
-//! reaches it. Bounded: only accounts that exist are counted (the callers check), at most
+//! With PostgreSQL (several nodes), counted in the database: every node's failures of an
+//! account count together, and one conditional upsert (`login_alerts`) makes the alert go out
+//! once per window, whichever node sees the failure that makes it due. A database that does
+//! not answer falls back on this node's own count. With SQLite (one node), counted in this
+//! node's memory. Bounded: only accounts that exist are counted (the callers check), at most
 //! `MAX_ACCOUNTS` of them, each holding at most `login_alert_failures` instants and
 //! `MAX_SOURCES` addresses.
 
@@ -119,7 +122,24 @@ impl LoginAlerts {
 /// Counts a failed login of the existing `account` from `source` (`via` "ssh" or "web") and,
 /// when an alert is due, audits it and hands it to the webhooks.
 pub async fn failed(ctx: &Context, account: &str, source: Option<IpAddr>, via: &str) {
-    let Some(alert) = ctx.login_alerts.failure(account, source, Instant::now()) else {
+    let due = if ctx.db.is_postgres() {
+        match crate::db::within(
+            crate::db::ANSWER_WAIT,
+            "counting a failed login",
+            cluster_failure(ctx, account, source),
+        )
+        .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!("failed logins counted on this node only: {e}");
+                ctx.login_alerts.failure(account, source, Instant::now())
+            }
+        }
+    } else {
+        ctx.login_alerts.failure(account, source, Instant::now())
+    };
+    let Some(alert) = due else {
         return;
     };
     let window = crate::time::duration_ms(ctx.config.audit.login_alert_window);
@@ -149,6 +169,33 @@ pub async fn failed(ctx: &Context, account: &str, source: Option<IpAddr>, via: &
     }
     crate::notify::enqueue_logged(&ctx.db, &ctx.config, crate::notify::Kind::LoginAlert, data)
         .await;
+}
+
+/// Counts the failure in the database; the alert if it is due now and no node sent one
+/// within the window.
+async fn cluster_failure(
+    ctx: &Context,
+    account: &str,
+    source: Option<IpAddr>,
+) -> Result<Option<Alert>, crate::db::DbError> {
+    let threshold = i64::from(ctx.config.audit.login_alert_failures.max(1));
+    let now = crate::time::now_ms();
+    let since = now.saturating_sub(crate::time::duration_ms(
+        ctx.config.audit.login_alert_window,
+    ));
+    let from = source.map(|ip| ip.to_string());
+    let (failures, sources) = ctx
+        .db
+        .account_failure(&ctx.config.node_name, account, from.as_deref(), now, since)
+        .await?;
+    if failures < threshold || !ctx.db.login_alert_claim(account, now, since).await? {
+        return Ok(None);
+    }
+    Ok(Some(Alert {
+        account: account.to_string(),
+        failures: usize::try_from(failures).unwrap_or(usize::MAX),
+        sources: sources.iter().filter_map(|s| s.parse().ok()).collect(),
+    }))
 }
 
 #[cfg(test)]

@@ -22,11 +22,13 @@ use crate::session::Context;
 /// This node's `menwei` version, as `node list` shows it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Where `config` listens, as `node list` shows it: `ssh://ADDR` and `https://ADDR`.
+/// Where `config` listens, as `node list` shows it: `ssh://ADDR` and `https://ADDR`, the
+/// latter `[cluster] https_address` when set (where the other nodes relay a watch from).
 pub fn address(config: &crate::config::Config) -> String {
     let mut a = format!("ssh://{}", config.ssh.listen);
     if let Some(h) = &config.https {
-        a.push_str(&format!(" https://{}", h.listen));
+        let https = config.cluster.https_address.unwrap_or(h.listen);
+        a.push_str(&format!(" https://{https}"));
     }
     a
 }

@@ -76,7 +76,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
             config.audit.login_alert_failures,
             config.audit.login_alert_window,
         ),
-        throttle: Throttle::new(config.ssh.max_auth_failures, config.ssh.auth_failure_window),
+        throttle: Arc::new(Throttle::new(
+            config.ssh.max_auth_failures,
+            config.ssh.auth_failure_window,
+        )),
         config,
         db: db.clone(),
         client_key,
@@ -125,6 +128,13 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
     let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
     let backups = tokio::spawn(crate::backup::schedule::run(ctx.clone(), stopped.clone()));
+    let shared_throttle = tokio::spawn(crate::throttle::share(
+        ctx.throttle.clone(),
+        ctx.db.clone(),
+        ctx.config.node_name.clone(),
+        "ssh",
+        stopped.clone(),
+    ));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -193,6 +203,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = trimmer.await;
     let _ = heart.await;
     let _ = backups.await;
+    let _ = shared_throttle.await;
     if let Err(e) = ctx
         .db
         .node_stopped(&ctx.config.node_name, crate::time::now_ms())

@@ -8,16 +8,27 @@
 //! 100,000 keys, the oldest dropped first in O(1); each key holds at most `max_failures`
 //! (times four for an address) instants.
 //!
+//! Across nodes: each node writes the failures it counts to the database (`login_failures`,
+//! the keys' digests, never names or addresses) and reads the other nodes' every [`SYNC`]
+//! ([`share`]), so failures spread over several nodes behind a balancer count together,
+//! within a second. The database is not on the login's path: a node counts its own at once
+//! and keeps counting them when the database does not answer. Only with PostgreSQL: SQLite
+//! is one node.
+//!
 //! Why per user *and address* rather than per user alone: public-key logins cannot be
 //! guessed, so the throttle is there to slow probing and floods, and a per-user lock
 //! would let anyone lock an engineer out by failing on purpose from elsewhere.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use policy::Millis;
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::db::Db;
 
 /// Entries kept at most; past it the oldest key is dropped (one at a time, O(1)).
 const MAX_KEYS: usize = 100_000;
@@ -27,21 +38,39 @@ const ADDRESS_FACTOR: usize = 4;
 /// (`policy::validate_name`), and a client's 200 KiB name costs no more than a real one.
 const NAME_BYTES: usize = 256;
 
+/// How often a node writes its failures and reads the other nodes'.
+pub const SYNC: Duration = Duration::from_secs(1);
+/// Failures waiting to be written at most; past it they count on this node only.
+const MAX_OUTGOING: usize = 10_000;
+
 /// A fixed-size key: a digest of what is counted, never the client's text itself.
 type Key = [u8; 32];
 
-/// Failed-login counters shared by all connections of one gateway node.
+/// Failed-login counters shared by all connections of one gateway node, and what the other
+/// nodes counted.
 pub struct Throttle {
     max_failures: usize,
     window: Duration,
     table: Mutex<Table>,
+    /// The other nodes' failures per key, as last read.
+    elsewhere: Mutex<HashMap<Key, Vec<Instant>>>,
+    /// This node's failures not yet written, and those given back after a success.
+    outgoing: Mutex<Outgoing>,
 }
 
-/// The counters, and the order keys arrived in (to drop the oldest when full).
+/// The counters (each failure's instant and wall-clock milliseconds), and the order keys
+/// arrived in (to drop the oldest when full).
 #[derive(Default)]
 struct Table {
-    failures: HashMap<Key, VecDeque<Instant>>,
+    failures: HashMap<Key, VecDeque<(Instant, Millis)>>,
     arrival: VecDeque<Key>,
+}
+
+/// Changes for the database.
+#[derive(Default)]
+struct Outgoing {
+    add: Vec<(Key, Millis)>,
+    remove: Vec<(Key, Millis)>,
 }
 
 /// Where a client comes from, as throttled: an IPv4 address, or the /64 of an IPv6 address
@@ -72,6 +101,8 @@ impl Throttle {
             max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
             window,
             table: Mutex::new(Table::default()),
+            elsewhere: Mutex::default(),
+            outgoing: Mutex::default(),
         }
     }
 
@@ -125,19 +156,38 @@ impl Throttle {
         let Ok(mut table) = self.table.lock() else {
             return;
         };
+        let Ok(mut out) = self.outgoing.lock() else {
+            return;
+        };
         for (key, _) in Self::keys(user, addr) {
-            if let Some(q) = table.failures.get_mut(&key) {
-                q.pop_back();
+            if let Some((_, at)) = table.failures.get_mut(&key).and_then(VecDeque::pop_back) {
+                // Not written yet: never written; written: taken back.
+                match out.add.iter().rposition(|e| *e == (key, at)) {
+                    Some(i) => {
+                        out.add.remove(i);
+                    }
+                    None if out.remove.len() < MAX_OUTGOING => out.remove.push((key, at)),
+                    None => {}
+                }
             }
         }
     }
 
     fn blocked(&self, table: &mut Table, keys: &[(Key, usize)], now: Instant) -> bool {
+        let Ok(elsewhere) = self.elsewhere.lock() else {
+            return true;
+        };
         keys.iter().any(|(key, factor)| {
-            table.failures.get_mut(key).is_some_and(|q| {
+            let here = table.failures.get_mut(key).map_or(0, |q| {
                 prune(q, now, self.window);
-                q.len() >= self.max_failures.saturating_mul(*factor)
-            })
+                q.len()
+            });
+            let there = elsewhere.get(key).map_or(0, |v| {
+                v.iter()
+                    .filter(|t| now.saturating_duration_since(**t) <= self.window)
+                    .count()
+            });
+            here.saturating_add(there) >= self.max_failures.saturating_mul(*factor)
         })
     }
 
@@ -154,7 +204,13 @@ impl Throttle {
             let q = table.failures.entry(key).or_default();
             prune(q, now, self.window);
             if q.len() < self.max_failures.saturating_mul(factor) {
-                q.push_back(now);
+                let at = crate::time::now_ms();
+                q.push_back((now, at));
+                if let Ok(mut out) = self.outgoing.lock() {
+                    if out.add.len() < MAX_OUTGOING {
+                        out.add.push((key, at));
+                    }
+                }
             }
         }
     }
@@ -170,9 +226,96 @@ impl Throttle {
     }
 }
 
-fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while q.front().is_some_and(|t| now.duration_since(*t) > window) {
+fn prune(q: &mut VecDeque<(Instant, Millis)>, now: Instant, window: Duration) {
+    while q
+        .front()
+        .is_some_and(|(t, _)| now.duration_since(*t) > window)
+    {
         q.pop_front();
+    }
+}
+
+impl Throttle {
+    /// Takes what waits for the database.
+    fn take_outgoing(&self) -> Outgoing {
+        self.outgoing
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
+    }
+
+    /// Replaces the other nodes' failures with `rows` (key in hex, wall-clock ms), read at
+    /// `now_ms`. Rows whose key is not a digest are skipped.
+    fn set_elsewhere(&self, rows: Vec<(String, Millis)>, now_ms: Millis) {
+        let now = Instant::now();
+        let mut map: HashMap<Key, Vec<Instant>> = HashMap::new();
+        for (key, at) in rows {
+            let Some(key) = hex::decode(&key).ok().and_then(|k| Key::try_from(k).ok()) else {
+                continue;
+            };
+            let ago = Duration::from_millis(u64::try_from(now_ms.saturating_sub(at)).unwrap_or(0));
+            if let Some(t) = now.checked_sub(ago) {
+                map.entry(key).or_default().push(t);
+            }
+        }
+        if let Ok(mut e) = self.elsewhere.lock() {
+            *e = map;
+        }
+    }
+}
+
+/// Until `shutdown`: every [`SYNC`], writes what `throttle` counted (and takes back what it
+/// forgave) as node `node` in `scope` (`ssh`, `web`), forgets rows past the window and reads
+/// the other nodes' failures. A database that does not answer costs the cluster's view
+/// (logged), never the node's own count. Returns at once on SQLite: one node.
+pub async fn share(
+    throttle: Arc<Throttle>,
+    db: Db,
+    node: String,
+    scope: &'static str,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if !db.is_postgres() {
+        return;
+    }
+    let window_ms = crate::time::duration_ms(throttle.window);
+    let hexed = |v: Vec<(Key, Millis)>| -> Vec<(String, Millis)> {
+        v.into_iter().map(|(k, at)| (hex::encode(k), at)).collect()
+    };
+    let mut tick = tokio::time::interval(SYNC);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let out = throttle.take_outgoing();
+        let wait = crate::db::ANSWER_WAIT;
+        if !out.add.is_empty() {
+            let rows = hexed(out.add);
+            let add = db.login_failures_add(&node, scope, &rows);
+            if let Err(e) = crate::db::within(wait, "writing failed logins", add).await {
+                tracing::warn!(node = %node, "failed logins counted here are not shared: {e}");
+            }
+        }
+        if !out.remove.is_empty() {
+            let rows = hexed(out.remove);
+            let remove = db.login_failures_remove(&node, scope, &rows);
+            if let Err(e) = crate::db::within(wait, "taking back failed logins", remove).await {
+                tracing::warn!(node = %node, "cannot take back failed logins: {e}");
+            }
+        }
+        let now = crate::time::now_ms();
+        let since = now.saturating_sub(window_ms);
+        let trim = db.login_failures_trim(scope, since);
+        if let Err(e) = crate::db::within(wait, "trimming failed logins", trim).await {
+            tracing::warn!(node = %node, "cannot trim failed logins: {e}");
+        }
+        let read = db.login_failures_elsewhere(&node, scope, since);
+        match crate::db::within(wait, "reading failed logins", read).await {
+            Ok(rows) => throttle.set_elsewhere(rows, now),
+            Err(e) => tracing::warn!(node = %node, "cannot read other nodes' failed logins: {e}"),
+        }
     }
 }
 
@@ -280,6 +423,42 @@ mod tests {
             .map(|h| h.join().unwrap_or(usize::MAX))
             .sum();
         assert_eq!(granted, 3);
+    }
+
+    #[test]
+    fn other_nodes_failures_count_with_this_nodes_and_forgiven_ones_are_taken_back() {
+        let t = Throttle::new(3, Duration::from_secs(60));
+        t.record_failure("alice", ip("10.0.0.9"));
+        let out = t.take_outgoing();
+        assert_eq!(out.add.len(), 2, "one per user and one per address");
+        let now = crate::time::now_ms();
+        // Another node saw two of alice's failures from there, one long ago.
+        let key = hex::encode(out.add[0].0);
+        t.set_elsewhere(
+            vec![
+                (key.clone(), now - 1000),
+                (key, now - 120_000),
+                ("zz".into(), now),
+            ],
+            now,
+        );
+        assert!(
+            !t.is_blocked("alice", ip("10.0.0.9")),
+            "one here + one in the window there"
+        );
+        t.record_failure("alice", ip("10.0.0.9"));
+        assert!(t.is_blocked("alice", ip("10.0.0.9")));
+        assert!(!t.is_blocked("alice", ip("10.0.0.1")));
+        // A success gives back its reservation, in the database too once written.
+        let t = Throttle::new(3, Duration::from_secs(60));
+        assert!(t.reserve("bob", None));
+        t.forgive("bob", None);
+        let out = t.take_outgoing();
+        assert!(out.add.is_empty() && out.remove.is_empty(), "never written");
+        assert!(t.reserve("bob", None));
+        let written = t.take_outgoing();
+        t.forgive("bob", None);
+        assert_eq!(t.take_outgoing().remove, written.add);
     }
 
     #[test]

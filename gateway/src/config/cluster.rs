@@ -1,8 +1,10 @@
 //! `[cluster]`: how nodes sharing one database see each other. Each node writes a heartbeat
 //! every `heartbeat`; a node silent for `dead_after` is lost, and another node ends the
-//! sessions it held (`node_lost`). Only parsing and checking; the heartbeat and the sweep
+//! sessions it held (`node_lost`). `https_address` is where the other nodes reach this
+//! node's HTTPS to relay a live watch (default `[https] listen`). Only parsing and checking; the heartbeat and the sweep
 //! are [`crate::nodes`].
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -17,6 +19,9 @@ pub struct ClusterConfig {
     pub heartbeat: Duration,
     /// How long a node may be silent before another node ends its sessions as `node_lost`.
     pub dead_after: Duration,
+    /// Where the other nodes reach this node's HTTPS (live watch relays), when `[https]
+    /// listen` is not that address (0.0.0.0, a NAT); `None`: `[https] listen`.
+    pub https_address: Option<SocketAddr>,
 }
 
 impl Default for ClusterConfig {
@@ -24,6 +29,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             heartbeat: Duration::from_secs(5),
             dead_after: Duration::from_secs(30),
+            https_address: None,
         }
     }
 }
@@ -33,6 +39,7 @@ impl Default for ClusterConfig {
 pub(super) struct RawCluster {
     heartbeat: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
+    https_address: Option<Spanned<String>>,
 }
 
 /// Checks the raw table; the defaults when absent. `dead_after` must leave room for at
@@ -57,9 +64,26 @@ pub(super) fn build(raw: Option<RawCluster>, src: &Source) -> Result<ClusterConf
             ));
         }
     }
+    let https_address = match &raw.https_address {
+        Some(v) => Some(src.listen("cluster.https_address", Some(v), "10.0.0.11:8443")?),
+        None => None,
+    };
+    if let (Some(a), Some(v)) = (https_address, &raw.https_address) {
+        if a.ip().is_unspecified() {
+            return Err(src.invalid(
+                "cluster.https_address",
+                v,
+                format!(
+                    "{:?}: other nodes cannot reach an unspecified address; name this node's own",
+                    v.get_ref()
+                ),
+            ));
+        }
+    }
     Ok(ClusterConfig {
         heartbeat,
         dead_after,
+        https_address,
     })
 }
 
@@ -71,6 +95,10 @@ pub const TEMPLATE: &str = r#"[cluster]
 # node.lost. A single node needs nothing here.
 heartbeat = "5s"
 dead_after = "30s"
+# Where the other nodes reach this node's HTTPS, to relay a live watch of a session held
+# here to an approver on another node; needed when [https] listen is 0.0.0.0 or not the
+# address the other nodes see. Default: [https] listen.
+# https_address = "10.0.0.11:8443"
 "#;
 
 #[cfg(test)]
@@ -82,7 +110,8 @@ mod tests {
     fn absent_table_is_the_defaults_and_the_template_says_them() {
         assert_eq!(parse("").unwrap().cluster, ClusterConfig::default());
         assert_eq!(parse(TEMPLATE).unwrap().cluster, ClusterConfig::default());
-        let c = parse("[cluster]\nheartbeat = \"1s\"\ndead_after = \"3s\"\n").unwrap();
+        let c = parse("[cluster]\nheartbeat = \"1s\"\ndead_after = \"3s\"\nhttps_address = \"10.0.0.11:8443\"\n").unwrap();
+        assert_eq!(c.cluster.https_address, "10.0.0.11:8443".parse().ok());
         assert_eq!(
             (c.cluster.heartbeat, c.cluster.dead_after),
             (Duration::from_secs(1), Duration::from_secs(3))
@@ -103,6 +132,13 @@ mod tests {
             .to_string();
         assert!(
             e.contains(":3:14: invalid value for key cluster.dead_after"),
+            "{e}"
+        );
+        let e = parse("[cluster]\nhttps_address = \"0.0.0.0:8443\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2:17: invalid value for key cluster.https_address"),
             "{e}"
         );
     }

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -287,6 +288,33 @@ const MIGRATION_7: Migration = Migration {
             live_sessions BIGINT NOT NULL DEFAULT 0,
             stopped_at BIGINT,
             lost_at BIGINT
+        )",
+    ],
+};
+
+const MIGRATION_8: Migration = Migration {
+    version: 8,
+    name: "failed logins counted across nodes",
+    statements: &[
+        // One row per failed login a node counted, kept for its window: for the throttle
+        // (`scope` ssh or web, `key` the hex digest it counts by, never the user's text)
+        // every node adds the other nodes' rows to its own count; for the failed-login alert
+        // (`scope` account, `key` the existing account, `source` the address) the rows of
+        // all nodes are the count.
+        "CREATE TABLE login_failures (
+            node TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            source TEXT
+        )",
+        "CREATE INDEX login_failures_at ON login_failures (at)",
+        "CREATE INDEX login_failures_key ON login_failures (scope, key)",
+        // When the failed-login alert last went out for an account, whichever node sent it:
+        // one conditional upsert decides that it goes out once per window.
+        "CREATE TABLE login_alerts (
+            account TEXT PRIMARY KEY,
+            alerted_at BIGINT NOT NULL
         )",
     ],
 };

@@ -35,7 +35,7 @@ pub struct Context {
     /// Opens target passwords.
     pub vault: Vault,
     /// Failed-login counters.
-    pub throttle: Throttle,
+    pub throttle: Arc<Throttle>,
     /// Live sessions on this node.
     pub sessions: Arc<Registry>,
     /// The policy in force (replaced on SIGHUP).

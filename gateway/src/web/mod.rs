@@ -17,6 +17,7 @@ pub mod events;
 pub mod health;
 mod listener;
 pub mod openapi;
+pub mod relay;
 pub mod streams;
 pub mod terminal;
 
@@ -52,13 +53,15 @@ pub struct Inner {
     /// Signs the session JWTs.
     pub key: Zeroizing<[u8; 32]>,
     /// Failed web logins.
-    pub throttle: Throttle,
+    pub throttle: Arc<Throttle>,
     /// An argon2id hash of nothing, checked for unknown users so they take as long.
     pub dummy_hash: String,
     /// Turns true at shutdown; ends event streams.
     pub shutdown: watch::Receiver<bool>,
     /// WebSockets and event streams open per login (`[https] max_streams_per_login`).
     pub streams: streams::StreamLimits,
+    /// Live watch of sessions other nodes hold, both ways.
+    pub relay: relay::Relay,
 }
 
 impl std::ops::Deref for AppState {
@@ -221,6 +224,9 @@ pub fn router(state: AppState) -> Router {
         // Probes for load balancers, without login (outside the API and its table).
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        // Node to node, outside the API and its table: no user calls it, a node's mark
+        // (not a login) is its credential (relay.rs).
+        .route(relay::FEED_PATH, get(relay::feed))
         .fallback(assets::serve)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -345,12 +351,21 @@ pub async fn serve(
             .await
             .context("cannot start the web server")?
             .map_err(|e| anyhow::anyhow!(e))?;
-    let throttle = Throttle::new(
+    let throttle = Arc::new(Throttle::new(
         ctx.config.ssh.max_auth_failures,
         ctx.config.ssh.auth_failure_window,
-    );
+    ));
+    tokio::spawn(crate::throttle::share(
+        throttle.clone(),
+        ctx.db.clone(),
+        ctx.config.node_name.clone(),
+        "web",
+        shutdown.clone(),
+    ));
+    let relay = relay::Relay::new(&https, &key)?;
     let state = AppState(Arc::new(Inner {
         streams: streams::StreamLimits::new(https.max_streams_per_login),
+        relay,
         ctx: ctx.clone(),
         https: https.clone(),
         key,

@@ -29,8 +29,8 @@ impl StreamLimits {
     }
 
     /// A slot for one more stream of `login`, or `None` at the cap (or on a poisoned lock:
-    /// fail closed).
-    fn take(&self, login: String) -> Option<StreamSlot> {
+    /// fail closed). Also counts the relays of a watcher's node ([`super::relay`]).
+    pub(super) fn take(&self, login: String) -> Option<StreamSlot> {
         let mut open = self.open.lock().ok()?;
         let n = open.entry(login.clone()).or_insert(0);
         if *n >= self.max {

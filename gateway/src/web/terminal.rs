@@ -10,7 +10,8 @@
 //! `GET /api/v1/sessions/{id}/watch`: a read-only copy of a live session's terminal for
 //! approvers and auditors, from the session's feed ([`crate::session::tap`]): its output, and its
 //! size whenever that changes; what a watcher sends is ignored. Each watch is audited (who
-//! watched what).
+//! watched what). A session another node holds is watched the same way through a relay
+//! from that node ([`super::relay`]), audited here, where the watcher is.
 //!
 //! The frames are the `menwei-protocol` crate's, the same types the page parses.
 //!
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 
 use super::auth::{login_ended, Caller};
 use super::error::{ApiCode, ApiError, ApiResult, Id, Params};
+use super::relay::{Feed, Next};
 use super::AppState;
 use crate::session::enforcer::{trip, End, EndCode};
 use crate::session::pipe::{self, Input, Output, Pipe, Program, PtySpec, Step};
@@ -355,17 +357,29 @@ pub async fn watch_session(
             "session {id} has ended; replay its recording instead"
         )));
     }
-    let Some(tap) = ctx.sessions.tap(&id) else {
-        return Err(ApiError::conflict(format!(
-            "session {id} is live on node {}; watch it there",
-            session.node
-        )));
+    // Held here: its tap. Held by another node: a relay from that node (relay.rs).
+    let (mut feed, first) = match ctx.sessions.tap(&id) {
+        Some(tap) => {
+            let (size, recent, frames) = tap.join();
+            // Only the session holds the feed open: when it ends, the watch ends.
+            drop(tap);
+            (Feed::Local(frames), Some((size, recent)))
+        }
+        None if session.node == ctx.config.node_name => {
+            return Err(ApiError::conflict(format!(
+                "session {id} has ended; replay its recording instead"
+            )));
+        }
+        None => (
+            super::relay::open(&state, &session, &caller.name).await?,
+            None,
+        ),
     };
     crate::audit::append(
         &ctx.db,
         &ctx.config.node_name,
         crate::audit::AuditEvent::new(caller.name.clone(), "session.watch", id.clone()).with_detail(
-            json!({"engineer": session.engineer, "target": session.target, "via": caller.via_text()}),
+            json!({"engineer": session.engineer, "target": session.target, "via": caller.via_text(), "node": session.node}),
         ),
     )
     .await?;
@@ -374,27 +388,26 @@ pub async fn watch_session(
         let login = login_ended(state, caller);
         tokio::pin!(login);
         let (mut to_page, mut from_page) = socket.split();
-        let (size, recent, mut frames) = tap.join();
-        // Only the session holds the feed open: when it ends, the watch ends.
-        drop(tap);
-        if let Some((cols, rows)) = size {
-            let _ = to_page.send(control(GatewayMessage::Resize { cols, rows })).await;
-        }
-        if !recent.is_empty() && to_page.send(Message::Binary(recent)).await.is_err() {
-            return;
+        if let Some((size, recent)) = first {
+            if let Some((cols, rows)) = size {
+                let _ = to_page.send(control(GatewayMessage::Resize { cols, rows })).await;
+            }
+            if !recent.is_empty() && to_page.send(Message::Binary(recent)).await.is_err() {
+                return;
+            }
         }
         loop {
             tokio::select! {
-                frame = frames.recv() => {
+                frame = feed.next() => {
                     let msg = match frame {
-                        Ok(Frame::Output(data)) => Message::Binary(data),
-                        Ok(Frame::Resize { cols, rows }) => control(GatewayMessage::Resize { cols, rows }),
-                        Ok(Frame::Notice(text)) => notice(&text),
+                        Next::Frame(Frame::Output(data)) => Message::Binary(data),
+                        Next::Frame(Frame::Resize { cols, rows }) => control(GatewayMessage::Resize { cols, rows }),
+                        Next::Frame(Frame::Notice(text)) => notice(&text),
                         // A watcher too slow for the session loses frames, never slows it.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        Next::Lagged => {
                             notice("some output was skipped (the connection was too slow)")
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        Next::Closed => {
                             let _ = to_page.send(end("the session has ended")).await;
                             let _ = to_page.close().await;
                             return;
