@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod notify;
 pub mod outbox;
+pub mod recording_store;
 pub mod refusals;
 pub mod serve;
 pub mod session;

@@ -45,6 +45,9 @@ pub enum Kind {
     LoginAlert,
     /// A file transfer went on under `transfer_guard = "alert"`.
     Transfer,
+    /// The recording store became unreachable, or reachable again
+    /// ([`crate::recording_store`]).
+    RecordingsStore,
 }
 
 impl Kind {
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Expiry => "expiry",
             Kind::LoginAlert => "login_alert",
             Kind::Transfer => "transfer",
+            Kind::RecordingsStore => "recordings_store",
         }
     }
 }
@@ -427,6 +431,7 @@ mod tests {
             Kind::Expiry,
             Kind::LoginAlert,
             Kind::Transfer,
+            Kind::RecordingsStore,
         ] {
             assert!(KINDS.contains(&k.as_str()));
         }

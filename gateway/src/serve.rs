@@ -31,6 +31,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     config.ensure_recording_public_key(&signing_key)?;
     let vault = config.load_vault()?;
     let webhooks = crate::notify::Webhooks::load(&config)?;
+    let recordings = crate::recording_store::RecordingStore::open(&config.recordings)?;
     // Owner-only, like the files in it (the recorder creates those 0600).
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -77,6 +78,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         client_key,
         signing_key,
         vault,
+        recordings,
         sessions: sessions.clone(),
         policy: policy.clone(),
         refusals: Default::default(),
@@ -84,6 +86,16 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         outbox: crate::outbox::Outbox::new(&node_name),
     });
     end_leftover_sessions(&ctx).await;
+    // Before any session opens, every recording in the spool is one a stop or a crash left.
+    match ctx.recordings.queue_spool() {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(node = %ctx.config.node_name, "{n} recording(s) in the spool to upload to {}", ctx.recordings.url().unwrap_or_default())
+        }
+        Err(e) => {
+            tracing::warn!(node = %ctx.config.node_name, "cannot list the recordings spool: {e}")
+        }
+    }
     ctx.db
         .node_up(
             &ctx.config.node_name,
@@ -119,6 +131,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     ));
     let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
     let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
+    let uploader = tokio::spawn(crate::recording_store::run(ctx.clone(), stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -186,6 +199,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = lapser.await;
     let _ = trimmer.await;
     let _ = heart.await;
+    let _ = uploader.await;
     if let Err(e) = ctx
         .db
         .node_stopped(&ctx.config.node_name, crate::time::now_ms())

@@ -19,6 +19,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "expiry",
     "login_alert",
     "transfer",
+    "recordings_store",
 ];
 
 /// One `[[webhooks]]` entry.
