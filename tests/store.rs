@@ -185,6 +185,11 @@ fn the_store_going_away_mid_session_keeps_the_session_recording_and_alerts_once(
     let cat = w.gw.cli_ok(&["recording", "cat", &id]);
     assert!(cat.contains("AFTER:6"), "{cat:?}");
 
+    // Retried meanwhile (with backoff), and not raised again at each attempt.
+    wait_until("three upload attempts", SHORT, || {
+        (w.gw.log().matches("cannot upload a recording").count() >= 3).then_some(())
+    });
+
     // Back: the recording reaches the bucket, the spool copy goes, and the end is said once.
     s3.start_again();
     let key = key_of(&id);
