@@ -27,6 +27,11 @@ const UPLOAD: Duration = Duration::from_secs(40);
 
 /// The usual world with its recordings in `s3`'s bucket, keys in a credentials file.
 fn world_on(db: Db, s3: &S3Server, keys: &Path) -> World {
+    world_with(db, s3, keys, "")
+}
+
+/// [`world_on`] with `config` appended to `menwei.toml`.
+fn world_with(db: Db, s3: &S3Server, keys: &Path, config: &str) -> World {
     s3.write_credentials(keys);
     let replace = replace_lines(vec![(
         "dir = \"recordings\"",
@@ -36,6 +41,7 @@ fn world_on(db: Db, s3: &S3Server, keys: &Path) -> World {
         db,
         WorldOpts {
             replace,
+            config: Box::leak(config.to_string().into_boxed_str()),
             ..WorldOpts::default()
         },
     )
@@ -155,7 +161,15 @@ both_databases! {
 fn the_store_going_away_mid_session_keeps_the_session_recording_and_alerts_once() {
     let mut s3 = S3Server::start();
     let keys = tempfile::tempdir().unwrap();
-    let w = world_on(Db::Sqlite, &s3, &keys.path().join("s3.credentials"));
+    let secret = keys.path().join("webhook.secret");
+    std::fs::write(&secret, "a-webhook-secret\n").unwrap();
+    let rx = WebhookReceiver::start(free_port("127.0.0.1"), false);
+    let hook = format!(
+        "[[webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\nsecret_file = \"{}\"\nevents = [\"recordings_store\"]\n",
+        rx.port,
+        secret.display()
+    );
+    let w = world_with(Db::Sqlite, &s3, &keys.path().join("s3.credentials"), &hook);
     let mut shell = live_shell(&w);
     s3.stop();
     // The session goes on, recorded to the spool.
@@ -177,6 +191,13 @@ fn the_store_going_away_mid_session_keeps_the_session_recording_and_alerts_once(
     assert!(
         spooled.is_file(),
         "the recording left the spool while the store was away"
+    );
+    let hits = rx.wait_hits(1, SHORT);
+    let body = hits[0].json();
+    assert_eq!(body["event"], "recordings_store", "{body}");
+    assert_eq!(
+        body["data"]["event"], "recordings.store_unavailable",
+        "{body}"
     );
     let ready = readyz(&w.gw);
     assert!(
@@ -211,6 +232,15 @@ fn the_store_going_away_mid_session_keeps_the_session_recording_and_alerts_once(
             .filter(|e| json_text(e, "action") == "recordings.store_unavailable")
             .count();
     assert_eq!(raised, 1, "the outage was raised {raised} times");
+    let hits = rx.wait_hits(2, SHORT);
+    let events: Vec<String> = hits
+        .iter()
+        .map(|h| json_text(&h.json()["data"], "event"))
+        .collect();
+    assert_eq!(
+        events,
+        ["recordings.store_unavailable", "recordings.store_available"]
+    );
     let v = w.gw.cli(&["recording", "verify", &id]);
     v.ok();
     assert!(w.gw.cli_ok(&["recording", "cat", &id]).contains("AFTER:6"));
