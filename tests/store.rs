@@ -245,3 +245,37 @@ fn the_store_going_away_mid_session_keeps_the_session_recording_and_alerts_once(
     v.ok();
     assert!(w.gw.cli_ok(&["recording", "cat", &id]).contains("AFTER:6"));
 }
+
+#[test]
+fn a_recording_larger_than_one_request_is_uploaded_in_parts_and_verifies() {
+    let s3 = S3Server::start();
+    let keys = tempfile::tempdir().unwrap();
+    let w = world_on(Db::Sqlite, &s3, &keys.path().join("s3.credentials"));
+    // 24 MiB of random output: incompressible, so the recording passes the 16 MiB a
+    // single request carries and goes up in 8 MiB parts.
+    let out = w.alice.exec(
+        &w.gw,
+        "web01",
+        "dd if=/dev/urandom bs=1048576 count=24 status=none",
+    );
+    out.ok();
+    let id = ended(&w.gw);
+    let key = key_of(&id);
+    wait_until("the recording in the bucket", UPLOAD, || {
+        s3.keys().contains(&key).then_some(())
+    });
+    let size = std::fs::metadata(s3.object(&key)).unwrap().len();
+    assert!(size > 24 << 20, "only {size} bytes in the bucket");
+    let spooled = w.gw.recordings_dir().join(format!("{id}.mwrec"));
+    wait_until("the spool copy removed", SHORT, || {
+        (!spooled.exists()).then_some(())
+    });
+    let v = w.gw.cli(&["recording", "verify", &id]);
+    v.ok();
+    assert!(!v.all_text().to_lowercase().contains("cut short"), "{v}");
+    let log = w.gw.log();
+    let uploaded = log
+        .lines()
+        .find(|l| l.contains("recording uploaded") && l.contains(&id));
+    eprintln!("{}", uploaded.unwrap_or_default());
+}
