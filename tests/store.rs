@@ -93,11 +93,14 @@ both_databases! {
         // In the bucket under the prefix, and no longer in the spool.
         let key = key_of(&id);
         wait_until("the recording in the bucket", UPLOAD, || s3.keys().contains(&key).then_some(()));
-        let log = w.gw.log();
-        let uploaded = log.lines().find(|l| l.contains("recording uploaded") && l.contains(&id));
-        assert!(uploaded.is_some(), "serve's log says nothing of the upload:\n{log}");
         // The upload's bytes and time, for the record (`--no-capture`).
-        eprintln!("{}", uploaded.unwrap_or_default());
+        let uploaded = wait_until("serve's log line of the upload", SHORT, || {
+            w.gw.log()
+                .lines()
+                .find(|l| l.contains("recording uploaded") && l.contains(&id))
+                .map(str::to_string)
+        });
+        eprintln!("{uploaded}");
         let spooled = w.gw.recordings_dir().join(format!("{id}.mwrec"));
         wait_until("the spool copy removed", SHORT, || (!spooled.exists()).then_some(()));
         let stored = std::fs::read(s3.object(&key)).unwrap();
