@@ -39,7 +39,8 @@ pub use log::{LogConfig, LogFormat};
 pub use metrics::MetricsConfig;
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
-    MinFree, RecordingsConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE, MIN_SESSION_BYTES,
+    MinFree, RecordingsConfig, StoreConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE,
+    MIN_SESSION_BYTES,
 };
 pub use reports::{read_holidays, ReportsConfig};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};

@@ -1,6 +1,8 @@
 //! Whether this node can serve: the checks behind `GET /readyz` (a load balancer's question,
 //! asked without login). The database answers, the recordings directory takes a write, and
-//! its filesystem has more free than `[recordings] min_free`. Each check is bounded in time,
+//! its filesystem has more free than `[recordings] min_free`; with a recording store, whether
+//! the store answers is said too, without making the node unready (sessions record to the
+//! spool meanwhile, and every node shares the store). Each check is bounded in time,
 //! and what it says names no address, path or credential: the probe is public.
 //! Not liveness (`GET /healthz` only says the process answers).
 
@@ -11,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::recording_store::RecordingStore;
 use crate::session::room::room;
 
 /// The longest a check may take before it counts as failed.
@@ -45,6 +48,10 @@ pub struct Readiness {
     pub recordings: Check,
     /// The recordings filesystem has more free than `min_free`.
     pub disk: Check,
+    /// With `[recordings] store`: whether the store answers (informative: not part of
+    /// `ready`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<Check>,
 }
 
 impl std::fmt::Display for Readiness {
@@ -61,18 +68,33 @@ impl std::fmt::Display for Readiness {
                 Check::Failed(why) => writeln!(f, "  {name:<11} FAILED: {why}")?,
             }
         }
+        match &self.store {
+            None => {}
+            Some(Check::Ok) => writeln!(f, "  {:<11} ok", "store")?,
+            Some(Check::Failed(why)) => writeln!(
+                f,
+                "  {:<11} UNAVAILABLE (recordings wait in the spool): {why}",
+                "store"
+            )?,
+        }
         Ok(())
     }
 }
 
 /// Runs every check (concurrently, each within `CHECK_TIMEOUT`) for the node `config`
-/// describes; `db` is `None` when the database could not even be connected to.
-pub async fn readiness(config: &Config, db: Option<&Db>) -> Readiness {
+/// describes; `db` is `None` when the database could not even be connected to, `store` when
+/// the recording store could not be set up.
+pub async fn readiness(
+    config: &Config,
+    db: Option<&Db>,
+    store: Option<&RecordingStore>,
+) -> Readiness {
     let dir = config.recordings.dir.clone();
-    let (database, recordings, disk) = tokio::join!(
+    let (database, recordings, disk, store) = tokio::join!(
         database(db),
         blocking(probe_write(dir.clone(), config.node_name.clone())),
         blocking(free_space(dir, config.recordings.min_free)),
+        store_check(config, store),
     );
     Readiness {
         ready: database.is_ok() && recordings.is_ok() && disk.is_ok(),
@@ -80,7 +102,32 @@ pub async fn readiness(config: &Config, db: Option<&Db>) -> Readiness {
         database,
         recordings,
         disk,
+        store,
     }
+}
+
+/// Whether the recording store answers; `None` without one.
+async fn store_check(config: &Config, store: Option<&RecordingStore>) -> Option<Check> {
+    config.recordings.store.as_ref()?;
+    let Some(store) = store else {
+        return Some(Check::Failed("the recording store cannot be set up".into()));
+    };
+    Some(
+        match tokio::time::timeout(CHECK_TIMEOUT, store.probe()).await {
+            Ok(Some(Ok(()))) | Ok(None) => Check::Ok,
+            Ok(Some(Err(e))) => {
+                tracing::warn!("readiness: the recording store does not answer: {e}");
+                Check::Failed(format!(
+                    "the recording store does not answer ({} waiting in the spool)",
+                    store.waiting()
+                ))
+            }
+            Err(_) => Check::Failed(format!(
+                "the recording store did not answer within {} s",
+                CHECK_TIMEOUT.as_secs()
+            )),
+        },
+    )
 }
 
 async fn database(db: Option<&Db>) -> Check {

@@ -44,6 +44,7 @@ pub mod nodes;
 pub mod notify;
 pub mod outbox;
 pub mod proxy_header;
+pub mod recording_store;
 pub mod refusals;
 pub mod reports;
 pub mod serve;

@@ -47,6 +47,9 @@ pub enum Kind {
     Transfer,
     /// A scheduled backup failed ([`crate::backup::schedule`]).
     BackupFailed,
+    /// The recording store became unreachable, or reachable again
+    /// ([`crate::recording_store`]).
+    RecordingsStore,
 }
 
 impl Kind {
@@ -61,6 +64,7 @@ impl Kind {
             Kind::LoginAlert => "login_alert",
             Kind::Transfer => "transfer",
             Kind::BackupFailed => "backup_failed",
+            Kind::RecordingsStore => "recordings_store",
         }
     }
 }
@@ -430,6 +434,7 @@ mod tests {
             Kind::Expiry,
             Kind::LoginAlert,
             Kind::Transfer,
+            Kind::RecordingsStore,
         ] {
             assert!(KINDS.contains(&k.as_str()));
         }

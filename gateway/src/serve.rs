@@ -36,6 +36,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         crate::backup::seal::read_passphrase(&backup.passphrase_file)
             .context("[backup] passphrase_file")?;
     }
+    let recordings = crate::recording_store::RecordingStore::open(&config.recordings)?;
     // Owner-only, like the files in it (the recorder creates those 0600).
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -85,6 +86,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         client_key,
         signing_key,
         vault,
+        recordings,
         sessions: sessions.clone(),
         policy: policy.clone(),
         refusals: Default::default(),
@@ -92,6 +94,16 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         outbox: crate::outbox::Outbox::new(&node_name),
     });
     end_leftover_sessions(&ctx).await;
+    // Before any session opens, every recording in the spool is one a stop or a crash left.
+    match ctx.recordings.queue_spool() {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(node = %ctx.config.node_name, "{n} recording(s) in the spool to upload to {}", ctx.recordings.url().unwrap_or_default())
+        }
+        Err(e) => {
+            tracing::warn!(node = %ctx.config.node_name, "cannot list the recordings spool: {e}")
+        }
+    }
     ctx.db
         .node_up(
             &ctx.config.node_name,
@@ -135,6 +147,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
         "ssh",
         stopped.clone(),
     ));
+    let uploader = tokio::spawn(crate::recording_store::run(ctx.clone(), stopped.clone()));
     let ssh = tokio::spawn(server::serve(
         ctx.clone(),
         host_key,
@@ -204,6 +217,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = heart.await;
     let _ = backups.await;
     let _ = shared_throttle.await;
+    let _ = uploader.await;
     if let Err(e) = ctx
         .db
         .node_stopped(&ctx.config.node_name, crate::time::now_ms())

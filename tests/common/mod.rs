@@ -20,6 +20,8 @@
 //! - [`RawWebSocket`]: a hand-written WebSocket client over TLS that opens the page's
 //!   sockets with the page's `Origin` and a session cookie, and can stop reading.
 //! - [`WebhookReceiver`]: a loopback HTTP server that records the webhooks it receives.
+//! - [`S3Server`]: `s3s-fs`, a real S3-compatible server on a free loopback port with one
+//!   bucket and keys of its own, to stop and start again under a gateway.
 //! - [`Tmpfs`]: a small filesystem of its own (a `tmpfs` mounted for the test), to fill a
 //!   disk without touching the machine's.
 //! - [`World`]: gateway + pinned target `web01` + engineer `alice` + approver `bob` + a live
@@ -47,6 +49,7 @@ mod process;
 mod proofs;
 mod pty;
 mod relay;
+mod s3;
 mod sshd;
 mod tmpfs;
 mod totp;
@@ -68,6 +71,7 @@ pub use process::{
 pub use proofs::enrolled_secret;
 pub use pty::PtySession;
 pub use relay::Relay;
+pub use s3::S3Server;
 pub use sshd::Sshd;
 pub use tmpfs::Tmpfs;
 pub use totp::{now_secs, totp};

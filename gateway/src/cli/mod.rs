@@ -271,7 +271,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(Ok(db)) => Some(db),
                 _ => None,
             };
-            let report = crate::health::readiness(&config, db.as_ref()).await;
+            let store = crate::recording_store::RecordingStore::open(&config.recordings).ok();
+            let report = crate::health::readiness(&config, db.as_ref(), store.as_ref()).await;
             print!("{report}");
             Ok(if report.ready {
                 ExitCode::SUCCESS

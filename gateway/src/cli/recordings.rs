@@ -1,5 +1,6 @@
 //! `menwei recording verify | export | play | cat`: an auditor's tools for one session recording,
-//! found by session id in the recordings directory or given as a file. Each use is audited;
+//! found by session id (in the recordings directory, or the recording store through
+//! [`crate::recording_store`]) or given as a file. Each use is audited;
 //! verifying needs no key, the others unwrap an encrypted recording's data key with the vault
 //! key, which is audited too (`recording.decrypt`).
 //! The format, its chain and its asciicast rendering are the `recordings` crate's; this file
@@ -161,13 +162,22 @@ pub(super) async fn run(ctx: &Ctx, cmd: RecordingCommand) -> anyhow::Result<Exit
     }
 }
 
-/// The recording file for `arg`: an existing file if it looks like a path, else the session
-/// id's recording in the recordings directory.
-async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<PathBuf> {
+/// A recording's bytes and where they were read (a file or `s3://…`).
+struct Found {
+    bytes: Vec<u8>,
+    place: String,
+}
+
+/// The recording for `arg`: an existing file if it looks like a path, else the session
+/// id's recording, read through the recording store (the spool copy while there is one).
+async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<Found> {
     let as_path = Path::new(arg);
     let path_like = arg.contains('/') || arg.ends_with(".mwrec");
     if path_like && as_path.is_file() {
-        return Ok(as_path.to_path_buf());
+        return Ok(Found {
+            bytes: read(as_path)?,
+            place: as_path.display().to_string(),
+        });
     }
     if path_like && arg.contains('/') {
         anyhow::bail!("recording file {arg} does not exist");
@@ -185,28 +195,27 @@ async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<PathBuf> {
             output::clean(arg)
         );
     }
-    // The session row may name the file; otherwise it is <dir>/<id>.mwrec.
-    if let Some(session) = ctx.db.session(id).await? {
-        if let Some(rec) = session.recording {
-            let p = Path::new(&rec);
-            let p = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                ctx.config.recordings.dir.join(p)
-            };
-            if p.is_file() {
-                return Ok(p);
+    // The session row may name the file; otherwise it is <dir>/<id>.mwrec, or the store's.
+    let named = ctx.db.session(id).await?.and_then(|s| s.recording);
+    let store = crate::recording_store::RecordingStore::open(&ctx.config.recordings)?;
+    match store.read(id, named.as_deref()).await {
+        Ok(f) => Ok(Found {
+            bytes: f.bytes,
+            place: f.place,
+        }),
+        Err(crate::recording_store::StoreError::NotFound(_)) => {
+            let dir = ctx.config.recordings.dir.display();
+            match store.url() {
+                Some(url) => {
+                    anyhow::bail!("no recording for session {id} (neither in {dir} nor in {url})")
+                }
+                None => {
+                    anyhow::bail!("no recording for session {id} ({dir}/{id}.mwrec does not exist)")
+                }
             }
         }
+        Err(e) => Err(e.into()),
     }
-    let p = ctx.config.recordings.dir.join(format!("{id}.mwrec"));
-    if !p.is_file() {
-        anyhow::bail!(
-            "no recording for session {id} ({} does not exist)",
-            p.display()
-        );
-    }
-    Ok(p)
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -258,16 +267,16 @@ fn print_report(report: &recordings::VerifyReport) -> ExitCode {
 /// Verifies against this gateway's key and parses; any damage is an error naming where.
 /// An encrypted recording's data key is unwrapped with the vault key, and that decryption
 /// is audited (`recording.decrypt`, `how` says by which command).
-async fn open_verified(ctx: &Ctx, path: &Path, how: &str) -> anyhow::Result<Recording> {
-    let bytes = read(path)?;
-    let report = recordings::verify(&bytes, &trusted_key(ctx)?);
+async fn open_verified(ctx: &Ctx, found: &Found, how: &str) -> anyhow::Result<Recording> {
+    let bytes = &found.bytes;
+    let report = recordings::verify(bytes, &trusted_key(ctx)?);
     if !report.is_ok() {
-        anyhow::bail!("{}: {report}", path.display());
+        anyhow::bail!("{}: {report}", found.place);
     }
-    let at = |e: recordings::ReadError| anyhow::anyhow!("{}: {e}", path.display());
-    let meta = Recording::meta_of(&bytes).map_err(at)?;
+    let at = |e: recordings::ReadError| anyhow::anyhow!("{}: {e}", found.place);
+    let meta = Recording::meta_of(bytes).map_err(at)?;
     let Some(wrapped) = &meta.key else {
-        return Recording::parse(&bytes, None).map_err(at);
+        return Recording::parse(bytes, None).map_err(at);
     };
     let vault = ctx.config.load_vault().with_context(|| {
         format!(
@@ -283,15 +292,15 @@ async fn open_verified(ctx: &Ctx, path: &Path, how: &str) -> anyhow::Result<Reco
     })?;
     ctx.audit(
         AuditEvent::new(os_actor(), "recording.decrypt", meta.session_id.clone())
-            .with_detail(json!({"how": format!("cli {how}"), "file": path.display().to_string()})),
+            .with_detail(json!({"how": format!("cli {how}"), "file": found.place})),
     )
     .await?;
-    Recording::parse(&bytes, Some(&data_key)).map_err(at)
+    Recording::parse(bytes, Some(&data_key)).map_err(at)
 }
 
 async fn verify(ctx: &Ctx, arg: &str, public_key: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let path = locate(ctx, arg).await?;
-    let bytes = read(&path)?;
+    let found = locate(ctx, arg).await?;
+    let bytes = found.bytes;
     let key = match public_key {
         Some(file) => crate::config::read_recording_public_key(file)?,
         None => trusted_key(ctx)?,
@@ -304,7 +313,7 @@ async fn verify(ctx: &Ctx, arg: &str, public_key: Option<&Path>) -> anyhow::Resu
             subject(&report.session_id, arg),
         )
         .with_detail(json!({
-            "file": path.display().to_string(),
+            "file": found.place,
             "ok": report.is_ok(),
             "sealed": report.is_sealed(),
             "chunks": report.chunks,
@@ -326,8 +335,8 @@ async fn export(
     include_input: bool,
     unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
-    let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path, "export").await?;
+    let found = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &found, "export").await?;
     let unmasked = unmask.audit(ctx, &rec, "export").await?;
     ctx.audit(
         AuditEvent::new(
@@ -367,8 +376,8 @@ async fn play(ctx: &Ctx, arg: &str, speed: f64) -> anyhow::Result<ExitCode> {
     if !(speed.is_finite() && speed > 0.0) {
         anyhow::bail!("--speed must be a positive number, e.g. 2 or 0.5");
     }
-    let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path, "play").await?;
+    let found = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &found, "play").await?;
     ctx.audit(
         AuditEvent::new(os_actor(), "recording.play", rec.meta().session_id.clone())
             .with_detail(json!({"speed": speed})),
@@ -409,8 +418,8 @@ async fn cat(
     only: Option<u32>,
     unmask: &Unmask,
 ) -> anyhow::Result<ExitCode> {
-    let path = locate(ctx, arg).await?;
-    let rec = open_verified(ctx, &path, "cat").await?;
+    let found = locate(ctx, arg).await?;
+    let rec = open_verified(ctx, &found, "cat").await?;
     let unmasked = unmask.audit(ctx, &rec, "cat").await?;
     let name = match stream {
         StreamArg::Output => "output",

@@ -49,6 +49,16 @@ max_session_bytes = "10GiB"
 # new session starts and live ones are warned once; a session whose next byte finds no
 # room on the disk ends, its recording sealed and nothing unrecorded sent to the target.
 min_free = "1GiB"
+# Recordings in S3-compatible object storage (MinIO, Ceph RGW, a cloud bucket), for several
+# nodes: dir above becomes the spool live sessions write to; each sealed recording is
+# uploaded, read back and compared (size, SHA-256), then removed from the spool. The keys
+# never go here: credentials_file holds `aws_access_key_id = …` and
+# `aws_secret_access_key = …` lines, or else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+# in the environment. Unset: recordings stay in dir.
+# store = "s3://menwei-recordings/PREFIX"
+# endpoint = "https://s3.example:9000"
+# region = "us-east-1"
+# credentials_file = "s3.credentials"
 
 [keys]
 # The key the gateway logs in to targets with; `menwei client-key` prints its public half.
@@ -68,7 +78,7 @@ recording_public_key = "recording_signing_key.pub"
 # [[webhooks]]
 # url = "https://hooks.example/menwei"
 # secret_file = "webhook.secret"
-# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert", "transfer", "backup_failed"]
+# events = ["request", "decision", "break_glass", "revocation", "expiry", "login_alert", "transfer", "backup_failed", "recordings_store"]
 
 {https}
 {audit}

@@ -20,6 +20,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "login_alert",
     "transfer",
     "backup_failed",
+    "recordings_store",
 ];
 
 /// One `[[webhooks]]` entry.

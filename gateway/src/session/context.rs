@@ -34,6 +34,8 @@ pub struct Context {
     pub signing_key: ed25519_dalek::SigningKey,
     /// Opens target passwords.
     pub vault: Vault,
+    /// Where recordings are read back from, and the uploads to the recording store.
+    pub recordings: crate::recording_store::RecordingStore,
     /// Failed-login counters.
     pub throttle: Arc<Throttle>,
     /// Live sessions on this node.

@@ -429,6 +429,7 @@ pub async fn open(
     {
         tracing::error!(session = %id, node = %ctx.config.node_name, "cannot record the session start: {e}");
         let _ = recorder.seal("refused: database unavailable").await;
+        ctx.recordings.sealed(&id);
         upstream.close().await;
         // Its start is audited and its row may have landed without an answer: it ends
         // there too, now or once the database is back.
@@ -566,6 +567,7 @@ async fn supervise(
         .await
         .is_ok();
     live.upstream.close().await;
+    ctx.recordings.sealed(&live.id);
     if let (false, Some(handle)) = (client_left, &handle) {
         let _ = handle
             .disconnect(

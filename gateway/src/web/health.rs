@@ -30,7 +30,12 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let report = match last.as_ref() {
         Some((at, report)) if at.elapsed() < FRESH => report.clone(),
         _ => {
-            let report = readiness(&state.ctx.config, Some(&state.ctx.db)).await;
+            let report = readiness(
+                &state.ctx.config,
+                Some(&state.ctx.db),
+                Some(&state.ctx.recordings),
+            )
+            .await;
             // One log line when readiness changes, not one per probe.
             let was_ready = last.as_ref().is_none_or(|(_, r)| r.ready);
             if was_ready != report.ready {

@@ -11,7 +11,6 @@
 //! sends the original, to auditors only, audited as `recording.unmask`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use axum::extract::State;
 use axum::http::header;
@@ -162,26 +161,16 @@ async fn recording_of(state: &AppState, id: &str) -> ApiResult<(Session, Vec<u8>
     let Some(session) = ctx.db.session(id).await? else {
         return Err(ApiError::not_found(format!("no session {id}")));
     };
-    let dir = &ctx.config.recordings.dir;
-    let named = session.recording.as_deref().map(PathBuf::from).map(|p| {
-        if p.is_absolute() {
-            p
-        } else {
-            dir.join(p)
-        }
-    });
-    let path = named
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| dir.join(format!("{}.mwrec", session.id)));
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => Ok((session, bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found(format!(
+    match ctx
+        .recordings
+        .read(&session.id, session.recording.as_deref())
+        .await
+    {
+        Ok(fetched) => Ok((session, fetched.bytes)),
+        Err(crate::recording_store::StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
             "session {id} has no recording"
         ))),
-        Err(e) => Err(ApiError::unavailable(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(ApiError::unavailable(e.to_string())),
     }
 }
 
