@@ -1,4 +1,4 @@
-//! The recording writer threads: a few OS threads (one per CPU, at most [`MAX_THREADS`]),
+//! The recording writer threads: a few OS threads (one per CPU, at most `MAX_THREADS`),
 //! each running a single-threaded runtime on which the writer tasks of recordings run
 //! ([`super::recorder`]). Compression, sealing, hashing, signing and the writes of every
 //! recording happen here, never on the relay's runtime workers, so relaying one packet and
