@@ -1,7 +1,8 @@
 //! CPU the recording writer spends per byte moved, and how it divides between its steps:
 //! the whole `Writer` (event encoding, zstd level 3, ChaCha20-Poly1305, SHA-256, an Ed25519
 //! signature per 256 KiB chunk, into memory) on zeros, random bytes and a build log, then
-//! each step alone on 256 KiB chunks. CPU time of this thread (`/proc/thread-self/schedstat`),
+//! each step alone on 256 KiB chunks, and ring's ChaCha20-Poly1305 (the same construction,
+//! in assembly) for comparison. CPU time of this thread (`/proc/thread-self/schedstat`),
 //! so other processes on the machine slow the wall clock but not the figures much.
 //!
 //!     cargo run --release -p recordings --example writer_cost [MIB]      (default 64)
@@ -102,8 +103,11 @@ fn main() {
         ("build log", build_log(len)),
     ];
     println!("CPU ns per byte moved, {mib} MiB each (1 ns/B = 954 MiB/s of one core)");
-    println!("| data | whole writer | zstd -3 | ChaCha20-Poly1305 | SHA-256 | Ed25519 per chunk | copy |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| data | whole writer | zstd -3 | ChaCha20-Poly1305 | ChaCha20-Poly1305 (ring) | SHA-256 | Ed25519 per chunk | copy |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let ring_key = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &[7u8; 32])
+        .map(ring::aead::LessSafeKey::new)
+        .ok();
     let cipher = ChaCha20Poly1305::new(&[7u8; 32].into());
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     for (name, data) in &inputs {
@@ -122,6 +126,16 @@ fn main() {
                 buf.clear();
                 buf.extend_from_slice(chunk);
                 let _ = cipher.encrypt_in_place(Nonce::from_slice(&[0; 12]), b"", &mut buf);
+            }
+        });
+        let ring_aead = per_byte(data, |d| {
+            let Some(k) = &ring_key else { return };
+            let mut buf = Vec::with_capacity(CHUNK + 16);
+            for chunk in d.chunks(CHUNK) {
+                buf.clear();
+                buf.extend_from_slice(chunk);
+                let nonce = ring::aead::Nonce::assume_unique_for_key([0; 12]);
+                let _ = k.seal_in_place_append_tag(nonce, ring::aead::Aad::empty(), &mut buf);
             }
         });
         let sha = per_byte(data, |d| {
@@ -144,7 +158,7 @@ fn main() {
             }
         });
         println!(
-            "| {name} | {whole:.3} | {zstd:.3} | {aead:.3} | {sha:.3} | {sign:.4} | {copy:.3} |"
+            "| {name} | {whole:.3} | {zstd:.3} | {aead:.3} | {ring_aead:.3} | {sha:.3} | {sign:.4} | {copy:.3} |"
         );
     }
 }
