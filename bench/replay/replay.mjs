@@ -25,6 +25,15 @@ const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: launchArgs });
 const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
 page.on('pageerror', (e) => console.error('page error:', String(e)));
+// CPU time of the page's main thread (Chromium's ThreadTime metric) at marks the page sets:
+// wall times swing with other load on the machine, CPU time much less.
+const cdp = await page.context().newCDPSession(page);
+await cdp.send('Performance.enable');
+const cpu = {};
+await page.exposeFunction('cpuMark', async (label) => {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  cpu[label] = metrics.find((m) => m.name === 'ThreadTime')?.value;
+});
 try {
   await page.goto(`${base}/?bench`);
   await page.waitForFunction(() => window.menwei && window.menwei.Player, null, { timeout: 20000 });
@@ -37,13 +46,16 @@ try {
     document.querySelector('#main').replaceChildren();
     const el = document.createElement('div');
     document.querySelector('#main').append(el);
+    await window.cpuMark('open');
     const t0 = performance.now();
     const p = new window.menwei.Player(buf, el, key);
     const tParsed = performance.now();
+    await window.cpuMark('parsed');
     p.play();
     await p.seek(100);
     await frame();
     const tFirst = performance.now();
+    await window.cpuMark('first');
     p.pause();
     const dur = p.duration_ms();
     let seed = 7;
@@ -64,7 +76,9 @@ try {
     const kfStart = performance.now();
     while (!p.keyframes().done) await new Promise((res) => setTimeout(res, 50));
     const kfMs = performance.now() - kfStart + (kfStart - tFirst);
+    await window.cpuMark('warm');
     const warm = await measure(n);
+    await window.cpuMark('warmed');
     const hits = p.search('ERROR').length;
     const s0 = performance.now(); p.search('request id=deadbeef'); const searchMs = performance.now() - s0;
     return { parseMs: tParsed - t0, firstMs: tFirst - t0, kfMs, kfCount: p.keyframes().count, cold, warm, dur, bytes: p.output_bytes(), hits, searchMs };
@@ -81,6 +95,10 @@ try {
   console.log(`| background keyframes (${r.kfCount}, every 256 KiB) complete after | ${f(r.kfMs)} |`);
   console.log(`| seek, keyframes complete: p50 / p99 / max (${r.warm.times.length} random) | ${f(pct(r.warm.times, 0.5))} / ${f(pct(r.warm.times, 0.99))} / ${f(Math.max(...r.warm.times))} |`);
   console.log(`| seek, right after open: p50 / p99 / max (${r.cold.times.length} random, ${r.cold.exact} exact) | ${f(pct(r.cold.times, 0.5))} / ${f(pct(r.cold.times, 0.99))} / ${f(Math.max(...r.cold.times))} |`);
+  const c = (a, b) => (cpu[a] === undefined || cpu[b] === undefined ? 'n/a' : f((cpu[b] - cpu[a]) * 1000));
+  console.log(`| main-thread CPU: open (\`new Player\`) / to first frame | ${c('open', 'parsed')} / ${c('open', 'first')} |`);
+  const perSeek = cpu.warm === undefined || cpu.warmed === undefined ? 'n/a' : f((cpu.warmed - cpu.warm) * 1000 / r.warm.times.length);
+  console.log(`| main-thread CPU per seek, keyframes complete (mean of ${r.warm.times.length}) | ${perSeek} |`);
   console.log(`| search the output (first search builds the text index; ${r.hits} hits for "ERROR") | ${f(r.searchMs)} (later search) |`);
 } finally {
   await browser.close();

@@ -2,7 +2,7 @@
 //! [`crate::web`]): opening a live session under a grant and supervising it to its end
 //! ([`live`]), the pipe of each channel that records every event before forwarding it
 //! ([`pipe`], with its bounded [`queue`]s, and the [`guard`] over its bytes), the connection to the target ([`upstream`]), the
-//! recording ([`recorder`]),
+//! recording ([`recorder`], written on its own threads: [`writers`]),
 //! the live feed for watchers ([`tap`]), the enforcer and registry of live sessions
 //! ([`enforcer`]), the policy in force ([`live_policy`]), and the node's shared state they
 //! all hang off ([`Context`]). A rule that applies to every
@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod room;
 pub mod tap;
 pub mod upstream;
+pub mod writers;
 
 pub use context::Context;
 pub use live::{open, LiveSession};

@@ -1,6 +1,9 @@
 //! The live side of a recording: a task per session that owns the `recordings::Writer`,
 //! takes events from a bounded queue, writes a chunk at least every flush interval (and
-//! whenever a quarter MiB has accumulated), and fsyncs each interval.
+//! whenever a quarter MiB has accumulated), and fsyncs each interval. The task runs on a
+//! recording writer thread ([`super::writers`]), not on the relay's runtime workers: the
+//! relay only takes room and queues (a full queue holds it back, it never grows and never
+//! drops an event); compression, sealing, hashing, signing and writing happen beside it.
 //!
 //! Room on disk is taken before an event is accepted, not when it is written: each event is
 //! charged at the most it can take in the file (its bytes, a chunk's framing) against the
@@ -45,6 +48,12 @@ use crate::size::format_size;
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Events queued between the relay and the writer task: the relay waits when it is full.
 const QUEUE: usize = 64;
+/// How long the writer task waits, once it has emptied its queue after an event, before it
+/// looks again: during a bulk transfer the relay then queues a few packets without waking
+/// the writer thread for each (a wake-up costs as much as buffering a packet). Events wait
+/// no longer than this to be buffered; none is dropped and a full queue wakes nobody early,
+/// so the queue holds the relay back for at most this long.
+const LINGER: Duration = Duration::from_millis(1);
 /// The longest end marker and seal reason kept; longer ones are cut at a character.
 const END_TEXT: usize = 1024;
 /// Room charged with each event for the typed-secret mark it may decide: the largest
@@ -189,19 +198,17 @@ impl Recorder {
         let (disk_low_tx, disk_low) = watch::channel(None);
         let path = Arc::new(path);
         let space = Arc::new(space);
-        tokio::spawn(run(
-            writer,
-            file,
-            rx,
-            Task {
-                space: space.clone(),
-                stopped: stopped.clone(),
-                disk_low: disk_low_tx,
-                min_free: limits.min_free,
-                path: path.clone(),
-            },
-            flush_interval,
-        ));
+        let task = Task {
+            space: space.clone(),
+            stopped: stopped.clone(),
+            disk_low: disk_low_tx,
+            min_free: limits.min_free,
+            path: path.clone(),
+        };
+        if let Err(e) = super::writers::spawn(run(writer, file, rx, task, flush_interval)) {
+            let _ = std::fs::remove_file(path.as_path());
+            return Err(StartError::Io(e));
+        }
         Ok(Recorder {
             queue: Some(queue),
             space: Some(space),
@@ -491,7 +498,11 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
     let mut masker = Masker::new();
+    let mut linger = false;
     loop {
+        if std::mem::take(&mut linger) {
+            tokio::time::sleep(LINGER).await;
+        }
         tokio::select! {
             command = rx.recv() => match command {
                 Some(Command::Event(at, event, charged)) => {
@@ -504,6 +515,7 @@ async fn run(
                         Ok(flushed) => dirty |= flushed,
                         Err(e) => return task.fail(&e.to_string()),
                     }
+                    linger = rx.is_empty();
                 }
                 Some(Command::Data(at, stream, channel, data, charged)) => {
                     let mark = masker.data(at, stream, channel, &data);
@@ -515,6 +527,7 @@ async fn run(
                         Ok(flushed) => dirty |= flushed,
                         Err(e) => return task.fail(&e.to_string()),
                     }
+                    linger = rx.is_empty();
                 }
                 Some(Command::Seal(at, marker, reason, done)) => {
                     if let Some(text) = marker {

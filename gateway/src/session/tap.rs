@@ -60,7 +60,8 @@ impl Tap {
         match &frame {
             Frame::Output(data) => {
                 let (bytes, _) = &mut *backlog;
-                bytes.extend(data.iter().copied());
+                // By reference: a slice's bytes are copied in one go, not one by one.
+                bytes.extend(data.iter());
                 let excess = bytes.len().saturating_sub(BACKLOG);
                 bytes.drain(..excess);
             }

@@ -1,0 +1,164 @@
+//! CPU the recording writer spends per byte moved, and how it divides between its steps:
+//! the whole `Writer` (event encoding, zstd level 3, ChaCha20-Poly1305, SHA-256, an Ed25519
+//! signature per 256 KiB chunk, into memory) on zeros, random bytes and a build log, then
+//! each step alone on 256 KiB chunks, and ring's ChaCha20-Poly1305 (the same construction,
+//! in assembly) for comparison. CPU time of this thread (`/proc/thread-self/schedstat`),
+//! so other processes on the machine slow the wall clock but not the figures much.
+//!
+//!     cargo run --release -p recordings --example writer_cost [MIB]      (default 64)
+//!
+//! A benchmark aid for BENCHMARKS.md (issue 10), not part of the gateway.
+
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use recordings::{DataKey, Meta, Stream, Writer};
+use sha2::{Digest, Sha256};
+
+const PACKET: usize = 32 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+/// Nanoseconds this thread has run on a CPU.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn build_log(len: usize) -> Vec<u8> {
+    let dirs = [
+        "net", "session", "policy", "vault", "web", "audit", "record",
+    ];
+    let flags = "-O2 -g -Wall -Wextra -fPIC -I/build/include -I/build/src -DNDEBUG";
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while out.len() < len {
+        let dir = dirs.get(i % dirs.len()).copied().unwrap_or("net");
+        let line = match i % 3 {
+            0 => format!("[{:>3}%] Building C object src/{dir}/CMakeFiles/{dir}.dir/file_{i}.c.o\r\n", i * 100 / 400_000),
+            1 => format!("/usr/bin/cc {flags} -o CMakeFiles/{dir}.dir/file_{i}.c.o -c /build/src/{dir}/file_{i}.c\r\n"),
+            _ => format!("/build/src/{dir}/file_{i}.c:{}:{}: warning: unused variable 'tmp' [-Wunused-variable]\r\n", i % 700, i % 60),
+        };
+        out.extend_from_slice(line.as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// CPU ns per byte of `f` over `data`.
+fn per_byte(data: &[u8], f: impl FnOnce(&[u8])) -> f64 {
+    let t0 = cpu_ns();
+    f(data);
+    (cpu_ns() - t0) as f64 / data.len() as f64
+}
+
+fn whole_writer(data: &[u8]) {
+    let meta = Meta {
+        session_id: "s-cost".into(),
+        engineer: "alice".into(),
+        target: "web01".into(),
+        grant_id: "g-1".into(),
+        started_at_ms: 1_700_000_000_000,
+        node: "gw".into(),
+        key: None,
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let data_key = DataKey::from_bytes([9; 32]);
+    let sink = std::io::sink();
+    let Ok(mut w) = Writer::encrypted(sink, meta, &key, &data_key, "k".into()) else {
+        return;
+    };
+    for (i, packet) in data.chunks(PACKET).enumerate() {
+        let _ = w.push_data(i as u64, Stream::Output, 0, packet);
+        if w.buffered_bytes() >= CHUNK {
+            let _ = w.flush_chunk();
+        }
+    }
+    let _ = w.seal(u64::MAX, "done");
+}
+
+fn main() {
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(64);
+    let len = mib << 20;
+    let inputs = [
+        ("zeros", vec![0u8; len]),
+        ("random", noise(len)),
+        ("build log", build_log(len)),
+    ];
+    println!("CPU ns per byte moved, {mib} MiB each (1 ns/B = 954 MiB/s of one core)");
+    println!("| data | whole writer | zstd -3 | ChaCha20-Poly1305 | ChaCha20-Poly1305 (ring) | SHA-256 | Ed25519 per chunk | copy |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let ring_key = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &[7u8; 32])
+        .map(ring::aead::LessSafeKey::new)
+        .ok();
+    let cipher = ChaCha20Poly1305::new(&[7u8; 32].into());
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    for (name, data) in &inputs {
+        let whole = per_byte(data, whole_writer);
+        let zstd = per_byte(data, |d| {
+            let Ok(mut c) = zstd::bulk::Compressor::new(3) else {
+                return;
+            };
+            for chunk in d.chunks(CHUNK) {
+                let _ = c.compress(chunk);
+            }
+        });
+        let aead = per_byte(data, |d| {
+            let mut buf = Vec::with_capacity(CHUNK + 16);
+            for chunk in d.chunks(CHUNK) {
+                buf.clear();
+                buf.extend_from_slice(chunk);
+                let _ = cipher.encrypt_in_place(Nonce::from_slice(&[0; 12]), b"", &mut buf);
+            }
+        });
+        let ring_aead = per_byte(data, |d| {
+            let Some(k) = &ring_key else { return };
+            let mut buf = Vec::with_capacity(CHUNK + 16);
+            for chunk in d.chunks(CHUNK) {
+                buf.clear();
+                buf.extend_from_slice(chunk);
+                let nonce = ring::aead::Nonce::assume_unique_for_key([0; 12]);
+                let _ = k.seal_in_place_append_tag(nonce, ring::aead::Aad::empty(), &mut buf);
+            }
+        });
+        let sha = per_byte(data, |d| {
+            for chunk in d.chunks(CHUNK) {
+                std::hint::black_box(Sha256::digest(chunk));
+            }
+        });
+        let sign = per_byte(data, |d| {
+            use ed25519_dalek::Signer;
+            for _ in d.chunks(CHUNK) {
+                std::hint::black_box(key.sign(&[1u8; 32]));
+            }
+        });
+        let copy = per_byte(data, |d| {
+            let mut buf = Vec::with_capacity(CHUNK);
+            for chunk in d.chunks(CHUNK) {
+                buf.clear();
+                buf.extend_from_slice(chunk);
+                std::hint::black_box(&buf);
+            }
+        });
+        println!(
+            "| {name} | {whole:.3} | {zstd:.3} | {aead:.3} | {ring_aead:.3} | {sha:.3} | {sign:.4} | {copy:.3} |"
+        );
+    }
+}
