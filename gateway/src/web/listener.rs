@@ -96,7 +96,11 @@ pub(super) async fn accept_loop(
     // No cap per address: behind a reverse proxy every connection comes from one.
     let limits = ConnectionLimits::new(https.max_connections, https.max_connections);
     let header_timeout = https.header_read_timeout;
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only (and only it offered in ALPN, see `super::tls_config`): hyper holds an
+    // HTTP/2 connection to no header or idle timeout once its first request is in, so an
+    // idle HTTP/2 client would keep one of `max_connections` for good. The page's
+    // WebSockets upgrade over HTTP/1.1 anyway.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     // HTTP/1: each request's headers within the timeout, counted from when the connection
     // waits for them (so an idle keep-alive connection is closed after it too).
     builder

@@ -294,7 +294,9 @@ fn tls_config(https: &HttpsConfig) -> anyhow::Result<rustls::ServerConfig> {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .context("the HTTPS certificate and key do not match")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: an idle HTTP/2 connection would escape the listener's timeouts
+    // (`listener::accept_loop`).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
