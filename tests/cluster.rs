@@ -109,11 +109,10 @@ mod two_nodes_one_database_one_store {
         wait_until("the recording in the bucket", UPLOAD, || {
             s3.keys().contains(&key).then_some(())
         });
-        let readable = wait_until("node 2 to read the recording", UPLOAD, || {
+        wait_until("node 2 to read the recording", UPLOAD, || {
             let cat = second.cli(&["recording", "cat", &id]);
             (cat.success() && cat.stdout_text().contains("CLUSTER:42")).then_some(())
         });
-        let _ = readable;
         eprintln!(
             "sealed on node 1 to readable on node 2 from the store: {:?}",
             ended.elapsed()
