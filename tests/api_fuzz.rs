@@ -31,30 +31,10 @@ const EXAMPLES: &str = "8";
 /// Where scripts/setup installs schemathesis (its virtualenv), under `$MENWEI_TOOLS`.
 const SETUP_VENV: &str = "schemathesis-4.32.5/bin/schemathesis";
 
-/// The schemathesis to run: `$MENWEI_SCHEMATHESIS` (scripts/test sets it), else the one
-/// scripts/setup installed, else `schemathesis` on `PATH`.
+/// The schemathesis to run (`setup_tool`: `$MENWEI_SCHEMATHESIS`, else the one scripts/setup
+/// installed, else `schemathesis` on `PATH`).
 fn schemathesis() -> PathBuf {
-    let installed = std::env::var_os("MENWEI_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/menwei-tools"))
-        })
-        .map(|dir| dir.join(SETUP_VENV))
-        .filter(|p| p.exists());
-    let exe = std::env::var_os("MENWEI_SCHEMATHESIS")
-        .map(PathBuf::from)
-        .or(installed)
-        .unwrap_or_else(|| PathBuf::from("schemathesis"));
-    let found = Command::new(&exe)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "schemathesis not found ({}); run scripts/setup, which installs it",
-        exe.display()
-    );
-    exe
+    setup_tool("MENWEI_SCHEMATHESIS", SETUP_VENV, "schemathesis")
 }
 
 /// Runs schemathesis as one caller; returns its output and the statuses it received.

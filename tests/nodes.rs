@@ -15,10 +15,7 @@ use menwei_e2e::*;
 use serde_json::Value;
 
 /// Heartbeats every second, lost after three.
-const FAST: &[(&str, &str)] = &[
-    ("heartbeat = \"5s\"", "heartbeat = \"1s\""),
-    ("dead_after = \"30s\"", "dead_after = \"3s\""),
-];
+const FAST: &[(&str, &str)] = FAST_HEARTBEATS;
 
 fn node<'a>(nodes: &'a [Value], name: &str) -> &'a Value {
     nodes

@@ -65,8 +65,8 @@ pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
 pub use private_pg::PrivatePostgres;
 pub use process::{
-    closed_within, contains, free_port, free_ports, kill_group, process_tree, rss_kib, run, signal,
-    wait_until, Out, PeakRss, Spawned, Stdin,
+    closed_within, contains, free_port, free_ports, kill_group, process_tree, rss_kib, run,
+    setup_tool, signal, wait_until, Out, PeakRss, Spawned, Stdin,
 };
 pub use proofs::enrolled_secret;
 pub use pty::PtySession;
@@ -79,7 +79,7 @@ pub use webhook::{WebhookHit, WebhookReceiver};
 pub use websocket::{tls_connect, Frame, RawWebSocket};
 pub use world::{
     file_request, last_end_reason, live_shell, live_shell_on, recordings_on, replace_lines, World,
-    WorldOpts, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION,
+    WorldOpts, FAST_HEARTBEATS, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION,
 };
 
 use std::time::Duration;

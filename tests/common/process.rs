@@ -593,6 +593,34 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// A tool scripts/setup installs under `$MENWEI_TOOLS` (default
+/// `~/.local/share/menwei-tools`): `$ENV_VAR` when set (scripts/test sets it), else the one at
+/// `installed` below that directory, else `name` on `PATH`. Missing, the test fails: it is
+/// never skipped.
+pub fn setup_tool(env_var: &str, installed: &str, name: &str) -> PathBuf {
+    let setup = std::env::var_os("MENWEI_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/menwei-tools"))
+        })
+        .map(|dir| dir.join(installed))
+        .filter(|p| p.exists());
+    let exe = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .or(setup)
+        .unwrap_or_else(|| PathBuf::from(name));
+    let found = Command::new(&exe)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{name} not found ({}); run scripts/setup, which installs it",
+        exe.display()
+    );
+    exe
+}
+
 /// A TCP port that was free on `ip` a moment ago.
 pub fn free_port(ip: &str) -> u16 {
     free_ports::<1>(ip)[0]

@@ -16,30 +16,9 @@ use crate::process::{free_port, Spawned, Stdin};
 /// The s3s-fs release `scripts/setup` installs (its directory under `$MENWEI_TOOLS`).
 const SETUP_DIR: &str = "s3s-fs-0.14.1/bin/s3s-fs";
 
-/// The `s3s-fs` to run: `$MENWEI_S3S_FS` (scripts/test sets it), else the one scripts/setup
-/// installed, else `s3s-fs` on `PATH`. Missing, the test fails: it is never skipped.
+/// The `s3s-fs` to run ([`crate::process::setup_tool`]).
 fn s3s_fs() -> PathBuf {
-    let installed = std::env::var_os("MENWEI_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/menwei-tools"))
-        })
-        .map(|dir| dir.join(SETUP_DIR))
-        .filter(|p| p.exists());
-    let exe = std::env::var_os("MENWEI_S3S_FS")
-        .map(PathBuf::from)
-        .or(installed)
-        .unwrap_or_else(|| PathBuf::from("s3s-fs"));
-    let found = Command::new(&exe)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "s3s-fs not found ({}); run scripts/setup, which installs it",
-        exe.display()
-    );
-    exe
+    crate::process::setup_tool("MENWEI_S3S_FS", SETUP_DIR, "s3s-fs")
 }
 
 /// `s3s-fs` serving one bucket on 127.0.0.1.

@@ -144,6 +144,12 @@ pub fn last_end_reason(gw: &Gateway) -> String {
     json_text(&s, "end_reason")
 }
 
+/// `[cluster]` for tests with several nodes: heartbeats every second, lost after three.
+pub const FAST_HEARTBEATS: &[(&str, &str)] = &[
+    ("heartbeat = \"5s\"", "heartbeat = \"1s\""),
+    ("dead_after = \"30s\"", "dead_after = \"3s\""),
+];
+
 /// How much the gateway's memory may grow behind one client that stopped reading.
 pub const STALLED_READER_GROWTH_KIB: u64 = 64 * 1024;
 
