@@ -9,7 +9,7 @@
 //! TLS after it stays in the socket; it is bounded in size (v1: 107 bytes, v2: 16 + 512)
 //! and in time (the caller's deadline). `LOCAL` (v2) and `UNKNOWN` (v1), which a balancer
 //! sends for its own health checks, keep the peer's address. Not where the listeners use
-//! it ([`crate::ssh::server`], [`crate::web::listener`]).
+//! it ([`crate::ssh::server`], `web::listener`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
