@@ -24,25 +24,9 @@ const SECRET: &str = "Rp-s3cret-42Zx";
 /// The response window of this history: short, so that one approval can miss it.
 const WINDOW_S: u64 = 6;
 
-/// `menwei request add` for alice on web01 under `incident` at `level`.
+/// `menwei request add` for alice on web01 under `incident` at `level`, for an hour.
 fn file(gw: &Gateway, incident: &str, level: &str) -> String {
-    let out = gw.cli_ok(&[
-        "request",
-        "add",
-        "--engineer",
-        "alice",
-        "--target",
-        "web01",
-        "--reason",
-        "disk full on /var",
-        "--incident",
-        incident,
-        "--level",
-        level,
-        "--for",
-        "1h",
-    ]);
-    out.trim().to_string()
+    file_incident(gw, incident, level, "1h")
 }
 
 /// Revokes alice's live grants, so that the next session runs under the next request's.

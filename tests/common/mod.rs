@@ -78,8 +78,8 @@ pub use totp::{now_secs, totp};
 pub use webhook::{WebhookHit, WebhookReceiver};
 pub use websocket::{tls_connect, Frame, RawWebSocket};
 pub use world::{
-    file_request, last_end_reason, live_shell, live_shell_on, recordings_on, replace_lines, World,
-    WorldOpts, FAST_HEARTBEATS, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION,
+    file_incident, file_request, last_end_reason, live_shell, live_shell_on, recordings_on,
+    replace_lines, World, WorldOpts, FAST_HEARTBEATS, STALLED_READER_GROWTH_KIB, WEB01_DESCRIPTION,
 };
 
 use std::time::Duration;

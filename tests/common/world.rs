@@ -188,9 +188,15 @@ pub fn recordings_on(dir: &std::path::Path) -> (&'static str, String) {
     )
 }
 
-/// `menwei request add` for alice on web01; returns the id it printed.
+/// `menwei request add` for alice on web01 under incident INC-1; returns the id it printed.
 #[track_caller]
 pub fn file_request(gw: &Gateway, level: &str, duration: &str) -> String {
+    file_incident(gw, "INC-1", level, duration)
+}
+
+/// `menwei request add` for alice on web01 under `incident`; returns the id it printed.
+#[track_caller]
+pub fn file_incident(gw: &Gateway, incident: &str, level: &str, duration: &str) -> String {
     let out = gw.cli_ok(&[
         "request",
         "add",
@@ -201,7 +207,7 @@ pub fn file_request(gw: &Gateway, level: &str, duration: &str) -> String {
         "--reason",
         "disk full on /var",
         "--incident",
-        "INC-1",
+        incident,
         "--level",
         level,
         "--for",
