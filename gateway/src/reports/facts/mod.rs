@@ -132,6 +132,27 @@ pub struct SessionFact {
     pub commands_error: Option<String>,
 }
 
+impl SessionFact {
+    /// Session `s` with the commands read from its recording (`Err`: why they could not be).
+    fn of(s: &Session, commands: Result<Vec<CommandFact>, String>) -> SessionFact {
+        let (commands, commands_error) = match commands {
+            Ok(c) => (c, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        SessionFact {
+            id: s.id.clone(),
+            engineer: s.engineer.clone(),
+            target: s.target.clone(),
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            end_reason: s.end_reason.clone(),
+            recording: s.recording.clone(),
+            commands,
+            commands_error,
+        }
+    }
+}
+
 /// A time limit and how it was kept.
 #[derive(Serialize)]
 pub struct Limit {

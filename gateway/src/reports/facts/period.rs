@@ -307,17 +307,7 @@ pub async fn daily(config: &Config, db: &Db, date: &str) -> Result<DailyLog, Fac
     let sessions = db.sessions().await?;
     let mut list: Vec<SessionFact> = overlapping(&sessions, from, to, now)
         .into_iter()
-        .map(|(s, _)| SessionFact {
-            id: s.id.clone(),
-            engineer: s.engineer.clone(),
-            target: s.target.clone(),
-            started_at: s.started_at,
-            ended_at: s.ended_at,
-            end_reason: s.end_reason.clone(),
-            recording: s.recording.clone(),
-            commands: Vec::new(),
-            commands_error: None,
-        })
+        .map(|(s, _)| SessionFact::of(s, Ok(Vec::new())))
         .collect();
     list.sort_by_key(|s| s.started_at);
     let (mut refusals, mut alerts, mut failed_logins) = (Vec::new(), Vec::new(), Vec::new());
