@@ -11,6 +11,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::db::{Db, GrantRecord, RequestFilter, RequestRow, Session};
+use crate::recording_store::RecordingStore;
 
 /// 《故障处理报告》: everything recorded about one incident number.
 #[derive(Serialize)]
@@ -100,20 +101,15 @@ fn request_fact(r: &RequestRow, window_ms: Millis, now: Millis) -> RequestFact {
 async fn commands_of(
     config: &Config,
     db: &Db,
+    store: &RecordingStore,
     s: &Session,
     actor: &str,
 ) -> Result<Vec<CommandFact>, String> {
-    let dir = &config.recordings.dir;
-    let path = s
-        .recording
-        .as_deref()
-        .map(std::path::PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { dir.join(p) })
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| dir.join(format!("{}.mwrec", s.id)));
-    let bytes = tokio::fs::read(&path)
+    let bytes = store
+        .read(&s.id, s.recording.as_deref())
         .await
-        .map_err(|e| format!("no readable recording ({e})"))?;
+        .map_err(|e| format!("no readable recording ({e})"))?
+        .bytes;
     let meta = recordings::Recording::meta_of(&bytes).map_err(|e| e.to_string())?;
     let key = match &meta.key {
         None => None,
@@ -193,23 +189,16 @@ pub async fn fault(
         .filter(|s| grant_ids.contains(&s.grant_id.as_str()))
         .collect();
     sessions.sort_by_key(|s| s.started_at);
+    // Every reader of recordings goes through the store: a sealed recording may be in the
+    // bucket only, its spool copy gone.
+    let store = RecordingStore::open(&config.recordings).map_err(|e| e.to_string());
     let mut session_facts = Vec::new();
     for s in &sessions {
-        let (commands, commands_error) = match commands_of(config, db, s, actor).await {
-            Ok(c) => (c, None),
-            Err(e) => (Vec::new(), Some(e)),
+        let commands = match &store {
+            Ok(store) => commands_of(config, db, store, s, actor).await,
+            Err(e) => Err(e.clone()),
         };
-        session_facts.push(SessionFact {
-            id: s.id.clone(),
-            engineer: s.engineer.clone(),
-            target: s.target.clone(),
-            started_at: s.started_at,
-            ended_at: s.ended_at,
-            end_reason: s.end_reason.clone(),
-            recording: s.recording.clone(),
-            commands,
-            commands_error,
-        });
+        session_facts.push(SessionFact::of(s, commands));
     }
     let cal = &config.reports.calendar;
     Ok(FaultReport {
