@@ -28,7 +28,7 @@ mod template;
 mod webhooks;
 
 pub use audit::AuditConfig;
-pub use backup::{is_object_store, parse_schedule, BackupConfig, Schedule, S3_NOT_YET};
+pub use backup::{is_object_store, parse_schedule, BackupConfig, Destination, Schedule};
 pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
@@ -39,8 +39,8 @@ pub use log::{LogConfig, LogFormat};
 pub use metrics::MetricsConfig;
 pub use policy_table::{PolicyIssue, PolicySource};
 pub use recordings::{
-    MinFree, RecordingsConfig, StoreConfig, DEFAULT_MAX_SESSION_BYTES, DEFAULT_MIN_FREE,
-    MIN_SESSION_BYTES,
+    parse_store_url, MinFree, RecordingsConfig, StoreConfig, DEFAULT_MAX_SESSION_BYTES,
+    DEFAULT_MIN_FREE, DEFAULT_REGION, MIN_SESSION_BYTES,
 };
 pub use reports::{read_holidays, ReportsConfig};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};

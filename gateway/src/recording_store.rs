@@ -23,17 +23,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
-use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
-    WriteMultipart,
-};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::{watch, Notify};
-use zeroize::Zeroizing;
 
 use crate::config::{RecordingsConfig, StoreConfig};
 use crate::session::Context;
@@ -194,6 +189,47 @@ impl RecordingStore {
         }
     }
 
+    /// Writes session `id`'s recording from the store into the new file `to`, streamed
+    /// (a recording may be gigabytes); its size. For recordings no longer in the spool.
+    pub async fn download(&self, id: &str, to: &std::path::Path) -> Result<u64, StoreError> {
+        use tokio::io::AsyncWriteExt as _;
+        let Some(remote) = &self.remote else {
+            return Err(StoreError::NotFound(id.to_string()));
+        };
+        let place = remote.place(id);
+        let failed = |message: String| StoreError::Read {
+            place: place.clone(),
+            message,
+        };
+        let got = match remote.client.get(&remote.key(id)).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StoreError::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(failed(format!("the recording store does not answer ({e})"))),
+        };
+        let mut out = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to)
+            .await
+            .map_err(|e| failed(format!("cannot create {}: {e}", to.display())))?;
+        let mut bytes = 0u64;
+        let mut stream = got.into_stream();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(|e| failed(e.to_string()))?;
+            bytes += piece.len() as u64;
+            out.write_all(&piece)
+                .await
+                .map_err(|e| failed(format!("cannot write {}: {e}", to.display())))?;
+        }
+        out.sync_all()
+            .await
+            .map_err(|e| failed(format!("cannot write {}: {e}", to.display())))?;
+        Ok(bytes)
+    }
+
     /// Session `id`'s recording is sealed (or will never be written again): queued for
     /// upload when there is a store.
     pub fn sealed(&self, id: &str) {
@@ -337,101 +373,14 @@ impl RecordingStore {
     }
 }
 
-/// The S3 client for `store`, with its keys from `credentials_file` or the environment.
+/// The S3 client for `store`.
 fn remote(store: &StoreConfig) -> Result<Remote, String> {
-    let keys = credentials(store)?;
-    let http = store
-        .endpoint
-        .as_deref()
-        .is_some_and(|e| e.starts_with("http://"));
-    let mut builder = AmazonS3Builder::new()
-        .with_bucket_name(&store.bucket)
-        .with_region(&store.region)
-        .with_access_key_id(keys.id.as_str())
-        .with_secret_access_key(keys.secret.as_str())
-        .with_client_options(
-            ClientOptions::new()
-                .with_allow_http(http)
-                .with_connect_timeout(Duration::from_secs(5))
-                .with_timeout(Duration::from_secs(60)),
-        )
-        // Few retries inside one call: the uploader retries with its own backoff, and a
-        // reader waiting on an absent store hears so within seconds.
-        .with_retry(RetryConfig {
-            backoff: BackoffConfig::default(),
-            max_retries: 2,
-            retry_timeout: Duration::from_secs(10),
-        });
-    if let Some(endpoint) = &store.endpoint {
-        builder = builder.with_endpoint(endpoint);
-    }
-    if let Some(token) = &keys.token {
-        builder = builder.with_token(token.as_str());
-    }
-    let client = builder.build().map_err(|e| e.to_string())?;
     Ok(Remote {
-        client: Arc::new(client),
+        client: crate::s3::client(store, "[recordings] credentials_file")?,
         bucket: store.bucket.clone(),
         prefix: store.prefix.clone(),
         url: store.url.clone(),
     })
-}
-
-/// The store's keys, wiped from memory when dropped.
-struct Keys {
-    id: Zeroizing<String>,
-    secret: Zeroizing<String>,
-    token: Option<Zeroizing<String>>,
-}
-
-/// From `credentials_file` (lines `aws_access_key_id = …`, `aws_secret_access_key = …`,
-/// optionally `aws_session_token = …`; `[sections]` and `#` comments ignored), else from
-/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`).
-fn credentials(store: &StoreConfig) -> Result<Keys, String> {
-    let Some(file) = &store.credentials_file else {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        return match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Ok(Keys {
-                id: Zeroizing::new(id),
-                secret: Zeroizing::new(secret),
-                token: var("AWS_SESSION_TOKEN").map(Zeroizing::new),
-            }),
-            _ => Err("no keys: set [recordings] credentials_file, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the gateway's environment".into()),
-        };
-    };
-    let text = Zeroizing::new(
-        std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read credentials_file {}: {e}", file.display()))?,
-    );
-    parse_credentials(&text).map_err(|e| format!("credentials_file {}: {e}", file.display()))
-}
-
-fn parse_credentials(text: &str) -> Result<Keys, String> {
-    let (mut id, mut secret, mut token) = (None, None, None);
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty()
-            || line.starts_with('#')
-            || line.starts_with(';')
-            || line.starts_with('[')
-        {
-            continue;
-        }
-        let Some((name, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = Some(Zeroizing::new(value.trim().to_string())).filter(|v| !v.is_empty());
-        match name.trim() {
-            "aws_access_key_id" => id = value,
-            "aws_secret_access_key" => secret = value,
-            "aws_session_token" => token = value,
-            _ => {}
-        }
-    }
-    match (id, secret) {
-        (Some(id), Some(secret)) => Ok(Keys { id, secret, token }),
-        _ => Err("expected lines aws_access_key_id = … and aws_secret_access_key = …".into()),
-    }
 }
 
 /// Until shutdown: uploads sealed recordings as they come, retrying with backoff while the
@@ -554,20 +503,6 @@ async fn alert(ctx: &Context, remote: &Remote, error: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_file_lines_are_read_and_incomplete_ones_refused() {
-        let keys = parse_credentials(
-            "# menwei's bucket\n[default]\naws_access_key_id = AKID\naws_secret_access_key=s3cr3t\n",
-        )
-        .unwrap();
-        assert_eq!((keys.id.as_str(), keys.secret.as_str()), ("AKID", "s3cr3t"));
-        assert!(keys.token.is_none());
-        let e = parse_credentials("aws_access_key_id = AKID\n")
-            .err()
-            .unwrap();
-        assert!(e.contains("aws_secret_access_key"), "{e}");
-    }
 
     #[tokio::test]
     async fn without_a_store_the_spool_is_read_and_nothing_is_queued() {

@@ -357,6 +357,20 @@ impl Gateway {
         run(c, stdin, Duration::from_secs(60))
     }
 
+    /// Runs `menwei --config F ARGS...` with `env` set (an empty value unsets).
+    pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut c = Command::new(menwei_bin());
+        c.arg("--config").arg(&self.config).args(args);
+        for (k, v) in env {
+            if v.is_empty() {
+                c.env_remove(k);
+            } else {
+                c.env(k, v);
+            }
+        }
+        run(c, Stdin::Null, Duration::from_secs(60))
+    }
+
     /// Runs the CLI, panics unless it exits 0, returns stdout.
     #[track_caller]
     pub fn cli_ok(&self, args: &[&str]) -> String {

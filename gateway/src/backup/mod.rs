@@ -12,17 +12,21 @@
 //! - `database.sqlite.sealed` or `database.pgdump.sealed`: a consistent snapshot taken while
 //!   the gateway runs (SQLite `VACUUM INTO`, `pg_dump`), sealed the same way: the database
 //!   names targets, whose addresses never leave the site in the clear.
-//! - `recordings/*.mwrec`: every recording as it is on disk. They are already encrypted and
-//!   signed, so copying them adds no exposure, and a backup holding them restores working
-//!   recordings on its own, with no second store to reach (a manifest of hashes alone would
-//!   leave the restore dependent on the very disk that was lost).
+//! - `recordings/*.mwrec`: every recording as it is stored: the recordings directory's, and
+//!   with `[recordings] store` those already uploaded, fetched from the bucket. They are
+//!   already encrypted and signed, so copying them adds no exposure, and a backup holding
+//!   them restores working recordings on its own, with no second store to reach (a manifest
+//!   of hashes alone would leave the restore dependent on the very disk or bucket that was
+//!   lost). A restored gateway with a store uploads them again from its spool. Sessions
+//!   whose recording is nowhere are named in the manifest (`missing_recordings`), in the
+//!   audit entry and on the CLI.
 //! - `manifest.json`: the key derivation's salt and costs and each member's size and
 //!   SHA-256; `manifest.mac`: its HMAC-SHA256 under a key derived from the passphrase, so
 //!   nobody without the passphrase can swap a member and fix up its hash.
 //!
 //! Restoring ([`restore()`]) and verifying ([`verify()`]) share one unpacking: check the
 //! manifest and every member's hash, open the keys, write the files, load the database,
-//! copy the recordings. Verifying unpacks into a scratch directory (and, for PostgreSQL, a
+//! copy the recordings. A backup in a bucket ([`offsite`]) is downloaded first. Verifying unpacks into a scratch directory (and, for PostgreSQL, a
 //! scratch database) and then checks the audit chain and every recording's signature.
 
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -37,6 +41,7 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 
 pub mod database;
+pub mod offsite;
 mod restore;
 pub mod schedule;
 pub mod seal;
@@ -105,6 +110,10 @@ pub struct Manifest {
     pub kdf: seal::Kdf,
     /// Every file of the backup but the manifest and its MAC.
     pub members: Vec<Member>,
+    /// Sessions the database names whose recording was neither in the recordings
+    /// directory nor in the store when the backup was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_recordings: Vec<String>,
 }
 
 /// One file of a backup.
@@ -146,6 +155,8 @@ pub struct Created {
     pub bytes: u64,
     /// Recordings it holds.
     pub recordings: usize,
+    /// Sessions whose recording could not be found anywhere (also in the manifest).
+    pub missing_recordings: Vec<String>,
 }
 
 /// Makes a backup of the gateway configured by `config` (database open as `db`) in a new
@@ -172,15 +183,16 @@ pub async fn create(
         .create(&work)
         .map_err(io(format_args!("cannot create {}", work.display())))?;
     let result = fill(config, db, &work, files, passphrase).await;
-    let finished = result.and_then(|(bytes, recordings)| {
+    let finished = result.and_then(|filled| {
         let path = to.join(&name);
         std::fs::rename(&work, &path)
             .map_err(io(format_args!("cannot rename to {}", path.display())))?;
         Ok(Created {
             path,
             name: name.clone(),
-            bytes,
-            recordings,
+            bytes: filled.bytes,
+            recordings: filled.recordings,
+            missing_recordings: filled.missing,
         })
     });
     if finished.is_err() {
@@ -195,7 +207,7 @@ async fn fill(
     work: &Path,
     files: KeyFiles,
     passphrase: Zeroizing<Vec<u8>>,
-) -> Result<(u64, usize), BackupError> {
+) -> Result<Filled, BackupError> {
     let url = config.database.url.clone();
     let kind = database::Kind::of(&url);
     // The snapshot first: every recording it names is then on disk to be copied.
@@ -205,6 +217,12 @@ async fn fill(
     let manifest_head = (config.node_name.clone(), kind);
     let recordings_dir = config.recordings.dir.clone();
     let work = work.to_path_buf();
+    let into = work.clone();
+    let mut recordings =
+        tokio::task::spawn_blocking(move || copy_recordings(&recordings_dir, &into))
+            .await
+            .map_err(|e| BackupError::Io(format!("backup task: {e}")))??;
+    let missing = fetch_stored(config, db, &work, &mut recordings).await?;
     tokio::task::spawn_blocking(move || {
         let key = seal::derive(&passphrase, &kdf)?;
         drop(passphrase);
@@ -228,7 +246,7 @@ async fn fill(
         std::fs::remove_file(&plain_db).map_err(io("cannot remove the plain snapshot"))?;
         members.push(member(&work, db_member)?);
 
-        let recordings = copy_recordings(&recordings_dir, &work)?;
+        recordings.sort();
         for name in &recordings {
             members.push(member(&work, &format!("{RECORDINGS}/{name}"))?);
         }
@@ -240,16 +258,56 @@ async fn fill(
             database: manifest_head.1.as_str().to_string(),
             kdf,
             members,
+            missing_recordings: missing.clone(),
         };
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| BackupError::Io(format!("manifest: {e}")))?;
         write_file(&work.join(MANIFEST), &text, 0o600)?;
         write_file(&work.join(MANIFEST_MAC), key.mac(&text)?.as_bytes(), 0o600)?;
         let bytes = manifest.members.iter().map(|m| m.bytes).sum();
-        Ok((bytes, recordings.len()))
+        Ok(Filled {
+            bytes,
+            recordings: recordings.len(),
+            missing,
+        })
     })
     .await
     .map_err(|e| BackupError::Io(format!("backup task: {e}")))?
+}
+
+/// What [`fill`] wrote.
+struct Filled {
+    bytes: u64,
+    recordings: usize,
+    missing: Vec<String>,
+}
+
+/// Brings into `work/recordings` every session's recording that was not in the local
+/// directory: with a store, those already uploaded (and gone from the spool). `copied`
+/// gains their file names; returns the sessions whose recording is nowhere.
+async fn fetch_stored(
+    config: &Config,
+    db: &Db,
+    work: &Path,
+    copied: &mut Vec<String>,
+) -> Result<Vec<String>, BackupError> {
+    let store = crate::recording_store::RecordingStore::open(&config.recordings)
+        .map_err(|e| BackupError::Io(e.to_string()))?;
+    let have: std::collections::BTreeSet<String> = copied.iter().cloned().collect();
+    let mut missing = Vec::new();
+    for session in db.sessions().await? {
+        let name = format!("{}.mwrec", session.id);
+        if have.contains(&name) {
+            continue;
+        }
+        let to = work.join(RECORDINGS).join(&name);
+        match store.download(&session.id, &to).await {
+            Ok(_) => copied.push(name),
+            Err(crate::recording_store::StoreError::NotFound(_)) => missing.push(session.id),
+            Err(e) => return Err(BackupError::Io(e.to_string())),
+        }
+    }
+    Ok(missing)
 }
 
 /// The configuration file and every key and secret file it names, relative to its folder.
@@ -357,7 +415,7 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), BackupError> {
         .map_err(io(format_args!("cannot write {}", path.display())))
 }
 
-/// Copies every `*.mwrec` of `dir` into `work/recordings`; their names.
+/// Copies every `*.mwrec` of `dir` into `work/recordings`; their names, unsorted.
 fn copy_recordings(dir: &Path, work: &Path) -> Result<Vec<String>, BackupError> {
     let to = work.join(RECORDINGS);
     std::fs::DirBuilder::new()
@@ -376,16 +434,55 @@ fn copy_recordings(dir: &Path, work: &Path) -> Result<Vec<String>, BackupError> 
         if !name.ends_with(".mwrec") || !entry.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        let mut from = std::fs::File::open(entry.path())
-            .map_err(io(format_args!("cannot read {}", entry.path().display())))?;
+        let mut from = match std::fs::File::open(entry.path()) {
+            Ok(f) => f,
+            // Uploaded to the store and removed from the spool a moment ago: it is fetched
+            // from the store with the others there.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(io(format_args!("cannot read {}", entry.path().display()))(
+                    e,
+                ))
+            }
+        };
         let mut out = BufWriter::new(new_file(&to.join(&name), 0o600)?);
         std::io::copy(&mut from, &mut out)
             .and_then(|_| out.flush())
             .map_err(io(format_args!("cannot copy recording {name}")))?;
         names.push(name);
     }
-    names.sort();
     Ok(names)
+}
+
+/// A scratch directory, removed with everything in it when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh name under `parent` (`<prefix>-<pid>-<random>`); not created yet.
+    pub fn named(parent: &Path, prefix: &str) -> Scratch {
+        Scratch(parent.join(format!(
+            "{prefix}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )))
+    }
+
+    /// [`Scratch::named`], created (mode 0700).
+    pub fn create(parent: &Path, prefix: &str) -> Result<Scratch, BackupError> {
+        let s = Scratch::named(parent, prefix);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&s.0)
+            .map_err(io(format_args!("cannot create {}", s.0.display())))?;
+        Ok(s)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The manifest entry of the file `rel` in `dir`.

@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 use super::database::{self, Kind};
 use super::seal::{self, BackupKey};
 use super::{
-    hash_file, io, new_file, safe_relative, BackupError, KeyFiles, Manifest, DATABASE_MEMBER,
-    FORMAT, KEYS, KEYS_MEMBER, MANIFEST, MANIFEST_MAC, RECORDINGS,
+    hash_file, io, new_file, safe_relative, BackupError, KeyFiles, Manifest, Scratch,
+    DATABASE_MEMBER, FORMAT, KEYS, KEYS_MEMBER, MANIFEST, MANIFEST_MAC, RECORDINGS,
 };
 use crate::config::Config;
 use crate::db::Db;
@@ -403,23 +403,11 @@ fn empty_dir(dir: &Path) {
 }
 
 /// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Restores `dir` into a scratch directory and checks the audit chain and the recordings.
 /// `Err` when the backup cannot be restored at all (naming the member at fault).
 pub async fn verify(dir: &Path, passphrase: Zeroizing<Vec<u8>>) -> Result<Verified, BackupError> {
     let b = open(dir, passphrase).await?;
-    let scratch = Scratch(std::env::temp_dir().join(format!(
-        "menwei-backup-verify-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )));
+    let scratch = Scratch::named(&std::env::temp_dir(), "menwei-backup-verify");
     let into = Into {
         data_dir: scratch.0.join("data"),
         force: false,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::config::{BackupConfig, Schedule};
+use crate::config::{BackupConfig, Destination, Schedule};
 use crate::session::Context;
 use policy::Millis;
 
@@ -98,11 +98,21 @@ async fn attempt(ctx: &Context, cfg: &BackupConfig) -> Result<Value, String> {
         ));
     }
     let offsite = match &cfg.offsite {
-        Some(dir) => {
+        Some(Destination::Dir(dir)) => {
             let copied = super::copy_to(&created.path, dir)
                 .map_err(|e| format!("{}: off-site copy: {e}", created.name))?;
             super::prune(dir, cfg.keep).map_err(text)?;
             Some(copied.display().to_string())
+        }
+        Some(Destination::Store(store)) => {
+            let bucket =
+                super::offsite::Bucket::open(store, "[backup] credentials_file").map_err(text)?;
+            let copied = bucket
+                .upload(&created.path)
+                .await
+                .map_err(|e| format!("{}: off-site upload: {e}", created.name))?;
+            bucket.prune(cfg.keep).await.map_err(text)?;
+            Some(copied)
         }
         None => None,
     };
@@ -112,6 +122,7 @@ async fn attempt(ctx: &Context, cfg: &BackupConfig) -> Result<Value, String> {
         "path": created.path.display().to_string(),
         "bytes": created.bytes,
         "recordings": created.recordings,
+        "missing_recordings": created.missing_recordings,
         "verified": {
             "audit_entries": verified.audit_entries,
             "recordings": verified.recordings,

@@ -20,9 +20,12 @@ pub enum BackupCommand {
     /// Write a backup (database snapshot, configuration and keys sealed with the passphrase,
     /// every recording with its hash) into a new directory under DIR; prints its path.
     Create {
-        /// Where: a directory (created if missing).
-        #[arg(long, value_name = "DIR")]
+        /// Where: a directory (created if missing), or a bucket `s3://BUCKET/PREFIX` (the
+        /// backup is made in a scratch directory, uploaded, read back and compared).
+        #[arg(long, value_name = "DIR|s3://…")]
         to: String,
+        #[command(flatten)]
+        s3: S3Args,
         /// The file holding the backup passphrase (at least 12 characters); default: the
         /// configuration's `[backup] passphrase_file`.
         #[arg(long, value_name = "FILE")]
@@ -32,9 +35,12 @@ pub enum BackupCommand {
     /// passphrase, the audit log's chain and every recording's signature. Exit 1 naming
     /// what is wrong.
     Verify {
-        /// The backup directory (menwei-backup-…).
+        /// The backup directory (menwei-backup-…), or its address in a bucket
+        /// (s3://BUCKET/PREFIX/menwei-backup-…).
         #[arg(value_name = "BACKUP")]
-        backup: PathBuf,
+        backup: String,
+        #[command(flatten)]
+        s3: S3Args,
         /// The file holding the backup passphrase.
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
@@ -42,9 +48,12 @@ pub enum BackupCommand {
     /// Restore a backup: configuration, keys, database and recordings into DIR (and the
     /// database its configuration names). Refuses a non-empty DIR or database unless --force.
     Restore {
-        /// The backup directory (menwei-backup-…).
+        /// The backup directory (menwei-backup-…), or its address in a bucket
+        /// (s3://BUCKET/PREFIX/menwei-backup-…).
         #[arg(value_name = "BACKUP")]
-        backup: PathBuf,
+        backup: String,
+        #[command(flatten)]
+        s3: S3Args,
         /// The data directory to restore into.
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
@@ -55,6 +64,76 @@ pub enum BackupCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How to reach a bucket named `s3://…`; each defaults to the configuration's `[backup]`
+/// key of the same name when its offsite is a bucket.
+#[derive(Debug, clap::Args)]
+pub struct S3Args {
+    /// The S3 endpoint (http(s)://HOST[:PORT]); AWS's own when absent.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The region requests are signed for (default us-east-1).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// A file with lines `aws_access_key_id = …` and `aws_secret_access_key = …`; else
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment.
+    #[arg(long, value_name = "FILE")]
+    credentials_file: Option<PathBuf>,
+}
+
+impl S3Args {
+    /// The bucket `url` names, with these settings or the configuration's.
+    fn bucket(self, url: &str, config: Option<&Path>) -> anyhow::Result<backup::offsite::Bucket> {
+        let configured = load_config(config)
+            .ok()
+            .and_then(|c| c.backup)
+            .and_then(|b| match b.offsite {
+                Some(crate::config::Destination::Store(s)) => Some(s),
+                _ => None,
+            });
+        let (bucket, prefix) =
+            crate::config::parse_store_url(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        let endpoint = self
+            .endpoint
+            .map(|e| e.trim_end_matches('/').to_string())
+            .or_else(|| configured.as_ref().and_then(|c| c.endpoint.clone()));
+        let region = self
+            .region
+            .or_else(|| configured.as_ref().map(|c| c.region.clone()))
+            .unwrap_or_else(|| crate::config::DEFAULT_REGION.to_string());
+        let credentials_file = self
+            .credentials_file
+            .or_else(|| configured.and_then(|c| c.credentials_file));
+        let store = crate::config::StoreConfig {
+            url: url.to_string(),
+            bucket,
+            prefix,
+            endpoint,
+            region,
+            credentials_file,
+        };
+        Ok(backup::offsite::Bucket::open(
+            &store,
+            "--credentials-file FILE (or [backup] credentials_file)",
+        )?)
+    }
+}
+
+/// A local copy of `backup`: the directory itself, or a download of the bucket's into a
+/// scratch directory (kept alive by the returned guard).
+async fn local_copy(
+    backup: &str,
+    s3: S3Args,
+    config: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Option<backup::Scratch>)> {
+    if !crate::config::is_object_store(backup) {
+        return Ok((PathBuf::from(backup), None));
+    }
+    let bucket = s3.bucket(backup, config)?;
+    let scratch = backup::Scratch::create(&std::env::temp_dir(), "menwei-backup-download")?;
+    let dir = bucket.download(&scratch.0).await?;
+    Ok((dir, Some(scratch)))
 }
 
 /// `--passphrase-file`, or the configuration's `[backup] passphrase_file` when there is one.
@@ -76,37 +155,62 @@ pub(super) async fn run(config: Option<&Path>, cmd: BackupCommand) -> anyhow::Re
     match cmd {
         BackupCommand::Create {
             to,
+            s3,
             passphrase_file,
         } => {
-            if crate::config::is_object_store(&to) {
-                anyhow::bail!("--to {to}: {}", crate::config::S3_NOT_YET);
-            }
+            let bucket = if crate::config::is_object_store(&to) {
+                Some(s3.bucket(&to, config)?)
+            } else {
+                None
+            };
             let pass = backup::seal::read_passphrase(&passphrase_path(passphrase_file, config)?)?;
             let ctx = Ctx::open(config).await?;
-            let created = backup::create(&ctx.config, &ctx.db, Path::new(&to), pass).await?;
+            // Into a bucket: made in a scratch directory beside the data, then uploaded.
+            let staging = match &bucket {
+                Some(_) => Some(backup::Scratch::create(
+                    &ctx.config.dir,
+                    ".menwei-backup-staging",
+                )?),
+                None => None,
+            };
+            let dir = staging
+                .as_ref()
+                .map_or_else(|| PathBuf::from(&to), |s| s.0.clone());
+            let created = backup::create(&ctx.config, &ctx.db, &dir, pass).await?;
+            let place = match &bucket {
+                Some(b) => b.upload(&created.path).await?,
+                None => created.path.display().to_string(),
+            };
+            drop(staging);
             ctx.audit(
-                AuditEvent::new(
-                    os_actor(),
-                    "backup.created",
-                    created.path.display().to_string(),
-                )
-                .with_detail(json!({
+                AuditEvent::new(os_actor(), "backup.created", place.clone()).with_detail(json!({
                     "name": created.name,
                     "bytes": created.bytes,
                     "recordings": created.recordings,
+                    "missing_recordings": created.missing_recordings,
                     "via": "cli",
                 })),
             )
             .await?;
-            println!("{}", created.path.display());
+            if !created.missing_recordings.is_empty() {
+                eprintln!(
+                    "warning: no recording found, in the recordings directory or the store, for sessions {}",
+                    created.missing_recordings.join(", ")
+                );
+            }
+            println!("{place}");
             Ok(ExitCode::SUCCESS)
         }
         BackupCommand::Verify {
-            backup: dir,
+            backup: name,
+            s3,
             passphrase_file,
         } => {
             let pass = backup::seal::read_passphrase(&passphrase_path(passphrase_file, config)?)?;
-            let result = backup::verify(&dir, pass).await;
+            let result = match local_copy(&name, s3, config).await {
+                Ok((dir, _scratch)) => backup::verify(&dir, pass).await,
+                Err(e) => Err(backup::BackupError::Io(format!("{e:#}"))),
+            };
             // Audited on this gateway when there is one (an auditor's machine may have none).
             if let Ok(ctx) = Ctx::open(config).await {
                 let outcome = match &result {
@@ -117,51 +221,50 @@ pub(super) async fn run(config: Option<&Path>, cmd: BackupCommand) -> anyhow::Re
                     Err(e) => json!({"intact": false, "problems": [e.to_string()]}),
                 };
                 ctx.audit(
-                    AuditEvent::new(os_actor(), "backup.verify", dir.display().to_string())
-                        .with_detail(outcome),
+                    AuditEvent::new(os_actor(), "backup.verify", name.clone()).with_detail(outcome),
                 )
                 .await?;
             }
             let v = result?;
             if v.problems.is_empty() {
                 println!(
-                    "backup {}: intact; audit chain of {} entries verified; {} recordings verified ({} sealed)",
-                    dir.display(),
+                    "backup {name}: intact; audit chain of {} entries verified; {} recordings verified ({} sealed)",
                     v.audit_entries,
                     v.recordings,
                     v.sealed
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("error: backup {}: {}", dir.display(), v.problems.join("; "));
+                eprintln!("error: backup {name}: {}", v.problems.join("; "));
                 Ok(ExitCode::FAILURE)
             }
         }
         BackupCommand::Restore {
-            backup: dir,
+            backup: name,
+            s3,
             data_dir,
             passphrase_file,
             force,
         } => {
             let pass = backup::seal::read_passphrase(&passphrase_path(passphrase_file, config)?)?;
+            let (dir, scratch) = local_copy(&name, s3, config).await?;
             let restored = backup::restore(&dir, pass, &data_dir, force).await?;
+            drop(scratch);
             let config = crate::config::Config::load(&restored.config)?;
             let db = Db::connect(&config.database.url).await?;
             audit::append(
                 &db,
                 &config.node_name,
-                AuditEvent::new(os_actor(), "backup.restored", dir.display().to_string())
-                    .with_detail(json!({
-                        "data_dir": data_dir.display().to_string(),
-                        "recordings": restored.recordings,
-                        "database": restored.database,
-                    })),
+                AuditEvent::new(os_actor(), "backup.restored", name.clone()).with_detail(json!({
+                    "data_dir": data_dir.display().to_string(),
+                    "recordings": restored.recordings,
+                    "database": restored.database,
+                })),
             )
             .await?;
             db.close().await;
             println!(
-                "restored {} ({} recordings, database {}); run: menwei --config {} serve",
-                dir.display(),
+                "restored {name} ({} recordings, database {}); run: menwei --config {} serve",
                 restored.recordings,
                 restored.database,
                 restored.config.display()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, Source};
+use super::{ConfigError, Source, StoreConfig};
 
 /// When a scheduled backup runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +29,30 @@ pub struct BackupConfig {
     pub schedule: Schedule,
     /// The directory each backup is written to.
     pub local: PathBuf,
-    /// A second directory each verified backup is copied to (another disk or a mounted
-    /// remote share), if any.
-    pub offsite: Option<PathBuf>,
+    /// Where each verified backup is copied: another disk, a mounted share or a bucket.
+    pub offsite: Option<Destination>,
     /// Backups kept in each directory; older ones are removed.
     pub keep: usize,
     /// The file holding the passphrase that seals the configuration and keys.
     pub passphrase_file: PathBuf,
+}
+
+/// Where a backup is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A directory.
+    Dir(PathBuf),
+    /// An S3-compatible bucket (`s3://BUCKET/PREFIX`), each backup under `PREFIX/<name>/`.
+    Store(StoreConfig),
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Dir(d) => write!(f, "{}", d.display()),
+            Destination::Store(s) => f.write_str(&s.url),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +63,9 @@ pub(super) struct RawBackup {
     offsite: Option<Spanned<String>>,
     keep: Option<Spanned<i64>>,
     passphrase_file: Option<Spanned<String>>,
+    endpoint: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    credentials_file: Option<Spanned<String>>,
 }
 
 /// Parses `"daily HH:MM"` (UTC) or `"every DURATION"`.
@@ -76,14 +96,10 @@ pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
     Err(format!("{text:?}: {expected}"))
 }
 
-/// Whether `dest` names object storage, which backups cannot write to yet.
+/// Whether `dest` names object storage.
 pub fn is_object_store(dest: &str) -> bool {
     dest.starts_with("s3://")
 }
-
-/// The one-line refusal of an `s3://` destination.
-pub const S3_NOT_YET: &str =
-    "s3:// backup destinations are not yet supported; give a directory (a mounted share for off-site)";
 
 /// Checks the raw table; `None` when it is absent.
 pub(super) fn build(
@@ -101,12 +117,15 @@ pub(super) fn build(
     };
     let schedule = parse_schedule(schedule.get_ref())
         .map_err(|why| src.invalid("backup.schedule", schedule, why))?;
-    let dir = |key: &str, v: &Spanned<String>| {
-        if is_object_store(v.get_ref()) {
-            Err(src.invalid(key, v, S3_NOT_YET.to_string()))
-        } else {
-            src.path(key, v)
-        }
+    let store = |v: &Spanned<String>| {
+        super::recordings::s3_store(
+            src,
+            "backup",
+            ("offsite", v),
+            raw.endpoint.as_ref(),
+            raw.region.as_ref(),
+            raw.credentials_file.as_ref(),
+        )
     };
     let Some(local) = &raw.local else {
         return Err(super::syntax_error(
@@ -116,12 +135,34 @@ pub(super) fn build(
             "[backup] needs local = \"DIR\", where backups are written".to_string(),
         ));
     };
-    let local = dir("backup.local", local)?;
-    let offsite = raw
-        .offsite
-        .as_ref()
-        .map(|v| dir("backup.offsite", v))
-        .transpose()?;
+    if is_object_store(local.get_ref()) {
+        return Err(src.invalid(
+            "backup.local",
+            local,
+            "local is a directory (each backup is made and verified there first); put the bucket in offsite = \"s3://BUCKET/PREFIX\"".into(),
+        ));
+    }
+    let local = src.path("backup.local", local)?;
+    let offsite = match &raw.offsite {
+        Some(v) if is_object_store(v.get_ref()) => Some(Destination::Store(store(v)?)),
+        Some(v) => Some(Destination::Dir(src.path("backup.offsite", v)?)),
+        None => None,
+    };
+    if !matches!(offsite, Some(Destination::Store(_))) {
+        for (name, v) in [
+            ("endpoint", &raw.endpoint),
+            ("region", &raw.region),
+            ("credentials_file", &raw.credentials_file),
+        ] {
+            if let Some(v) = v {
+                return Err(src.invalid(
+                    &format!("backup.{name}"),
+                    v,
+                    "it only applies with [backup] offsite = \"s3://BUCKET/PREFIX\"".into(),
+                ));
+            }
+        }
+    }
     let keep = src.count_or("backup.keep", raw.keep.as_ref(), 30)?;
     let passphrase_file = src.path_or(
         "backup.passphrase_file",
@@ -142,14 +183,19 @@ pub const TEMPLATE: &str = r#"# Backups of this gateway: a consistent database s
 # (sealed with the passphrase in passphrase_file: argon2id + ChaCha20-Poly1305) and every
 # recording with its hash. `serve` writes one to `local` on schedule ("daily HH:MM" in UTC,
 # or "every 6h"), verifies it, copies it to `offsite` (a directory on another disk or a
-# mounted share), keeps the newest `keep` in each, and audits `backup.created` or
+# mounted share, or an S3-compatible bucket "s3://BUCKET/PREFIX" with endpoint, region and
+# credentials_file as in [recordings]; uploads are read back and compared), keeps the
+# newest `keep` in each, and audits `backup.created` or
 # `backup.failed` (also sent to webhooks as `backup_failed`). Files the configuration names
 # must lie under this file's directory. Run on one node of a cluster only.
 # By hand: menwei backup create --to DIR | verify BACKUP | restore BACKUP --data-dir DIR.
 # [backup]
 # schedule = "daily 02:00"
 # local = "/var/backups/menwei"
-# offsite = "/mnt/offsite/menwei"
+# offsite = "/mnt/offsite/menwei"        # or "s3://menwei-backups/PREFIX"
+# endpoint = "https://s3.example:9000"   # with an s3:// offsite; AWS's own when absent
+# region = "us-east-1"
+# credentials_file = "backup-s3.credentials"  # else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
 # keep = 30
 # passphrase_file = "backup.passphrase"
 "#;
@@ -175,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_checked_and_s3_refused_in_one_line() {
+    fn the_table_is_checked_and_an_s3_offsite_takes_the_tables_keys() {
         assert_eq!(parse("").unwrap().backup, None);
         assert_eq!(parse(TEMPLATE).unwrap().backup, None);
         let c = parse("[backup]\nschedule = \"daily 02:00\"\nlocal = \"b\"\n").unwrap();
@@ -186,14 +232,28 @@ mod tests {
             b.passphrase_file,
             PathBuf::from("/etc/menwei/backup.passphrase")
         );
-        let e =
-            parse("[backup]\nschedule = \"daily 02:00\"\nlocal = \"b\"\noffsite = \"s3://x/y\"\n")
-                .unwrap_err()
-                .to_string();
-        assert!(
-            e.contains(":4:11:") && e.contains("not yet supported"),
-            "{e}"
+        let b = parse(
+            "[backup]\nschedule = \"daily 02:00\"\nlocal = \"b\"\noffsite = \"s3://menwei-bak/site\"\nendpoint = \"http://127.0.0.1:9000\"\ncredentials_file = \"k\"\n",
+        )
+        .unwrap()
+        .backup
+        .unwrap();
+        let Some(Destination::Store(s)) = b.offsite else {
+            panic!("{:?}", b.offsite)
+        };
+        assert_eq!(
+            (s.bucket.as_str(), s.prefix.as_str()),
+            ("menwei-bak", "site")
         );
+        assert_eq!(s.credentials_file, Some(PathBuf::from("/etc/menwei/k")));
+        let e = parse("[backup]\nschedule = \"daily 02:00\"\nlocal = \"s3://x/y\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":3:9:") && e.contains("offsite"), "{e}");
+        let e = parse("[backup]\nschedule = \"daily 02:00\"\nlocal = \"b\"\nregion = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":4:") && e.contains("only applies"), "{e}");
         let e = parse("[backup]\nschedule = \"hourly\"\nlocal = \"b\"\n")
             .unwrap_err()
             .to_string();

@@ -198,15 +198,37 @@ fn store(rec: &RawRecordings, src: &Source) -> Result<Option<StoreConfig>, Confi
         }
         return Ok(None);
     };
-    let (bucket, prefix) =
-        parse_store_url(url.get_ref()).map_err(|e| src.invalid("recordings.store", url, e))?;
-    let endpoint = match &rec.endpoint {
+    s3_store(
+        src,
+        "recordings",
+        ("store", url),
+        rec.endpoint.as_ref(),
+        rec.region.as_ref(),
+        rec.credentials_file.as_ref(),
+    )
+    .map(Some)
+}
+
+/// An S3 bucket named by `url` (`(key, value)`: `s3://BUCKET/PREFIX`) with the `endpoint`,
+/// `region` and `credentials_file` keys of the same `table`.
+pub(super) fn s3_store(
+    src: &Source,
+    table: &str,
+    url: (&str, &Spanned<String>),
+    endpoint: Option<&Spanned<String>>,
+    region: Option<&Spanned<String>>,
+    credentials_file: Option<&Spanned<String>>,
+) -> Result<StoreConfig, ConfigError> {
+    let (url_key, url) = url;
+    let (bucket, prefix) = parse_store_url(url.get_ref())
+        .map_err(|e| src.invalid(&format!("{table}.{url_key}"), url, e))?;
+    let endpoint = match endpoint {
         Some(v) => {
             let e = v.get_ref().trim().trim_end_matches('/');
             let scheme_ok = e.starts_with("https://") || e.starts_with("http://");
             if !scheme_ok || e.contains('@') {
                 return Err(src.invalid(
-                    "recordings.endpoint",
+                    &format!("{table}.endpoint"),
                     v,
                     format!("{e:?}: expected http(s)://HOST[:PORT], without credentials"),
                 ));
@@ -215,25 +237,25 @@ fn store(rec: &RawRecordings, src: &Source) -> Result<Option<StoreConfig>, Confi
         }
         None => None,
     };
-    let region = match &rec.region {
+    let region = match region {
         Some(v) if v.get_ref().trim().is_empty() => {
-            return Err(src.invalid("recordings.region", v, "empty region".into()))
+            return Err(src.invalid(&format!("{table}.region"), v, "empty region".into()))
         }
         Some(v) => v.get_ref().trim().to_string(),
         None => DEFAULT_REGION.to_string(),
     };
-    let credentials_file = match &rec.credentials_file {
-        Some(v) => Some(src.path("recordings.credentials_file", v)?),
+    let credentials_file = match credentials_file {
+        Some(v) => Some(src.path(&format!("{table}.credentials_file"), v)?),
         None => None,
     };
-    Ok(Some(StoreConfig {
+    Ok(StoreConfig {
         url: url.get_ref().clone(),
         bucket,
         prefix,
         endpoint,
         region,
         credentials_file,
-    }))
+    })
 }
 
 /// Checks the raw table; defaults for what is absent.
