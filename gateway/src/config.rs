@@ -21,6 +21,7 @@ mod metrics;
 mod policy_table;
 mod recordings;
 mod reports;
+mod retention;
 mod source;
 mod ssh;
 mod targets;
@@ -43,6 +44,7 @@ pub use recordings::{
     DEFAULT_MIN_FREE, DEFAULT_REGION, MIN_SESSION_BYTES,
 };
 pub use reports::{read_holidays, ReportsConfig};
+pub use retention::{RetentionConfig, MIN_RETENTION};
 use source::{key_path_at, last_segment, line_col, syntax_error, table_header, Source};
 pub use ssh::SshConfig;
 pub use targets::TargetsConfig;
@@ -136,6 +138,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `[backup]`: scheduled backups of the gateway itself; `None` when absent.
     pub backup: Option<BackupConfig>,
+    /// `[retention]`: how long recordings are kept.
+    pub retention: RetentionConfig,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -296,6 +300,7 @@ impl Config {
         let metrics = metrics::build(raw.metrics, &src)?;
         let cluster = cluster::build(raw.cluster, &src)?;
         let backup = backup::build(raw.backup, &src)?;
+        let retention = retention::build(raw.retention, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -315,6 +320,7 @@ impl Config {
             metrics,
             cluster,
             backup,
+            retention,
             policy,
             policy_source,
         })
@@ -481,6 +487,7 @@ struct RawConfig {
     metrics: Option<metrics::RawMetrics>,
     cluster: Option<cluster::RawCluster>,
     backup: Option<backup::RawBackup>,
+    retention: Option<retention::RawRetention>,
 }
 
 #[derive(Deserialize, Default)]

@@ -14,6 +14,7 @@ mod migrations;
 mod nodes;
 pub mod notify;
 mod requests;
+mod retention;
 mod sessions;
 mod targets;
 mod totp;

@@ -47,6 +47,7 @@ pub mod proxy_header;
 pub mod recording_store;
 pub mod refusals;
 pub mod reports;
+pub mod retention;
 pub mod s3;
 pub mod serve;
 pub mod session;

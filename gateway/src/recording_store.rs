@@ -230,6 +230,55 @@ impl RecordingStore {
         Ok(bytes)
     }
 
+    /// Removes session `id`'s recording wherever it is kept: the file its session row
+    /// names, the spool's `<id>.mwrec` and the store's object. Returns the places it was
+    /// removed from (none when it was nowhere).
+    pub async fn remove(&self, id: &str, named: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut removed = Vec::new();
+        let mut local = Vec::with_capacity(2);
+        if let Some(named) = named {
+            local.push(self.spool.join(named));
+        }
+        local.push(self.spool.join(format!("{id}.mwrec")));
+        for path in local {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => removed.push(path.display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Read {
+                        place: path.display().to_string(),
+                        message: format!("cannot remove: {e}"),
+                    })
+                }
+            }
+        }
+        if let Some(remote) = &self.remote {
+            let place = remote.place(id);
+            let key = remote.key(id);
+            match remote.client.head(&key).await {
+                Ok(_) => {
+                    remote
+                        .client
+                        .delete(&key)
+                        .await
+                        .map_err(|e| StoreError::Read {
+                            place: place.clone(),
+                            message: format!("cannot remove: {e}"),
+                        })?;
+                    removed.push(place);
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    return Err(StoreError::Read {
+                        place,
+                        message: format!("the recording store does not answer ({e})"),
+                    })
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Session `id`'s recording is sealed (or will never be written again): queued for
     /// upload when there is a store.
     pub fn sealed(&self, id: &str) {

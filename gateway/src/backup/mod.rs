@@ -297,7 +297,7 @@ async fn fetch_stored(
     let mut missing = Vec::new();
     for session in db.sessions().await? {
         let name = format!("{}.mwrec", session.id);
-        if have.contains(&name) {
+        if have.contains(&name) || db.recording_expired_at(&session.id).await?.is_some() {
             continue;
         }
         let to = work.join(RECORDINGS).join(&name);

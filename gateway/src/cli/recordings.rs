@@ -204,6 +204,9 @@ async fn locate(ctx: &Ctx, arg: &str) -> anyhow::Result<Found> {
             place: f.place,
         }),
         Err(crate::recording_store::StoreError::NotFound(_)) => {
+            if let Some(at) = ctx.db.recording_expired_at(id).await? {
+                anyhow::bail!("{}", crate::retention::expired_message(id, at));
+            }
             let dir = ctx.config.recordings.dir.display();
             match store.url() {
                 Some(url) => {

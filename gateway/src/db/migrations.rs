@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_6,
     MIGRATION_7,
     MIGRATION_8,
+    MIGRATION_9,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -315,6 +316,21 @@ const MIGRATION_8: Migration = Migration {
         "CREATE TABLE login_alerts (
             account TEXT PRIMARY KEY,
             alerted_at BIGINT NOT NULL
+        )",
+    ],
+};
+
+const MIGRATION_9: Migration = Migration {
+    version: 9,
+    name: "recordings removed under [retention]",
+    statements: &[
+        // One row per session whose recording was removed at the end of its retention:
+        // inserting it is the claim (of two nodes, one removes), and it is what a replay
+        // answers with afterwards. The session row itself stays.
+        "CREATE TABLE recordings_expired (
+            session_id TEXT PRIMARY KEY REFERENCES sessions (id),
+            expired_at BIGINT NOT NULL,
+            node TEXT NOT NULL
         )",
     ],
 };

@@ -52,6 +52,8 @@ pub enum ApiCode {
     TooManyStreams,
     /// 429: the engineer already holds `[policy] max_sessions_per_engineer` live sessions.
     TooManySessions,
+    /// 410: the session's recording was removed under `[retention] recordings`.
+    RecordingExpired,
     /// 503: the database (or another part the answer needs) failed.
     Unavailable,
 }
@@ -74,6 +76,7 @@ impl ApiCode {
             ApiCode::Throttled => "throttled",
             ApiCode::TooManyStreams => "too_many_streams",
             ApiCode::TooManySessions => "too_many_sessions",
+            ApiCode::RecordingExpired => "recording_expired",
             ApiCode::Unavailable => "unavailable",
         }
     }
@@ -93,6 +96,7 @@ impl ApiCode {
             ApiCode::Throttled | ApiCode::TooManyStreams | ApiCode::TooManySessions => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            ApiCode::RecordingExpired => StatusCode::GONE,
             ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -482,6 +486,7 @@ mod tests {
             (ApiCode::Throttled, "throttled", 429),
             (ApiCode::TooManyStreams, "too_many_streams", 429),
             (ApiCode::TooManySessions, "too_many_sessions", 429),
+            (ApiCode::RecordingExpired, "recording_expired", 410),
             (ApiCode::Unavailable, "unavailable", 503),
         ] {
             assert_eq!((code.as_str(), code.status().as_u16()), (text, status));

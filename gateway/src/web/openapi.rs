@@ -42,6 +42,9 @@ pub fn build() -> Value {
         ] {
             responses.insert(code.into(), json!({"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
         }
+        if r.path.ends_with("/recording") || r.path.ends_with("/commands") {
+            responses.insert("410".into(), json!({"description": "recording_expired: removed under [retention] recordings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        }
         let mut op = json!({
             "summary": r.summary,
             "description": if r.public { "Public.".to_string() } else { format!("Roles: {}.", who.join(", ")) },

@@ -167,9 +167,17 @@ async fn recording_of(state: &AppState, id: &str) -> ApiResult<(Session, Vec<u8>
         .await
     {
         Ok(fetched) => Ok((session, fetched.bytes)),
-        Err(crate::recording_store::StoreError::NotFound(_)) => Err(ApiError::not_found(format!(
-            "session {id} has no recording"
-        ))),
+        Err(crate::recording_store::StoreError::NotFound(_)) => {
+            match ctx.db.recording_expired_at(id).await? {
+                Some(at) => Err(ApiError::new(
+                    crate::web::error::ApiCode::RecordingExpired,
+                    crate::retention::expired_message(id, at),
+                )),
+                None => Err(ApiError::not_found(format!(
+                    "session {id} has no recording"
+                ))),
+            }
+        }
         Err(e) => Err(ApiError::unavailable(e.to_string())),
     }
 }
