@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod breakglass;
 pub mod documents;
 pub mod grants;
+pub mod paging;
 pub mod reports;
 pub mod requests;
 pub mod sessions;
