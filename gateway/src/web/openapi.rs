@@ -260,8 +260,14 @@ mod tests {
             param("/api/v1/sessions", "sort")["enum"],
             json!(["started_at", "ended_at", "engineer", "target", "duration"])
         );
-        assert_eq!(param("/api/v1/audit", "sort")["enum"], json!(["at", "actor", "action"]));
-        assert_eq!(param("/api/v1/grants", "order")["enum"], json!(["asc", "desc"]));
+        assert_eq!(
+            param("/api/v1/audit", "sort")["enum"],
+            json!(["at", "actor", "action"])
+        );
+        assert_eq!(
+            param("/api/v1/grants", "order")["enum"],
+            json!(["asc", "desc"])
+        );
         assert_eq!(param("/api/v1/requests", "limit")["maximum"], 500);
     }
 
