@@ -9,12 +9,12 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::own_only;
+use super::engineer_filter;
 use super::paging::{given, List, PageParams, Paging, MAX_PAGE};
 use crate::db::GrantFilter;
 use crate::views::grant_json;
 use crate::web::auth::Caller;
-use crate::web::error::{ApiError, ApiResult, Id, Params};
+use crate::web::error::{ApiResult, Id, Params};
 use crate::web::AppState;
 
 /// `GET /grants` filters and paging.
@@ -37,13 +37,7 @@ pub async fn list(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Response> {
     let now = crate::time::now_ms();
-    let engineer = match (own_only(&caller), given(&q.engineer)) {
-        (Some(me), Some(other)) if other != me => {
-            return Err(ApiError::forbidden("engineers see only their own grants"))
-        }
-        (Some(me), _) => Some(me.to_string()),
-        (None, e) => e,
-    };
+    let engineer = engineer_filter(&caller, &q.engineer, "grants")?;
     let live = q.live.unwrap_or(false);
     let filter = GrantFilter {
         engineer,

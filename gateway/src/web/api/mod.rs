@@ -46,3 +46,21 @@ pub(crate) fn time_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64
 pub(crate) fn own_only(caller: &Caller) -> Option<&str> {
     (caller.role == policy::Role::Engineer).then_some(caller.name.as_str())
 }
+
+/// The `engineer` filter `caller` may use on a list: an engineer only their own name
+/// (another's is 403, "engineers see only their own {what}"), whether asked or not; other
+/// roles whatever they asked (absent or empty: everyone).
+pub(crate) fn engineer_filter(
+    caller: &Caller,
+    asked: &Option<String>,
+    what: &str,
+) -> ApiResult<Option<String>> {
+    let asked = asked.clone().filter(|e| !e.is_empty());
+    match (own_only(caller), asked) {
+        (Some(me), Some(other)) if other != me => Err(ApiError::forbidden(format!(
+            "engineers see only their own {what}"
+        ))),
+        (Some(me), _) => Ok(Some(me.to_string())),
+        (None, e) => Ok(e),
+    }
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::paging::{given, List, PageParams, Paging, MAX_PAGE};
-use super::{desk, own_only, time_param};
+use super::{desk, engineer_filter, own_only, time_param};
 use crate::approvals::{self, RequestInput};
 use crate::db::RequestListFilter;
 use crate::views::request_json;
@@ -49,13 +49,7 @@ pub async fn list(
         .map(str::parse::<RequestState>)
         .transpose()
         .map_err(|e| ApiError::bad_input(format!("state: {e}")))?;
-    let engineer = match (own_only(&caller), given(&q.engineer)) {
-        (Some(me), Some(other)) if other != me => {
-            return Err(ApiError::forbidden("engineers see only their own requests"))
-        }
-        (Some(me), _) => Some(me.to_string()),
-        (None, e) => e,
-    };
+    let engineer = engineer_filter(&caller, &q.engineer, "requests")?;
     let filter = RequestListFilter {
         state: filter_state,
         engineer,
