@@ -97,7 +97,8 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(rand::random::<[u8; 4]>()))
 }
 
-const REQUEST_SELECT: &str = "SELECT id, engineer, targets, grp, reason, incident, level, \
+pub(super) const REQUEST_SELECT: &str =
+    "SELECT id, engineer, targets, grp, reason, incident, level, \
     duration_ms, starts_at, state, approvals_needed, filed_at, decided_at, lapses_at, \
     break_glass, extends_grant, signed_off_by, signed_off_at, signoff_comment FROM requests";
 
@@ -209,7 +210,7 @@ impl Db {
         self.with_reviews(rows).await
     }
 
-    async fn with_reviews(&self, rows: Vec<AnyRow>) -> Result<Vec<RequestRow>, DbError> {
+    pub(super) async fn with_reviews(&self, rows: Vec<AnyRow>) -> Result<Vec<RequestRow>, DbError> {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = get(r, "id")?;

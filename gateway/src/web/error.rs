@@ -29,6 +29,11 @@ pub enum ApiCode {
     BadInput,
     /// 400: a WebSocket endpoint called without the upgrade.
     WebsocketRequired,
+    /// 400: a list's `cursor` was altered, or made for another list, sort, order or
+    /// filters.
+    BadCursor,
+    /// 400: a list's `sort` names no column it sorts by.
+    BadSort,
     /// 401: no login, or an expired, revoked or forged one.
     Unauthenticated,
     /// 403: the role or ownership does not allow it.
@@ -65,6 +70,8 @@ impl ApiCode {
             ApiCode::BadJson => "bad_json",
             ApiCode::BadInput => "bad_input",
             ApiCode::WebsocketRequired => "websocket_required",
+            ApiCode::BadCursor => "bad_cursor",
+            ApiCode::BadSort => "bad_sort",
             ApiCode::Unauthenticated => "unauthenticated",
             ApiCode::Forbidden => "forbidden",
             ApiCode::Csrf => "csrf",
@@ -84,9 +91,11 @@ impl ApiCode {
     /// The HTTP status it answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            ApiCode::BadJson | ApiCode::BadInput | ApiCode::WebsocketRequired => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiCode::BadJson
+            | ApiCode::BadInput
+            | ApiCode::WebsocketRequired
+            | ApiCode::BadCursor
+            | ApiCode::BadSort => StatusCode::BAD_REQUEST,
             ApiCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiCode::Forbidden | ApiCode::Csrf | ApiCode::Origin => StatusCode::FORBIDDEN,
             ApiCode::NotFound => StatusCode::NOT_FOUND,

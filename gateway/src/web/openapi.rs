@@ -28,9 +28,20 @@ pub fn build() -> Value {
             204 => "Done; no content",
             _ => "OK",
         };
-        responses.insert(r.status.to_string(), json!({"description": ok}));
+        let mut answer = json!({"description": ok});
+        if let (Some(_), super::Verb::Get, Value::Object(m)) = (
+            super::api::paging::List::of_path(r.path),
+            r.method,
+            &mut answer,
+        ) {
+            m.insert("headers".into(), json!({
+                "X-Total-Count": {"description": "How many rows the filtered list has", "schema": {"type": "integer"}},
+                "X-Next-Cursor": {"description": "The cursor of the next page; absent on the last", "schema": {"type": "string"}},
+            }));
+        }
+        responses.insert(r.status.to_string(), answer);
         for (code, text) in [
-            ("400", "bad_json or bad_input"),
+            ("400", "bad_json, bad_input, bad_cursor or bad_sort"),
             ("401", "unauthenticated"),
             ("403", "forbidden or csrf"),
             ("404", "not_found"),
@@ -104,7 +115,18 @@ pub fn build() -> Value {
 fn query_schema(path: &str, name: &str) -> Value {
     match name {
         "live" | "all" => json!({"type": "boolean"}),
-        "limit" => json!({"type": "integer"}),
+        "limit" if path.ends_with("/audit") => json!({"type": "integer"}),
+        "limit" => {
+            json!({"type": "integer", "minimum": 1, "maximum": super::api::paging::MAX_PAGE})
+        }
+        "sort" => {
+            let names = super::api::paging::List::of_path(path).map_or(&[][..], |l| l.sort_names());
+            json!({"type": "string", "enum": names})
+        }
+        "order" => json!({"type": "string", "enum": ["asc", "desc"]}),
+        "cursor" => {
+            json!({"type": "string", "description": "X-Next-Cursor of the previous page, as given"})
+        }
         "cols" | "rows" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
         "level" => json!({"type": "string", "enum": ["A", "B", "C", "D"]}),
         "period" if path.ends_with("/reports/service") => json!({
@@ -237,6 +259,19 @@ mod tests {
             "^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$"
         );
         assert_eq!(param("/api/v1/reports/daily", "date")["format"], "date");
+        assert_eq!(
+            param("/api/v1/sessions", "sort")["enum"],
+            json!(["started_at", "ended_at", "engineer", "target", "duration"])
+        );
+        assert_eq!(
+            param("/api/v1/audit", "sort")["enum"],
+            json!(["at", "actor", "action"])
+        );
+        assert_eq!(
+            param("/api/v1/grants", "order")["enum"],
+            json!(["asc", "desc"])
+        );
+        assert_eq!(param("/api/v1/requests", "limit")["maximum"], 500);
     }
 
     #[test]

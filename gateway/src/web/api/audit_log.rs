@@ -9,8 +9,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::paging::{given, List, PageParams, Paging};
 use super::time_param;
 use crate::audit::{self, AuditEvent, ExportFormat};
+use crate::db::AuditFilter;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, Params};
 use crate::web::AppState;
@@ -18,46 +20,60 @@ use crate::web::AppState;
 /// The most entries one `GET /audit` returns.
 const MAX_LIST: i64 = 5000;
 
-/// `GET /audit` filters.
+/// `GET /audit` filters and paging.
 #[derive(Deserialize)]
 pub struct ListQuery {
     since: Option<String>,
     until: Option<String>,
     actor: Option<String>,
     action: Option<String>,
+    target: Option<String>,
+    session: Option<String>,
     limit: Option<i64>,
+    cursor: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
 }
 
-/// `GET /audit`: oldest first, at most `limit` (default and cap 5000).
+/// `GET /audit`: oldest first unless sorted otherwise, at most `limit` (default and cap
+/// 5000, as before paging); the next page with `cursor` ([`super::paging`]).
 pub async fn list(
     State(state): State<AppState>,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    let since = time_param("since", &q.since)?.unwrap_or(0);
-    let until = time_param("until", &q.until)?.unwrap_or(i64::MAX);
-    let limit = q.limit.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
-    let rows = state
-        .ctx
-        .db
-        .audit_rows_between(
-            since,
-            until,
-            if q.actor.is_some() || q.action.is_some() {
-                i64::MAX
-            } else {
-                limit
-            },
-        )
-        .await?;
-    let out: Vec<Value> = rows
+) -> ApiResult<Response> {
+    let filter = AuditFilter {
+        since: time_param("since", &q.since)?,
+        until: time_param("until", &q.until)?,
+        actor: given(&q.actor),
+        action: given(&q.action),
+        session: given(&q.session),
+        target: given(&q.target),
+    };
+    let paging = Paging::new(
+        &state,
+        List::Audit,
+        &PageParams {
+            // Out of range is clamped, as it was before paging.
+            limit: q.limit.map(|l| l.clamp(1, MAX_LIST)),
+            cursor: q.cursor.clone(),
+            sort: q.sort.clone(),
+            order: q.order.clone(),
+        },
+        &[
+            ("since", filter.since.map(|t| t.to_string())),
+            ("until", filter.until.map(|t| t.to_string())),
+            ("actor", filter.actor.clone()),
+            ("action", filter.action.clone()),
+            ("session", filter.session.clone()),
+            ("target", filter.target.clone()),
+        ],
+        Some(MAX_LIST),
+        MAX_LIST,
+    )?;
+    let page = state.ctx.db.audit_page(&filter, &paging.spec).await?;
+    let rows = page
+        .rows
         .iter()
-        .filter(|r| q.actor.as_deref().is_none_or(|a| a.is_empty() || r.actor == a))
-        .filter(|r| {
-            q.action
-                .as_deref()
-                .is_none_or(|a| a.is_empty() || r.action == a || r.action.starts_with(&format!("{a}.")))
-        })
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|r| {
             json!({
                 "seq": r.seq,
@@ -71,7 +87,7 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(Json(Value::Array(out)))
+    paging.answer(&state, &page, rows)
 }
 
 /// `GET /audit/export` parameters.

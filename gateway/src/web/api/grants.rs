@@ -4,46 +4,77 @@
 //! enforcers (which read grants every half second).
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::own_only;
-use crate::views::{grant_json, state_name};
+use super::engineer_filter;
+use super::paging::{given, List, PageParams, Paging, MAX_PAGE};
+use crate::db::GrantFilter;
+use crate::views::grant_json;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiResult, Id, Params};
 use crate::web::AppState;
 
-/// `GET /grants` filters.
+/// `GET /grants` filters and paging.
 #[derive(Deserialize)]
 pub struct ListQuery {
     live: Option<bool>,
+    engineer: Option<String>,
+    target: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
 }
 
-/// `GET /grants?live=true`.
+/// `GET /grants?live=true`: newest first unless sorted otherwise; paged with `limit` and
+/// `cursor` ([`super::paging`]). An engineer sees their own.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let now = crate::time::now_ms();
-    let grants = state.ctx.db.grants().await?;
-    let me = own_only(&caller);
-    Ok(Json(
-        grants
-            .iter()
-            .filter(|g| me.is_none_or(|m| g.grant.engineer == m))
-            .filter(|g| !q.live.unwrap_or(false) || state_name(&g.grant, now) == "live")
-            .map(|g| {
-                let mut v = grant_json(g, now);
-                if let Value::Object(m) = &mut v {
-                    m.insert("request_id".into(), json!(g.request_id));
-                    m.insert("emergency".into(), json!(g.emergency));
-                }
-                v
-            })
-            .collect(),
-    ))
+    let engineer = engineer_filter(&caller, &q.engineer, "grants")?;
+    let live = q.live.unwrap_or(false);
+    let filter = GrantFilter {
+        engineer,
+        target: given(&q.target),
+        live_at: live.then_some(now),
+    };
+    let paging = Paging::new(
+        &state,
+        List::Grants,
+        &PageParams {
+            limit: q.limit,
+            cursor: q.cursor.clone(),
+            sort: q.sort.clone(),
+            order: q.order.clone(),
+        },
+        &[
+            ("engineer", filter.engineer.clone()),
+            ("target", filter.target.clone()),
+            ("live", Some(live.to_string())),
+        ],
+        None,
+        MAX_PAGE,
+    )?;
+    let page = state.ctx.db.grants_page(&filter, &paging.spec).await?;
+    let rows = page
+        .rows
+        .iter()
+        .map(|g| {
+            let mut v = grant_json(g, now);
+            if let Value::Object(m) = &mut v {
+                m.insert("request_id".into(), json!(g.request_id));
+                m.insert("emergency".into(), json!(g.emergency));
+            }
+            v
+        })
+        .collect();
+    paging.answer(&state, &page, rows)
 }
 
 /// `POST /grants/{id}/revoke`: the CLI's `grant revoke`; live sessions under the grant on

@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod breakglass;
 pub mod documents;
 pub mod grants;
+pub mod paging;
 pub mod reports;
 pub mod requests;
 pub mod sessions;
@@ -44,4 +45,22 @@ pub(crate) fn time_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64
 /// Whether `caller` sees everyone's rows or only their own (engineers).
 pub(crate) fn own_only(caller: &Caller) -> Option<&str> {
     (caller.role == policy::Role::Engineer).then_some(caller.name.as_str())
+}
+
+/// The `engineer` filter `caller` may use on a list: an engineer only their own name
+/// (another's is 403, "engineers see only their own {what}"), whether asked or not; other
+/// roles whatever they asked (absent or empty: everyone).
+pub(crate) fn engineer_filter(
+    caller: &Caller,
+    asked: &Option<String>,
+    what: &str,
+) -> ApiResult<Option<String>> {
+    let asked = asked.clone().filter(|e| !e.is_empty());
+    match (own_only(caller), asked) {
+        (Some(me), Some(other)) if other != me => Err(ApiError::forbidden(format!(
+            "engineers see only their own {what}"
+        ))),
+        (Some(me), _) => Ok(Some(me.to_string())),
+        (None, e) => Ok(e),
+    }
 }

@@ -4,32 +4,44 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use policy::{RequestState, Verdict};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{desk, own_only};
+use super::paging::{given, List, PageParams, Paging, MAX_PAGE};
+use super::{desk, engineer_filter, own_only, time_param};
 use crate::approvals::{self, RequestInput};
-use crate::db::RequestFilter;
+use crate::db::RequestListFilter;
 use crate::views::request_json;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, Body, Id, Params};
 use crate::web::AppState;
 
-/// `GET /requests` filters.
+/// `GET /requests` filters and paging.
 #[derive(Deserialize)]
 pub struct ListQuery {
     state: Option<String>,
     engineer: Option<String>,
+    level: Option<String>,
+    incident: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
 }
 
-/// `GET /requests`: an engineer sees their own; approvers and auditors everyone's.
+/// `GET /requests`: an engineer sees their own; approvers and auditors everyone's. Newest
+/// first unless sorted otherwise; paged with `limit` and `cursor` ([`super::paging`]).
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let filter_state = q
         .state
         .as_deref()
@@ -37,42 +49,60 @@ pub async fn list(
         .map(str::parse::<RequestState>)
         .transpose()
         .map_err(|e| ApiError::bad_input(format!("state: {e}")))?;
-    let engineer = match (own_only(&caller), q.engineer.filter(|e| !e.is_empty())) {
-        (Some(me), Some(other)) if other != me => {
-            return Err(ApiError::forbidden("engineers see only their own requests"))
-        }
-        (Some(me), _) => Some(me.to_string()),
-        (None, e) => e,
+    let engineer = engineer_filter(&caller, &q.engineer, "requests")?;
+    let filter = RequestListFilter {
+        state: filter_state,
+        engineer,
+        level: given(&q.level),
+        incident: given(&q.incident),
+        target: given(&q.target),
+        from: time_param("from", &q.from)?,
+        to: time_param("to", &q.to)?,
     };
+    let paging = Paging::new(
+        &state,
+        List::Requests,
+        &PageParams {
+            limit: q.limit,
+            cursor: q.cursor.clone(),
+            sort: q.sort.clone(),
+            order: q.order.clone(),
+        },
+        &[
+            ("state", filter.state.map(|s| s.as_str().to_string())),
+            ("engineer", filter.engineer.clone()),
+            ("level", filter.level.clone()),
+            ("incident", filter.incident.clone()),
+            ("target", filter.target.clone()),
+            ("from", filter.from.map(|t| t.to_string())),
+            ("to", filter.to.map(|t| t.to_string())),
+        ],
+        None,
+        MAX_PAGE,
+    )?;
     let now = crate::time::now_ms();
     let policy = state.ctx.policy.current();
     let proof = caller.proof();
     approvals::lapse_due(&desk(&state, &policy, &proof), now).await?;
-    let rows = state
-        .ctx
-        .db
-        .requests(&RequestFilter {
-            state: filter_state,
-            engineer,
-        })
-        .await?;
+    let page = state.ctx.db.requests_page(&filter, &paging.spec).await?;
     let window = policy.response_window_ms;
-    Ok(Json(Value::Array(
-        rows.iter()
-            .map(|row| {
-                let mut v = request_json(row);
-                if row.request.state == RequestState::Pending {
-                    let waited = now.saturating_sub(row.request.filed_at).max(0);
-                    if let Value::Object(m) = &mut v {
-                        m.insert("waiting_ms".into(), waited.into());
-                        m.insert("response_window_ms".into(), window.into());
-                        m.insert("overdue".into(), (waited > window).into());
-                    }
+    let rows = page
+        .rows
+        .iter()
+        .map(|row| {
+            let mut v = request_json(row);
+            if row.request.state == RequestState::Pending {
+                let waited = now.saturating_sub(row.request.filed_at).max(0);
+                if let Value::Object(m) = &mut v {
+                    m.insert("waiting_ms".into(), waited.into());
+                    m.insert("response_window_ms".into(), window.into());
+                    m.insert("overdue".into(), (waited > window).into());
                 }
-                v
-            })
-            .collect(),
-    )))
+            }
+            v
+        })
+        .collect();
+    paging.answer(&state, &page, rows)
 }
 
 /// `POST /requests` body.

@@ -10,8 +10,6 @@
 //! `••••` (decrypted here, compressed, signed by this gateway's key). `?unmask=1&reason=…`
 //! sends the original, to auditors only, audited as `recording.unmask`.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -20,13 +18,14 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::paging::{given, List, PageParams, Paging, MAX_PAGE};
 use super::time_param;
-use crate::db::Session;
+use crate::db::{Session, SessionFilter};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, Id, Params};
 use crate::web::AppState;
 
-/// `GET /sessions` filters.
+/// `GET /sessions` filters and paging.
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     engineer: Option<String>,
@@ -37,61 +36,57 @@ pub struct ListQuery {
     incident: Option<String>,
     level: Option<String>,
     live: Option<bool>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
 }
 
-/// `GET /sessions`, newest first.
+/// `GET /sessions`, newest first unless sorted otherwise; paged with `limit` and `cursor`
+/// ([`super::paging`]).
 pub async fn list(
     State(state): State<AppState>,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    let from = time_param("from", &q.from)?;
-    let to = time_param("to", &q.to)?;
-    let db = &state.ctx.db;
-    let grants: HashMap<String, crate::db::GrantRecord> = db
-        .grants()
-        .await?
-        .into_iter()
-        .map(|g| (g.grant.id.clone(), g))
-        .collect();
-    let requests: HashMap<String, crate::db::RequestRow> = db
-        .requests(&crate::db::RequestFilter::default())
-        .await?
-        .into_iter()
-        .map(|r| (r.request.id.clone(), r))
-        .collect();
-    let eq = |want: &Option<String>, have: &str| {
-        want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+) -> ApiResult<Response> {
+    let filter = SessionFilter {
+        engineer: given(&q.engineer),
+        target: given(&q.target),
+        grant: given(&q.grant),
+        incident: given(&q.incident),
+        level: given(&q.level),
+        from: time_param("from", &q.from)?,
+        to: time_param("to", &q.to)?,
+        live: q.live,
     };
-    let mut sessions = db.sessions().await?;
-    sessions.reverse();
-    let mut out = Vec::new();
-    for s in &sessions {
-        let request = grants
-            .get(&s.grant_id)
-            .and_then(|g| g.request_id.as_ref())
-            .and_then(|r| requests.get(r));
-        let incident = request.map(|r| r.incident.as_str()).unwrap_or("");
-        let level = request
-            .map(|r| r.request.level.to_string())
-            .unwrap_or_default();
-        let keep = eq(&q.engineer, &s.engineer)
-            && eq(&q.target, &s.target)
-            && eq(&q.grant, &s.grant_id)
-            && eq(&q.incident, incident)
-            && eq(&q.level, &level)
-            && from.is_none_or(|f| s.ended_at.unwrap_or(i64::MAX) >= f)
-            && to.is_none_or(|t| s.started_at < t)
-            && q.live.is_none_or(|live| live == s.ended_at.is_none());
-        if keep {
-            out.push(session_json(
-                s,
-                request.map(|r| r.request.id.as_str()),
-                incident,
-                &level,
-            ));
-        }
-    }
-    Ok(Json(Value::Array(out)))
+    let paging = Paging::new(
+        &state,
+        List::Sessions,
+        &PageParams {
+            limit: q.limit,
+            cursor: q.cursor.clone(),
+            sort: q.sort.clone(),
+            order: q.order.clone(),
+        },
+        &[
+            ("engineer", filter.engineer.clone()),
+            ("target", filter.target.clone()),
+            ("grant", filter.grant.clone()),
+            ("incident", filter.incident.clone()),
+            ("level", filter.level.clone()),
+            ("from", filter.from.map(|t| t.to_string())),
+            ("to", filter.to.map(|t| t.to_string())),
+            ("live", filter.live.map(|l| l.to_string())),
+        ],
+        None,
+        MAX_PAGE,
+    )?;
+    let page = state.ctx.db.sessions_page(&filter, &paging.spec).await?;
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| session_json(&r.session, r.request_id.as_deref(), &r.incident, &r.level))
+        .collect();
+    paging.answer(&state, &page, rows)
 }
 
 fn session_json(s: &Session, request: Option<&str>, incident: &str, level: &str) -> Value {
