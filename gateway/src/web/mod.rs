@@ -150,7 +150,8 @@ macro_rules! route {
 /// built from.
 pub fn routes() -> Vec<Route> {
     use api::{
-        accounts, admin, audit_log, breakglass, documents, grants, reports, requests, sessions,
+        accounts, admin, audit_log, breakglass, documents, grants, reports, requestable, requests,
+        sessions,
     };
     vec![
         route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
@@ -159,6 +160,7 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/openapi.json", &[], "This document", openapi::document, public = true),
         route!(Get "/requests", DESK, "Requests (an engineer sees their own)", requests::list, query = ["state", "engineer"]),
         route!(Post "/requests", ENGINEER, "File a request for access", requests::file, body = true, status = 201),
+        route!(Get "/requestable", ENGINEER, "Targets (names, descriptions) and groups the policy lets the caller request; never addresses", requestable::list),
         route!(Get "/requests/{id}", DESK, "One request with its reviews and grants", requests::show),
         route!(Post "/requests/{id}/withdraw", ENGINEER, "Withdraw one's own pending request", requests::withdraw),
         route!(Post "/requests/{id}/approve", APPROVER, "Approve a request (optionally shortening it)", requests::approve, body = true),

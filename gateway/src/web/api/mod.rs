@@ -11,6 +11,7 @@ pub mod breakglass;
 pub mod documents;
 pub mod grants;
 pub mod reports;
+pub mod requestable;
 pub mod requests;
 pub mod sessions;
 
