@@ -318,6 +318,7 @@ both_databases! {
             (Method::GET, "/reports/service?period=2026-11", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/service?period=2026-Q4&format=csv", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/daily?date=2026-11-29&format=html", None, [403, 200, 200, 403]),
+            (Method::GET, "/reports/overview?from=2026-11-01&to=2026-11-30", None, [403, 200, 200, 403]),
             (Method::GET, "/users", None, [403, 403, 403, 200]),
             (Method::GET, "/users?all=true", None, [403, 403, 403, 200]),
             (Method::POST, "/users/nosuch-user/disable", Some(json!({"reason": "x"})), [403, 403, 403, 404]),

@@ -39,11 +39,11 @@ export function adminView() {
     if (pol) policy.textContent = typeof pol === 'string' ? pol : JSON.stringify(pol, null, 2);
     const ns = await attempt(() => api('GET', '/nodes'));
     if (ns) nodes.replaceChildren(table(list(ns), [
-      { label: t('node'), cell: (n) => pick(n, 'name', 'id') },
-      { label: t('node_state'), cell: (n) => pick(n, 'state') },
+      { label: t('node'), cell: (n) => h('code', {}, pick(n, 'name', 'id')) },
+      { label: t('node_state'), cell: (n) => t(`node.${pick(n, 'state')}`) },
       { label: t('address'), cell: (n) => h('code', {}, pick(n, 'address')) },
       { label: t('version'), cell: (n) => h('code', {}, pick(n, 'version')) },
-      { label: t('heartbeat'), cell: (n) => when(pick(n, 'heartbeat_at', 'heartbeat')) },
+      { label: t('heartbeat'), cell: (n) => when(pick(n, 'last_heartbeat', 'heartbeat_at')) },
       { label: t('sessions_live'), cell: (n) => pick(n, 'live_sessions', 'sessions') },
     ]));
   })();

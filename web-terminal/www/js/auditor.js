@@ -1,10 +1,11 @@
-// The auditor's pages: overview (today's figures from the reports API), sessions (a paged,
+// The auditor's pages: overview (charts of today and a period: overview.js), sessions (a paged,
 // sortable table with the API's filters; #/sessions?engineer=… deep links), replay
 // (#/replay/<session id>, reload lands there), the audit log (paged, exports, chain
 // check) and the period report. Not here: the replay panel itself (replay.js).
 
 import { t } from './i18n.js';
-import { h, message, pick, when, table, section, field, dateField, selectField, formData, isoFields, day } from './dom.js';
+import { h, message, pick, when, table, section, field, dateField, selectField, formData, isoFields } from './dom.js';
+import { overviewPage } from './overview.js';
 import { api, attempt } from './api.js';
 import { pagedTable } from './table.js';
 import { replaySession } from './replay.js';
@@ -45,7 +46,8 @@ export function auditorView() {
   const runSearch = (query) => {
     const d = {};
     for (const k of FILTERS) { const v = query.get(k); if (v) d[k] = v; }
-    for (const el of search.elements) if (el.name) el.value = d[el.name] ?? '';
+    // An instant from a chart's link shows as yyyy-MM-dd HH:mm like a typed one.
+    for (const el of search.elements) if (el.name) el.value = (el.classList.contains('date') && d[el.name] && d[el.name].includes('T')) ? when(d[el.name]) : (d[el.name] ?? '');
     try { isoFields(d, ['from', 'to']); } catch (err) { message(err.message); return; }
     sessions.load(d);
   };
@@ -56,9 +58,10 @@ export function auditorView() {
     columns: [
       { label: '#', cell: (r) => pick(r, 'seq'), sort: 'seq' },
       { label: t('created'), cell: (r) => when(pick(r, 'at')), sort: 'at' },
-      { label: t('actor'), cell: (r) => pick(r, 'actor'), sort: 'actor' },
+      // Actors and subjects are names and ids (accounts, the CLI's root, nodes, requests).
+      { label: t('actor'), cell: (r) => h('code', {}, pick(r, 'actor')), sort: 'actor' },
       { label: t('action'), cell: (r) => h('code', {}, pick(r, 'action')), sort: 'action' },
-      { label: t('subject'), cell: (r) => pick(r, 'subject') },
+      { label: t('subject'), cell: (r) => h('code', {}, pick(r, 'subject')) },
       { label: t('detail'), cell: (r) => h('code', {}, JSON.stringify(pick(r, 'detail') || '')) },
     ],
   });
@@ -103,17 +106,13 @@ export function auditorView() {
   selectField('period', 'period', ['week', 'month', 'quarter', 'year'].map((p) => [p, t(p)])),
   dateField('at', 'at', { placeholder: '2026-01-31' }), h('button', { type: 'submit' }, t('show')));
 
-  const overview = h('div', { class: 'overview' });
-  const loadOverview = async () => {
-    const today = day(new Date());
-    const rep = await attempt(() => api('GET', `/reports/daily?date=${today}&format=json&lang=${document.documentElement.lang === 'en' ? 'en' : 'zh'}`));
-    if (rep) overview.replaceChildren(renderDocument(rep));
-  };
+  const overview = overviewPage();
+  let overviewLoaded = false;
 
   audit.load({});
   return {
     sections: [
-      section('aud-overview', 'aud.overview', overview),
+      section('aud-overview', 'aud.overview', overview.el),
       section('aud-sessions', 'aud.sessions', search, sessions.el),
       section('aud-replay', 'aud.replay', replayBox),
       section('aud-log', 'aud.log', auditForm, audit.el),
@@ -128,7 +127,7 @@ export function auditorView() {
     },
     home: 'overview',
     shown(page, arg, query) {
-      if (page === 'overview') loadOverview();
+      if (page === 'overview' && !overviewLoaded) { overviewLoaded = true; overview.load(); }
       if (page === 'sessions') runSearch(query);
       if (page === 'replay' && arg && arg !== replaying) { replaying = arg; replaySession(replayBox, arg); }
     },
@@ -137,11 +136,7 @@ export function auditorView() {
 
 const isoOrNull = (text) => { try { return isoFields({ x: text }, ['x']).x; } catch { return null; } };
 
-// A reports document ({title, sections: [{heading, rows|table}]}) or any nested JSON:
-// numbers as a definition list, arrays of objects as tables.
-function renderDocument(doc) {
-  return renderReport(doc);
-}
+// A period report, nested JSON: numbers as a definition list, arrays of objects as tables.
 function renderReport(rep) {
   const parts = [];
   const scalars = Object.entries(rep).filter(([, v]) => typeof v !== 'object' || v === null);

@@ -9,6 +9,8 @@ import { t } from './i18n.js';
 import { h, minutesSince } from './dom.js';
 import { go } from './nav.js';
 
+// Tests and the console read what a chart drew through ECharts itself.
+window.menweiEcharts = echarts;
 const charts = new WeakMap();
 // One ECharts instance per box, kept across redraws; resized with the window.
 function chartIn(box) {
@@ -67,7 +69,7 @@ export function seriesChart(box, { categories, series, type = 'bar', onclick, st
     yAxis: { type: 'value', minInterval: 1 },
     series: series.map((s, i) => ({
       type, name: s.name, data: s.data, stack: stack ? 'all' : undefined,
-      label: { show: true, position: stack ? 'inside' : 'top' },
+      label: { show: true, position: stack ? 'inside' : 'top', formatter: (p) => (p.value ? String(p.value) : '') },
       markLine: i === 0 && markLine ? { silent: true, symbol: 'none', data: [{ yAxis: markLine.value, name: markLine.name }], label: { formatter: markLine.name } } : undefined,
     })),
     animation: false,

@@ -51,7 +51,8 @@ export function parseLocal(text) {
 export function isoFields(d, keys) {
   for (const k of keys) {
     if (!d[k]) continue;
-    const iso = parseLocal(d[k]);
+    // An instant already in RFC 3339 (a chart's link) passes as it is.
+    const iso = parseLocal(d[k]) ?? (/^\d{4}-\d{2}-\d{2}T/.test(d[k]) && !Number.isNaN(Date.parse(d[k])) ? d[k] : null);
     if (!iso) throw new Error(`${t('err.bad_date')}: ${d[k]}`);
     d[k] = iso;
   }
