@@ -203,6 +203,15 @@ try {
     await page.waitForFunction((n) => document.querySelectorAll('#aud-sessions-table tbody tr').length === n, sessions.length);
     assert(JSON.stringify(await listed(page)) === JSON.stringify(sessions), `today lists ${await listed(page)}, want ${sessions}`);
     await snap(page, 'auditor-sessions-from-day-chart');
+    // A session's replay, in Chinese too: the player's words and the way it ended.
+    await page.locator('#aud-sessions-table tbody tr').first().locator('a.button').click();
+    await page.waitForSelector('#aud-replay .xterm-rows');
+    await page.waitForSelector('#ending');
+    const ending = await page.textContent('#ending');
+    assert(ending.startsWith('已封存'), `the replay says how the session ended, in Chinese: ${ending}`);
+    const words = await latinWords(page);
+    await snap(page, 'auditor-replay');
+    assert(words.length === 0, `the replay in zh-CN shows Latin words: ${words.join(', ')}`);
     await walk('auditor', page, {
       overview: () => page.waitForSelector('[data-chart=top-targets]'),
       sessions: () => page.waitForSelector('#aud-sessions-table'),

@@ -85,6 +85,12 @@ $('#logout').addEventListener('click', async () => {
   showLogin();
 });
 
+// Escape dismisses the messages, except inside a terminal, where it is the shell's key.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.target.closest?.('.term')) return;
+  for (const m of document.querySelectorAll('#messages .msg')) m.remove();
+});
+
 // A replay of a recording file the browser already has (offline review, tests):
 // index.html#replay=URL fetches it same-origin with the session cookie.
 async function replayFromHash() {

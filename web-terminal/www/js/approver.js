@@ -4,7 +4,7 @@
 // watch's protocol (wasm Watch), the charts (charts.js).
 
 import { Watch } from '../pkg/web_terminal.js';
-import { t, stateText } from './i18n.js';
+import { t, stateText, endText } from './i18n.js';
 import { h, message, pick, when, table, section, requestTargets, fmtSpec, fmtTime, minutesSince, minutesUntil } from './dom.js';
 import { api, attempt, list, wsUrl } from './api.js';
 import { refreshers, refreshSoon, loginEnded } from './live.js';
@@ -167,7 +167,7 @@ function openWatch(box, s) {
     watch.on_status((kind, text) => {
       if (kind === 'end' || (kind === 'closed' && !ended)) {
         ended = true;
-        status.textContent = `${t('ended')}: ${text || t('closed')}`;
+        status.textContent = `${t('ended')}: ${text ? endText(text) : t('closed')}`;
         refreshSoon();
       }
       // The watcher's login ended, not the session: watching stopped.

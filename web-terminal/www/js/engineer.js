@@ -4,7 +4,7 @@
 // engineer looks at other pages. Not here: the terminal's protocol (wasm LiveTerminal).
 
 import { LiveTerminal } from '../pkg/web_terminal.js';
-import { t, currentLang, stateText } from './i18n.js';
+import { t, currentLang, stateText, endText } from './i18n.js';
 import { h, message, pick, when, table, section, field, selectField, dateField, formData, isoFields, requestTargets, fmtSpec } from './dom.js';
 import { api, attempt, list, wsUrl } from './api.js';
 import { refreshers, loginEnded } from './live.js';
@@ -123,7 +123,7 @@ function openTerminal(box, target) {
     liveTerminal = new LiveTerminal(wsUrl(`/terminal?target=${encodeURIComponent(target)}&lang=${currentLang()}`), screen);
     liveTerminal.on_status((kind, text) => {
       if (kind === 'notice') message(text, 'warn');
-      if (kind === 'end') { status.textContent = `${t('ended')}: ${text}`; message(`${t('ended')}: ${text}`, 'warn'); }
+      if (kind === 'end') { status.textContent = `${t('ended')}: ${endText(text)}`; message(`${t('ended')}: ${endText(text)}`, 'warn'); }
       if (kind === 'closed' || kind === 'login_ended') status.textContent = status.textContent || t('closed');
       if (kind === 'login_ended') loginEnded();
       if (kind === 'open') status.textContent = '';

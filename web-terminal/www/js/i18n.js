@@ -41,6 +41,7 @@ const zh = {
   'aud.report': '周期报告', period: '周期', week: '周', month: '月', quarter: '季度', year: '年',
   at: '所在日期', show: '查看', csv: '导出 CSV', print: '打印', 'aud.overview': '总览',
   live_now: '在线', any: '全部', result: '结果', 'kind.refused': '拒绝', 'kind.marker': '标记', 'kind.secret': '隐藏输入',
+  'kind.exec': '执行', 'kind.exit': '结束', 'mark.exit': '退出码 {code}', 'mark.killed': '被信号 {signal} 终止', 'mark.ended': '会话结束：{reason}', 'mark.grant_ends': '授权将在 {n} 分钟后结束',
   'kind.transfer': '传输', 'kind.resize': '窗口大小', 'kind.notice': '通知', 'kind.input': '输入',
   // overview
   'ov.today': '今日', 'ov.period': '{from} 至 {to}', 'ov.sessions': '会话', 'ov.requests': '申请', 'ov.incidents': '事件',
@@ -118,6 +119,7 @@ const en = {
   'aud.report': 'Period report', period: 'Period', week: 'Week', month: 'Month', quarter: 'Quarter', year: 'Year',
   at: 'Date in period', show: 'Show', csv: 'CSV', print: 'Print', 'aud.overview': 'Overview',
   live_now: 'live', any: 'any', result: 'Result', 'kind.refused': 'refused', 'kind.marker': 'marker', 'kind.secret': 'hidden input',
+  'kind.exec': 'exec', 'kind.exit': 'exit', 'mark.exit': 'exit {code}', 'mark.killed': 'killed by {signal}', 'mark.ended': 'session ended: {reason}', 'mark.grant_ends': 'grant ends in {n} minutes',
   'kind.transfer': 'transfer', 'kind.resize': 'resize', 'kind.notice': 'notice', 'kind.input': 'input',
   'ov.today': 'Today', 'ov.period': '{from} to {to}', 'ov.sessions': 'Sessions', 'ov.requests': 'Requests', 'ov.incidents': 'Incidents',
   'ov.breaches': 'Late responses', 'ov.break_glass': 'Break-glass', 'ov.refusals': 'Refusals', 'ov.transfers': 'Transfer detections',
@@ -205,4 +207,19 @@ export function endingText(meta) {
   const cut = e.match(/^cut short \(not sealed\) at byte (\d+)/);
   if (cut) return t('ending.cut_short', { byte: cut[1] });
   return e;
+}
+
+// A player mark's line in words: the exit of a command, the session's end; null when the
+// line is the recording's own text (a command, a gateway note), shown as it is.
+export function markText(m) {
+  const text = String(m?.text ?? '');
+  let x = text.match(/^exit (-?\d+)$/);
+  if (m?.kind === 'exit' && x) return t('mark.exit', { code: x[1] });
+  x = text.match(/^killed by (SIG\w+)$/);
+  if (m?.kind === 'exit' && x) return t('mark.killed', { signal: x[1] });
+  x = text.match(/^grant ends in (\d+) minutes?$/);
+  if (x) return t('mark.grant_ends', { n: x[1] });
+  x = text.match(/^session ended: (.*)$/);
+  if (x) return t('mark.ended', { reason: endText(x[1]) });
+  return null;
 }

@@ -4,7 +4,7 @@
 // Not here: finding the session (auditor.js).
 
 import { Player } from '../pkg/web_terminal.js';
-import { t, endingText, known } from './i18n.js';
+import { t, endingText, known, markText } from './i18n.js';
 import { h, fmtTime, when } from './dom.js';
 import { api, attempt, session } from './api.js';
 
@@ -94,7 +94,7 @@ export function openReplay(box, bytes, key, unmask) {
         h('h3', {}, t('find')), find, hitCount, hits,
         h('h3', {}, t('marks')),
         h('ul', { class: 'marks', id: 'marks' }, marks.map((m) => h('li', { class: m.kind },
-          h('a', { href: '#', onclick: (e) => { e.preventDefault(); jump(m.at_ms); } }, fmtTime(m.at_ms)), ` [${known(`kind.${m.kind}`) ?? m.kind}] `, h('code', {}, m.text)))),
+          h('a', { href: '#', onclick: (e) => { e.preventDefault(); jump(m.at_ms); } }, fmtTime(m.at_ms)), ` [${known(`kind.${m.kind}`) ?? m.kind}] `, markText(m) ?? h('code', {}, m.text)))),
         h('h3', {}, t('commands')),
         h('p', { class: 'note' }, t('commands_note')),
         h('ul', { class: 'commands', id: 'commands' }, commands.map((c) => h('li', { class: c.hidden ? 'hidden-input' : '' },
