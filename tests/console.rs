@@ -18,7 +18,7 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -28,33 +28,7 @@ use menwei_e2e::*;
 const WINDOW_S: u64 = 6;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn dist() -> PathBuf {
-    let dist = repo().join("web-terminal/dist");
-    for f in [
-        "index.html",
-        "js/nav.js",
-        "echarts/echarts.mjs",
-        "pkg/web_terminal_bg.wasm",
-    ] {
-        assert!(
-            dist.join(f).is_file(),
-            "the page is not built ({} is missing): run web-terminal/build",
-            dist.join(f).display()
-        );
-    }
-    dist.canonicalize().unwrap()
-}
-
-fn web_user(gw: &Gateway, name: &str) -> String {
-    gw.cli_with(
-        &["user", "passwd", name],
-        Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
-    )
-    .ok();
-    hex::encode(gw.enroll_totp(name))
+    repo_root()
 }
 
 fn approve(gw: &Gateway, id: &str) {
@@ -71,14 +45,14 @@ both_databases! {
         let w = World::with(db, WorldOpts {
             grant_for: None,
             config: WEB_GROUP,
-            assets: Some(dist()),
+            assets: Some(built_page(&["index.html", "js/nav.js", "echarts/echarts.mjs", "pkg/web_terminal_bg.wasm"])),
             replace: &[("response_window = \"30m\"", "response_window = \"6s\"")],
             ..WorldOpts::default()
         });
         let gw = &w.gw;
         gw.add_user("audrey", "auditor");
         gw.add_user("adam", "admin");
-        let totp: Vec<String> = ["alice", "bob", "audrey", "adam"].iter().map(|n| web_user(gw, n)).collect();
+        let totp: Vec<String> = ["alice", "bob", "audrey", "adam"].iter().map(|n| web_login_hex(gw, n)).collect();
 
         // Three level-A requests: two answered at once, one after the window.
         let a1 = file_incident(gw, "INC-A1", "A", "1h");

@@ -11,11 +11,11 @@
 // MENWEI_DATA (lines of text people typed or named: allowed in any language),
 // MENWEI_SHOTS; CHROMIUM (default /usr/bin/chromium). Prints "N passed, N failed".
 
-import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { totp } from './totp.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -42,13 +42,6 @@ const NAV = {
 // Words that are names in every language: formats, protocols and the product's codes.
 const NAMES = new Set(['CSV', 'JSON', 'Lines', 'TOTP', 'SSH', 'ID', 'URL', 'API', 'PDF', 'HTML', 'English', 'Menwei']);
 
-function totp(hex, unixSecs) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
-  const d = createHmac('sha1', Buffer.from(hex, 'hex')).update(counter).digest();
-  const o = d[19] & 0x0f;
-  return String((d.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
 
 const results = [];
 async function step(name, fn) {

@@ -31,11 +31,11 @@
 // (optional), MENWEI_TARGET, MENWEI_SHOTS, MENWEI_SEEN; CHROMIUM (default /usr/bin/chromium); DEBUG=1
 // echoes the pages' console.
 
-import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { totp } from './totp.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -62,15 +62,6 @@ const DEADLINE_MS = Number(process.env.FLOW_DEADLINE_MS || 100000);
 setTimeout(() => { console.log(`FAIL the flow did not finish within ${DEADLINE_MS} ms`); process.exit(3); }, DEADLINE_MS).unref();
 const STEP_MS = 15000;
 
-// RFC 6238 TOTP (SHA-1, 30 s, 6 digits), as the gateway checks it.
-function totp(hex, unixSecs) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
-  const d = createHmac('sha1', Buffer.from(hex, 'hex')).update(counter).digest();
-  const o = d[19] & 0x0f;
-  const v = d.readUInt32BE(o) & 0x7fffffff;
-  return String(v % 1000000).padStart(6, '0');
-}
 
 const results = [];
 let broken = false;
