@@ -7,7 +7,8 @@
 //! figures for today (3 level-A requests, one of them answered late, and the waiting one
 //! late too: 2 breaches; 2 sessions), and a click on the
 //! level-A bar and on today's sessions bar lists exactly those two sessions. English is one
-//! click away and remembered across a reload.
+//! click away and remembered across a reload. Tab reaches the navigation and Enter follows
+//! it; the engineer's browser terminal keeps its size and the keyboard across pages.
 //!
 //! Needs `web-terminal/build`, node with playwright-core and Chromium (see browser.rs).
 

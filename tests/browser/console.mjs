@@ -240,6 +240,30 @@ try {
     await page.waitForFunction(() => location.hash === '#/requests');
   });
 
+  await step('the_terminal_keeps_its_size_and_the_keyboard_across_pages', async () => {
+    const page = engineerPage;
+    await page.click('#nav a[data-page=access]');
+    await page.locator('#eng-grants button.open').first().click();
+    await page.waitForFunction(() => location.hash === '#/terminal');
+    await page.waitForFunction(() => /[$#] *$/m.test(document.querySelector('#eng-terminal .xterm-rows')?.innerText ?? ''));
+    const size = async (tag) => {
+      // Typed without a click: the keys go wherever the page's focus is.
+      await page.keyboard.type(`echo ${tag}=$(stty size | tr ' ' x)`);
+      await page.keyboard.press('Enter');
+      const re = new RegExp(`${tag}=(\\d+x\\d+)`);
+      await page.waitForFunction((r) => new RegExp(r).test(document.querySelector('#eng-terminal .xterm-rows')?.textContent ?? ''), re.source);
+      return (await page.textContent('#eng-terminal .xterm-rows')).match(re)[1];
+    };
+    const before = await size('BEFORE');
+    await page.click('#nav a[data-page=requests]');
+    await page.waitForSelector('#eng-request form');
+    await page.click('#nav a[data-page=terminal]');
+    await page.waitForFunction(() => document.activeElement?.closest('#eng-terminal') !== null);
+    const after = await size('AFTER');
+    await snap(page, 'engineer-terminal-after-pages');
+    assert(before === after, `the terminal's size changed across pages: ${before} -> ${after}`);
+  });
+
   await step('no_uncaught_errors_in_any_page', async () => {
     assert(pageErrors.length === 0, pageErrors.join('\n'));
   });
