@@ -163,6 +163,11 @@ try {
     const row = await page.textContent(`#appr-queue tr:has-text("${pending}")`);
     assert(row.includes('B'), `the waiting request: ${row}`);
     await walk('approver', page);
+    // The three approvals' live grants, in the grants table with its count.
+    await page.click('#nav a[data-page=grants]');
+    await page.waitForFunction(() => document.querySelectorAll('#appr-grants-table tbody tr').length === 3);
+    const count = await page.textContent('#appr-grants-table .pager .status');
+    assert(count.includes('共 3 条'), `the grants table's count: ${count}`);
   });
 
   await step('auditor_overview_draws_the_history_and_a_click_lists_its_sessions', async () => {

@@ -9,6 +9,7 @@ import { h, message, pick, when, table, section, requestTargets, fmtSpec, fmtTim
 import { api, attempt, list, wsUrl } from './api.js';
 import { refreshers, refreshSoon, loginEnded } from './live.js';
 import { deskChart } from './charts.js';
+import { pagedTable } from './table.js';
 
 let watch = null;
 
@@ -16,7 +17,21 @@ export function approverView() {
   const queue = h('div');
   const desk = h('div', { class: 'desk' });
   const sessions = h('div');
-  const grants = h('div');
+  // Live grants: a paged, sortable table (the server pages when it can).
+  const grantsTable = pagedTable({
+    path: '/grants?live=true', id: 'appr-grants-table', sort: 'ends_at', order: 'asc',
+    columns: [
+      { label: 'ID', cell: (g) => pick(g, 'id') },
+      { label: t('engineer'), cell: (g) => pick(g, 'engineer'), sort: 'engineer' },
+      { label: t('target'), cell: (g) => pick(g, 'target'), sort: 'target' },
+      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at')), sort: 'ends_at' },
+      { label: '', cell: (g) => h('button', { type: 'button', class: 'danger', onclick: async () => {
+        if (!confirm(t('confirm_revoke'))) return;
+        const ok = await attempt(() => api('POST', `/grants/${encodeURIComponent(g.id)}/revoke`, {}));
+        if (ok !== undefined) loadSessions();
+      } }, t('revoke')) },
+    ],
+  });
   const breakglass = h('div');
   const watchBox = h('div', { class: 'terminal-box', hidden: true });
   const figures = { pending: [], breakglass: [], sessions: [], grants: [] };
@@ -77,17 +92,7 @@ export function approverView() {
           if (ok !== undefined) loadSessions();
         } }, t('terminate'))) },
     ]));
-    if (gs) grants.replaceChildren(table(list(gs), [
-      { label: 'ID', cell: (g) => pick(g, 'id') },
-      { label: t('engineer'), cell: (g) => pick(g, 'engineer') },
-      { label: t('target'), cell: (g) => pick(g, 'target') },
-      { label: t('ends'), cell: (g) => when(pick(g, 'ends_at')) },
-      { label: '', cell: (g) => h('button', { type: 'button', class: 'danger', onclick: async () => {
-        if (!confirm(t('confirm_revoke'))) return;
-        const ok = await attempt(() => api('POST', `/grants/${encodeURIComponent(g.id)}/revoke`, {}));
-        if (ok !== undefined) loadSessions();
-      } }, t('revoke')) },
-    ]));
+    grantsTable.reload();
     const bg = await attempt(() => api('GET', '/breakglass'));
     figures.breakglass = list(bg);
     drawDesk();
@@ -112,6 +117,7 @@ export function approverView() {
   };
   refreshers['request:appr'] = loadQueue;
   refreshers['session:appr'] = loadSessions;
+  grantsTable.load({});
   loadQueue(); loadSessions();
   // Time waiting moves on without events.
   const timer = setInterval(() => { if (document.visibilityState === 'visible') loadQueue(); }, 60000);
@@ -120,7 +126,7 @@ export function approverView() {
       section('appr-desk', 'appr.desk', desk),
       section('appr-queue', 'appr.queue', queue),
       section('appr-sessions', 'appr.sessions', sessions, watchBox),
-      section('appr-grants', 'appr.grants', grants),
+      section('appr-grants', 'appr.grants', grantsTable.el),
       section('appr-breakglass', 'appr.breakglass', breakglass),
     ],
     pages: {
