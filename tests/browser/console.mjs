@@ -187,6 +187,17 @@ try {
     const todayIndex = perDay.categories.length - 1;
     assert(perDay.series[0].data[todayIndex] === 2, `sessions per day drawn: ${JSON.stringify(perDay)}`);
     await snap(page, 'auditor-overview-charts');
+    // How long the longest overview (92 days, a report per day) takes to answer.
+    const ms = await page.evaluate(async () => {
+      const to = new Date(); const from = new Date(to.getTime() - 91 * 86400000);
+      const d = (x) => x.toISOString().slice(0, 10);
+      const t0 = performance.now();
+      const r = await fetch(`/api/v1/reports/overview?from=${d(from)}&to=${d(to)}`);
+      await r.json();
+      return r.ok ? Math.round(performance.now() - t0) : -r.status;
+    });
+    assert(ms >= 0, `the 92-day overview failed: ${-ms}`);
+    console.log(`     the 92-day overview answered in ${ms} ms`);
     // The level-A bar opens the sessions under level-A requests: both.
     await clickBar(page, 'requests-per-level', 0);
     await page.waitForFunction(() => location.hash.startsWith('#/sessions?') && location.hash.includes('level=A'));
