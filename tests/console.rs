@@ -8,7 +8,8 @@
 //! late too: 2 breaches; 2 sessions), and a click on the
 //! level-A bar and on today's sessions bar lists exactly those two sessions. English is one
 //! click away and remembered across a reload. Tab reaches the navigation and Enter follows
-//! it; the engineer's browser terminal keeps its size and the keyboard across pages.
+//! it; the engineer's browser terminal keeps its size and the keyboard across pages; no
+//! text on any page is under WCAG AA contrast.
 //!
 //! Needs `web-terminal/build`, node with playwright-core and Chromium (see browser.rs).
 

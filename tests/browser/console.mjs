@@ -104,6 +104,39 @@ async function latinWords(page) {
   return [...new Set((rest.match(/[A-Za-z]{2,}/g) || []).filter((w) => !NAMES.has(w)))];
 }
 
+// Text whose colour against its background is under WCAG AA (4.5:1; 3:1 for large text),
+// disabled controls excepted: "selector: ratio" for each.
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const bad = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || !n.textContent.trim() || !el.checkVisibility() || el.closest('.term, .xterm, [disabled], option, select')) continue;
+      const st = getComputedStyle(el);
+      const fg = rgb(st.color).slice(0, 3);
+      const [a, b] = [lum(fg), lum(background(el))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(st.fontSize); const bold = Number(st.fontWeight) >= 700;
+      const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+      if (ratio < need) bad.add(`${el.tagName.toLowerCase()}.${el.className}: ${ratio.toFixed(2)}`);
+    }
+    return [...bad];
+  });
+}
+
 let shotNo = 0;
 async function snap(page, name) {
   shotNo += 1;
@@ -124,6 +157,8 @@ async function walk(role, page, settle = {}) {
     const words = await latinWords(page);
     await snap(page, `${role}-${p}`);
     assert(words.length === 0, `${role}/${p} in zh-CN shows Latin words: ${words.join(', ')}`);
+    const faint = await lowContrast(page);
+    assert(faint.length === 0, `${role}/${p} has text under 4.5:1 contrast: ${faint.join('; ')}`);
   }
 }
 
