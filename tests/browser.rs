@@ -22,7 +22,7 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,36 +32,17 @@ use menwei_e2e::*;
 const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    repo_root()
 }
 
-/// The built page, or a clear failure saying how to build it.
+/// The built page.
 fn dist() -> PathBuf {
-    let dist = repo().join("web-terminal/dist");
-    for f in [
+    built_page(&[
         "index.html",
         "app.js",
         "pkg/web_terminal_bg.wasm",
         "xterm/xterm.mjs",
-    ] {
-        assert!(
-            dist.join(f).is_file(),
-            "the page is not built ({} is missing): run web-terminal/build",
-            dist.join(f).display()
-        );
-    }
-    dist.canonicalize().unwrap()
-}
-
-/// Sets `name`'s web password, enrolls TOTP (every role's web login asks for a code) and
-/// returns the secret as hex.
-fn web_user(gw: &Gateway, name: &str) -> String {
-    gw.cli_with(
-        &["user", "passwd", name],
-        Stdin::Bytes(format!("{WEB_PASSWORD}\n").into_bytes()),
-    )
-    .ok();
-    hex::encode(gw.enroll_totp(name))
+    ])
 }
 
 both_databases! {
@@ -79,9 +60,9 @@ both_databases! {
         );
         let gw = &w.gw;
         gw.add_user("audrey", "auditor");
-        let alice_totp = web_user(gw, "alice");
-        let bob_totp = web_user(gw, "bob");
-        let audrey_totp = web_user(gw, "audrey");
+        let alice_totp = web_login_hex(gw, "alice");
+        let bob_totp = web_login_hex(gw, "bob");
+        let audrey_totp = web_login_hex(gw, "audrey");
 
         let shots = repo().join("tests/test-artifacts/browser").join(label);
         let _ = std::fs::remove_dir_all(&shots);

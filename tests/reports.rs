@@ -337,6 +337,22 @@ both_databases! {
         assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
         let (status, _, _) = api(&w.gw, &w.gw.token("alice"), "/reports/fault/INC-A1");
         assert_eq!(status, 403, "engineers get no reports");
+        // The console's overview of today: the service report's own figures, and a point
+        // for the day; the response times it adds are the history's (B2 and A5 late).
+        let (status, _, body) = api(&w.gw, &token, &format!("/reports/overview?from={day}&to={day}"));
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let o: Value = serde_json::from_slice(&body).unwrap();
+        for k in ["requests", "incidents", "response_percent", "resolution_percent", "break_glass", "sessions", "transfer_detections", "levels", "by_target"] {
+            assert_eq!(o["period"][k], s[k], "overview's {k} is not the service report's: {o}");
+        }
+        assert_eq!(o["period"]["response_breaches"], 3, "B2 late, A5 by break-glass, D4 pending: {o}");
+        assert!(o["period"]["response_p90_minutes"].as_f64().unwrap() >= WINDOW_S as f64 / 60.0, "{o}");
+        assert_eq!(o["days"].as_array().unwrap().len(), 1, "{o}");
+        assert_eq!(o["days"][0]["requests"], serde_json::json!([2, 1, 1, 1]), "{o}");
+        assert_eq!(o["days"][0]["sessions"], 3, "{o}");
+        assert_eq!(o["today"]["requests"], 5, "{o}");
+        let (status, _, _) = api(&w.gw, &token, &format!("/reports/overview?from={day}&to=2020-01-01"));
+        assert_eq!(status, 400, "a period that ends before it starts");
         w.gw.wait_audit("report.made", |e| json_text(e, "actor") == "audrey");
         // The printable pages in headless Chromium, screenshots kept as test artifacts.
         screenshots(&w.gw, &token, label, &[

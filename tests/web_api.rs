@@ -295,6 +295,7 @@ both_databases! {
             (Method::GET, "/me", None, [200, 200, 200, 200]),
             (Method::GET, "/requests", None, [200, 200, 200, 403]),
             (Method::GET, "/requests?limit=1&sort=level&order=asc", None, [200, 200, 200, 403]),
+            (Method::GET, "/requestable", None, [200, 403, 403, 403]),
             (Method::POST, "/requests", Some(file.clone()), [201, 403, 403, 403]),
             (Method::GET, "/requests/r-nosuch", None, [404, 404, 404, 403]),
             (Method::POST, "/requests/r-nosuch/withdraw", None, [404, 403, 403, 403]),
@@ -320,6 +321,7 @@ both_databases! {
             (Method::GET, "/reports/service?period=2026-11", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/service?period=2026-Q4&format=csv", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/daily?date=2026-11-29&format=html", None, [403, 200, 200, 403]),
+            (Method::GET, "/reports/overview?from=2026-11-01&to=2026-11-30", None, [403, 200, 200, 403]),
             (Method::GET, "/users", None, [403, 403, 403, 200]),
             (Method::GET, "/users?all=true", None, [403, 403, 403, 200]),
             (Method::POST, "/users/nosuch-user/disable", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
@@ -401,6 +403,40 @@ both_databases! {
             .replace("r-nosuch", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
             .replace("INC-nosuch", "{id}").replace("INC-7", "{id}"))
             .collect::<std::collections::BTreeSet<_>>().len());
+    }
+
+    fn requestable_lists_what_the_policy_lets_the_engineer_request_by_name_only(db) {
+        // web01 is requestable by alice only; erin is in no group.
+        let w = World::with(
+            db,
+            WorldOpts {
+                grant_for: None,
+                config: "[policy.groups.web]\ntargets = [\"web01\"]\nengineers = [\"alice\"]\napprovals = 1\n",
+                ..WorldOpts::default()
+            },
+        );
+        let gw = &w.gw;
+        gw.add_user("erin", "engineer");
+        let alice = logged_in(gw, "alice", &web_user(gw, "alice"));
+        let erin = logged_in(gw, "erin", &web_user(gw, "erin"));
+
+        let answer = alice.call(Method::GET, "/requestable", None);
+        assert_eq!(answer.status(), 200);
+        let body = answer.text().unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let names: Vec<&str> = v["targets"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["web01"], "{body}");
+        assert_eq!(v["groups"][0]["name"], "web", "{body}");
+        assert_eq!(v["groups"][0]["targets"], json!(["web01"]), "{body}");
+        // Names and descriptions only: no address, port or login, under any key.
+        for t in v["targets"].as_array().unwrap() {
+            let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["description", "name"], "{body}");
+        }
+        assert_no_leak(body.as_bytes(), "GET /requestable");
+
+        let theirs: Value = erin.call(Method::GET, "/requestable", None).json().unwrap();
+        assert_eq!(theirs, json!({"targets": [], "groups": []}), "erin may request nothing");
     }
 
     fn websockets_open_only_from_the_gateways_own_page(db) {

@@ -229,6 +229,24 @@ pub fn percent(kept: u64, counted: u64) -> Option<f64> {
     Some((p * 10.0).round() / 10.0)
 }
 
+/// The `p`-th percentile (0–100, nearest rank) of `values`, one decimal; `None` when there
+/// are none. The order of `values` does not matter.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let rank = ((p.clamp(0.0, 100.0) / 100.0) * sorted.len() as f64).ceil() as usize;
+    let v = sorted.get(rank.saturating_sub(1)).or(sorted.first())?;
+    Some((v * 10.0).round() / 10.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +261,18 @@ mod tests {
             utc_offset_ms: 8 * HOUR_MS,
             ..Calendar::default()
         }
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[7.0], 90.0), Some(7.0));
+        // Unsorted in, nearest rank out: median of 4 is the 2nd, p90 of 10 the 9th.
+        assert_eq!(percentile(&[40.0, 1.0, 3.0, 2.0], 50.0), Some(2.0));
+        let ten: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        assert_eq!(percentile(&ten, 90.0), Some(9.0));
+        assert_eq!(percentile(&ten, 100.0), Some(10.0));
+        assert_eq!(percentile(&[0.123_45], 50.0), Some(0.1));
     }
 
     #[test]

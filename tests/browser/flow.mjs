@@ -31,11 +31,11 @@
 // (optional), MENWEI_TARGET, MENWEI_SHOTS, MENWEI_SEEN; CHROMIUM (default /usr/bin/chromium); DEBUG=1
 // echoes the pages' console.
 
-import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { totp } from './totp.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -62,15 +62,6 @@ const DEADLINE_MS = Number(process.env.FLOW_DEADLINE_MS || 100000);
 setTimeout(() => { console.log(`FAIL the flow did not finish within ${DEADLINE_MS} ms`); process.exit(3); }, DEADLINE_MS).unref();
 const STEP_MS = 15000;
 
-// RFC 6238 TOTP (SHA-1, 30 s, 6 digits), as the gateway checks it.
-function totp(hex, unixSecs) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
-  const d = createHmac('sha1', Buffer.from(hex, 'hex')).update(counter).digest();
-  const o = d[19] & 0x0f;
-  const v = d.readUInt32BE(o) & 0x7fffffff;
-  return String(v % 1000000).padStart(6, '0');
-}
 
 const results = [];
 let broken = false;
@@ -184,12 +175,12 @@ let sizeNo = 0;
 async function ttySize(page) {
   sizeNo += 1;
   const tag = `SIZE${sizeNo}`;
-  await page.click('#eng-grants .term');
+  await page.click('#eng-terminal .term');
   await page.keyboard.type(`echo ${tag}=$(stty size | tr ' ' x)`);
   await page.keyboard.press('Enter');
   const re = new RegExp(`${tag}=(\\d+)x(\\d+)`);
-  await page.waitForFunction((r) => new RegExp(r).test(document.querySelector('#eng-grants .xterm-rows')?.textContent ?? ''), re.source);
-  const m = (await screenText(page, '#eng-grants')).match(re);
+  await page.waitForFunction((r) => new RegExp(r).test(document.querySelector('#eng-terminal .xterm-rows')?.textContent ?? ''), re.source);
+  const m = (await screenText(page, '#eng-terminal')).match(re);
   return { rows: Number(m[1]), cols: Number(m[2]) };
 }
 // The watcher's terminal has that size: the size the view says, and as many screen rows.
@@ -232,8 +223,12 @@ try {
     await eng.waitForSelector('#login form');
     await snap(eng, 'login');
     await logIn(eng, engineer, process.env.MENWEI_ENGINEER_TOTP_HEX);
+    // The engineer lands on "my access"; the request form is under "requests".
+    await eng.waitForSelector('#eng-grants');
+    await eng.click('#nav a[data-page=requests]');
     await eng.waitForSelector('#eng-request form');
-    await eng.fill('#eng-request input[name=targets]', target);
+    // The form offers the targets the policy lets the engineer request, by name.
+    await eng.check(`#eng-request input[name=targets][value="${target}"]`);
     await eng.fill('#eng-request input[name=reason]', 'browser e2e: disk almost full');
     await eng.fill('#eng-request input[name=incident]', marker);
     await eng.selectOption('#eng-request select[name=level]', 'B');
@@ -247,7 +242,7 @@ try {
     requestId = m[0];
     await eng.waitForFunction((id) => document.querySelector('#eng-mine')?.textContent.includes(id), requestId);
     const row = await eng.textContent(`#eng-mine tr:has-text("${requestId}")`);
-    assert(row.includes('pending') && row.includes(marker) && row.includes(target), `my request row: ${row}`);
+    assert(row.includes('待审批') && row.includes(marker) && row.includes(target), `my request row: ${row}`);
     await snap(eng, 'engineer-request-filed');
   });
 
@@ -267,62 +262,66 @@ try {
   });
 
   await step('c_engineer_sees_the_grant_opens_the_terminal_and_sees_the_answer', async () => {
+    await eng.click('#nav a[data-page=access]');
     const open = eng.locator('#eng-grants button', { hasText: target });
     await open.waitFor();
     assert(await sameDocument(eng), 'the engineer page was reloaded');
-    await eng.waitForFunction((id) => document.querySelector(`#eng-mine`)?.textContent.match(new RegExp(`${id}.*approved`)), requestId);
+    await eng.waitForFunction((id) => document.querySelector(`#eng-mine`)?.textContent.match(new RegExp(`${id}.*已批准`)), requestId);
     await snap(eng, 'engineer-grant-live');
     await open.click();
-    await eng.waitForSelector('#eng-grants .xterm-rows');
+    // The terminal has its own page, which the button opens.
+    await eng.waitForFunction(() => location.hash === '#/terminal');
+    await eng.waitForSelector('#eng-terminal .xterm-rows');
     // What a person waits for before typing: the target's shell prompt.
-    await eng.waitForFunction(() => /[$#] *$/m.test(document.querySelector('#eng-grants .xterm-rows')?.innerText ?? ''));
-    await eng.click('#eng-grants .term');
+    await eng.waitForFunction(() => /[$#] *$/m.test(document.querySelector('#eng-terminal .xterm-rows')?.innerText ?? ''));
+    await eng.click('#eng-terminal .term');
     await eng.keyboard.type('echo BROWSER_$((6*7))');
     await eng.keyboard.press('Enter');
-    await waitScreen(eng, '#eng-grants', 'BROWSER_42');
+    await waitScreen(eng, '#eng-terminal', 'BROWSER_42');
     await snap(eng, 'engineer-terminal');
     await noteSeen(eng, 'after the first command');
   });
 
   await step('c2_engineer_types_chinese_and_the_shell_prints_it_back', async () => {
-    await eng.click('#eng-grants .term');
+    await eng.click('#eng-terminal .term');
     await eng.keyboard.type('echo 你好世界');
     await eng.keyboard.press('Enter');
     // The output line is the four characters alone: in the C locale readline took their
     // bytes for Meta keys and the line came out empty or garbled.
     try {
-      await eng.waitForFunction(() => [...document.querySelectorAll('#eng-grants .xterm-rows > div')]
+      await eng.waitForFunction(() => [...document.querySelectorAll('#eng-terminal .xterm-rows > div')]
         .some((row) => row.textContent.trim() === '你好世界'));
     } catch (err) {
-      throw new Error(`no output line 你好世界; the screen shows: ${JSON.stringify((await screenText(eng, '#eng-grants')).replace(/\s+/g, ' ').slice(-400))}`);
+      throw new Error(`no output line 你好世界; the screen shows: ${JSON.stringify((await screenText(eng, '#eng-terminal')).replace(/\s+/g, ' ').slice(-400))}`);
     }
     await snap(eng, 'engineer-terminal-chinese');
     await noteSeen(eng, 'after the Chinese command');
   });
 
   await step('c3_engineer_types_a_password_at_a_prompt_that_does_not_echo', async () => {
-    await eng.click('#eng-grants .term');
+    await eng.click('#eng-terminal .term');
     // The prompt is spelled apart in the command line, so only the prompt itself matches.
     await eng.keyboard.type(`read -s -p 'Pass''word: ' P; echo; echo "got \${#P}"`);
     await eng.keyboard.press('Enter');
-    await waitScreen(eng, '#eng-grants', 'Password: ');
+    await waitScreen(eng, '#eng-terminal', 'Password: ');
     await eng.keyboard.type(secret);
     await eng.keyboard.press('Enter');
-    await waitScreen(eng, '#eng-grants', `got ${secret.length}`);
-    assert(!(await screenText(eng, '#eng-grants')).includes(secret), 'the terminal echoed the password');
+    await waitScreen(eng, '#eng-terminal', `got ${secret.length}`);
+    assert(!(await screenText(eng, '#eng-terminal')).includes(secret), 'the terminal echoed the password');
   });
 
   await step('d_approver_watches_live_and_terminates_and_the_engineer_is_told', async () => {
+    await appr.click('#nav a[data-page=live]');
     const row = appr.locator('#appr-sessions tr', { hasText: engineer });
     await row.waitFor();
     assert(await sameDocument(appr), 'the approver page was reloaded');
     await row.locator('button:not(.danger)').click();
     await waitScreen(appr, '#appr-sessions', 'BROWSER_42');
     // New output reaches the watcher as it happens.
-    await eng.click('#eng-grants .term');
+    await eng.click('#eng-terminal .term');
     await eng.keyboard.type('echo WATCH_$((7*8))');
     await eng.keyboard.press('Enter');
-    await waitScreen(eng, '#eng-grants', 'WATCH_56');
+    await waitScreen(eng, '#eng-terminal', 'WATCH_56');
     await waitScreen(appr, '#appr-sessions', 'WATCH_56', 10000);
     await snap(appr, 'approver-watch');
 
@@ -331,7 +330,7 @@ try {
     await watcherHasSize(before);
     await eng.setViewportSize({ width: 1000, height: 640 });
     // The page fits its terminal to the new window.
-    await eng.waitForFunction((r) => document.querySelectorAll('#eng-grants .xterm-rows > div').length !== r, before.rows);
+    await eng.waitForFunction((r) => document.querySelectorAll('#eng-terminal .xterm-rows > div').length !== r, before.rows);
     const after = await ttySize(eng);
     assert(after.cols !== before.cols && after.rows !== before.rows,
       `the engineer's terminal changed size: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
@@ -340,9 +339,9 @@ try {
     await noteSeen(eng, 'after the resize');
     appr.once('dialog', (d) => d.accept());
     await appr.click('#appr-sessions .terminal-box .toolbar button.danger');
-    await eng.waitForFunction(() => (document.querySelector('#eng-grants .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
+    await eng.waitForFunction(() => (document.querySelector('#eng-terminal .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
     await noteSeen(eng, 'after the session ended');
-    const status = await eng.textContent('#eng-grants .terminal-box .status');
+    const status = await eng.textContent('#eng-terminal .terminal-box .status');
     assert(status.includes(approver), `the end message says who ended it: ${status}`);
     await snap(eng, 'engineer-session-ended');
     await appr.waitForFunction(() => (document.querySelector('#appr-sessions .terminal-box .status')?.textContent ?? '').includes('会话已结束'));
@@ -357,6 +356,9 @@ try {
   await step('e_auditor_finds_the_session_searches_the_replay_and_jumps_to_the_output', async () => {
     aud = await person('auditor');
     await logIn(aud, auditor, process.env.MENWEI_AUDITOR_TOTP_HEX);
+    // The auditor lands on the overview; sessions are a page of their own.
+    await aud.waitForSelector('#aud-overview');
+    await aud.click('#nav a[data-page=sessions]');
     await aud.waitForSelector('#aud-sessions form');
     await aud.fill('#aud-sessions input[name=engineer]', engineer);
     await aud.click('#aud-sessions button[type=submit]');
@@ -365,8 +367,11 @@ try {
     const text = await row.textContent();
     assert(text.includes(engineer) && text.includes(target) && text.includes('B'), `session row: ${text}`);
     await snap(aud, 'auditor-sessions');
-    await row.locator('button').click();
+    await row.locator('a.button').click();
     await aud.waitForSelector('#aud-replay .xterm-rows');
+    // The replay has its own URL.
+    const replayUrl = aud.url();
+    assert(/#\/replay\/s-[0-9a-z]+$/.test(replayUrl), `replay URL: ${replayUrl}`);
     await aud.waitForSelector('#find');
     await aud.fill('#find', 'BROWSER_42');
     await aud.press('#find', 'Enter');
@@ -396,6 +401,15 @@ try {
     await aud.waitForFunction((s) => (document.querySelector('#marks li.secret')?.textContent ?? '').includes(s), secret);
     assert(!(await aud.isVisible('#unmask')), 'the unmasked replay still offers to unmask');
     await snap(aud, 'auditor-replay-unmasked');
+  });
+
+  await step('e2_the_replay_url_survives_a_reload', async () => {
+    const url = aud.url();
+    await aud.reload();
+    await aud.waitForSelector('#aud-replay .xterm-rows');
+    assert(aud.url() === url, `after the reload: ${aud.url()} (was ${url})`);
+    assert(await aud.isVisible('#aud-replay') && !(await aud.isVisible('#aud-sessions')), 'the reload shows the replay page');
+    await snap(aud, 'auditor-replay-reloaded');
   });
 
   await step('f_the_approvers_login_ends_elsewhere_and_the_page_says_so', async () => {

@@ -44,6 +44,7 @@ mod engineer;
 mod gateway;
 mod hostile_ssh;
 mod leaks;
+mod page;
 mod private_pg;
 mod process;
 mod proofs;
@@ -63,6 +64,7 @@ pub use gateway::Gateway;
 pub use gateway::{https_client, menwei_bin};
 pub use hostile_ssh::flood_ignoring_window;
 pub use leaks::{assert_no_leak, check_out as check_engineer_output};
+pub use page::{built_page, repo_root, web_login_hex};
 pub use private_pg::PrivatePostgres;
 pub use process::{
     closed_within, contains, free_port, free_ports, kill_group, process_tree, rss_kib, run,

@@ -125,8 +125,9 @@ try {
 
   await test('marks_and_command_list_are_listed_with_the_disclaimer', async () => {
     const marks = await page.textContent('#marks');
-    assert(marks.includes('grant ends in 5 minutes'), marks);
-    assert(marks.includes('exit 0'), marks);
+    // In the page's language (zh-CN): the gateway's note and the command's exit.
+    assert(marks.includes('授权将在 5 分钟后结束'), marks);
+    assert(marks.includes('退出码 0'), marks);
     const cmds = await page.evaluate(() => window.menweiPlayer.commands().map((c) => c.text));
     assert(JSON.stringify(cmds) === JSON.stringify(['echo hello-replay', 'seq -f line-%g 1 200', 'uname -a']), JSON.stringify(cmds));
     const note = await page.textContent('#aud-replay');

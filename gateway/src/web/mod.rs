@@ -150,7 +150,8 @@ macro_rules! route {
 /// built from.
 pub fn routes() -> Vec<Route> {
     use api::{
-        accounts, admin, audit_log, breakglass, documents, grants, reports, requests, sessions,
+        accounts, admin, audit_log, breakglass, documents, grants, reports, requestable, requests,
+        sessions,
     };
     vec![
         route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
@@ -159,6 +160,7 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/openapi.json", &[], "This document", openapi::document, public = true),
         route!(Get "/requests", DESK, "Requests (an engineer sees their own), newest first; paged with limit and cursor (X-Total-Count, X-Next-Cursor)", requests::list, query = ["state", "engineer", "level", "incident", "target", "from", "to", "limit", "cursor", "sort", "order"]),
         route!(Post "/requests", ENGINEER, "File a request for access", requests::file, body = true, status = 201),
+        route!(Get "/requestable", ENGINEER, "Targets (names, descriptions) and groups the policy lets the caller request; never addresses", requestable::list),
         route!(Get "/requests/{id}", DESK, "One request with its reviews and grants", requests::show),
         route!(Post "/requests/{id}/withdraw", ENGINEER, "Withdraw one's own pending request", requests::withdraw),
         route!(Post "/requests/{id}/approve", APPROVER, "Approve a request (optionally shortening it)", requests::approve, body = true),
@@ -177,6 +179,7 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/reports", AUDITOR, "The service report of a week, month, quarter or year", reports::report, query = ["period", "at", "format"]),
         route!(Get "/reports/fault/{id}", WATCHERS, "《故障处理报告》 of an incident number: requests, approvals, response and resolution against the tender's limits, sessions, commands (masked input masked), break-glass; json, html (printable) or pdf, lang zh or en", documents::fault, query = ["format", "lang"]),
         route!(Get "/reports/service", WATCHERS, "《服务报告》 of a month, quarter or year (period=2026-11, 2026-Q4, 2026): per level, compliance %, break-glass, usage, refusals, transfers, audit chain; json, csv, html or pdf", documents::service, query = ["period", "format", "lang"]),
+        route!(Get "/reports/overview", WATCHERS, "The console's dashboard: the service report's figures for from..to (YYYY-MM-DD, at most 92 days), today, and each day", documents::overview, query = ["from", "to"]),
         route!(Get "/reports/daily", WATCHERS, "《监控日志》 of a day (date=YYYY-MM-DD): sessions, refusals, alerts, failed logins, nodes, storage; json, csv, html or pdf", documents::daily, query = ["date", "format", "lang"]),
         route!(Get "/users", ADMIN, "Accounts, their role, keys and state (removed ones too with all=true)", admin::users, query = ["all"]),
         route!(Post "/users/{name}/disable", ADMIN, "Disable an account (body: reason); its web logins, API tokens and live sessions end", accounts::disable, body = true),

@@ -116,3 +116,30 @@ pub async fn daily(
     };
     answer(&state, &caller, Kind::Daily(date), &q).await
 }
+
+/// `GET /reports/overview` range.
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /reports/overview?from=YYYY-MM-DD&to=YYYY-MM-DD`: the console's dashboard, the
+/// service report's figures for the period, today and each day (JSON).
+pub async fn overview(
+    State(state): State<AppState>,
+    Params(q): Params<OverviewQuery>,
+) -> ApiResult<axum::Json<crate::reports::facts::Overview>> {
+    let need = |name: &str, v: &Option<String>| {
+        v.clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::bad_input(format!("{name}: missing; expected YYYY-MM-DD")))
+    };
+    let (from, to) = (need("from", &q.from)?, need("to", &q.to)?);
+    let ctx = &state.ctx;
+    let window = ctx.policy.current().response_window_ms;
+    let o = crate::reports::facts::overview(&ctx.config, &ctx.db, window, &from, &to)
+        .await
+        .map_err(|e| ApiError::from(ReportError::Facts(e)))?;
+    Ok(axum::Json(o))
+}

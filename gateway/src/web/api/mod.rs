@@ -12,6 +12,7 @@ pub mod documents;
 pub mod grants;
 pub mod paging;
 pub mod reports;
+pub mod requestable;
 pub mod requests;
 pub mod sessions;
 
