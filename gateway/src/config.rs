@@ -15,6 +15,7 @@ mod audit;
 mod backup;
 mod cluster;
 mod https;
+mod inspections;
 mod key_files;
 mod log;
 mod metrics;
@@ -33,6 +34,7 @@ pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
 };
+pub use inspections::{Check, Runbook};
 use key_files::load_openssh_key;
 pub use key_files::{read_recording_public_key, recording_public_key_text};
 pub use log::{LogConfig, LogFormat};
@@ -136,6 +138,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `[backup]`: scheduled backups of the gateway itself; `None` when absent.
     pub backup: Option<BackupConfig>,
+    /// `[inspections.NAME]`: the inspection runbooks, by name.
+    pub inspections: std::collections::BTreeMap<String, Runbook>,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -296,6 +300,7 @@ impl Config {
         let metrics = metrics::build(raw.metrics, &src)?;
         let cluster = cluster::build(raw.cluster, &src)?;
         let backup = backup::build(raw.backup, &src)?;
+        let inspections = inspections::build(raw.inspections, &policy, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -315,6 +320,7 @@ impl Config {
             metrics,
             cluster,
             backup,
+            inspections,
             policy,
             policy_source,
         })
@@ -481,6 +487,7 @@ struct RawConfig {
     metrics: Option<metrics::RawMetrics>,
     cluster: Option<cluster::RawCluster>,
     backup: Option<backup::RawBackup>,
+    inspections: Option<std::collections::BTreeMap<String, inspections::RawRunbook>>,
 }
 
 #[derive(Deserialize, Default)]

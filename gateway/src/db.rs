@@ -9,6 +9,7 @@
 
 mod audit_rows;
 mod grants;
+mod inspections;
 mod login_failures;
 mod migrations;
 mod nodes;
@@ -30,6 +31,7 @@ pub use audit_rows::AuditRow;
 pub(crate) use audit_rows::{audit_from_row, AUDIT_SELECT};
 pub use grants::GrantRecord;
 use grants::{grant_from_row, GRANT_SELECT};
+pub use inspections::{InspectionRun, RunbookApproval};
 pub use nodes::NodeRow;
 pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};
 pub use sessions::{NewSession, Session};

@@ -140,6 +140,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let trimmer = tokio::spawn(crate::memory::run(stopped.clone()));
     let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
     let backups = tokio::spawn(crate::backup::schedule::run(ctx.clone(), stopped.clone()));
+    let inspections = tokio::spawn(crate::inspections::schedule::run(
+        ctx.clone(),
+        stopped.clone(),
+    ));
     let shared_throttle = tokio::spawn(crate::throttle::share(
         ctx.throttle.clone(),
         ctx.db.clone(),
@@ -216,6 +220,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = trimmer.await;
     let _ = heart.await;
     let _ = backups.await;
+    let _ = inspections.await;
     let _ = shared_throttle.await;
     let _ = uploader.await;
     if let Err(e) = ctx

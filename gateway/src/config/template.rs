@@ -1,6 +1,8 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
-use super::{audit, backup, cluster, https, log, metrics, policy_table, reports, targets};
+use super::{
+    audit, backup, cluster, https, inspections, log, metrics, policy_table, reports, targets,
+};
 
 /// The commented configuration `menwei init` writes.
 pub fn template(node_name: &str, listen: &str, database_url: &str, https_listen: &str) -> String {
@@ -88,6 +90,7 @@ recording_public_key = "recording_signing_key.pub"
 {metrics}
 {cluster}
 {backup}
+{inspections}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
@@ -100,6 +103,7 @@ recording_public_key = "recording_signing_key.pub"
         metrics = metrics::TEMPLATE,
         cluster = cluster::TEMPLATE,
         backup = backup::TEMPLATE,
+        inspections = inspections::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

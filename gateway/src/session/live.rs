@@ -261,6 +261,22 @@ pub async fn open(
             return Err(refusal);
         }
     };
+    open_under(ctx, engineer, target, grant, client_addr, handle, gone).await
+}
+
+/// Opens a session for `engineer` (an engineer, or a system identity such as an
+/// inspection's) to `target` under `grant`, already decided live for them: the session cap,
+/// the pinned target, room and a writable recording, the audit entry and the session's row,
+/// then the supervisor. Every session, whoever decided its grant, opens here.
+pub async fn open_under(
+    ctx: &Arc<Context>,
+    engineer: &str,
+    target: &str,
+    grant: Grant,
+    client_addr: &str,
+    handle: Option<server::Handle>,
+    gone: watch::Receiver<bool>,
+) -> Result<Arc<LiveSession>, Refusal> {
     // Before the target is touched: most refusals at the cap cost no connection.
     within_session_cap(ctx, engineer, target, client_addr).await?;
     let row = db::within(db::ANSWER_WAIT, "reading the target", ctx.db.target(target))

@@ -22,4 +22,4 @@ pub mod upstream;
 pub mod writers;
 
 pub use context::Context;
-pub use live::{open, LiveSession};
+pub use live::{open, open_under, LiveSession};
