@@ -104,6 +104,21 @@ fn pdf_text(pdf: &[u8]) -> String {
         .join(" ")
 }
 
+/// The status and body of `GET /api/v1{path}` with `token`.
+fn api(gw: &Gateway, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let client = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://127.0.0.1:{}/api/v1{path}", gw.https_port))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.bytes().unwrap().to_vec())
+}
+
 both_databases! {
     fn approved_runbook_runs_on_schedule_and_reports_the_crossed_threshold(db) {
         let mut w = World::with(db, WorldOpts {
@@ -168,7 +183,16 @@ both_databases! {
         assert!(text.contains("服务器巡检报告"), "{text}");
         assert!(text.contains("超出阈值") && text.contains("disk"), "{text}");
 
-        // An unapproved runbook does not run: refused, audited, the run says why.
+        // The same report from the API for an auditor, not for an engineer.
+        let path = format!("/inspections/fortnightly/runs/{id}/report?format=html&lang=en");
+        let (status, body) = api(&w.gw, &w.gw.token("audrey"), &path);
+        assert_eq!(status, 200);
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("Server inspection report") && html.contains("over threshold"), "{html}");
+        assert_eq!(api(&w.gw, &w.gw.token("alice"), &path).0, 403);
+        assert_eq!(api(&w.gw, &w.gw.token("alice"), "/inspections").0, 403);
+
+                // An unapproved runbook does not run: refused, audited, the run says why.
         let out = w.gw.cli_as("audrey", &["inspection", "run", "unapproved", "--by", "audrey"]);
         assert!(!out.success(), "{out}");
         assert!(out.stdout_text().contains("runbook_not_approved"), "{out}");
