@@ -121,6 +121,7 @@ fn api(gw: &Gateway, token: &str, path: &str) -> (u16, Vec<u8>) {
 
 both_databases! {
     fn approved_runbook_runs_on_schedule_and_reports_the_crossed_threshold(db) {
+        let label = match db { Db::Sqlite => "inspection-sqlite", Db::Postgres => "inspection-postgres" };
         let mut w = World::with(db, WorldOpts {
             grant_for: None,
             config: config(),
@@ -191,6 +192,10 @@ both_databases! {
         assert!(html.contains("Server inspection report") && html.contains("over threshold"), "{html}");
         assert_eq!(api(&w.gw, &w.gw.token("alice"), &path).0, 403);
         assert_eq!(api(&w.gw, &w.gw.token("alice"), "/inspections").0, 403);
+        // The printable page in Chromium, saved as test artifacts.
+        report_screenshots(&w.gw, &w.gw.token("audrey"), label, &[
+            ("inspection", format!("/inspections/fortnightly/runs/{id}/report?format=html"), "服务器巡检报告"),
+        ]);
 
                 // An unapproved runbook does not run: refused, audited, the run says why.
         let out = w.gw.cli_as("audrey", &["inspection", "run", "unapproved", "--by", "audrey"]);

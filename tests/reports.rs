@@ -143,34 +143,6 @@ fn local_month_and_day() -> (String, String) {
     )
 }
 
-/// Loads each page in headless Chromium as `token`'s holder (`tests/browser/report_shots.mjs`),
-/// checks its title and saves a screen and a print screenshot under
-/// `tests/test-artifacts/reports/<database>/`.
-fn screenshots(gw: &Gateway, token: &str, label: &str, pages: &[(&str, String, &str)]) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shots = repo.join("tests/test-artifacts/reports").join(label);
-    let _ = std::fs::remove_dir_all(&shots);
-    let list: String = pages
-        .iter()
-        .map(|(name, path, title)| format!("{name}\t/api/v1{path}\t{title}\n"))
-        .collect();
-    let mut c = Command::new("node");
-    c.arg(repo.join("tests/browser/report_shots.mjs"))
-        .env("MENWEI_URL", format!("https://127.0.0.1:{}", gw.https_port))
-        .env("MENWEI_TOKEN", token)
-        .env("MENWEI_SHOTS", &shots)
-        .env("MENWEI_PAGES", list);
-    let out = run(c, Stdin::Null, Duration::from_secs(120));
-    assert!(out.success(), "report screenshots failed:\n{out}");
-    for (name, _, _) in pages {
-        for suffix in ["", "-print"] {
-            let png = shots.join(format!("{name}{suffix}.png"));
-            let len = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-            assert!(len > 5_000, "{} missing or empty", png.display());
-        }
-    }
-}
-
 fn level<'a>(service: &'a Value, l: &str) -> &'a Value {
     service["levels"]
         .as_array()
@@ -339,7 +311,7 @@ both_databases! {
         assert_eq!(status, 403, "engineers get no reports");
         w.gw.wait_audit("report.made", |e| json_text(e, "actor") == "audrey");
         // The printable pages in headless Chromium, screenshots kept as test artifacts.
-        screenshots(&w.gw, &token, label, &[
+        report_screenshots(&w.gw, &token, label, &[
             ("fault-INC-A1", "/reports/fault/INC-A1?format=html".to_string(), "故障处理报告"),
             ("fault-INC-A5-en", "/reports/fault/INC-A5?format=html&lang=en".to_string(), "Fault handling report"),
             ("service", format!("/reports/service?period={month}&format=html"), "服务报告"),

@@ -487,6 +487,7 @@ function approverView() {
     section('appr-sessions', 'appr.sessions', sessions, watchBox),
     section('appr-grants', 'appr.grants', grants),
     section('appr-breakglass', 'appr.breakglass', breakglass),
+    inspectionsSection(),
   ];
 }
 
@@ -540,6 +541,45 @@ function openWatch(box, s) {
 // ---------------------------------------------------------------------------------------
 // Auditor.
 let player = null;
+
+// Inspections (巡检), for approvers and auditors: the runbooks with their version and
+// approvals, approve (approvers), run now, and each run's 服务器巡检报告 (printable page or
+// PDF). Self-contained: its own strings, one section both views append.
+function inspectionsSection() {
+  const L = (zh, en) => (lang === 'en' ? en : zh);
+  const box = h('div');
+  const load = async () => {
+    const books = await attempt(() => api('GET', '/inspections'));
+    if (!books) return;
+    const rows = [];
+    for (const b of books) for (const r of [null, ...(b.runs || []).slice(0, 5)]) rows.push({ b, r });
+    box.replaceChildren(table(rows, [
+      { label: L('巡检方案', 'Runbook'), cell: ({ b, r }) => (r ? '' : b.name) },
+      { label: L('版本 / 运行', 'Version / run'), cell: ({ b, r }) => (r ? r.id : String(b.version).slice(0, 12)) },
+      { label: L('计划', 'Schedule'), cell: ({ b, r }) => (r ? when(r.started_at || r.created_at) : (b.schedule || '—')) },
+      { label: L('状态', 'State'), cell: ({ b, r }) => (r
+        ? `${r.state}${r.findings != null ? ` · ${L('发现问题', 'findings')} ${r.findings}` : ''}`
+        : `${b.approvals.length}/${b.approvers_needed} ${b.approved ? L('已批准', 'approved') : L('未批准', 'not approved')}`) },
+      { label: '', cell: ({ b, r }) => {
+        if (r) {
+          if (r.state !== 'done' && r.state !== 'refused') return '';
+          const base = `/api/v1/inspections/${encodeURIComponent(b.name)}/runs/${encodeURIComponent(r.id)}/report?lang=${lang}`;
+          return h('span', {},
+            h('a', { href: `${base}&format=html`, target: '_blank' }, L('报告', 'report')), ' ',
+            h('a', { href: `${base}&format=pdf` }, 'PDF'));
+        }
+        const act = (what) => h('button', { type: 'button', onclick: async () => {
+          const ok = await attempt(() => api('POST', `/inspections/${encodeURIComponent(b.name)}/${what}`, {}));
+          if (ok !== undefined) { message(`${b.name}: ${what}`, 'ok'); setTimeout(load, 1500); }
+        } }, what === 'approve' ? L('批准此版本', 'Approve this version') : L('立即运行', 'Run now'));
+        return h('span', {}, session.me?.role === 'approver' && !b.approved ? act('approve') : '', ' ', act('run'));
+      } },
+    ]));
+  };
+  load();
+  return h('section', { id: 'inspections', class: 'card' },
+    h('h2', {}, L('巡检', 'Inspections')), box);
+}
 
 function auditorView() {
   const results = h('div');
@@ -619,6 +659,7 @@ function auditorView() {
     section('aud-replay', 'aud.replay', replayBox),
     section('aud-log', 'aud.log', auditForm, auditOut),
     section('aud-report', 'aud.report', reportForm, reportOut),
+    inspectionsSection(),
   ];
 }
 

@@ -74,7 +74,14 @@ pub fn document(f: &Value, l: Lang, cal: &Calendar) -> Document {
             text(f, "version").chars().take(12).collect(),
         ),
         (l.t("运行编号", "Run").to_string(), text(f, "run")),
-        (l.t("状态", "State").to_string(), text(f, "state")),
+        (
+            l.t("状态", "State").to_string(),
+            match text(f, "state").as_str() {
+                "done" => l.t("完成", "done").to_string(),
+                "refused" => l.t("拒绝运行", "refused").to_string(),
+                other => other.to_string(),
+            },
+        ),
         (
             l.t("触发", "Triggered").to_string(),
             match f.get("asked_by").and_then(Value::as_str) {
