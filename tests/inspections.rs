@@ -2,7 +2,8 @@
 //! its scheduled slot through the gateway's session path (recorded, audited as
 //! `inspection:NAME`), and its 《服务器巡检报告》 lists the disk threshold crossed on
 //! purpose (1%), also in the PDF; an unapproved runbook and a changed one do not run, and
-//! the refusal is audited; an engineer can neither approve nor run one.
+//! the refusal is audited; an engineer can neither approve nor run one. With two nodes on
+//! one PostgreSQL, a slot runs once.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,7 +21,7 @@ use serde_json::Value;
 /// The threshold line the test changes to make a new version.
 const THRESHOLDS: &str = "thresholds = { disk_percent = 1, failed_units = 0 }";
 
-/// The next whole minute at least 10 s away, in the gateway's default zone (UTC+8), as the
+/// The next whole minute at least 25 s away (time to set the world up and approve), in the gateway's default zone (UTC+8), as the
 /// runbook's `schedule`: "DAY HH:MM".
 fn next_slot() -> String {
     let now = SystemTime::now()
@@ -28,7 +29,7 @@ fn next_slot() -> String {
         .unwrap()
         .as_secs()
         + 8 * 3600;
-    let slot = (now + 10).div_ceil(60) * 60;
+    let slot = (now + 25).div_ceil(60) * 60;
     let days = slot / 86_400;
     // Civil day of the month from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -221,4 +222,34 @@ both_databases! {
                 && e["detail"]["version"] == version.as_str()
         });
     }
+}
+
+#[test]
+fn a_slot_runs_once_across_two_nodes() {
+    let w = World::with(
+        Db::Postgres,
+        WorldOpts {
+            grant_for: None,
+            config: config(),
+            ..WorldOpts::default()
+        },
+    );
+    w.gw.cli_as_ok(
+        "bob",
+        &["inspection", "approve", "fortnightly", "--by", "bob"],
+    );
+    let mut second = w.gw.second_node("e2e-node-2");
+    second.serve();
+    let run = finished_run(&w.gw, "fortnightly", Duration::from_secs(120));
+    assert_eq!(run["state"], "done", "{run}");
+    // Both nodes saw the slot come; give the slower one time to try it too.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = show(&second, "fortnightly");
+    assert_eq!(s["runs"].as_array().unwrap().len(), 1, "{s}");
+    let starts =
+        w.gw.audit()
+            .iter()
+            .filter(|e| e["action"] == "inspection.start")
+            .count();
+    assert_eq!(starts, 1);
 }
