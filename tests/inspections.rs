@@ -12,7 +12,6 @@
     clippy::indexing_slicing
 )]
 
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use menwei_e2e::*;
@@ -21,8 +20,8 @@ use serde_json::Value;
 /// The threshold line the test changes to make a new version.
 const THRESHOLDS: &str = "thresholds = { disk_percent = 1, failed_units = 0 }";
 
-/// The next whole minute at least 25 s away (time to set the world up and approve), in the gateway's default zone (UTC+8), as the
-/// runbook's `schedule`: "DAY HH:MM".
+/// The next whole minute at least 25 s away (time to set the world up and approve), in the
+/// gateway's default zone (UTC+8), as the runbook's `schedule`: "DAY HH:MM".
 fn next_slot() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -30,17 +29,12 @@ fn next_slot() -> String {
         .as_secs()
         + 8 * 3600;
     let slot = (now + 25).div_ceil(60) * 60;
-    let days = slot / 86_400;
-    // Civil day of the month from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let secs = slot % 86_400;
-    format!("{day} {:02}:{:02}", secs / 3600, secs / 60 % 60)
+    // The local wall clock is UTC shifted by the offset: `date -u` prints its day and time.
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{slot}"), "+%-d %H:%M"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn config() -> &'static str {
@@ -84,25 +78,6 @@ fn finished_run(gw: &Gateway, name: &str, within: Duration) -> Value {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-/// The text `pdftotext` reads from a PDF, whitespace runs made one space.
-fn pdf_text(pdf: &[u8]) -> String {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/setup installs it)");
-    assert!(out.status.success(), "pdftotext failed");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The status and body of `GET /api/v1{path}` with `token`.

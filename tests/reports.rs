@@ -58,25 +58,6 @@ fn report_json(gw: &Gateway, args: &[&str]) -> Value {
     serde_json::from_slice(&report(gw, args)).unwrap()
 }
 
-/// The text `pdftotext` reads from a PDF, whitespace runs made one space.
-fn pdf_text(pdf: &[u8]) -> String {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/setup installs it)");
-    assert!(out.status.success(), "pdftotext failed");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The answer of `GET /api/v1{path}` with `token`.
 fn api(gw: &Gateway, token: &str, path: &str) -> (u16, String, Vec<u8>) {
     let client = reqwest::blocking::Client::builder()

@@ -225,3 +225,22 @@ pub fn report_screenshots(gw: &Gateway, token: &str, label: &str, pages: &[(&str
         }
     }
 }
+
+/// The text `pdftotext` reads from a PDF, whitespace runs made one space.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/setup installs it)");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -2,21 +2,17 @@
 //! approvals and runs ([`crate::inspections`] does the work; `serve` runs them). `approve`
 //! and `run` act as a named approver (or auditor, for `run`) proved like `review approve`.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::output;
 use super::proof::{prove, ProofArgs};
-use super::{os_actor, Ctx};
-use crate::audit::AuditEvent;
+use super::reports::OutArgs;
+use super::Ctx;
 use crate::inspections;
-use crate::reports::output::{produce, Kind};
-use crate::reports::{Format, Lang};
+use crate::reports::output::Kind;
 
 /// `menwei inspection …`.
 #[derive(Debug, Subcommand)]
@@ -65,15 +61,8 @@ pub enum InspectionCommand {
     Report {
         /// The run id (`ir-…`, from `show` or `run`).
         run: String,
-        /// json, csv, html or pdf.
-        #[arg(long, default_value = "json")]
-        format: String,
-        /// zh (中文) or en.
-        #[arg(long, default_value = "zh")]
-        lang: String,
-        /// Write to this file instead of stdout.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
     },
 }
 
@@ -181,29 +170,8 @@ pub(super) async fn run(ctx: &Ctx, cmd: InspectionCommand) -> anyhow::Result<Exi
                 }
             }
         }
-        InspectionCommand::Report {
-            run,
-            format,
-            lang,
-            output: out,
-        } => {
-            let format = Format::parse(Some(&format)).map_err(anyhow::Error::msg)?;
-            let lang = Lang::parse(Some(&lang)).map_err(anyhow::Error::msg)?;
-            let actor = os_actor();
-            let window = ctx.config.policy.response_window_ms;
-            let kind = Kind::Inspection(run);
-            let made = produce(&ctx.config, &ctx.db, window, &kind, format, lang, &actor).await?;
-            ctx.audit(
-                AuditEvent::new(actor, "report.made", made.file_name.clone())
-                    .with_detail(json!({"via": "cli", "kind": format!("{kind:?}")})),
-            )
-            .await?;
-            match out {
-                Some(path) => std::fs::write(&path, &made.body)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
-                None => std::io::stdout().write_all(&made.body)?,
-            }
-            Ok(ExitCode::SUCCESS)
+        InspectionCommand::Report { run, out } => {
+            super::reports::write(ctx, Kind::Inspection(run), out).await
         }
     }
 }

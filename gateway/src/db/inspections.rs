@@ -187,6 +187,22 @@ impl Db {
         Ok(())
     }
 
+    /// Ends as `failed` the runs this node left running when it stopped without finishing
+    /// them (a crash): how many.
+    pub async fn inspections_abandoned(&self, node: &str, now: Millis) -> Result<u64, DbError> {
+        let done = sqlx::query(
+            "UPDATE inspection_runs SET state = 'failed', ended_at = $1,
+                findings = '{\"findings\": 0, \"targets\": [], \"refusal\": {\"code\": \"node_restarted\", \"message\": \"the node running it stopped before it finished\"}}'
+             WHERE state = 'running' AND node = $2",
+        )
+        .bind(now)
+        .bind(node)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::query("ending abandoned inspection runs"))?;
+        Ok(done.rows_affected())
+    }
+
     /// Runs asked for and not yet taken, oldest first.
     pub async fn inspections_queued(&self) -> Result<Vec<InspectionRun>, DbError> {
         let rows = sqlx::query(&format!(

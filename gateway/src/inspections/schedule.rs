@@ -1,7 +1,8 @@
 //! What `menwei serve` does for inspections: each second, claims the slots of the runbooks'
 //! schedules that have come (a slot's run row is unique, so one node runs it however many
 //! serve) and takes the runs asked for (`menwei inspection run`, the API), running each on
-//! its own task. A slot missed while no node served is not run late; the next one is.
+//! its own task. A slot missed while no node served is not run late; the next one is. A run
+//! the node was in the middle of when it stopped is marked failed when it starts again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +22,19 @@ const TICK: Duration = Duration::from_secs(1);
 pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     if ctx.config.inspections.is_empty() {
         return;
+    }
+    // Runs this node had under way when it last stopped will not finish: say so.
+    match ctx
+        .db
+        .inspections_abandoned(&ctx.config.node_name, now_ms())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            runs = n,
+            "inspection runs left unfinished by the last stop marked failed"
+        ),
+        Err(e) => tracing::warn!("cannot mark unfinished inspection runs: {e}"),
     }
     let offset = ctx.config.reports.calendar.utc_offset_ms;
     let started = now_ms();
