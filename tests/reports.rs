@@ -58,25 +58,6 @@ fn report_json(gw: &Gateway, args: &[&str]) -> Value {
     serde_json::from_slice(&report(gw, args)).unwrap()
 }
 
-/// The text `pdftotext` reads from a PDF, whitespace runs made one space.
-fn pdf_text(pdf: &[u8]) -> String {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/setup installs it)");
-    assert!(out.status.success(), "pdftotext failed");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The answer of `GET /api/v1{path}` with `token`.
 fn api(gw: &Gateway, token: &str, path: &str) -> (u16, String, Vec<u8>) {
     let client = reqwest::blocking::Client::builder()
@@ -141,34 +122,6 @@ fn local_month_and_day() -> (String, String) {
         it.next().unwrap().to_string(),
         it.next().unwrap().to_string(),
     )
-}
-
-/// Loads each page in headless Chromium as `token`'s holder (`tests/browser/report_shots.mjs`),
-/// checks its title and saves a screen and a print screenshot under
-/// `tests/test-artifacts/reports/<database>/`.
-fn screenshots(gw: &Gateway, token: &str, label: &str, pages: &[(&str, String, &str)]) {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shots = repo.join("tests/test-artifacts/reports").join(label);
-    let _ = std::fs::remove_dir_all(&shots);
-    let list: String = pages
-        .iter()
-        .map(|(name, path, title)| format!("{name}\t/api/v1{path}\t{title}\n"))
-        .collect();
-    let mut c = Command::new("node");
-    c.arg(repo.join("tests/browser/report_shots.mjs"))
-        .env("MENWEI_URL", format!("https://127.0.0.1:{}", gw.https_port))
-        .env("MENWEI_TOKEN", token)
-        .env("MENWEI_SHOTS", &shots)
-        .env("MENWEI_PAGES", list);
-    let out = run(c, Stdin::Null, Duration::from_secs(120));
-    assert!(out.success(), "report screenshots failed:\n{out}");
-    for (name, _, _) in pages {
-        for suffix in ["", "-print"] {
-            let png = shots.join(format!("{name}{suffix}.png"));
-            let len = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-            assert!(len > 5_000, "{} missing or empty", png.display());
-        }
-    }
 }
 
 fn level<'a>(service: &'a Value, l: &str) -> &'a Value {
@@ -355,7 +308,7 @@ both_databases! {
         assert_eq!(status, 400, "a period that ends before it starts");
         w.gw.wait_audit("report.made", |e| json_text(e, "actor") == "audrey");
         // The printable pages in headless Chromium, screenshots kept as test artifacts.
-        screenshots(&w.gw, &token, label, &[
+        report_screenshots(&w.gw, &token, label, &[
             ("fault-INC-A1", "/reports/fault/INC-A1?format=html".to_string(), "故障处理报告"),
             ("fault-INC-A5-en", "/reports/fault/INC-A5?format=html&lang=en".to_string(), "Fault handling report"),
             ("service", format!("/reports/service?period={month}&format=html"), "服务报告"),

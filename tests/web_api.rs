@@ -322,6 +322,11 @@ both_databases! {
             (Method::GET, "/reports/service?period=2026-Q4&format=csv", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/daily?date=2026-11-29&format=html", None, [403, 200, 200, 403]),
             (Method::GET, "/reports/overview?from=2026-11-01&to=2026-11-30", None, [403, 200, 200, 403]),
+            (Method::GET, "/inspections", None, [403, 200, 200, 403]),
+            (Method::GET, "/inspections/nosuch-book", None, [403, 404, 404, 403]),
+            (Method::POST, "/inspections/nosuch-book/approve", Some(json!({})), [403, 404, 403, 403]),
+            (Method::POST, "/inspections/nosuch-book/run", None, [403, 404, 404, 403]),
+            (Method::GET, "/inspections/nosuch-book/runs/nosuch-run/report", None, [403, 404, 404, 403]),
             (Method::GET, "/users", None, [403, 403, 403, 200]),
             (Method::GET, "/users?all=true", None, [403, 403, 403, 200]),
             (Method::POST, "/users/nosuch-user/disable", Some(json!({"reason": "x"})), [403, 403, 403, 404]),
@@ -345,7 +350,8 @@ both_databases! {
         for (method, path, body, want) in &table {
             let route = path.split('?').next().unwrap()
                 .replace("r-nosuch", "{id}").replace("INC-nosuch", "{id}").replace("INC-7", "{id}").replace("g-nosuch", "{id}").replace("s-nosuch", "{id}")
-                .replace("SHA256%3Anosuch", "{fingerprint}").replace("nosuch-user", "{name}");
+                .replace("SHA256%3Anosuch", "{fingerprint}").replace("nosuch-user", "{name}")
+                .replace("nosuch-book", "{name}").replace("nosuch-run", "{id}");
             assert!(doc["paths"][&format!("/api/v1{route}")][method.as_str().to_lowercase()].is_object(),
                 "{method} {route} is not in the OpenAPI document");
             for (who, (api, status)) in ["engineer", "approver", "auditor", "admin"].iter().zip(callers.iter().zip(want)) {

@@ -15,6 +15,7 @@ mod audit;
 mod backup;
 mod cluster;
 mod https;
+mod inspections;
 mod key_files;
 mod log;
 mod metrics;
@@ -34,6 +35,7 @@ pub use cluster::ClusterConfig;
 pub use https::{
     HttpsConfig, DEFAULT_HTTPS_LISTEN, DEFAULT_MAX_LOGIN, DEFAULT_MAX_TOKEN_TTL, DEFAULT_TOKEN_TTL,
 };
+pub use inspections::{Check, Runbook};
 use key_files::load_openssh_key;
 pub use key_files::{read_recording_public_key, recording_public_key_text};
 pub use log::{LogConfig, LogFormat};
@@ -140,6 +142,8 @@ pub struct Config {
     pub backup: Option<BackupConfig>,
     /// `[retention]`: how long recordings are kept.
     pub retention: RetentionConfig,
+    /// `[inspections.NAME]`: the inspection runbooks, by name.
+    pub inspections: std::collections::BTreeMap<String, Runbook>,
     /// `[policy]`: who may request what, for how long, who must approve.
     pub policy: policy::Policy,
     /// Where the policy was read from, to place problems found later (e.g. against the
@@ -301,6 +305,7 @@ impl Config {
         let cluster = cluster::build(raw.cluster, &src)?;
         let backup = backup::build(raw.backup, &src)?;
         let retention = retention::build(raw.retention, &src)?;
+        let inspections = inspections::build(raw.inspections, &policy, &src)?;
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -321,6 +326,7 @@ impl Config {
             cluster,
             backup,
             retention,
+            inspections,
             policy,
             policy_source,
         })
@@ -488,6 +494,7 @@ struct RawConfig {
     cluster: Option<cluster::RawCluster>,
     backup: Option<backup::RawBackup>,
     retention: Option<retention::RawRetention>,
+    inspections: Option<std::collections::BTreeMap<String, inspections::RawRunbook>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -10,6 +10,7 @@
 mod audit_rows;
 mod grants;
 mod lists;
+mod inspections;
 mod login_failures;
 mod migrations;
 mod nodes;
@@ -37,6 +38,7 @@ pub use lists::{
     AuditFilter, GrantFilter, RequestListFilter, SessionFilter, SessionListRow, AUDIT_SORTS,
     GRANT_SORTS, REQUEST_SORTS, SESSION_SORTS,
 };
+pub use inspections::{InspectionRun, RunbookApproval};
 pub use nodes::NodeRow;
 pub use pages::{KeyValue, Page, PageSpec, SortColumn};
 pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};

@@ -36,6 +36,7 @@ pub mod credentials;
 pub mod db;
 pub mod health;
 pub mod init;
+pub mod inspections;
 pub mod log;
 pub mod login_alert;
 pub mod memory;

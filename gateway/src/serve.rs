@@ -141,6 +141,10 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let heart = tokio::spawn(crate::nodes::run(ctx.clone(), stopped.clone()));
     let backups = tokio::spawn(crate::backup::schedule::run(ctx.clone(), stopped.clone()));
     let retention = tokio::spawn(crate::retention::run(ctx.clone(), stopped.clone()));
+    let inspections = tokio::spawn(crate::inspections::schedule::run(
+        ctx.clone(),
+        stopped.clone(),
+    ));
     let shared_throttle = tokio::spawn(crate::throttle::share(
         ctx.throttle.clone(),
         ctx.db.clone(),
@@ -218,6 +222,7 @@ pub async fn run(config: Config, db: Db) -> anyhow::Result<()> {
     let _ = heart.await;
     let _ = backups.await;
     let _ = retention.await;
+    let _ = inspections.await;
     let _ = shared_throttle.await;
     let _ = uploader.await;
     if let Err(e) = ctx

@@ -148,7 +148,13 @@ codes! {
     /// The engineer already holds `max_sessions_per_engineer` live sessions.
     TOO_MANY_SESSIONS = TooManySessions = "too_many_sessions";
 
+    /// An inspection runbook's version has not been approved by enough approvers, so it
+    /// does not run.
+    RUNBOOK_NOT_APPROVED = RunbookNotApproved = "runbook_not_approved";
+
     // The gateway's own refusals: its store, its targets, its recordings.
+    /// No inspection runbook with that name.
+    UNKNOWN_RUNBOOK = UnknownRunbook = "unknown_runbook";
     /// No request with that id.
     UNKNOWN_REQUEST = UnknownRequest = "unknown_request";
     /// No such (enabled) user.

@@ -16,6 +16,9 @@
 //!   session ([`session_limit`]);
 //! - the tender's service levels for reports: response within the window, resolution by
 //!   the level's limit on a holiday calendar ([`sla`]);
+//! - inspections: when a runbook's slots fall, how a check's figure is read from its
+//!   output and judged against its threshold, who may approve a runbook version
+//!   ([`inspection`]);
 //! - is a file transfer starting in a channel's bytes, whatever started it ([`Detector`]),
 //!   and has a session's output passed its budget ([`output_budget`]).
 //!
@@ -39,6 +42,7 @@ mod duration;
 mod duties;
 mod exec;
 mod grant;
+pub mod inspection;
 mod level;
 mod login;
 mod request;

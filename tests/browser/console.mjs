@@ -35,8 +35,8 @@ setTimeout(() => { console.log('FAIL the walk did not finish in time'); process.
 // The pages of each role, as the nav bar must list them.
 const NAV = {
   engineer: ['access', 'requests', 'terminal'],
-  approver: ['queue', 'live', 'grants', 'breakglass'],
-  auditor: ['overview', 'sessions', 'replay', 'audit', 'reports'],
+  approver: ['queue', 'live', 'grants', 'breakglass', 'inspections'],
+  auditor: ['overview', 'sessions', 'replay', 'audit', 'reports', 'inspections'],
   admin: ['users', 'keys', 'targets', 'policy', 'nodes'],
 };
 // Words that are names in every language: formats, protocols and the product's codes.

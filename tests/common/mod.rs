@@ -199,3 +199,50 @@ pub fn assert_one_line_refusal(out: &Out) {
         l[0]
     );
 }
+
+/// Loads each page in headless Chromium as `token`'s holder (`tests/browser/report_shots.mjs`),
+/// checks its title and saves a screen and a print screenshot under
+/// `tests/test-artifacts/reports/<label>/` (tests/reports.rs, tests/inspections.rs).
+pub fn report_screenshots(gw: &Gateway, token: &str, label: &str, pages: &[(&str, String, &str)]) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shots = repo.join("tests/test-artifacts/reports").join(label);
+    let _ = std::fs::remove_dir_all(&shots);
+    let list: String = pages
+        .iter()
+        .map(|(name, path, title)| format!("{name}\t/api/v1{path}\t{title}\n"))
+        .collect();
+    let mut c = std::process::Command::new("node");
+    c.arg(repo.join("tests/browser/report_shots.mjs"))
+        .env("MENWEI_URL", format!("https://127.0.0.1:{}", gw.https_port))
+        .env("MENWEI_TOKEN", token)
+        .env("MENWEI_SHOTS", &shots)
+        .env("MENWEI_PAGES", list);
+    let out = run(c, Stdin::Null, std::time::Duration::from_secs(120));
+    assert!(out.success(), "report screenshots failed:\n{out}");
+    for (name, _, _) in pages {
+        for suffix in ["", "-print"] {
+            let png = shots.join(format!("{name}{suffix}.png"));
+            let len = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+            assert!(len > 5_000, "{} missing or empty", png.display());
+        }
+    }
+}
+
+/// The text `pdftotext` reads from a PDF, whitespace runs made one space.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/setup installs it)");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -9,6 +9,7 @@ mod audit_log;
 mod backup;
 mod breakglass;
 pub(crate) mod grants;
+mod inspections;
 mod nodes;
 mod notify;
 mod output;
@@ -104,6 +105,10 @@ pub enum Command {
     /// PDF; Chinese or English).
     #[command(subcommand)]
     Report(reports::ReportCommand),
+    /// Inspection runbooks (巡检): list, show, approve a version, run one now, its
+    /// 《服务器巡检报告》.
+    #[command(subcommand)]
+    Inspection(inspections::InspectionCommand),
     /// Whether this node can serve: the database answers, the recordings directory takes a
     /// write, its disk has more free than `min_free` (what `GET /readyz` answers). Exits 1
     /// when a check fails.
@@ -284,6 +289,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(c) => nodes::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
         Command::Backup(c) => backup::run(cli.config.as_deref(), c).await,
         Command::Report(c) => reports::run(&Ctx::open(cli.config.as_deref()).await?, c).await,
+        Command::Inspection(c) => {
+            inspections::run(&Ctx::open(cli.config.as_deref()).await?, c).await
+        }
     }
 }
 

@@ -64,6 +64,12 @@ pub(super) async fn run(ctx: &Ctx, cmd: ReportCommand) -> anyhow::Result<ExitCod
         ReportCommand::Service { period, out } => (Kind::Service(period), out),
         ReportCommand::Daily { date, out } => (Kind::Daily(date), out),
     };
+    write(ctx, kind, out).await
+}
+
+/// Makes `kind` in `out`'s format and language, audits it as `report.made` and writes it
+/// (also `menwei inspection report`).
+pub(super) async fn write(ctx: &Ctx, kind: Kind, out: OutArgs) -> anyhow::Result<ExitCode> {
     let format = Format::parse(Some(&out.format)).map_err(anyhow::Error::msg)?;
     let lang = Lang::parse(Some(&out.lang)).map_err(anyhow::Error::msg)?;
     let actor = os_actor();

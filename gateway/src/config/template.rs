@@ -1,7 +1,8 @@
 //! The commented `menwei.toml` that `menwei init` writes.
 
 use super::{
-    audit, backup, cluster, https, log, metrics, policy_table, reports, retention, targets,
+    audit, backup, cluster, https, inspections, log, metrics, policy_table, reports, retention,
+    targets,
 };
 
 /// The commented configuration `menwei init` writes.
@@ -91,6 +92,7 @@ recording_public_key = "recording_signing_key.pub"
 {cluster}
 {backup}
 {retention}
+{inspections}
 {policy}"#,
         node = q(node_name),
         listen = q(listen),
@@ -104,6 +106,7 @@ recording_public_key = "recording_signing_key.pub"
         cluster = cluster::TEMPLATE,
         backup = backup::TEMPLATE,
         retention = retention::TEMPLATE,
+        inspections = inspections::TEMPLATE,
         policy = policy_table::TEMPLATE,
     )
 }

@@ -37,6 +37,10 @@ impl Db {
 
     /// The grant with this id.
     pub async fn grant(&self, id: &str) -> Result<Option<Grant>, DbError> {
+        // An inspection run's grant (`ig-…`) lives with its run, not among engineers' grants.
+        if id.starts_with(crate::inspections::GRANT_PREFIX) {
+            return self.inspection_grant(id).await;
+        }
         Ok(self.grant_record(id).await?.map(|g| g.grant))
     }
 

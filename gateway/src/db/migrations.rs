@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     MIGRATION_7,
     MIGRATION_8,
     MIGRATION_9,
+    MIGRATION_10,
 ];
 
 const MIGRATION_1: Migration = Migration {
@@ -289,6 +290,59 @@ const MIGRATION_7: Migration = Migration {
             live_sessions BIGINT NOT NULL DEFAULT 0,
             stopped_at BIGINT,
             lost_at BIGINT
+        )",
+    ],
+};
+
+// Inspections (巡檢), from the wt-insp branch: when merged beside another migration 9, the
+// lead renumbers this one; nothing else refers to its number.
+const MIGRATION_10: Migration = Migration {
+    version: 10,
+    name: "inspection runbook approvals, runs and their grants",
+    statements: &[
+        // One approval per approver per runbook version (a hash of its targets, commands and
+        // thresholds): distinct approvers by construction, and a changed runbook has none.
+        "CREATE TABLE inspection_approvals (
+            runbook TEXT NOT NULL,
+            version TEXT NOT NULL,
+            approver TEXT NOT NULL REFERENCES users (name),
+            comment TEXT NOT NULL DEFAULT '',
+            at BIGINT NOT NULL,
+            PRIMARY KEY (runbook, version, approver)
+        )",
+        // One row per run. `slot` is the scheduled instant (or `asked:<id>` for a run asked
+        // for): its uniqueness is the claim, so a slot runs once across a cluster. `state`
+        // queued (asked, waiting for serve), running, done, refused or failed; `findings` the
+        // JSON the report is made from.
+        "CREATE TABLE inspection_runs (
+            id TEXT PRIMARY KEY,
+            runbook TEXT NOT NULL,
+            version TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            asked_by TEXT,
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'running', 'done', 'refused', 'failed')),
+            created_at BIGINT NOT NULL,
+            started_at BIGINT,
+            ended_at BIGINT,
+            node TEXT,
+            findings TEXT,
+            UNIQUE (runbook, slot)
+        )",
+        "CREATE INDEX inspection_runs_by_runbook ON inspection_runs (runbook, created_at)",
+        // The grant a run's sessions run under (identity `inspection:NAME`, no account):
+        // read by the enforcer like any grant, so a run is held to its window too.
+        "CREATE TABLE inspection_grants (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES inspection_runs (id),
+            identity TEXT NOT NULL,
+            target TEXT NOT NULL,
+            starts_at BIGINT NOT NULL,
+            ends_at BIGINT NOT NULL,
+            revoked_at BIGINT,
+            reason TEXT NOT NULL,
+            approved_by TEXT NOT NULL,
+            CHECK (ends_at > starts_at)
         )",
     ],
 };

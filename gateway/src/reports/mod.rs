@@ -1,6 +1,7 @@
 //! The tender's paperwork from recorded facts: 《故障处理报告》 (fault handling report, per
 //! incident number), 《服务报告》 (service report, per month, quarter or year) and 《监控日志》
-//! (monitoring log, per day), in Chinese or English, as JSON, CSV, HTML or PDF.
+//! (monitoring log, per day) and 《服务器巡检报告》 (server inspection report, per
+//! inspection run, [`inspection`]), in Chinese or English, as JSON, CSV, HTML or PDF.
 //!
 //! One place computes the figures ([`facts`], with the service-level arithmetic in
 //! [`policy::sla`]); [`document`] lays them out as a [`Document`] of headed sections of
@@ -10,6 +11,7 @@
 pub mod document;
 pub mod facts;
 pub mod html;
+pub mod inspection;
 pub mod output;
 pub mod pdf;
 

@@ -17,6 +17,8 @@ pub enum Kind {
     Service(String),
     /// 《监控日志》 of a day, `YYYY-MM-DD`.
     Daily(String),
+    /// 《服务器巡检报告》 of an inspection run, by its id.
+    Inspection(String),
 }
 
 /// A rendered report.
@@ -93,6 +95,11 @@ pub async fn produce(
                 doc,
                 format!("daily-{}", file_part(date)),
             )
+        }
+        Kind::Inspection(run) => {
+            let f = super::inspection::facts(db, run).await?;
+            let doc = super::inspection::document(&f, lang, cal);
+            (f, doc, format!("inspection-{}", file_part(run)))
         }
     };
     let file_name = |ext: &str| format!("menwei-{base}.{ext}");

@@ -543,6 +543,10 @@ async fn check_accounts(registry: &Registry, db: &Db) -> bool {
         }
     }
     for (session_id, engineer, started_at) in live {
+        // An inspection's identity is no account: its run's grant holds it (above).
+        if crate::inspections::is_identity(&engineer) {
+            continue;
+        }
         let user = accounts.get(&engineer).cloned();
         let end = match user {
             None => Some(End::new(

@@ -29,6 +29,9 @@ use crate::session::upstream::{Credential, Upstream, UpstreamError};
 use crate::session::Context;
 use crate::time::now_ms;
 
+pub use super::open_checks::db_unavailable;
+use super::open_checks::{checked, disk_nearly_full, log_refusal, refused, within_session_cap};
+
 /// How long the supervisor gives channels to print the end line before disconnecting.
 const GOODBYE: Duration = Duration::from_millis(300);
 
@@ -97,96 +100,6 @@ fn random_id(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
-}
-
-/// What an engineer reads when the recordings disk is below `min_free` (how much is free
-/// goes to the audit log and the gateway's log, not to engineers).
-fn disk_nearly_full() -> Refusal {
-    Refusal {
-        code: policy::codes::RECORDINGS_DISK_FULL,
-        message:
-            "the recordings disk is nearly full, so no new session can start; tell an administrator"
-                .into(),
-    }
-}
-
-/// A read a session's opening depends on, waited for at most [`db::ANSWER_WAIT`]: on
-/// failure, logged and refused with [`db_unavailable`] (fail closed).
-async fn checked<T>(
-    what: &'static str,
-    read: impl std::future::Future<Output = Result<T, db::DbError>>,
-) -> Result<T, Refusal> {
-    db::within(db::ANSWER_WAIT, what, read).await.map_err(|e| {
-        tracing::error!("{what}: {e}");
-        db_unavailable()
-    })
-}
-
-/// What an engineer reads when the database does not answer within [`db::ANSWER_WAIT`]:
-/// nothing opens without a check (fail closed), and nothing did.
-pub fn db_unavailable() -> Refusal {
-    Refusal {
-        code: policy::codes::DATABASE_UNAVAILABLE,
-        message: "access cannot be checked right now (database unavailable); nothing was opened"
-            .into(),
-    }
-}
-
-/// A connection refused after the decision to let it through (no pin, no recording):
-/// audited with its code, given back to say.
-async fn refused(
-    ctx: &Context,
-    engineer: &str,
-    target: &str,
-    client_addr: &str,
-    refusal: Refusal,
-) -> Refusal {
-    log_refusal(ctx, engineer, target, client_addr, &refusal);
-    ctx.audit(
-        engineer,
-        "connect.refused",
-        target,
-        json!({"code": refusal.code, "client": client_addr}),
-    )
-    .await;
-    refusal
-}
-
-/// The one log line (and count) of a session refused at open: who, which target (by name;
-/// the log is the operator's), the code, and the node.
-fn log_refusal(ctx: &Context, engineer: &str, target: &str, client_addr: &str, r: &Refusal) {
-    crate::metrics::refused(r.code.as_str());
-    tracing::warn!(
-        node = %ctx.config.node_name,
-        user = engineer,
-        target,
-        client = client_addr,
-        code = %r.code,
-        "session refused: {}",
-        r.message
-    );
-}
-
-/// Refuses a session past `[policy] max_sessions_per_engineer`: the engineer's live sessions
-/// are counted from the database, so on every node (and a node's leftovers after a crash
-/// are ended at its start, [`crate::serve`]). Audited as `connect.refused` with the code
-/// `too_many_sessions`.
-async fn within_session_cap(
-    ctx: &Context,
-    engineer: &str,
-    target: &str,
-    client_addr: &str,
-) -> Result<(), Refusal> {
-    let live = checked(
-        "counting live sessions",
-        ctx.db.live_session_count(engineer),
-    )
-    .await?;
-    let max = ctx.policy.current().max_sessions_per_engineer;
-    match policy::session_count_check(live, max) {
-        Decision::Allow(()) => Ok(()),
-        Decision::Deny(refusal) => Err(refused(ctx, engineer, target, client_addr, refusal).await),
-    }
 }
 
 /// Starts the session's recording, encrypted at rest under a fresh data key wrapped by the
@@ -261,6 +174,22 @@ pub async fn open(
             return Err(refusal);
         }
     };
+    open_under(ctx, engineer, target, grant, client_addr, handle, gone).await
+}
+
+/// Opens a session for `engineer` (an engineer, or a system identity such as an
+/// inspection's) to `target` under `grant`, already decided live for them: the session cap,
+/// the pinned target, room and a writable recording, the audit entry and the session's row,
+/// then the supervisor. Every session, whoever decided its grant, opens here.
+pub async fn open_under(
+    ctx: &Arc<Context>,
+    engineer: &str,
+    target: &str,
+    grant: Grant,
+    client_addr: &str,
+    handle: Option<server::Handle>,
+    gone: watch::Receiver<bool>,
+) -> Result<Arc<LiveSession>, Refusal> {
     // Before the target is touched: most refusals at the cap cost no connection.
     within_session_cap(ctx, engineer, target, client_addr).await?;
     let row = db::within(db::ANSWER_WAIT, "reading the target", ctx.db.target(target))

@@ -1,6 +1,7 @@
 //! The session core both front doors drive (SSH in [`crate::ssh`], the browser terminal in
-//! [`crate::web`]): opening a live session under a grant and supervising it to its end
-//! ([`live`]), the pipe of each channel that records every event before forwarding it
+//! [`crate::web`]) and inspections run through ([`crate::inspections`]): opening a live
+//! session under a grant and supervising it to its end ([`live`], the checks it refuses on
+//! in `open_checks`), the pipe of each channel that records every event before forwarding it
 //! ([`pipe`], with its bounded [`queue`]s, and the [`guard`] over its bytes), the connection to the target ([`upstream`]), the
 //! recording ([`recorder`], written on its own threads: [`writers`]),
 //! the live feed for watchers ([`tap`]), the enforcer and registry of live sessions
@@ -13,6 +14,7 @@ pub mod enforcer;
 pub mod guard;
 pub mod live;
 pub mod live_policy;
+mod open_checks;
 pub mod pipe;
 pub mod queue;
 pub mod recorder;
@@ -22,4 +24,4 @@ pub mod upstream;
 pub mod writers;
 
 pub use context::Context;
-pub use live::{open, LiveSession};
+pub use live::{open, open_under, LiveSession};

@@ -183,7 +183,8 @@ impl ApiError {
         use crate::approvals::codes as gw;
         use policy::codes as p;
         let code = r.code;
-        let stable = if [gw::UNKNOWN_REQUEST, gw::UNKNOWN_GRANT].contains(&code) {
+        let stable = if [gw::UNKNOWN_REQUEST, gw::UNKNOWN_GRANT, p::UNKNOWN_RUNBOOK].contains(&code)
+        {
             ApiCode::NotFound
         } else if [
             p::NOT_YOURS,
@@ -207,6 +208,7 @@ impl ApiError {
             p::BREAK_GLASS_TOO_EARLY,
             p::BREAK_GLASS_GROUPS,
             p::GRANT_REVOKED,
+            p::RUNBOOK_NOT_APPROVED,
         ]
         .contains(&code)
         {

@@ -150,7 +150,8 @@ macro_rules! route {
 /// built from.
 pub fn routes() -> Vec<Route> {
     use api::{
-        accounts, admin, audit_log, breakglass, documents, grants, reports, requestable, requests,
+        accounts, admin, audit_log, breakglass, documents, grants, inspections, reports,
+        requestable, requests,
         sessions,
     };
     vec![
@@ -181,6 +182,11 @@ pub fn routes() -> Vec<Route> {
         route!(Get "/reports/service", WATCHERS, "《服务报告》 of a month, quarter or year (period=2026-11, 2026-Q4, 2026): per level, compliance %, break-glass, usage, refusals, transfers, audit chain; json, csv, html or pdf", documents::service, query = ["period", "format", "lang"]),
         route!(Get "/reports/overview", WATCHERS, "The console's dashboard: the service report's figures for from..to (YYYY-MM-DD, at most 92 days), today, and each day", documents::overview, query = ["from", "to"]),
         route!(Get "/reports/daily", WATCHERS, "《监控日志》 of a day (date=YYYY-MM-DD): sessions, refusals, alerts, failed logins, nodes, storage; json, csv, html or pdf", documents::daily, query = ["date", "format", "lang"]),
+        route!(Get "/inspections", WATCHERS, "Inspection runbooks (巡检): version, schedule, approvals of this version, latest runs", inspections::list),
+        route!(Get "/inspections/{name}", WATCHERS, "One inspection runbook: targets, commands, thresholds, approvals of its current version, its runs", inspections::show),
+        route!(Post "/inspections/{name}/approve", APPROVER, "Approve the runbook's current version (body: comment); a changed runbook needs approval again", inspections::approve, body = true),
+        route!(Post "/inspections/{name}/run", WATCHERS, "Ask serve to run the runbook now; an unapproved or changed version is refused when it runs", inspections::run, status = 202),
+        route!(Get "/inspections/{name}/runs/{id}/report", WATCHERS, "《服务器巡检报告》 of a run: findings against thresholds per target; json, csv, html (printable) or pdf, lang zh or en", inspections::report, query = ["format", "lang"]),
         route!(Get "/users", ADMIN, "Accounts, their role, keys and state (removed ones too with all=true)", admin::users, query = ["all"]),
         route!(Post "/users/{name}/disable", ADMIN, "Disable an account (body: reason); its web logins, API tokens and live sessions end", accounts::disable, body = true),
         route!(Post "/users/{name}/enable", ADMIN, "Let a disabled account log in again", accounts::enable),

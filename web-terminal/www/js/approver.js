@@ -10,6 +10,7 @@ import { api, attempt, list, wsUrl } from './api.js';
 import { refreshers, refreshSoon, loginEnded } from './live.js';
 import { deskChart } from './charts.js';
 import { pagedTable } from './table.js';
+import { inspectionsSection } from './inspections.js';
 
 let watch = null;
 
@@ -121,6 +122,7 @@ export function approverView() {
   loadQueue(); loadSessions();
   // Time waiting moves on without events.
   const timer = setInterval(() => { if (document.visibilityState === 'visible') loadQueue(); }, 60000);
+  const inspections = inspectionsSection('appr-inspections');
   return {
     sections: [
       section('appr-desk', 'appr.desk', desk),
@@ -128,17 +130,22 @@ export function approverView() {
       section('appr-sessions', 'appr.sessions', sessions, watchBox),
       section('appr-grants', 'appr.grants', grantsTable.el),
       section('appr-breakglass', 'appr.breakglass', breakglass),
+      inspections.el,
     ],
     pages: {
       queue: ['appr-desk', 'appr-queue'],
       live: ['appr-sessions'],
       grants: ['appr-grants'],
       breakglass: ['appr-breakglass'],
+      inspections: ['appr-inspections'],
     },
     home: 'queue',
     stop: () => clearInterval(timer),
     // The desk's tiles lead to the pages behind them.
-    shown(page) { if (page === 'queue') drawDesk(); },
+    shown(page) {
+      if (page === 'queue') drawDesk();
+      if (page === 'inspections') inspections.load();
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { h, message, pick, when, table, section, field, dateField, selectField, 
 import { overviewPage } from './overview.js';
 import { api, attempt } from './api.js';
 import { pagedTable } from './table.js';
+import { inspectionsSection } from './inspections.js';
 import { replaySession } from './replay.js';
 import { go } from './nav.js';
 
@@ -110,6 +111,7 @@ export function auditorView() {
   let overviewLoaded = false;
 
   audit.load({});
+  const inspections = inspectionsSection('aud-inspections');
   return {
     sections: [
       section('aud-overview', 'aud.overview', overview.el),
@@ -117,6 +119,7 @@ export function auditorView() {
       section('aud-replay', 'aud.replay', replayBox),
       section('aud-log', 'aud.log', auditForm, audit.el),
       section('aud-report', 'aud.report', reportForm, reportOut),
+      inspections.el,
     ],
     pages: {
       overview: ['aud-overview'],
@@ -124,10 +127,12 @@ export function auditorView() {
       replay: ['aud-replay'],
       audit: ['aud-log'],
       reports: ['aud-report'],
+      inspections: ['aud-inspections'],
     },
     home: 'overview',
     shown(page, arg, query) {
       if (page === 'overview' && !overviewLoaded) { overviewLoaded = true; overview.load(); }
+      if (page === 'inspections') inspections.load();
       if (page === 'sessions') runSearch(query);
       if (page === 'replay' && arg && arg !== replaying) { replaying = arg; replaySession(replayBox, arg); }
     },

@@ -10,8 +10,8 @@ import { h, $ } from './dom.js';
 // The pages of each role, in the nav bar's order: [route, text key].
 export const NAV = {
   engineer: [['access', 'nav.access'], ['requests', 'nav.requests'], ['terminal', 'nav.terminal']],
-  approver: [['queue', 'nav.queue'], ['live', 'nav.live'], ['grants', 'nav.grants'], ['breakglass', 'nav.breakglass']],
-  auditor: [['overview', 'nav.overview'], ['sessions', 'nav.sessions'], ['replay', 'nav.replay'], ['audit', 'nav.audit'], ['reports', 'nav.reports']],
+  approver: [['queue', 'nav.queue'], ['live', 'nav.live'], ['grants', 'nav.grants'], ['breakglass', 'nav.breakglass'], ['inspections', 'nav.inspections']],
+  auditor: [['overview', 'nav.overview'], ['sessions', 'nav.sessions'], ['replay', 'nav.replay'], ['audit', 'nav.audit'], ['reports', 'nav.reports'], ['inspections', 'nav.inspections']],
   admin: [['users', 'nav.users'], ['keys', 'nav.keys'], ['targets', 'nav.targets'], ['policy', 'nav.policy'], ['nodes', 'nav.nodes']],
 };
 

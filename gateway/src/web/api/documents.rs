@@ -39,7 +39,7 @@ impl From<ReportError> for ApiError {
     }
 }
 
-async fn answer(
+pub(crate) async fn answer(
     state: &AppState,
     caller: &Caller,
     kind: Kind,

@@ -1,5 +1,5 @@
 //! The `/api/v1` endpoints, one file per area, each the twin of a CLI command: requests and
-//! reviews, grants, sessions and recordings, break-glass, the audit log, reports and the tender's documents, the
+//! reviews, grants, sessions and recordings, break-glass, the audit log, reports and the tender's documents, inspections, the
 //! admin's read-only views and the admin's account actions. Each handler trusts [`super::auth::layer`] for the role the
 //! route table names and checks ownership itself; actions go through [`crate::approvals`]
 //! or the same database calls and audit entries as the CLI.
@@ -11,6 +11,7 @@ pub mod breakglass;
 pub mod documents;
 pub mod grants;
 pub mod paging;
+pub mod inspections;
 pub mod reports;
 pub mod requestable;
 pub mod requests;
