@@ -1,11 +1,12 @@
 //! CPU the recording writer spends per byte moved, and how it divides between its steps:
-//! the whole `Writer` (event encoding, zstd level 3, ChaCha20-Poly1305, SHA-256, an Ed25519
-//! signature per 256 KiB chunk, into memory) on zeros, random bytes and a build log, then
-//! each step alone on 256 KiB chunks, and ring's ChaCha20-Poly1305 (the same construction,
-//! in assembly) for comparison. CPU time of this thread (`/proc/thread-self/schedstat`),
-//! so other processes on the machine slow the wall clock but not the figures much.
+//! the whole `Writer` (event encoding, zstd, AES-256-GCM, BLAKE3, an Ed25519 signature per
+//! 256 KiB chunk, into memory: format 3) on zeros, random bytes and a build log, then each
+//! step alone on 256 KiB chunks, beside format 2's ChaCha20-Poly1305 and SHA-256. CPU time
+//! of this thread (`/proc/thread-self/schedstat`), so other processes on the machine slow
+//! the wall clock but not the figures much. With a text FILE, also what the writer stores
+//! for it (as `bench/run` sends it over `ssh -tt`: LF as CR LF, 4 KiB packets).
 //!
-//!     cargo run --release -p recordings --example writer_cost [MIB]      (default 64)
+//!     cargo run --release -p recordings --example writer_cost [MIB [FILE]]   (default 64)
 //!
 //! A benchmark aid for BENCHMARKS.md (issue 10), not part of the gateway.
 
@@ -66,7 +67,13 @@ fn per_byte(data: &[u8], f: impl FnOnce(&[u8])) -> f64 {
     (cpu_ns() - t0) as f64 / data.len() as f64
 }
 
-fn whole_writer(data: &[u8]) {
+/// Bytes the writer stores for `data` in 32 KiB packets, whole file.
+fn whole_writer(data: &[u8]) -> usize {
+    whole_writer_packets(data, PACKET)
+}
+
+/// Bytes the writer stores for `data` in `packet`-byte packets, whole file.
+fn whole_writer_packets(data: &[u8], packet: usize) -> usize {
     let meta = Meta {
         session_id: "s-cost".into(),
         engineer: "alice".into(),
@@ -78,17 +85,30 @@ fn whole_writer(data: &[u8]) {
     };
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     let data_key = DataKey::from_bytes([9; 32]);
-    let sink = std::io::sink();
+    let sink = Counter(0);
     let Ok(mut w) = Writer::encrypted(sink, meta, &key, &data_key, "k".into()) else {
-        return;
+        return 0;
     };
-    for (i, packet) in data.chunks(PACKET).enumerate() {
+    for (i, packet) in data.chunks(packet).enumerate() {
         let _ = w.push_data(i as u64, Stream::Output, 0, packet);
-        if w.buffered_bytes() >= CHUNK {
+        if w.chunk_full() {
             let _ = w.flush_chunk();
         }
     }
-    let _ = w.seal(u64::MAX, "done");
+    w.seal(u64::MAX, "done").map(|c| c.0).unwrap_or(0)
+}
+
+/// A sink that counts what it is given.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn main() {
@@ -103,15 +123,34 @@ fn main() {
         ("build log", build_log(len)),
     ];
     println!("CPU ns per byte moved, {mib} MiB each (1 ns/B = 954 MiB/s of one core)");
-    println!("| data | whole writer | zstd -3 | ChaCha20-Poly1305 | ChaCha20-Poly1305 (ring) | SHA-256 | Ed25519 per chunk | copy |");
-    println!("|---|---|---|---|---|---|---|---|");
-    let ring_key = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &[7u8; 32])
+    if let Some(file) = std::env::args().nth(2) {
+        let text = std::fs::read(&file).unwrap_or_default();
+        let mut crlf = Vec::with_capacity(text.len() * 11 / 10);
+        for &b in &text {
+            if b == b'\n' {
+                crlf.push(b'\r');
+            }
+            crlf.push(b);
+        }
+        let mut stored = 0;
+        let ns = per_byte(&crlf, |d| stored = whole_writer_packets(d, 4096));
+        println!(
+            "{file}: {} bytes moved, {stored} stored: {:.4}x, {ns:.2} ns per byte",
+            crlf.len(),
+            stored as f64 / crlf.len() as f64
+        );
+    }
+    println!("| data | whole writer | zstd -3 | AES-256-GCM (ring) | ChaCha20-Poly1305 (format 2) | BLAKE3 | SHA-256 (format 2) | Ed25519 per chunk | copy |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let ring_key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7u8; 32])
         .map(ring::aead::LessSafeKey::new)
         .ok();
     let cipher = ChaCha20Poly1305::new(&[7u8; 32].into());
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     for (name, data) in &inputs {
-        let whole = per_byte(data, whole_writer);
+        let whole = per_byte(data, |d| {
+            whole_writer(d);
+        });
         let zstd = per_byte(data, |d| {
             let Ok(mut c) = zstd::bulk::Compressor::new(3) else {
                 return;
@@ -138,6 +177,11 @@ fn main() {
                 let _ = k.seal_in_place_append_tag(nonce, ring::aead::Aad::empty(), &mut buf);
             }
         });
+        let b3 = per_byte(data, |d| {
+            for chunk in d.chunks(CHUNK) {
+                std::hint::black_box(blake3::hash(chunk));
+            }
+        });
         let sha = per_byte(data, |d| {
             for chunk in d.chunks(CHUNK) {
                 std::hint::black_box(Sha256::digest(chunk));
@@ -158,7 +202,7 @@ fn main() {
             }
         });
         println!(
-            "| {name} | {whole:.3} | {zstd:.3} | {aead:.3} | {ring_aead:.3} | {sha:.3} | {sign:.4} | {copy:.3} |"
+            "| {name} | {whole:.3} | {zstd:.3} | {ring_aead:.3} | {aead:.3} | {b3:.3} | {sha:.3} | {sign:.4} | {copy:.3} |"
         );
     }
 }

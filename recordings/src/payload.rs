@@ -1,26 +1,30 @@
-//! A chunk's payload in format version 2: the encoded events compressed with zstd, then
-//! sealed with ChaCha20-Poly1305 under the recording's data key. The chain in `format.rs`
-//! hashes and signs the sealed bytes, so verifying needs no key; reading the events does.
-//! Not the framing (`format.rs`) nor the event bytes (`codec.rs`).
+//! A chunk's payload in format versions 2 and 3: the encoded events compressed with zstd,
+//! then sealed under the recording's data key (AES-256-GCM in version 3, ChaCha20-Poly1305
+//! in version 2). The chain in `format.rs` hashes and signs the sealed bytes, so verifying
+//! needs no key; reading the events does. Not the framing (`format.rs`) nor the event bytes
+//! (`codec.rs`).
 //!
 //! ```text
 //! plain   = flag u8 | body             flag 0: body = events; 1: body = zstd(events)
 //! payload = plain                      when the header names no data key (Meta.key unset)
-//!         | seal(plain) | tag [16]     otherwise: ChaCha20-Poly1305, nonce = seq u64 | 0u32,
+//!         | seal(plain) | tag [16]     otherwise: nonce = seq u64 | 0u32,
 //!                                      associated data = H(header) | seq
 //! ```
 //!
 //! A chunk that zstd does not shrink (random data, already compressed files) is stored with
-//! flag 0, so a chunk never grows by more than the flag and the tag.
+//! flag 0, so a chunk never grows by more than the flag and the tag. The writer does not
+//! even try zstd on a large chunk when small samples of it do not shrink, and picks its
+//! level from how well the last chunk compressed (see [`Sealer`]); readers need not know.
 
 use std::fmt;
 use std::io::Read;
 
+use aes_gcm::Aes256Gcm;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use zeroize::Zeroizing;
 
-use crate::format::{fill, Hash};
+use crate::format::{fill, Hash, V3};
 
 /// Flag of a body stored as it is.
 const RAW: u8 = 0;
@@ -30,10 +34,25 @@ const ZSTD: u8 = 1;
 pub(crate) const TAG_LEN: usize = 16;
 /// Bytes a payload adds to the events at most: the flag and the tag.
 pub(crate) const PAYLOAD_OVERHEAD: usize = 1 + TAG_LEN;
-/// The zstd level the writer uses: fast, and within a few percent of the best ratio on
-/// terminal text.
+/// The zstd level for bulk data: fast. Data that compresses to almost nothing (zeros) or
+/// hardly at all gains little from more effort.
 #[cfg(not(target_arch = "wasm32"))]
-const ZSTD_LEVEL: i32 = 3;
+const FAST_LEVEL: i32 = 3;
+/// The zstd level for text-like chunks (those the last chunk's ratio says compress to
+/// between [`TEXT_BAND`]'s bounds): terminal text is low volume, so the writer spends more
+/// CPU on it (and lets its chunks grow larger, [`Sealer::text_like`]) to store it in a
+/// tenth of its size.
+#[cfg(not(target_arch = "wasm32"))]
+const TEXT_LEVEL: i32 = 6;
+/// Compressed / original sizes, in thousandths, taken as text-like.
+#[cfg(not(target_arch = "wasm32"))]
+const TEXT_BAND: (usize, usize) = (15, 300);
+/// Chunks at least this long are sampled before zstd is tried on them whole.
+#[cfg(not(target_arch = "wasm32"))]
+const PROBE_MIN: usize = 64 * 1024;
+/// Bytes in each sample.
+#[cfg(not(target_arch = "wasm32"))]
+const SAMPLE: usize = 4096;
 
 /// A recording's 256-bit data key, which seals its chunks. `Debug` prints `<redacted>`; the
 /// bytes are wiped on drop. The gateway wraps it with its vault key into `Meta::key`.
@@ -55,10 +74,6 @@ impl DataKey {
     pub fn expose(&self) -> &[u8; 32] {
         &self.0
     }
-
-    fn cipher(&self) -> ChaCha20Poly1305 {
-        ChaCha20Poly1305::new(Key::from_slice(self.0.as_slice()))
-    }
 }
 
 impl fmt::Debug for DataKey {
@@ -68,10 +83,10 @@ impl fmt::Debug for DataKey {
 }
 
 /// The nonce of chunk `seq`: unique per chunk under a key used by one recording only.
-fn nonce(seq: u64) -> Nonce {
+fn nonce_bytes(seq: u64) -> [u8; 12] {
     let mut n = [0u8; 12];
     fill(&mut n, &[&seq.to_le_bytes()]);
-    Nonce::from(n)
+    n
 }
 
 /// The associated data of chunk `seq`: the chunk cannot be moved to another place or file
@@ -82,25 +97,91 @@ fn aad(header: &Hash, seq: u64) -> [u8; 40] {
     a
 }
 
-/// Turns events into payloads; holds the compression context between chunks.
+/// The writer's AEAD: ring's AES-256-GCM natively, the aes-gcm crate in wasm (tests only).
+struct SealKey {
+    #[cfg(not(target_arch = "wasm32"))]
+    key: ring::aead::LessSafeKey,
+    #[cfg(target_arch = "wasm32")]
+    key: Aes256Gcm,
+}
+
+impl SealKey {
+    fn new(key: &DataKey) -> std::io::Result<SealKey> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key.expose())
+            .map(ring::aead::LessSafeKey::new)
+            .map_err(|_| std::io::Error::other("the data key does not fit AES-256-GCM"))?;
+        #[cfg(target_arch = "wasm32")]
+        let key = Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(key.expose()));
+        Ok(SealKey { key })
+    }
+
+    /// Encrypts `plain` in place, returning the tag.
+    fn seal(&self, seq: u64, aad: &[u8], plain: &mut [u8]) -> std::io::Result<[u8; TAG_LEN]> {
+        let too_large = |_| std::io::Error::other("chunk too large to seal");
+        #[cfg(not(target_arch = "wasm32"))]
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce_bytes(seq)),
+                ring::aead::Aad::from(aad),
+                plain,
+            )
+            .map_err(too_large)?;
+        #[cfg(target_arch = "wasm32")]
+        let tag = self
+            .key
+            .encrypt_in_place_detached(&nonce_bytes(seq).into(), aad, plain)
+            .map_err(too_large)?;
+        let mut out = [0u8; TAG_LEN];
+        fill(&mut out, &[tag.as_ref()]);
+        Ok(out)
+    }
+}
+
+/// Turns events into payloads of the current version; holds the compression context and
+/// the level chosen for the next chunk.
 pub(crate) struct Sealer {
-    cipher: Option<ChaCha20Poly1305>,
+    key: Option<SealKey>,
     #[cfg(not(target_arch = "wasm32"))]
     compressor: zstd::bulk::Compressor<'static>,
     #[cfg(not(target_arch = "wasm32"))]
+    level: i32,
+    /// Whether the last chunk large enough to tell was text-like.
+    text_like: bool,
+    /// Compresses the samples, at level 1.
+    #[cfg(not(target_arch = "wasm32"))]
+    probe: zstd::bulk::Compressor<'static>,
+    #[cfg(not(target_arch = "wasm32"))]
     scratch: Vec<u8>,
+    /// Chunks zstd was tried on whole (what the samples save).
+    #[cfg(test)]
+    tries: usize,
 }
 
 impl Sealer {
     /// A sealer for one recording; without a key payloads are compressed only.
     pub(crate) fn new(key: Option<&DataKey>) -> std::io::Result<Sealer> {
         Ok(Sealer {
-            cipher: key.map(DataKey::cipher),
+            key: key.map(SealKey::new).transpose()?,
             #[cfg(not(target_arch = "wasm32"))]
-            compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+            compressor: zstd::bulk::Compressor::new(TEXT_LEVEL)?,
+            #[cfg(not(target_arch = "wasm32"))]
+            level: TEXT_LEVEL,
+            text_like: true,
+            #[cfg(not(target_arch = "wasm32"))]
+            probe: zstd::bulk::Compressor::new(1)?,
             #[cfg(not(target_arch = "wasm32"))]
             scratch: Vec::new(),
+            #[cfg(test)]
+            tries: 0,
         })
+    }
+
+    /// Whether the stream looks like terminal text: the last chunk large enough to tell
+    /// compressed to between 1.5% and 30% (before the first, it is taken to be).
+    pub(crate) fn text_like(&self) -> bool {
+        self.text_like
     }
 
     /// Appends the payload of chunk `seq` holding `events` to `out`.
@@ -113,25 +194,50 @@ impl Sealer {
     ) -> std::io::Result<()> {
         let start = out.len();
         self.compress(out, events)?;
-        if let Some(cipher) = &self.cipher {
+        if let Some(key) = &self.key {
             let plain = out.get_mut(start..).unwrap_or_default();
-            let tag = cipher
-                .encrypt_in_place_detached(&nonce(seq), &aad(header, seq), plain)
-                .map_err(|_| std::io::Error::other("chunk too large to seal"))?;
+            let tag = key.seal(seq, &aad(header, seq), plain)?;
             out.extend_from_slice(&tag);
         }
         Ok(())
     }
 
     /// Appends flag and body: compressed when that is smaller, else the events as they are.
+    /// A chunk of at least [`PROBE_MIN`] bytes is first sampled at its start, middle and
+    /// end; when no sample shrinks (random or already compressed data) the chunk is stored
+    /// as it is without trying the whole. Each compressed chunk sets the next one's level.
     #[cfg(not(target_arch = "wasm32"))]
     fn compress(&mut self, out: &mut Vec<u8>, events: &[u8]) -> std::io::Result<()> {
+        if events.len() >= PROBE_MIN && !self.samples_shrink(events)? {
+            self.text_like = false;
+            out.push(RAW);
+            out.extend_from_slice(events);
+            return Ok(());
+        }
+        #[cfg(test)]
+        {
+            self.tries += 1;
+        }
         self.scratch.clear();
         self.scratch
             .reserve(zstd::zstd_safe::compress_bound(events.len()));
         let n = self
             .compressor
             .compress_to_buffer(events, &mut self.scratch)?;
+        let per_mille = n.saturating_mul(1000) / events.len().max(1);
+        // Tiny chunks (a keystroke's echo) say nothing about the stream.
+        if events.len() >= SAMPLE {
+            self.text_like = (TEXT_BAND.0..=TEXT_BAND.1).contains(&per_mille);
+            let level = if self.text_like {
+                TEXT_LEVEL
+            } else {
+                FAST_LEVEL
+            };
+            if level != self.level {
+                self.compressor.set_compression_level(level)?;
+                self.level = level;
+            }
+        }
         if n < events.len() {
             out.push(ZSTD);
             out.extend_from_slice(&self.scratch);
@@ -142,12 +248,57 @@ impl Sealer {
         Ok(())
     }
 
+    /// Whether any of three samples of `events` compresses (at level 1) to less than 90%.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn samples_shrink(&mut self, events: &[u8]) -> std::io::Result<bool> {
+        let last = events.len().saturating_sub(SAMPLE);
+        for at in [0, last / 2, last] {
+            let sample = events.get(at..at + SAMPLE).unwrap_or_default();
+            self.scratch.clear();
+            self.scratch
+                .reserve(zstd::zstd_safe::compress_bound(SAMPLE));
+            let n = self.probe.compress_to_buffer(sample, &mut self.scratch)?;
+            if n * 10 < sample.len() * 9 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The browser never writes recordings; a wasm writer (tests only) stores raw bodies.
     #[cfg(target_arch = "wasm32")]
     fn compress(&mut self, out: &mut Vec<u8>, events: &[u8]) -> std::io::Result<()> {
         out.push(RAW);
         out.extend_from_slice(events);
         Ok(())
+    }
+}
+
+/// A reader's AEAD, by format version.
+enum OpenKey {
+    ChaCha(ChaCha20Poly1305),
+    Aes(Box<Aes256Gcm>),
+}
+
+impl OpenKey {
+    fn new(version: u16, key: &DataKey) -> OpenKey {
+        if version >= V3 {
+            OpenKey::Aes(Box::new(Aes256Gcm::new(
+                aes_gcm::Key::<Aes256Gcm>::from_slice(key.expose()),
+            )))
+        } else {
+            OpenKey::ChaCha(ChaCha20Poly1305::new(Key::from_slice(key.expose())))
+        }
+    }
+
+    fn open(&self, seq: u64, aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), OpenError> {
+        let nonce = Nonce::from(nonce_bytes(seq));
+        let tag = Tag::from_slice(tag);
+        match self {
+            OpenKey::ChaCha(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
+            OpenKey::Aes(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
+        }
+        .map_err(|_| OpenError::WrongKey)
     }
 }
 
@@ -165,16 +316,17 @@ pub(crate) enum OpenError {
 /// Opens payloads (`open`); holds the zstd decoder, whose buffers are reused chunk after
 /// chunk (a fresh decoder per chunk costs more than the decoding in the browser).
 pub(crate) struct Opener {
-    cipher: Option<ChaCha20Poly1305>,
+    cipher: Option<OpenKey>,
     sealed: bool,
     decoder: ruzstd::decoding::FrameDecoder,
 }
 
 impl Opener {
-    /// An opener for one recording; `sealed` when its header names a data key.
-    pub(crate) fn new(sealed: bool, key: Option<&DataKey>) -> Opener {
+    /// An opener for one recording of format `version`; `sealed` when its header names a
+    /// data key.
+    pub(crate) fn new(version: u16, sealed: bool, key: Option<&DataKey>) -> Opener {
         Opener {
-            cipher: key.map(DataKey::cipher),
+            cipher: key.map(|k| OpenKey::new(version, k)),
             sealed,
             decoder: ruzstd::decoding::FrameDecoder::new(),
         }
@@ -195,14 +347,7 @@ impl Opener {
                 .ok_or(OpenError::Malformed("shorter than its tag"))?;
             let (sealed_part, tag) = payload.split_at(split);
             let mut buf = sealed_part.to_vec();
-            cipher
-                .decrypt_in_place_detached(
-                    &nonce(seq),
-                    &aad(header, seq),
-                    &mut buf,
-                    Tag::from_slice(tag),
-                )
-                .map_err(|_| OpenError::WrongKey)?;
+            cipher.open(seq, &aad(header, seq), &mut buf, tag)?;
             buf
         } else {
             payload.to_vec()
@@ -251,7 +396,7 @@ pub(crate) fn open(
     header: &Hash,
     seq: u64,
 ) -> Result<Vec<u8>, OpenError> {
-    Opener::new(sealed, key).open(payload, header, seq)
+    Opener::new(crate::format::VERSION, sealed, key).open(payload, header, seq)
 }
 
 #[cfg(test)]
@@ -294,6 +439,45 @@ mod tests {
             assert_eq!(open(&out, true, Some(k), &h, s), Err(OpenError::WrongKey));
         }
         assert!(!out.windows(6).any(|w| w == b"secret"));
+    }
+
+    /// The flag of an unsealed payload: whether the sealer compressed it.
+    fn flag(sealer: &mut Sealer, events: &[u8]) -> u8 {
+        let mut out = Vec::new();
+        sealer.seal(&mut out, events, &[3; 32], 0).unwrap();
+        assert_eq!(open(&out, false, None, &[3; 32], 0).unwrap(), events);
+        out[0]
+    }
+
+    #[test]
+    fn random_chunks_are_stored_without_trying_zstd_and_text_gets_the_text_level() {
+        let mut sealer = Sealer::new(None).unwrap();
+        let random = crate::testutil::noise(256 * 1024, 5);
+        assert_eq!(flag(&mut sealer, &random), RAW);
+        assert_eq!(sealer.tries, 0, "zstd was tried on the random chunk");
+        assert!(!sealer.text_like());
+        // Random data with text at one end still compresses: one sample shrinks.
+        let mut mixed = random.clone();
+        mixed[..64 * 1024].copy_from_slice(&[b'a'; 64 * 1024]);
+        assert_eq!(flag(&mut sealer, &mixed), ZSTD);
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| {
+                format!(
+                    "Setting up libfoo{}:amd64 ({}.{}) ...\r\n",
+                    i % 97,
+                    i % 13,
+                    i
+                )
+                .into_bytes()
+            })
+            .take(200 * 1024)
+            .collect();
+        assert_eq!(flag(&mut sealer, &text), ZSTD);
+        assert!(sealer.text_like());
+        assert_eq!(sealer.level, TEXT_LEVEL);
+        assert_eq!(flag(&mut sealer, &[0; 256 * 1024]), ZSTD);
+        assert!(!sealer.text_like());
+        assert_eq!(sealer.level, FAST_LEVEL);
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn check_chunk<'a>(
         what,
     };
     let body = format::split_chunk(frame.body).ok_or_else(|| altered("chunk too short"))?;
-    if format::chunk_hash(&body.prev, frame.seq, body.events) != body.hash {
+    if format::chunk_hash(walk.header.version, &body.prev, frame.seq, body.events) != body.hash {
         return Err(altered("hash mismatch"));
     }
     let msg = format::chunk_message(&walk.header.hash, frame.seq, &body.hash);
@@ -266,7 +266,9 @@ fn damaged(
     let (key, header) = (&walk.header.key, &walk.header.hash);
     match body {
         Some(body) if format::seal_signature_ok(key, header, seq, body) => as_seal,
-        Some(body) if format::chunk_signature_ok(key, header, seq, body) => as_chunk,
+        Some(body) if format::chunk_signature_ok(walk.header.version, key, header, seq, body) => {
+            as_chunk
+        }
         _ if tag == TAG_SEAL => as_seal,
         _ => as_chunk,
     }
@@ -320,7 +322,7 @@ impl Recording {
             return Err(ReadError::Encrypted);
         }
         let mut events = Vec::new();
-        let mut opener = Opener::new(sealed, data_key);
+        let mut opener = Opener::new(walk.header.version, sealed, data_key);
         for chunk in &walk.chunks {
             let chunk_at = chunk.events_at - format::FRAME_HEADER_LEN - format::CHUNK_FIXED_LEN;
             // Version 1 chunks hold the events as they are; offsets into them are offsets
@@ -493,6 +495,27 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_recording_still_reads_and_verifies() {
+        // Written by the version 2 writer: ChaCha20-Poly1305 payloads, a SHA-256 chain.
+        let old = include_bytes!("../testdata/v2-sample.mwrec");
+        assert_eq!(u16::from_le_bytes([old[8], old[9]]), 2);
+        let rec = Recording::parse(old, Some(&data_key())).unwrap();
+        let new = Recording::parse(&sample(true).bytes, Some(&data_key())).unwrap();
+        assert_eq!(rec.events(), new.events());
+        assert_eq!(rec.end_reason(), Some("client closed"));
+        assert!(crate::verify(old, &key().verifying_key()).is_sealed());
+        let other = DataKey::from_bytes([1; 32]);
+        assert!(matches!(
+            Recording::parse(old, Some(&other)).unwrap_err(),
+            ReadError::WrongDataKey { chunk: 0, .. }
+        ));
+        // The new writer's file is version 3 and differs from the old one's.
+        let bytes = sample(true).bytes;
+        assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+        assert_ne!(bytes[..], old[..]);
+    }
+
+    #[test]
     fn an_encrypted_recording_needs_its_data_key_and_names_a_wrong_one() {
         let Sample {
             bytes, header_len, ..
@@ -649,7 +672,7 @@ mod tests {
             Recording::parse(&bytes, Some(&data_key())).unwrap_err(),
             ReadError::UnsupportedVersion {
                 found: 9,
-                supported: 2
+                supported: 3
             }
         );
     }

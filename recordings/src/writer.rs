@@ -23,6 +23,13 @@ use crate::payload::{DataKey, Sealer, PAYLOAD_OVERHEAD};
 /// part, so a chunk goes out in one write.
 const PREFIX: usize = format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN;
 
+/// Encoded event bytes at which [`Writer::chunk_full`] says a chunk should be written.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+/// The same for a stream that looks like terminal text: larger chunks compress it better
+/// (a tenth of its size rather than 11% for package-install logs), and text is low volume,
+/// so the buffer seldom grows this large.
+pub const TEXT_CHUNK_BYTES: usize = 1024 * 1024;
+
 /// Bytes a chunk adds around its events at most: the record header, the previous and own
 /// hashes, the signature, the payload's compression flag and encryption tag (a chunk that
 /// compression does not shrink is stored as it is). With [`event_len_bound`], what a writer's caller needs to know how large
@@ -159,6 +166,17 @@ impl<W: Write> Writer<W> {
         self.buf.len()
     }
 
+    /// Whether enough events are buffered to write a chunk now: [`CHUNK_BYTES`], or
+    /// [`TEXT_CHUNK_BYTES`] while the stream looks like terminal text.
+    pub fn chunk_full(&self) -> bool {
+        let target = if self.sealer.text_like() {
+            TEXT_CHUNK_BYTES
+        } else {
+            CHUNK_BYTES
+        };
+        self.buf.len() >= target
+    }
+
     /// Number of chunks written so far.
     pub fn chunks_written(&self) -> u64 {
         self.next_seq
@@ -203,7 +221,7 @@ impl<W: Write> Writer<W> {
         let body_len =
             u32::try_from(self.record.len() - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
         let payload = self.record.get(PREFIX..).unwrap_or_default();
-        let hash = format::chunk_hash(&self.head, seq, payload);
+        let hash = format::chunk_hash(format::VERSION, &self.head, seq, payload);
         let sig = self
             .key
             .sign(&format::chunk_message(&self.header_hash, seq, &hash));
@@ -419,13 +437,13 @@ mod tests {
     }
 
     /// Bytes on disk per byte moved, streamed as the gateway does: 4 KiB packets, a chunk
-    /// every 256 KiB.
+    /// whenever [`Writer::chunk_full`] says so.
     fn ratio(data: &[u8]) -> f64 {
         let mut w = Writer::encrypted(Vec::new(), meta(), &key(), &data_key(), "k".into()).unwrap();
         let start = w.get_ref().len();
         for (i, packet) in data.chunks(4096).enumerate() {
             w.push_data(i as u64, Stream::Output, 0, packet).unwrap();
-            if w.buffered_bytes() >= 256 * 1024 {
+            if w.chunk_full() {
                 w.flush_chunk().unwrap();
             }
         }

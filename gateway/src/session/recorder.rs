@@ -1,6 +1,7 @@
 //! The live side of a recording: a task per session that owns the `recordings::Writer`,
 //! takes events from a bounded queue, writes a chunk at least every flush interval (and
-//! whenever a quarter MiB has accumulated), and fsyncs each interval. The task runs on a
+//! whenever the writer says one is full: a quarter MiB, a MiB of terminal text), and fsyncs
+//! each interval. The task runs on a
 //! recording writer thread ([`super::writers`]), not on the relay's runtime workers: the
 //! relay only takes room and queues (a full queue holds it back, it never grows and never
 //! drops an event); compression, sealing, hashing, signing and writing happen beside it.
@@ -44,8 +45,6 @@ use super::room::{Room, Space};
 use crate::config::MinFree;
 use crate::size::format_size;
 
-/// Bytes buffered in the writer before a chunk is written without waiting for the tick.
-const CHUNK_BYTES: usize = 256 * 1024;
 /// Events queued between the relay and the writer task: the relay waits when it is full.
 const QUEUE: usize = 64;
 /// How long the writer task waits, once it has emptied its queue after an event, before it
@@ -480,7 +479,7 @@ fn buffer_event(
     let before = writer.buffered_bytes();
     push(writer)?;
     task.settle(charged, before, writer.buffered_bytes());
-    if writer.buffered_bytes() < CHUNK_BYTES {
+    if !writer.chunk_full() {
         return Ok(false);
     }
     writer.flush_chunk()?;
