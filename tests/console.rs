@@ -11,6 +11,9 @@
 //! it; the engineer's browser terminal keeps its size and the keyboard across pages; no
 //! text on any page is under WCAG AA contrast.
 //!
+//! A second walk (`tests/browser/paging.mjs`) pages the auditor's sessions table through 500
+//! sessions and sorts it by a column on the server.
+//!
 //! Needs `web-terminal/build`, node with playwright-core and Chromium (see browser.rs).
 
 #![allow(
@@ -106,5 +109,54 @@ both_databases! {
         for line in stdout.lines() {
             eprintln!("{line}");
         }
+    }
+
+    fn the_auditor_pages_through_500_sessions_and_sorts_them_on_the_server(db) {
+        let label = match db { Db::Sqlite => "sqlite", Db::Postgres => "postgres" };
+        let w = World::with(db, WorldOpts {
+            grant_for: None,
+            assets: Some(built_page(&["index.html", "js/table.js", "pkg/web_terminal_bg.wasm"])),
+            ..WorldOpts::default()
+        });
+        let gw = &w.gw;
+        gw.add_user("audrey", "auditor");
+        let hex = web_login_hex(gw, "audrey");
+        // 500 ended sessions straight into the database: five engineers, a hundred each,
+        // one minute apart.
+        let base = 1_780_000_000_000i64;
+        let ids: Vec<String> = (0..500).map(|i| format!("s-page-{i:03}")).collect();
+        let values: Vec<String> = ids.iter().enumerate().map(|(i, id)| {
+            let started = base + i as i64 * 60_000;
+            format!(
+                "('{id}', 'eng-{}', 'web01', 'g-none', {started}, {}, 'closed', 'node-1')",
+                (b'a' + (i % 5) as u8) as char,
+                started + 30_000
+            )
+        }).collect();
+        gw.sql(&format!(
+            "INSERT INTO sessions (id, engineer, target, grant_id, started_at, ended_at, end_reason, node) VALUES {}",
+            values.join(", ")
+        )).ok();
+
+        let shots = repo().join("tests/test-artifacts/console-paging").join(label);
+        let _ = std::fs::remove_dir_all(&shots);
+        let mut c = Command::new("node");
+        c.arg(repo().join("tests/browser/paging.mjs"))
+            .current_dir(repo())
+            .env("MENWEI_URL", format!("https://127.0.0.1:{}", gw.https_port))
+            .env("MENWEI_PASSWORD", WEB_PASSWORD)
+            .env("MENWEI_USER", "audrey")
+            .env("MENWEI_TOTP_HEX", &hex)
+            .env("MENWEI_SESSIONS", ids.join(","))
+            .env("MENWEI_SHOTS", &shots);
+        let out = run(c, Stdin::Null, Duration::from_secs(120));
+        let stdout = out.stdout_text();
+        assert!(
+            out.success() && stdout.contains(" passed, 0 failed"),
+            "the paging walk failed (exit {}; screenshots in {}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+            out.code(),
+            shots.display(),
+            out.stderr_text(),
+        );
     }
 }

@@ -9,8 +9,8 @@
 
 mod audit_rows;
 mod grants;
-mod lists;
 mod inspections;
+mod lists;
 mod login_failures;
 mod migrations;
 mod nodes;
@@ -34,11 +34,11 @@ pub use audit_rows::AuditRow;
 pub(crate) use audit_rows::{audit_from_row, AUDIT_SELECT};
 pub use grants::GrantRecord;
 use grants::{grant_from_row, GRANT_SELECT};
+pub use inspections::{InspectionRun, RunbookApproval};
 pub use lists::{
     AuditFilter, GrantFilter, RequestListFilter, SessionFilter, SessionListRow, AUDIT_SORTS,
     GRANT_SORTS, REQUEST_SORTS, SESSION_SORTS,
 };
-pub use inspections::{InspectionRun, RunbookApproval};
 pub use nodes::NodeRow;
 pub use pages::{KeyValue, Page, PageSpec, SortColumn};
 pub use requests::{new_id, BreakGlassWrite, NewReview, RequestFilter, RequestRow, ReviewWrite};

@@ -151,8 +151,7 @@ macro_rules! route {
 pub fn routes() -> Vec<Route> {
     use api::{
         accounts, admin, audit_log, breakglass, documents, grants, inspections, reports,
-        requestable, requests,
-        sessions,
+        requestable, requests, sessions,
     };
     vec![
         route!(Post "/login", &[], "Log in with password (and TOTP); sets the session cookie", auth::login, body = true, public = true),
