@@ -12,14 +12,9 @@
 // MENWEI_SHOTS; CHROMIUM (default /usr/bin/chromium). Prints "N passed, N failed".
 
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { totp } from './totp.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const { chromium } = createRequire(join(repo, 'web-terminal', 'package.json'))('playwright-core');
+import { launch, assert, steps } from './harness.mjs';
 
 const base = process.env.MENWEI_URL;
 const password = process.env.MENWEI_PASSWORD;
@@ -43,26 +38,8 @@ const NAV = {
 const NAMES = new Set(['CSV', 'JSON', 'Lines', 'TOTP', 'SSH', 'ID', 'URL', 'API', 'PDF', 'HTML', 'English', 'Menwei']);
 
 
-const results = [];
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push([name, null]);
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    results.push([name, err]);
-    console.log(`FAIL ${name}\n     ${err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n     ') : err}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 30000,
-});
+const { step, finish } = steps();
+const browser = await launch();
 const pageErrors = [];
 let engineerPage = null;
 
@@ -321,6 +298,4 @@ try {
 } finally {
   await browser.close().catch(() => {});
 }
-const failed = results.filter(([, e]) => e).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(finish() ? 1 : 0);

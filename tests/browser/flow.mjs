@@ -32,15 +32,14 @@
 // echoes the pages' console.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { totp } from './totp.mjs';
+import { launch, assert, steps } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 // playwright-core is installed with the page's tooling (web-terminal/node_modules).
-const { chromium } = createRequire(join(repo, 'web-terminal', 'package.json'))('playwright-core');
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -63,35 +62,8 @@ setTimeout(() => { console.log(`FAIL the flow did not finish within ${DEADLINE_M
 const STEP_MS = 15000;
 
 
-const results = [];
-let broken = false;
-async function step(name, fn) {
-  if (broken) {
-    results.push([name, 'skipped']);
-    console.log(`FAIL ${name} (skipped: an earlier step failed)`);
-    return;
-  }
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push([name, null]);
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    broken = true;
-    results.push([name, err]);
-    console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n     ') : err}`);
-    await snapAll(`FAILED-${name}`).catch(() => {});
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  // Playwright gives every launch a fresh temporary profile (user-data-dir).
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 30000,
-});
+const { step, finish } = steps({ stopAtFirst: true, onFailure: (name) => snapAll(`FAILED-${name}`) });
+const browser = await launch(['--disable-quic']);
 
 const pageErrors = [];
 const pages = {};
@@ -434,6 +406,4 @@ try {
   writeFileSync(seenFile, Buffer.concat(seen.map((x) => (Array.isArray(x) ? Buffer.concat(x) : Buffer.from(`\n${x}\n`)))));
 }
 
-const failed = results.filter(([, e]) => e).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(finish() ? 1 : 0);

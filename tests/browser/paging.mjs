@@ -8,14 +8,9 @@
 // /usr/bin/chromium). Prints "N passed, N failed".
 
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { totp } from './totp.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const { chromium } = createRequire(join(repo, 'web-terminal', 'package.json'))('playwright-core');
+import { launch, assert, steps } from './harness.mjs';
 
 const base = process.env.MENWEI_URL;
 const expected = (process.env.MENWEI_SESSIONS || '').split(',').filter(Boolean).sort();
@@ -23,25 +18,8 @@ const shots = process.env.MENWEI_SHOTS;
 mkdirSync(shots, { recursive: true });
 setTimeout(() => { console.log('FAIL the paging walk did not finish in time'); process.exit(3); }, 110000).unref();
 
-const results = [];
-async function step(name, fn) {
-  try {
-    await fn();
-    results.push([name, null]);
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    results.push([name, err]);
-    console.log(`FAIL ${name}\n     ${err && err.stack ? err.stack.split('\n').slice(0, 4).join('\n     ') : err}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 30000,
-});
+const { step, finish } = steps();
+const browser = await launch();
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 }, locale: 'zh-CN' });
 context.setDefaultTimeout(15000);
 const page = await context.newPage();
@@ -98,6 +76,4 @@ await step('a_header_click_sorts_on_the_server', async () => {
 });
 
 await browser.close();
-const failed = results.filter(([, e]) => e).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(finish() ? 1 : 0);

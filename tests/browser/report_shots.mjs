@@ -8,13 +8,8 @@
 // /usr/bin/chromium). Prints one line per page and exits non-zero on any failure.
 
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
-const { chromium } = createRequire(join(repo, 'web-terminal', 'package.json'))('playwright-core');
+import { join } from 'node:path';
+import { launch } from './harness.mjs';
 
 const base = process.env.MENWEI_URL;
 const shots = process.env.MENWEI_SHOTS;
@@ -22,12 +17,7 @@ const pages = (process.env.MENWEI_PAGES || '').split('\n').filter(Boolean).map((
 mkdirSync(shots, { recursive: true });
 
 const timer = setTimeout(() => { console.error('report_shots: deadline passed'); process.exit(3); }, 90000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 30000,
-});
+const browser = await launch();
 let failed = 0;
 try {
   const context = await browser.newContext({
