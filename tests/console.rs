@@ -32,6 +32,17 @@ use menwei_e2e::*;
 /// The response window of this history: short, so that one approval can miss it.
 const WINDOW_S: u64 = 6;
 
+/// The `web` group and one inspection runbook, not yet approved.
+fn config() -> &'static str {
+    Box::leak(
+        format!(
+            "{WEB_GROUP}[inspections.monthly]\ntargets = [\"web01\"]\nschedule = \"1 09:00\"\n\
+             commands = [{{ name = \"disk\", command = \"df -P /\", measure = \"disk_percent\" }}]\n"
+        )
+        .into_boxed_str(),
+    )
+}
+
 fn repo() -> PathBuf {
     repo_root()
 }
@@ -49,7 +60,7 @@ both_databases! {
         let label = match db { Db::Sqlite => "sqlite", Db::Postgres => "postgres" };
         let w = World::with(db, WorldOpts {
             grant_for: None,
-            config: WEB_GROUP,
+            config: config(),
             assets: Some(built_page(&["index.html", "js/nav.js", "echarts/echarts.mjs", "pkg/web_terminal_bg.wasm"])),
             replace: &[("response_window = \"30m\"", "response_window = \"6s\"")],
             ..WorldOpts::default()
@@ -93,7 +104,7 @@ both_databases! {
             .env("MENWEI_SESSIONS", sessions.join(","))
             .env("MENWEI_PENDING", &b4)
             // What people typed or named (not the page's words): allowed in any language.
-            .env("MENWEI_DATA", format!("{WEB01_DESCRIPTION}\ndisk full on /var\nok\nalice\nbob\naudrey\nadam\nweb01\nweb\nengineer\napprover\nauditor\nadmin"))
+            .env("MENWEI_DATA", format!("{WEB01_DESCRIPTION}\ndisk full on /var\nok\nmonthly\nalice\nbob\naudrey\nadam\nweb01\nweb\nengineer\napprover\nauditor\nadmin"))
             .env("MENWEI_SHOTS", &shots);
         let out = run(c, Stdin::Null, Duration::from_secs(150));
         let stdout = out.stdout_text();

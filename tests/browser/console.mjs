@@ -180,6 +180,12 @@ try {
     await page.waitForFunction(() => document.querySelectorAll('#appr-grants-table tbody tr').length === 3);
     const count = await page.textContent('#appr-grants-table .pager .status');
     assert(count.includes('共 3 条'), `the grants table's count: ${count}`);
+    // The inspection runbook waits for its approval, with the approver's two actions.
+    await page.click('#nav a[data-page=inspections]');
+    const book = await page.waitForSelector('#appr-inspections tr:has-text("monthly")');
+    const text = await book.textContent();
+    assert(['0/1', '未批准', '批准此版本', '立即运行'].every((w) => text.includes(w)), `the runbook's row: ${text}`);
+    assert((await latinWords(page)).length === 0, `inspections: ${await latinWords(page)}`);
   });
 
   await step('auditor_overview_draws_the_history_and_a_click_lists_its_sessions', async () => {
