@@ -70,7 +70,7 @@ pub enum BackupCommand {
 /// key of the same name when its offsite is a bucket.
 #[derive(Debug, clap::Args)]
 pub struct S3Args {
-    /// The S3 endpoint (http(s)://HOST[:PORT]); AWS's own when absent.
+    /// The S3 endpoint (`http(s)://HOST[:PORT]`); AWS's own when absent.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
     /// The region requests are signed for (default us-east-1).
