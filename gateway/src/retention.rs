@@ -57,13 +57,7 @@ async fn pass(ctx: &Context, before: Millis, keep: std::time::Duration) -> Resul
         .await
         .map_err(|e| e.to_string())?;
     let keep_text = humantime::format_duration(keep).to_string();
-    for (id, _) in &due {
-        let named = ctx
-            .db
-            .session(id)
-            .await
-            .map_err(|e| e.to_string())?
-            .and_then(|s| s.recording);
+    for (id, named) in &due {
         let removed = ctx
             .recordings
             .remove(id, named.as_deref())

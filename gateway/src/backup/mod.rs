@@ -294,10 +294,11 @@ async fn fetch_stored(
     let store = crate::recording_store::RecordingStore::open(&config.recordings)
         .map_err(|e| BackupError::Io(e.to_string()))?;
     let have: std::collections::BTreeSet<String> = copied.iter().cloned().collect();
+    let expired = db.expired_recordings().await?;
     let mut missing = Vec::new();
     for session in db.sessions().await? {
         let name = format!("{}.mwrec", session.id);
-        if have.contains(&name) || db.recording_expired_at(&session.id).await?.is_some() {
+        if have.contains(&name) || expired.contains(&session.id) {
             continue;
         }
         let to = work.join(RECORDINGS).join(&name);

@@ -6,6 +6,7 @@
 //! `restore` of an `s3://…/menwei-backup-…` address download it into a scratch directory
 //! first and then work as on a directory. Not the backup format ([`super`]).
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -244,8 +245,6 @@ impl Bucket {
         Ok(to)
     }
 }
-
-use std::os::unix::fs::DirBuilderExt as _;
 
 /// The backup directory's name.
 fn backup_name(dir: &Path) -> Result<String, BackupError> {

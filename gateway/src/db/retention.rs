@@ -7,21 +7,21 @@ use super::{get, Db, DbError};
 
 impl Db {
     /// Up to `limit` sessions that ended before `before` and whose recording has not been
-    /// removed yet, oldest first: `(id, node)`. `node` limits them to one node's (its
-    /// recordings directory holds only its own).
+    /// removed yet, oldest first: `(id, recording file the row names)`. `node` limits them
+    /// to one node's (its recordings directory holds only its own).
     pub async fn recordings_past(
         &self,
         before: Millis,
         node: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<(String, String)>, DbError> {
+    ) -> Result<Vec<(String, Option<String>)>, DbError> {
         let on_node = if node.is_some() {
             "AND s.node = $3"
         } else {
             ""
         };
         let sql = format!(
-            "SELECT s.id AS id, s.node AS node FROM sessions s
+            "SELECT s.id AS id, s.recording AS recording FROM sessions s
              WHERE s.ended_at IS NOT NULL AND s.ended_at < $1 {on_node}
                AND NOT EXISTS (SELECT 1 FROM recordings_expired e WHERE e.session_id = s.id)
              ORDER BY s.ended_at, s.id LIMIT $2"
@@ -35,7 +35,7 @@ impl Db {
             .await
             .map_err(DbError::query("listing recordings past their retention"))?;
         rows.iter()
-            .map(|r| Ok((get(r, "id")?, get(r, "node")?)))
+            .map(|r| Ok((get(r, "id")?, get(r, "recording")?)))
             .collect()
     }
 
@@ -57,6 +57,15 @@ impl Db {
         .await
         .map_err(DbError::query(format!("claiming the expiry of {id:?}")))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The sessions whose recording was removed under the retention.
+    pub async fn expired_recordings(&self) -> Result<std::collections::BTreeSet<String>, DbError> {
+        let rows = sqlx::query("SELECT session_id FROM recordings_expired")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(DbError::query("listing expired recordings"))?;
+        rows.iter().map(|r| get(r, "session_id")).collect()
     }
 
     /// When session `id`'s recording was removed under the retention, if it was.
