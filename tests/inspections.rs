@@ -82,16 +82,7 @@ fn finished_run(gw: &Gateway, name: &str, within: Duration) -> Value {
 
 /// The status and body of `GET /api/v1{path}` with `token`.
 fn api(gw: &Gateway, token: &str, path: &str) -> (u16, Vec<u8>) {
-    let client = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let r = client
-        .get(format!("https://127.0.0.1:{}/api/v1{path}", gw.https_port))
-        .bearer_auth(token)
-        .send()
-        .unwrap();
+    let r = gw.api_get_within(token, path, Duration::from_secs(60));
     (r.status().as_u16(), r.bytes().unwrap().to_vec())
 }
 

@@ -25,11 +25,7 @@ struct Got {
 }
 
 fn get(gw: &Gateway, token: &str, path: &str) -> Got {
-    let r = https_client(None)
-        .get(format!("https://127.0.0.1:{}/api/v1{path}", gw.https_port))
-        .bearer_auth(token)
-        .send()
-        .unwrap();
+    let r = gw.api_get(token, path);
     let status = r.status().as_u16();
     let header = |name: &str| {
         r.headers()

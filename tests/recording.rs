@@ -433,14 +433,7 @@ fn recorded_input(bytes: &[u8], key: Option<&recordings::DataKey>) -> String {
 
 /// `GET /api/v1{path}` with `token`: status, body and the recording data key it sent.
 fn api_get(w: &World, token: &str, path: &str) -> (u16, Vec<u8>, Option<recordings::DataKey>) {
-    let r = https_client(None)
-        .get(format!(
-            "https://127.0.0.1:{}/api/v1{path}",
-            w.gw.https_port
-        ))
-        .bearer_auth(token)
-        .send()
-        .unwrap();
+    let r = w.gw.api_get(token, path);
     let key = r.headers().get("x-menwei-recording-key").map(|v| {
         use base64::Engine as _;
         let raw = base64::engine::general_purpose::STANDARD

@@ -23,11 +23,7 @@ fn ended_session(gw: &Gateway) -> String {
 
 /// `GET /api/v1{path}` with `token`: status and JSON body.
 fn api_get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
-    let r = https_client(None)
-        .get(format!("https://127.0.0.1:{}/api/v1{path}", gw.https_port))
-        .bearer_auth(token)
-        .send()
-        .unwrap();
+    let r = gw.api_get(token, path);
     let status = r.status().as_u16();
     let body = r.bytes().unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))

@@ -62,11 +62,7 @@ fn ended(gw: &Gateway) -> String {
 
 /// `GET /api/v1{path}` with `token`: status and body.
 fn api_get(gw: &Gateway, token: &str, path: &str) -> (u16, Vec<u8>) {
-    let r = https_client(None)
-        .get(format!("https://127.0.0.1:{}/api/v1{path}", gw.https_port))
-        .bearer_auth(token)
-        .send()
-        .unwrap();
+    let r = gw.api_get(token, path);
     (r.status().as_u16(), r.bytes().unwrap().to_vec())
 }
 

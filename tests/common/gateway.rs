@@ -357,6 +357,29 @@ impl Gateway {
         run(c, stdin, Duration::from_secs(60))
     }
 
+    /// `GET /api/v1{path}` with `token` as the bearer, answered within [`SHORT`].
+    pub fn api_get(&self, token: &str, path: &str) -> reqwest::blocking::Response {
+        self.api_get_within(token, path, SHORT)
+    }
+
+    /// [`Gateway::api_get`], answered within `timeout` (a report's PDF takes longer).
+    pub fn api_get_within(
+        &self,
+        token: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> reqwest::blocking::Response {
+        https_client(None)
+            .get(format!(
+                "https://127.0.0.1:{}/api/v1{path}",
+                self.https_port
+            ))
+            .timeout(timeout)
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    }
+
     /// Runs `menwei --config F ARGS...` with `env` set (an empty value unsets).
     pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut c = Command::new(menwei_bin());
