@@ -1,7 +1,7 @@
 //! CPU the recording writer spends per byte moved, and how it divides between its steps:
 //! the whole `Writer` (event encoding, zstd, AES-256-GCM, BLAKE3, an Ed25519 signature per
-//! 256 KiB chunk, into memory: format 3) on zeros, random bytes and a build log, then each
-//! step alone on 256 KiB chunks, beside format 2's ChaCha20-Poly1305 and SHA-256. CPU time
+//! 1 MiB chunk, into memory: format 3) on zeros, random bytes and a build log, then each
+//! step alone on 1 MiB chunks, beside format 2's ChaCha20-Poly1305 and SHA-256. CPU time
 //! of this thread (`/proc/thread-self/schedstat`), so other processes on the machine slow
 //! the wall clock but not the figures much. With a text FILE, also what the writer stores
 //! for it (as `bench/run` sends it over `ssh -tt`: LF as CR LF, 4 KiB packets).
@@ -16,7 +16,7 @@ use recordings::{DataKey, Meta, Stream, Writer};
 use sha2::{Digest, Sha256};
 
 const PACKET: usize = 32 * 1024;
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = recordings::writer::CHUNK_BYTES;
 
 /// Nanoseconds this thread has run on a CPU.
 fn cpu_ns() -> u64 {
@@ -140,7 +140,7 @@ fn main() {
             stored as f64 / crlf.len() as f64
         );
     }
-    println!("| data | whole writer | zstd -3 | AES-256-GCM (ring) | ChaCha20-Poly1305 (format 2) | BLAKE3 | SHA-256 (format 2) | Ed25519 per chunk | copy |");
+    println!("| data | whole writer | zstd -1 | AES-256-GCM (ring) | ChaCha20-Poly1305 (format 2) | BLAKE3 | SHA-256 (format 2) | Ed25519 per chunk | copy |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let ring_key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[7u8; 32])
         .map(ring::aead::LessSafeKey::new)
@@ -152,7 +152,7 @@ fn main() {
             whole_writer(d);
         });
         let zstd = per_byte(data, |d| {
-            let Ok(mut c) = zstd::bulk::Compressor::new(3) else {
+            let Ok(mut c) = zstd::bulk::Compressor::new(1) else {
                 return;
             };
             for chunk in d.chunks(CHUNK) {

@@ -37,7 +37,7 @@ pub(crate) const PAYLOAD_OVERHEAD: usize = 1 + TAG_LEN;
 /// The zstd level for bulk data: fast. Data that compresses to almost nothing (zeros) or
 /// hardly at all gains little from more effort.
 #[cfg(not(target_arch = "wasm32"))]
-const FAST_LEVEL: i32 = 3;
+const FAST_LEVEL: i32 = 1;
 /// The zstd level for text-like chunks (those the last chunk's ratio says compress to
 /// between [`TEXT_BAND`]'s bounds): terminal text is low volume, so the writer spends more
 /// CPU on it (and lets its chunks grow larger, [`Sealer::text_like`]) to store it in a
@@ -180,39 +180,62 @@ impl Sealer {
 
     /// Whether the stream looks like terminal text: the last chunk large enough to tell
     /// compressed to between 1.5% and 30% (before the first, it is taken to be).
+    #[cfg(test)]
     pub(crate) fn text_like(&self) -> bool {
         self.text_like
     }
 
-    /// Appends the payload of chunk `seq` holding `events` to `out`.
+    /// Turns chunk `seq`'s events into its payload. `chunk` holds `at` bytes of room (for
+    /// the chunk's framing), one for the payload's flag, then the events. Events stored as
+    /// they are (random data) are sealed in place, so the payload follows the room in
+    /// `chunk`; compressed, the payload is built after `at` bytes of room in `spare`.
+    /// Whether the payload is in `spare`.
     pub(crate) fn seal(
         &mut self,
-        out: &mut Vec<u8>,
-        events: &[u8],
+        chunk: &mut Vec<u8>,
+        spare: &mut Vec<u8>,
+        at: usize,
         header: &Hash,
         seq: u64,
-    ) -> std::io::Result<()> {
-        let start = out.len();
-        self.compress(out, events)?;
+    ) -> std::io::Result<bool> {
+        let events = chunk.get(at + 1..).unwrap_or_default();
+        let compressed = self.compress(events)?;
+        let out = if compressed {
+            spare.clear();
+            spare.resize(at, 0);
+            spare.push(ZSTD);
+            spare.extend_from_slice(self.compressed());
+            spare
+        } else {
+            if let Some(flag) = chunk.get_mut(at) {
+                *flag = RAW;
+            }
+            chunk
+        };
         if let Some(key) = &self.key {
-            let plain = out.get_mut(start..).unwrap_or_default();
+            let plain = out.get_mut(at..).unwrap_or_default();
             let tag = key.seal(seq, &aad(header, seq), plain)?;
             out.extend_from_slice(&tag);
         }
-        Ok(())
+        Ok(compressed)
     }
 
-    /// Appends flag and body: compressed when that is smaller, else the events as they are.
-    /// A chunk of at least [`PROBE_MIN`] bytes is first sampled at its start, middle and
-    /// end; when no sample shrinks (random or already compressed data) the chunk is stored
-    /// as it is without trying the whole. Each compressed chunk sets the next one's level.
+    /// Gives back buffer memory beyond `keep` bytes (a session gone quiet after a burst).
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.scratch.shrink_to(keep);
+        let _ = keep;
+    }
+
+    /// Compresses `events` into the scratch buffer and says whether that is smaller than
+    /// they are. A chunk of at least [`PROBE_MIN`] bytes is first sampled at its start,
+    /// middle and end; when no sample shrinks (random or already compressed data) zstd is
+    /// not tried on the whole. Each compressed chunk sets the next one's level.
     #[cfg(not(target_arch = "wasm32"))]
-    fn compress(&mut self, out: &mut Vec<u8>, events: &[u8]) -> std::io::Result<()> {
+    fn compress(&mut self, events: &[u8]) -> std::io::Result<bool> {
         if events.len() >= PROBE_MIN && !self.samples_shrink(events)? {
             self.text_like = false;
-            out.push(RAW);
-            out.extend_from_slice(events);
-            return Ok(());
+            return Ok(false);
         }
         #[cfg(test)]
         {
@@ -238,14 +261,13 @@ impl Sealer {
                 self.level = level;
             }
         }
-        if n < events.len() {
-            out.push(ZSTD);
-            out.extend_from_slice(&self.scratch);
-        } else {
-            out.push(RAW);
-            out.extend_from_slice(events);
-        }
-        Ok(())
+        Ok(n < events.len())
+    }
+
+    /// What [`Sealer::compress`] last made.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn compressed(&self) -> &[u8] {
+        &self.scratch
     }
 
     /// Whether any of three samples of `events` compresses (at level 1) to less than 90%.
@@ -267,10 +289,13 @@ impl Sealer {
 
     /// The browser never writes recordings; a wasm writer (tests only) stores raw bodies.
     #[cfg(target_arch = "wasm32")]
-    fn compress(&mut self, out: &mut Vec<u8>, events: &[u8]) -> std::io::Result<()> {
-        out.push(RAW);
-        out.extend_from_slice(events);
-        Ok(())
+    fn compress(&mut self, _events: &[u8]) -> std::io::Result<bool> {
+        Ok(false)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn compressed(&self) -> &[u8] {
+        &[]
     }
 }
 
@@ -403,10 +428,25 @@ pub(crate) fn open(
 mod tests {
     use super::*;
 
+    /// Chunk `seq`'s payload of `events`, sealed by `sealer` after 7 bytes of room.
+    fn seal(sealer: &mut Sealer, events: &[u8], seq: u64) -> Vec<u8> {
+        let mut chunk = vec![0xee; 8];
+        chunk.extend_from_slice(events);
+        let mut spare = vec![0xdd; 3];
+        let in_spare = sealer
+            .seal(&mut chunk, &mut spare, 7, &[3; 32], seq)
+            .unwrap();
+        let record = if in_spare { spare } else { chunk };
+        assert_eq!(
+            record[..7],
+            [if in_spare { 0 } else { 0xee }; 7],
+            "the room is kept"
+        );
+        record[7..].to_vec()
+    }
+
     fn round_trip(events: &[u8], key: Option<&DataKey>) -> usize {
-        let mut sealer = Sealer::new(key).unwrap();
-        let mut out = Vec::new();
-        sealer.seal(&mut out, events, &[3; 32], 9).unwrap();
+        let out = seal(&mut Sealer::new(key).unwrap(), events, 9);
         assert_eq!(open(&out, key.is_some(), key, &[3; 32], 9).unwrap(), events);
         out.len()
     }
@@ -419,6 +459,7 @@ mod tests {
             b"x",
             &[0; 10_000],
             b"hello hello hello hello hello",
+            &crate::testutil::noise(100_000, 1),
         ] {
             round_trip(events, None);
             round_trip(events, Some(&key));
@@ -428,11 +469,7 @@ mod tests {
     #[test]
     fn a_payload_opens_only_with_its_key_seq_and_header() {
         let key = DataKey::from_bytes([5; 32]);
-        let mut out = Vec::new();
-        Sealer::new(Some(&key))
-            .unwrap()
-            .seal(&mut out, b"secret", &[3; 32], 9)
-            .unwrap();
+        let out = seal(&mut Sealer::new(Some(&key)).unwrap(), b"secret", 9);
         let other = DataKey::from_bytes([6; 32]);
         assert_eq!(open(&out, true, None, &[3; 32], 9), Err(OpenError::NoKey));
         for (k, h, s) in [(&other, [3; 32], 9), (&key, [4; 32], 9), (&key, [3; 32], 8)] {
@@ -443,8 +480,7 @@ mod tests {
 
     /// The flag of an unsealed payload: whether the sealer compressed it.
     fn flag(sealer: &mut Sealer, events: &[u8]) -> u8 {
-        let mut out = Vec::new();
-        sealer.seal(&mut out, events, &[3; 32], 0).unwrap();
+        let out = seal(sealer, events, 0);
         assert_eq!(open(&out, false, None, &[3; 32], 0).unwrap(), events);
         out[0]
     }

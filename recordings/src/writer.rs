@@ -19,16 +19,22 @@ use crate::format::{self, Hash};
 use crate::meta::Meta;
 use crate::payload::{DataKey, Sealer, PAYLOAD_OVERHEAD};
 
-/// Room at the front of the record buffer for the chunk's record header and fixed body
-/// part, so a chunk goes out in one write.
+/// Room at the front of a chunk's buffer for its record header and fixed body part, so a
+/// chunk goes out in one write.
 const PREFIX: usize = format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN;
+/// Where the events start in the chunk buffer: after the prefix and the payload's flag, so
+/// events stored as they are (random data) are sealed and written where they were encoded.
+const EVENTS_AT: usize = PREFIX + 1;
 
 /// Encoded event bytes at which [`Writer::chunk_full`] says a chunk should be written.
-pub const CHUNK_BYTES: usize = 256 * 1024;
-/// The same for a stream that looks like terminal text: larger chunks compress it better
-/// (a tenth of its size rather than 11% for package-install logs), and text is low volume,
-/// so the buffer seldom grows this large.
-pub const TEXT_CHUNK_BYTES: usize = 1024 * 1024;
+/// Large chunks compress terminal text better (a tenth of its size rather than 11% for
+/// package-install logs at a quarter of this) and, for bulk data, share the signature, the
+/// hashing and the write among more bytes. The gateway also writes a chunk every flush
+/// interval, so this bounds memory, not how much a crash can lose.
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// Buffer memory a writer keeps after a chunk much smaller than [`CHUNK_BYTES`]: a session
+/// that goes quiet after a burst gives the rest back.
+const KEEP: usize = 64 * 1024;
 
 /// Bytes a chunk adds around its events at most: the record header, the previous and own
 /// hashes, the signature, the payload's compression flag and encryption tag (a chunk that
@@ -63,10 +69,11 @@ pub struct Writer<W: Write> {
     /// Hash of the last chunk written (the header's before the first).
     head: Hash,
     next_seq: u64,
-    /// The encoded events of the next chunk.
+    /// The next chunk: room for its prefix and flag ([`EVENTS_AT`]), then its encoded
+    /// events.
     buf: Vec<u8>,
-    /// The chunk record being written: `PREFIX` bytes, then the payload.
-    record: Vec<u8>,
+    /// Where a compressed chunk is built: `PREFIX` bytes, then the payload.
+    spare: Vec<u8>,
     sealer: Sealer,
     failed: bool,
 }
@@ -113,8 +120,8 @@ impl<W: Write> Writer<W> {
             header_hash,
             head: header_hash,
             next_seq: 0,
-            buf: Vec::new(),
-            record: Vec::new(),
+            buf: vec![0; EVENTS_AT],
+            spare: Vec::new(),
             sealer,
             failed: false,
         })
@@ -163,18 +170,12 @@ impl<W: Write> Writer<W> {
 
     /// Bytes of encoded events waiting for the next chunk.
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.len()
+        self.buf.len().saturating_sub(EVENTS_AT)
     }
 
-    /// Whether enough events are buffered to write a chunk now: [`CHUNK_BYTES`], or
-    /// [`TEXT_CHUNK_BYTES`] while the stream looks like terminal text.
+    /// Whether enough events are buffered ([`CHUNK_BYTES`]) to write a chunk now.
     pub fn chunk_full(&self) -> bool {
-        let target = if self.sealer.text_like() {
-            TEXT_CHUNK_BYTES
-        } else {
-            CHUNK_BYTES
-        };
-        self.buf.len() >= target
+        self.buffered_bytes() >= CHUNK_BYTES
     }
 
     /// Number of chunks written so far.
@@ -198,39 +199,49 @@ impl<W: Write> Writer<W> {
     /// partial chunk, which readers treat as the recording being cut short there.
     pub fn flush_chunk(&mut self) -> Result<(), WriteError> {
         self.usable()?;
-        if self.buf.is_empty() {
+        let events = self.buffered_bytes();
+        if events == 0 {
             return Ok(());
         }
         if let Err(e) = self.write_chunk() {
             self.failed = true;
             return Err(e);
         }
-        self.buf.clear();
+        self.buf.truncate(EVENTS_AT);
+        if events < KEEP {
+            self.buf.shrink_to(KEEP);
+            self.spare.shrink_to(KEEP);
+            self.sealer.shrink(KEEP);
+        }
         Ok(())
     }
 
     fn write_chunk(&mut self) -> Result<(), WriteError> {
-        let too_large = || WriteError::ChunkTooLarge {
-            len: self.buf.len(),
-        };
+        let len = self.buffered_bytes();
+        let too_large = || WriteError::ChunkTooLarge { len };
         let seq = self.next_seq;
-        self.record.clear();
-        self.record.resize(PREFIX, 0);
-        self.sealer
-            .seal(&mut self.record, &self.buf, &self.header_hash, seq)?;
+        let in_spare = self.sealer.seal(
+            &mut self.buf,
+            &mut self.spare,
+            PREFIX,
+            &self.header_hash,
+            seq,
+        )?;
+        let record = if in_spare {
+            &mut self.spare
+        } else {
+            &mut self.buf
+        };
         let body_len =
-            u32::try_from(self.record.len() - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
-        let payload = self.record.get(PREFIX..).unwrap_or_default();
+            u32::try_from(record.len() - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
+        let payload = record.get(PREFIX..).unwrap_or_default();
         let hash = format::chunk_hash(format::VERSION, &self.head, seq, payload);
         let sig = self
             .key
             .sign(&format::chunk_message(&self.header_hash, seq, &hash));
         let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
-        format::fill(
-            &mut self.record,
-            &[&frame, &self.head, &hash, &sig.to_bytes()],
-        );
-        self.inner.write_all(&self.record)?;
+        format::fill(record, &[&frame, &self.head, &hash, &sig.to_bytes()]);
+        self.inner.write_all(record)?;
         self.inner.flush()?;
         self.head = hash;
         self.next_seq += 1;

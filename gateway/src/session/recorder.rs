@@ -1,6 +1,6 @@
 //! The live side of a recording: a task per session that owns the `recordings::Writer`,
 //! takes events from a bounded queue, writes a chunk at least every flush interval (and
-//! whenever the writer says one is full: a quarter MiB, a MiB of terminal text), and fsyncs
+//! whenever the writer says one is full: a MiB of encoded events), and fsyncs
 //! each interval. The task runs on a
 //! recording writer thread ([`super::writers`]), not on the relay's runtime workers: the
 //! relay only takes room and queues (a full queue holds it back, it never grows and never

@@ -31,7 +31,13 @@ fn start() -> Option<Pool> {
         .clamp(1, MAX_THREADS);
     let mut threads = Vec::with_capacity(wanted);
     for i in 0..wanted {
-        let runtime = match Builder::new_current_thread().enable_time().build() {
+        // Its blocking pool (fsyncs, seals) carries the same name, so the CPU of recording
+        // is told apart from the relay's (`bench/run` counts it by thread name).
+        let runtime = match Builder::new_current_thread()
+            .enable_time()
+            .thread_name(format!("menwei-rec-{i}"))
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(e) => {
                 tracing::error!("cannot start recording writer thread {i}: {e}");
