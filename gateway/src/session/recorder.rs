@@ -486,6 +486,19 @@ fn buffer_event(
     Ok(true)
 }
 
+/// The interval's fsync, running on the blocking pool beside the writing: the task goes on
+/// taking events while the disk catches up (a second of bulk data is hundreds of MB to write
+/// back), instead of holding the relay back for as long as the fsync takes.
+type Syncing = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Waits for the running fsync, if any: whether it (and so the chunks before it) made it.
+async fn synced(syncing: &mut Option<Syncing>) -> bool {
+    match syncing.take() {
+        Some(sync) => matches!(sync.await, Ok(Ok(()))),
+        None => true,
+    }
+}
+
 async fn run(
     mut writer: Writer<SharedFile>,
     file: Arc<File>,
@@ -496,6 +509,7 @@ async fn run(
     let mut tick = tokio::time::interval(flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
+    let mut syncing: Option<Syncing> = None;
     let mut masker = Masker::new();
     let mut linger = false;
     loop {
@@ -529,6 +543,9 @@ async fn run(
                     linger = rx.is_empty();
                 }
                 Some(Command::Seal(at, marker, reason, done)) => {
+                    if !synced(&mut syncing).await {
+                        return task.fail("fsync failed");
+                    }
                     if let Some(text) = marker {
                         if let Err(e) = writer.push(at, Event::Marker { text }) {
                             return task.fail(&e.to_string());
@@ -554,13 +571,25 @@ async fn run(
                 // Every handle dropped without sealing: leave the recording cut short
                 // but flushed, exactly as a crash would.
                 None => {
-                    if writer.flush_chunk().is_err() || file.sync_data().is_err() {
+                    let synced = synced(&mut syncing).await;
+                    if !synced || writer.flush_chunk().is_err() || file.sync_data().is_err() {
                         task.fail("final flush failed");
                     }
                     trim(&file, writer.get_ref().written);
                     return;
                 }
             },
+            result = async {
+                match syncing.as_mut() {
+                    Some(sync) => sync.await,
+                    None => std::future::pending().await,
+                }
+            }, if syncing.is_some() => {
+                syncing = None;
+                if !matches!(result, Ok(Ok(()))) {
+                    return task.fail("fsync failed");
+                }
+            }
             _ = tick.tick() => {
                 if writer.buffered_bytes() > 0 {
                     if let Err(e) = writer.flush_chunk() {
@@ -569,11 +598,13 @@ async fn run(
                     dirty = true;
                 }
                 if dirty {
-                    let file = file.clone();
-                    let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
-                    if !matches!(synced, Ok(Ok(()))) {
+                    // One fsync at a time: a disk slower than the stream holds the writer
+                    // (and so the relay) back here.
+                    if !synced(&mut syncing).await {
                         return task.fail("fsync failed");
                     }
+                    let file = file.clone();
+                    syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
                     dirty = false;
                 }
                 task.watch_room(&file);
