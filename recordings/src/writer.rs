@@ -322,6 +322,48 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_gone_quiet_after_a_burst_gives_its_buffers_back_and_both_kinds_of_chunk_read() {
+        let data_key = data_key();
+        let mut w =
+            Writer::encrypted(Syncs::default(), meta(), &key(), &data_key, "k".into()).unwrap();
+        let burst = noise(CHUNK_BYTES + 4096, 7);
+        for (i, packet) in burst.chunks(32 * 1024).enumerate() {
+            w.push_data(i as u64, Stream::Output, 0, packet).unwrap();
+            if w.chunk_full() {
+                w.flush_chunk().unwrap();
+            }
+        }
+        assert_eq!(w.chunks_written(), 1, "a full chunk is written as it fills");
+        assert!(
+            w.buf.capacity() > CHUNK_BYTES,
+            "the burst's buffer is kept while it lasts"
+        );
+        w.flush_chunk().unwrap();
+        w.push_data(99, Stream::Output, 0, &[b'a'; 200]).unwrap();
+        w.flush_chunk().unwrap();
+        assert!(w.buf.capacity() <= KEEP, "kept {} bytes", w.buf.capacity());
+        assert!(
+            w.spare.capacity() <= KEEP,
+            "kept {} bytes",
+            w.spare.capacity()
+        );
+        let file = w.seal(100, "done").unwrap().bytes;
+        let rec = crate::Recording::parse(&file, Some(&data_key)).unwrap();
+        let mut output = Vec::new();
+        for (_, e) in rec.events() {
+            if let Event::Output { data, .. } = e {
+                output.extend_from_slice(data);
+            }
+        }
+        let mut expected = burst.clone();
+        expected.extend_from_slice(&[b'a'; 200]);
+        assert_eq!(
+            output, expected,
+            "raw chunks sealed in place and compressed ones read back"
+        );
+    }
+
+    #[test]
     fn each_chunk_is_flushed_and_empty_flushes_write_nothing() {
         let mut w = Writer::new(Syncs::default(), meta(), &key()).unwrap();
         assert_eq!(w.get_ref().flushes, 1, "header is flushed");
