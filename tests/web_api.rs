@@ -537,6 +537,13 @@ both_databases! {
         };
         assert_eq!(error_code(raw(&d.engineer, b"{\"targets\": [".to_vec())), (400, "bad_json".into()));
         assert_eq!(error_code(raw(&d.engineer, b"{\"reason\": 3}".to_vec())), (400, "bad_input".into()));
+        // A NUL character, which PostgreSQL cannot store, in a body, a query parameter or a
+        // path: refused as input (it answered 503 "database unavailable" on PostgreSQL).
+        let nul = json!({"targets": ["web\u{0}01"], "reason": "r", "incident": "INC-1", "level": "B", "duration": "30m"});
+        assert_eq!(error_code(d.engineer.call(Method::POST, "/requests", Some(nul))), (400, "bad_input".into()));
+        assert_eq!(error_code(d.auditor.call(Method::GET, "/audit?actor=%00x&order=desc", None)), (400, "bad_input".into()));
+        assert_eq!(error_code(d.admin.call(Method::GET, "/users/a%00b/keys", None)), (400, "bad_input".into()));
+        assert_eq!(d.auditor.call(Method::GET, "/audit?actor=x&order=desc", None).status(), 200, "without the NUL");
         let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(70 * 1024));
         assert_eq!(error_code(raw(&d.engineer, big.into_bytes())), (413, "too_large".into()));
         // A forged JWT and an expired (logged out) one: 401.

@@ -271,7 +271,8 @@ fn error_response(
 }
 
 /// A JSON request body of at most [`MAX_BODY`] bytes: malformed JSON is 400 `bad_json`,
-/// well-formed JSON of the wrong shape 400 `bad_input`, a larger body 413 `too_large`.
+/// well-formed JSON of the wrong shape or with a NUL character in a string 400 `bad_input`, a
+/// larger body 413 `too_large`.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
@@ -283,10 +284,49 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        // Read as any JSON first (the same content-type, size and syntax answers), refuse a
+        // NUL in any string, then take the shape `T` with axum's own messages.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(&rejection)),
+        };
+        if holds_nul(&value) {
+            return Err(nul_refused("a string in the body"));
+        }
+        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::bad_input(e.to_string()))?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Body(v)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
+    }
+}
+
+/// Whether any string (or key) of `value` holds a NUL character.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => {
+            fields.iter().any(|(k, v)| k.contains('\0') || holds_nul(v))
+        }
+        _ => false,
+    }
+}
+
+/// 400 `bad_input` for a NUL character in `what`: no name, id or text the gateway keeps may
+/// hold one (PostgreSQL cannot store it, and no terminal or page shows it).
+pub fn nul_refused(what: &str) -> ApiError {
+    ApiError::bad_input(format!(
+        "{what} holds a NUL character, which no name, id or text may hold"
+    ))
+}
+
+/// Refuses `text` (`what`, for the message) when it holds a NUL character.
+pub fn no_nul(what: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        Err(nul_refused(what))
+    } else {
+        Ok(())
     }
 }
 
@@ -331,8 +371,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// A query string of shape `T`: a parameter that does not parse (`live=maybe`) is 400
-/// `bad_input` naming it.
+/// A query string of shape `T`: a parameter that does not parse (`live=maybe`) or holds a
+/// NUL character is 400 `bad_input` naming it.
 #[derive(Debug)]
 pub struct Params<T>(pub T);
 
@@ -344,6 +384,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A NUL can only come percent-encoded.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(nul_refused("a query parameter"));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| Params(v))

@@ -71,10 +71,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Account {
                     "the path cannot be read; names and fingerprints are UTF-8, percent-encoded",
                 )
             })?;
-        Ok(Account {
+        let account = Account {
             name: segments.remove("name").unwrap_or_default(),
             fingerprint: segments.remove("fingerprint"),
-        })
+        };
+        crate::web::error::no_nul("the user name in the path", &account.name)?;
+        if let Some(fingerprint) = &account.fingerprint {
+            crate::web::error::no_nul("the key fingerprint in the path", fingerprint)?;
+        }
+        Ok(account)
     }
 }
 

@@ -101,10 +101,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RunPath {
         let Path(mut segments) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_input("the path cannot be read"))?;
-        Ok(RunPath {
+        let path = RunPath {
             name: segments.remove("name").unwrap_or_default(),
             id: segments.remove("id").unwrap_or_default(),
-        })
+        };
+        crate::web::error::no_nul("the path", &format!("{}/{}", path.name, path.id))?;
+        Ok(path)
     }
 }
 
