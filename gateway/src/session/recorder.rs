@@ -1,8 +1,7 @@
-//! The live side of a recording: a task per session that owns the `recordings::Writer`,
-//! takes events from a bounded queue, writes a chunk at least every flush interval (and
-//! whenever the writer says one is full: a MiB of encoded events), and fsyncs
-//! each interval. The task runs on a
-//! recording writer thread ([`super::writers`]), not on the relay's runtime workers: the
+//! The live side of a recording: a task per session (module `task`) that owns the
+//! `recordings::Writer`, takes events from a bounded queue, writes a chunk at least every
+//! flush interval (and whenever the writer says one is full: a MiB of encoded events), and
+//! fsyncs each interval. The task runs on a recording writer thread ([`super::writers`]), not on the relay's runtime workers: the
 //! relay only takes room and queues (a full queue holds it back, it never grows and never
 //! drops an event); compression, sealing, hashing, signing and writing happen beside it.
 //!
@@ -21,7 +20,7 @@
 //! is ended.
 //!
 //! Typed secrets are marked as they are recorded: the task runs the `recordings` crate's
-//! [`Masker`] over the events it writes and writes each mark it decides (input a pty did not
+//! [`recordings::mask::Masker`] over the events it writes and writes each mark it decides (input a pty did not
 //! echo, [`Event::Masked`]) right after the event that decided it, in that event's charge
 //! (`MARK_ROOM`). A run still pending when the recording ends is left to the readers,
 //! which run the same inference over the events. The task also watches the filesystem's free space each interval and says once,
@@ -35,24 +34,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use recordings::mask::Masker;
 use recordings::writer::{data_len_bound, event_len_bound, seal_len, CHUNK_OVERHEAD};
 use recordings::{Event, Meta, Stream, Writer};
-use rustix::fs::fstatvfs;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::room::{Room, Space};
 use crate::config::MinFree;
 use crate::size::format_size;
 
+mod task;
+use task::{run, Task};
+
 /// Events queued between the relay and the writer task: the relay waits when it is full.
 const QUEUE: usize = 64;
-/// How long the writer task waits, once it has emptied its queue after an event, before it
-/// looks again: during a bulk transfer the relay then queues a few packets without waking
-/// the writer thread for each (a wake-up costs as much as buffering a packet). Events wait
-/// no longer than this to be buffered; none is dropped and a full queue wakes nobody early,
-/// so the queue holds the relay back for at most this long.
-const LINGER: Duration = Duration::from_millis(1);
 /// The longest end marker and seal reason kept; longer ones are cut at a character.
 const END_TEXT: usize = 1024;
 /// Room charged with each event for the typed-secret mark it may decide: the largest
@@ -420,197 +414,6 @@ fn stop(stopped: &watch::Sender<Option<RecordingStopped>>, why: RecordingStopped
             false
         }
     });
-}
-
-/// What the writer task shares with the handles.
-struct Task {
-    space: Arc<Space>,
-    stopped: Arc<watch::Sender<Option<RecordingStopped>>>,
-    disk_low: watch::Sender<Option<Room>>,
-    min_free: MinFree,
-    path: Arc<PathBuf>,
-}
-
-impl Task {
-    fn fail(&self, why: &str) {
-        crate::metrics::recording_failed();
-        let session = self.path.file_stem().unwrap_or_default().to_string_lossy();
-        tracing::error!(%session, recording = %self.path.display(), "recording failed, ending the session: {why}");
-        stop(&self.stopped, RecordingStopped::Failed);
-    }
-
-    /// Settles the charge of the event just buffered: what it took is its encoded bytes,
-    /// plus a chunk's framing when it opened a new chunk.
-    fn settle(&self, charged: u64, before: usize, after: usize) {
-        let framing = if before == 0 { CHUNK_OVERHEAD } else { 0 };
-        let took = (after.saturating_sub(before) + framing) as u64;
-        self.space.settle(charged, took);
-    }
-
-    /// Says once when the filesystem's free space has dropped below `min_free`.
-    fn watch_room(&self, file: &File) {
-        if self.disk_low.borrow().is_some() {
-            return;
-        }
-        if let Ok(s) = fstatvfs(file) {
-            let room = Room::of(&s, self.min_free);
-            if room.is_short() {
-                tracing::warn!(recording = %self.path.display(), "the recordings disk is nearly full: {room}");
-                let _ = self.disk_low.send(Some(room));
-            }
-        }
-    }
-}
-
-/// Gives back what was reserved beyond the file's end (best effort: the file is whole
-/// either way).
-fn trim(file: &File, len: u64) {
-    let _ = file.set_len(len);
-}
-
-/// Buffers one accepted event with `push`, settles its charge to what it took, and writes
-/// the chunk to the file once it is full. Whether a chunk was written.
-fn buffer_event(
-    writer: &mut Writer<SharedFile>,
-    task: &Task,
-    charged: u64,
-    push: impl FnOnce(&mut Writer<SharedFile>) -> Result<(), recordings::WriteError>,
-) -> Result<bool, recordings::WriteError> {
-    let before = writer.buffered_bytes();
-    push(writer)?;
-    task.settle(charged, before, writer.buffered_bytes());
-    if !writer.chunk_full() {
-        return Ok(false);
-    }
-    writer.flush_chunk()?;
-    Ok(true)
-}
-
-/// The interval's fsync, running on the blocking pool beside the writing: the task goes on
-/// taking events while the disk catches up (a second of bulk data is hundreds of MB to write
-/// back), instead of holding the relay back for as long as the fsync takes.
-type Syncing = tokio::task::JoinHandle<std::io::Result<()>>;
-
-/// Waits for the running fsync, if any: whether it (and so the chunks before it) made it.
-async fn synced(syncing: &mut Option<Syncing>) -> bool {
-    match syncing.take() {
-        Some(sync) => matches!(sync.await, Ok(Ok(()))),
-        None => true,
-    }
-}
-
-async fn run(
-    mut writer: Writer<SharedFile>,
-    file: Arc<File>,
-    mut rx: mpsc::Receiver<Command>,
-    task: Task,
-    flush_interval: Duration,
-) {
-    let mut tick = tokio::time::interval(flush_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut dirty = false;
-    let mut syncing: Option<Syncing> = None;
-    let mut masker = Masker::new();
-    let mut linger = false;
-    loop {
-        if std::mem::take(&mut linger) {
-            tokio::time::sleep(LINGER).await;
-        }
-        tokio::select! {
-            command = rx.recv() => match command {
-                Some(Command::Event(at, event, charged)) => {
-                    let mark = masker.event(at, &event);
-                    let push = |w: &mut Writer<SharedFile>| {
-                        w.push(at, event)?;
-                        mark.map_or(Ok(()), |mark| w.push(at, mark))
-                    };
-                    match buffer_event(&mut writer, &task, charged, push) {
-                        Ok(flushed) => dirty |= flushed,
-                        Err(e) => return task.fail(&e.to_string()),
-                    }
-                    linger = rx.is_empty();
-                }
-                Some(Command::Data(at, stream, channel, data, charged)) => {
-                    let mark = masker.data(at, stream, channel, &data);
-                    let push = |w: &mut Writer<SharedFile>| {
-                        w.push_data(at, stream, channel, &data)?;
-                        mark.map_or(Ok(()), |mark| w.push(at, mark))
-                    };
-                    match buffer_event(&mut writer, &task, charged, push) {
-                        Ok(flushed) => dirty |= flushed,
-                        Err(e) => return task.fail(&e.to_string()),
-                    }
-                    linger = rx.is_empty();
-                }
-                Some(Command::Seal(at, marker, reason, done)) => {
-                    if !synced(&mut syncing).await {
-                        return task.fail("fsync failed");
-                    }
-                    if let Some(text) = marker {
-                        if let Err(e) = writer.push(at, Event::Marker { text }) {
-                            return task.fail(&e.to_string());
-                        }
-                    }
-                    let file = file.clone();
-                    let sealed = tokio::task::spawn_blocking(move || {
-                        let inner = writer.seal(at, &reason).map_err(|e| e.to_string())?;
-                        file.sync_all().map_err(|e| e.to_string())?;
-                        trim(&file, inner.written);
-                        Ok::<(), String>(())
-                    })
-                    .await;
-                    match sealed {
-                        Ok(Ok(())) => {
-                            let _ = done.send(());
-                        }
-                        Ok(Err(e)) => task.fail(&e),
-                        Err(e) => task.fail(&e.to_string()),
-                    }
-                    return;
-                }
-                // Every handle dropped without sealing: leave the recording cut short
-                // but flushed, exactly as a crash would.
-                None => {
-                    let synced = synced(&mut syncing).await;
-                    if !synced || writer.flush_chunk().is_err() || file.sync_data().is_err() {
-                        task.fail("final flush failed");
-                    }
-                    trim(&file, writer.get_ref().written);
-                    return;
-                }
-            },
-            result = async {
-                match syncing.as_mut() {
-                    Some(sync) => sync.await,
-                    None => std::future::pending().await,
-                }
-            }, if syncing.is_some() => {
-                syncing = None;
-                if !matches!(result, Ok(Ok(()))) {
-                    return task.fail("fsync failed");
-                }
-            }
-            _ = tick.tick() => {
-                if writer.buffered_bytes() > 0 {
-                    if let Err(e) = writer.flush_chunk() {
-                        return task.fail(&e.to_string());
-                    }
-                    dirty = true;
-                }
-                if dirty {
-                    // One fsync at a time: a disk slower than the stream holds the writer
-                    // (and so the relay) back here.
-                    if !synced(&mut syncing).await {
-                        return task.fail("fsync failed");
-                    }
-                    let file = file.clone();
-                    syncing = Some(tokio::task::spawn_blocking(move || file.sync_data()));
-                    dirty = false;
-                }
-                task.watch_room(&file);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
