@@ -91,7 +91,7 @@ pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
     let mut frames = Vec::new();
     let mut pos = header.len;
     let tail = loop {
-        if pos >= bytes.len() {
+        if pos >= bytes.len() || is_padding(bytes.get(pos..).unwrap_or_default()) {
             break Tail::End;
         }
         match format::read_frame(bytes, pos) {
@@ -158,6 +158,17 @@ pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
     };
     Ok(walk)
 }
+
+/// Whether the bytes after the last whole record are the zero padding of a direct write
+/// (the gateway writes whole blocks of 4096 bytes and trims the file when the recording
+/// ends, so a live or crashed recording can end in fewer than that): taken as the file's
+/// end. Zeros never make a record (no record type is 0).
+fn is_padding(rest: &[u8]) -> bool {
+    rest.len() < PADDING_MAX && rest.iter().all(|b| *b == 0)
+}
+
+/// Padding is shorter than this: the block size of direct writes.
+const PADDING_MAX: usize = 4096;
 
 /// How the records end.
 enum Tail {
@@ -594,6 +605,38 @@ mod tests {
                 bytes.len()
             )
         );
+    }
+
+    #[test]
+    fn zero_padding_of_a_direct_write_after_the_last_record_reads_as_the_files_end() {
+        for sealed in [true, false] {
+            let Sample { bytes, .. } = sample(sealed);
+            let whole = Recording::parse(&bytes, Some(&data_key())).unwrap();
+            for pad in [1, 21, PADDING_MAX - 1] {
+                let mut padded = bytes.clone();
+                padded.resize(bytes.len() + pad, 0);
+                let rec = Recording::parse(&padded, Some(&data_key()))
+                    .unwrap_or_else(|e| panic!("sealed {sealed}, {pad} zeros: {e}"));
+                assert_eq!(rec.ending(), whole.ending(), "sealed {sealed}, {pad} zeros");
+                assert_eq!(rec.events(), whole.events());
+                let report = crate::verify::verify(&padded, &key().verifying_key());
+                assert_eq!(report.outcome.as_ref().ok(), Some(whole.ending()));
+            }
+            // A block of zeros or more, or anything but zeros, is not padding.
+            let mut long = bytes.clone();
+            long.resize(bytes.len() + PADDING_MAX, 0);
+            let mut marked = bytes.clone();
+            marked.resize(bytes.len() + 30, 0);
+            marked[bytes.len() + 3] = 1;
+            for (what, file) in [("a block of zeros", long), ("a non-zero byte", marked)] {
+                let read = Recording::parse(&file, Some(&data_key()));
+                assert!(
+                    read.is_err(),
+                    "sealed {sealed}, {what}: read as {:?}",
+                    read.map(|r| r.ending().clone())
+                );
+            }
+        }
     }
 
     #[test]

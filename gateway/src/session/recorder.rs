@@ -27,9 +27,6 @@
 //! through [`Recorder::disk_low`], when it drops below [`Limits::min_free`]. Not the file
 //! format (crate `recordings`) and not the decision of what to record (the pipe).
 
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +39,9 @@ use super::room::{Room, Space};
 use crate::config::MinFree;
 use crate::size::format_size;
 
+pub(super) mod file;
 mod task;
+use file::RecordingFile;
 use task::{run, Task};
 
 /// Events queued between the relay and the writer task: the relay waits when it is full.
@@ -113,26 +112,6 @@ pub struct Recorder {
     path: Arc<PathBuf>,
 }
 
-/// A `File` shared between the writer (which writes) and the task (which fsyncs), counting
-/// the bytes written.
-struct SharedFile {
-    file: Arc<File>,
-    written: u64,
-}
-
-impl Write for SharedFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let started = Instant::now();
-        let n = (&*self.file).write(buf)?;
-        crate::metrics::recording_written(n, started.elapsed());
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        (&*self.file).flush()
-    }
-}
-
 /// The room held back for the end: a chunk with the end marker, and the seal.
 fn end_reserve() -> u64 {
     (CHUNK_OVERHEAD + data_len_bound(END_TEXT) + seal_len(END_TEXT)) as u64
@@ -169,15 +148,10 @@ impl Recorder {
                 StartError::Io(e)
             }
         };
-        let file = Arc::new(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io)?,
-        );
-        let started = Self::begin(file.clone(), &path, meta, key, encryption, limits);
+        let (file, direct) = file::create(&path).map_err(io)?;
+        let file = Arc::new(file);
+        let out = RecordingFile::new(file.clone(), direct);
+        let started = Self::begin(out, &path, meta, key, encryption, limits);
         let (writer, space) = match started {
             Ok(s) => s,
             Err(e) => {
@@ -214,26 +188,23 @@ impl Recorder {
 
     /// Writes the header and reserves the header's room, the end reserve and a step ahead.
     fn begin(
-        file: Arc<File>,
+        out: RecordingFile,
         path: &Path,
         meta: Meta,
         key: &ed25519_dalek::SigningKey,
         encryption: Option<(recordings::DataKey, String)>,
         limits: Limits,
-    ) -> Result<(Writer<SharedFile>, Space), StartError> {
+    ) -> Result<(Writer<RecordingFile>, Space), StartError> {
         let full = |e: &std::io::Error| {
             matches!(
                 e.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
             )
         };
-        let shared = SharedFile {
-            file: file.clone(),
-            written: 0,
-        };
+        let file = out.file();
         let writer = match encryption {
-            Some((data_key, wrapped)) => Writer::encrypted(shared, meta, key, &data_key, wrapped),
-            None => Writer::new(shared, meta, key),
+            Some((data_key, wrapped)) => Writer::encrypted(out, meta, key, &data_key, wrapped),
+            None => Writer::new(out, meta, key),
         };
         let writer = writer.map_err(|e| match e {
             recordings::WriteError::Io(e) if full(&e) => StartError::DiskFull,

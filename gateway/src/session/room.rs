@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use rustix::fs::{fallocate, statvfs, FallocateFlags, StatVfs};
 use rustix::io::Errno;
 
+use super::recorder::file::BLOCK;
 use super::recorder::RecordingStopped;
 use crate::config::MinFree;
 use crate::size::format_size;
@@ -82,11 +83,13 @@ struct Budget {
     unreserved: bool,
 }
 
-/// Reserves `[from, to)` of `file` without changing its length.
+/// Reserves `[from, to)` of `file` without changing its length, and up to the next whole
+/// block: a direct write pads the file's last block with zeros.
 fn reserve(file: &File, from: u64, to: u64) -> Result<(), Errno> {
     if to <= from {
         return Ok(());
     }
+    let to = to.div_ceil(BLOCK as u64) * BLOCK as u64;
     fallocate(file, FallocateFlags::KEEP_SIZE, from, to - from)
 }
 

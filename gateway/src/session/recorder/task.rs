@@ -15,7 +15,7 @@ use recordings::{Event, Writer};
 use rustix::fs::fstatvfs;
 use tokio::sync::{mpsc, watch};
 
-use super::{stop, Command, RecordingStopped, SharedFile};
+use super::{stop, Command, RecordingFile, RecordingStopped};
 use crate::config::MinFree;
 use crate::session::room::{Room, Space};
 
@@ -65,8 +65,9 @@ impl Task {
     }
 }
 
-/// Gives back what was reserved beyond the file's end (best effort: the file is whole
-/// either way).
+/// Cuts the file to the `len` bytes of the recording: drops the last direct write's zero
+/// padding and gives back what was reserved beyond (best effort: readers take either as
+/// the file's end).
 fn trim(file: &File, len: u64) {
     let _ = file.set_len(len);
 }
@@ -74,10 +75,10 @@ fn trim(file: &File, len: u64) {
 /// Buffers one accepted event with `push`, settles its charge to what it took, and writes
 /// the chunk to the file once it is full. Whether a chunk was written.
 fn buffer_event(
-    writer: &mut Writer<SharedFile>,
+    writer: &mut Writer<RecordingFile>,
     task: &Task,
     charged: u64,
-    push: impl FnOnce(&mut Writer<SharedFile>) -> Result<(), recordings::WriteError>,
+    push: impl FnOnce(&mut Writer<RecordingFile>) -> Result<(), recordings::WriteError>,
 ) -> Result<bool, recordings::WriteError> {
     let before = writer.buffered_bytes();
     push(writer)?;
@@ -103,7 +104,7 @@ async fn synced(syncing: &mut Option<Syncing>) -> bool {
 }
 
 pub(super) async fn run(
-    mut writer: Writer<SharedFile>,
+    mut writer: Writer<RecordingFile>,
     file: Arc<File>,
     mut rx: mpsc::Receiver<Command>,
     task: Task,
@@ -123,7 +124,7 @@ pub(super) async fn run(
             command = rx.recv() => match command {
                 Some(Command::Event(at, event, charged)) => {
                     let mark = masker.event(at, &event);
-                    let push = |w: &mut Writer<SharedFile>| {
+                    let push = |w: &mut Writer<RecordingFile>| {
                         w.push(at, event)?;
                         mark.map_or(Ok(()), |mark| w.push(at, mark))
                     };
@@ -135,7 +136,7 @@ pub(super) async fn run(
                 }
                 Some(Command::Data(at, stream, channel, data, charged)) => {
                     let mark = masker.data(at, stream, channel, &data);
-                    let push = |w: &mut Writer<SharedFile>| {
+                    let push = |w: &mut Writer<RecordingFile>| {
                         w.push_data(at, stream, channel, &data)?;
                         mark.map_or(Ok(()), |mark| w.push(at, mark))
                     };
@@ -157,8 +158,10 @@ pub(super) async fn run(
                     let file = file.clone();
                     let sealed = tokio::task::spawn_blocking(move || {
                         let inner = writer.seal(at, &reason).map_err(|e| e.to_string())?;
-                        file.sync_all().map_err(|e| e.to_string())?;
+                        // Trimmed before the sync, so the file on disk never ends in padding
+                        // after its seal.
                         trim(&file, inner.written);
+                        file.sync_all().map_err(|e| e.to_string())?;
                         Ok::<(), String>(())
                     })
                     .await;
@@ -175,10 +178,11 @@ pub(super) async fn run(
                 // but flushed, exactly as a crash would.
                 None => {
                     let synced = synced(&mut syncing).await;
-                    if !synced || writer.flush_chunk().is_err() || file.sync_data().is_err() {
+                    let flushed = writer.flush_chunk().is_ok();
+                    trim(&file, writer.get_ref().written);
+                    if !synced || !flushed || file.sync_all().is_err() {
                         task.fail("final flush failed");
                     }
-                    trim(&file, writer.get_ref().written);
                     return;
                 }
             },

@@ -1,0 +1,273 @@
+//! The recording file's writes. Where the filesystem allows it the file is opened for
+//! direct I/O (`O_DIRECT`): chunks go from a block-aligned staging buffer to the disk without
+//! passing through the page cache, so a bulk transfer's recording costs neither the kernel's
+//! copy into the cache nor its writeback threads (measured in BENCHMARKS.md, "Recording
+//! cost"). Where it does not (a filesystem that refuses `O_DIRECT` at open or at the first
+//! write), the same calls write through the page cache.
+//!
+//! Direct writes must start and end on block boundaries, the stream does not: each flush
+//! (the writer flushes after every record) writes what is staged, zero-padded to the next
+//! block, and keeps the partial last block staged, to be written again with what follows.
+//! So after every flush the file holds every record written so far, followed by fewer than
+//! [`BLOCK`] zero bytes; readers take such a tail as the file's end (`recordings` reader),
+//! and the task trims the file to its length when the recording ends. A crash loses
+//! exactly what it lost with buffered writes: nothing flushed.
+//!
+//! Not the fsync (the task, beside the writing) nor the room on disk (`room.rs`, which
+//! reserves whole blocks so the padding always has its room).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustix::fs::OFlags;
+
+/// Alignment of direct writes, in memory, in the file and in length: a page, which covers
+/// every device's logical block size.
+pub(crate) const BLOCK: usize = 4096;
+/// Staging memory kept after a small flush: a session gone quiet after a burst gives the
+/// rest back.
+const KEEP: usize = 2 * BLOCK;
+
+/// Creates `path` (never overwriting, mode 0600) for direct writes, or for buffered ones
+/// where the filesystem refuses `O_DIRECT`.
+pub(super) fn create(path: &Path) -> std::io::Result<(File, bool)> {
+    let open = |flags: OFlags| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(flags.bits() as i32)
+            .open(path)
+    };
+    match open(OFlags::DIRECT) {
+        Ok(file) => Ok((file, true)),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+            open(OFlags::empty()).map(|file| (file, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A recording file shared between the writer (which writes through this) and the task
+/// (which fsyncs and trims the `Arc<File>`), counting the bytes written.
+pub(super) struct RecordingFile {
+    file: Arc<File>,
+    /// Whether writes bypass the page cache.
+    direct: bool,
+    /// Staging memory: `BLOCK` bytes of slack, so that an aligned region starts within it.
+    stage: Vec<u8>,
+    /// Where the aligned region starts in `stage`.
+    start: usize,
+    /// Bytes staged: the file's bytes from `base` on, not all of them on disk.
+    len: usize,
+    /// The file offset of the staged bytes, a multiple of [`BLOCK`].
+    base: u64,
+    /// Bytes of the stream on disk (up to the last flush).
+    flushed: u64,
+    /// Bytes of the stream taken: the file's length once the recording ends.
+    pub(super) written: u64,
+}
+
+/// `n` rounded up to a whole number of blocks.
+fn whole_blocks(n: usize) -> usize {
+    n.div_ceil(BLOCK) * BLOCK
+}
+
+impl RecordingFile {
+    /// Writes to `file` from offset 0; `direct` when it was opened with `O_DIRECT`.
+    pub(super) fn new(file: Arc<File>, direct: bool) -> RecordingFile {
+        let mut staged = RecordingFile {
+            file,
+            direct,
+            stage: Vec::new(),
+            start: 0,
+            len: 0,
+            base: 0,
+            flushed: 0,
+            written: 0,
+        };
+        if direct {
+            staged.room(BLOCK);
+        }
+        staged
+    }
+
+    /// The file, for the task's fsyncs and trim.
+    pub(super) fn file(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    /// The aligned region's capacity.
+    fn capacity(&self) -> usize {
+        self.stage.len().saturating_sub(BLOCK)
+    }
+
+    /// Makes the aligned region exactly `capacity` bytes (whole blocks, at least the staged
+    /// bytes padded), keeping the staged bytes.
+    fn room(&mut self, capacity: usize) {
+        let mut stage = vec![0u8; capacity + BLOCK];
+        let start = stage.as_ptr().align_offset(BLOCK).min(BLOCK);
+        if let (Some(to), Some(from)) = (
+            stage.get_mut(start..start + self.len),
+            self.stage.get(self.start..self.start + self.len),
+        ) {
+            to.copy_from_slice(from);
+        }
+        self.stage = stage;
+        self.start = start;
+    }
+
+    /// The aligned region's first `n` bytes.
+    fn region(&mut self, n: usize) -> &mut [u8] {
+        let start = self.start;
+        self.stage.get_mut(start..start + n).unwrap_or_default()
+    }
+
+    /// Writes the staged bytes, zero-padded to whole blocks, at `base`; then keeps only the
+    /// partial last block staged.
+    fn write_staged(&mut self) -> std::io::Result<()> {
+        let len = self.len;
+        let padded = whole_blocks(len);
+        let base = self.base;
+        let start = self.start;
+        let region = self
+            .stage
+            .get_mut(start..start + padded)
+            .unwrap_or_default();
+        if let Some(pad) = region.get_mut(len..) {
+            pad.fill(0);
+        }
+        let written = self.file.write_all_at(region, base);
+        if let Err(e) = written {
+            if e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
+                return Err(e);
+            }
+            // The filesystem took O_DIRECT at open but refuses the write: go through the
+            // page cache from here on.
+            self.buffered()?;
+            let staged = self.region(len).to_vec();
+            self.file.write_all_at(&staged, base)?;
+            self.base += len as u64;
+            self.len = 0;
+            self.stage = Vec::new();
+            return Ok(());
+        }
+        let whole = len / BLOCK * BLOCK;
+        let start = self.start;
+        self.stage.copy_within(start + whole..start + len, start);
+        self.base += whole as u64;
+        self.len -= whole;
+        Ok(())
+    }
+
+    /// Turns direct I/O off for this file.
+    fn buffered(&mut self) -> std::io::Result<()> {
+        let flags = rustix::fs::fcntl_getfl(&*self.file)?;
+        rustix::fs::fcntl_setfl(&*self.file, flags - OFlags::DIRECT)?;
+        self.direct = false;
+        tracing::debug!(
+            "the recordings filesystem refuses direct writes; writing through the page cache"
+        );
+        Ok(())
+    }
+}
+
+impl Write for RecordingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.direct {
+            let started = Instant::now();
+            let n = self.file.write_at(buf, self.written)?;
+            crate::metrics::recording_written(n, started.elapsed());
+            self.written += n as u64;
+            self.flushed = self.written;
+            return Ok(n);
+        }
+        let end = self.len + buf.len();
+        if end > self.capacity() {
+            self.room(whole_blocks(end).max(2 * self.capacity()));
+        }
+        let at = self.start + self.len;
+        if let Some(to) = self.stage.get_mut(at..at + buf.len()) {
+            to.copy_from_slice(buf);
+        }
+        self.len = end;
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    /// Puts every byte taken on disk (not synced: the task fsyncs each interval).
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.direct || self.written == self.flushed {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let large = self.len > KEEP;
+        self.write_staged()?;
+        let n = self.written - self.flushed;
+        crate::metrics::recording_written(n as usize, started.elapsed());
+        self.flushed = self.written;
+        if !large && self.capacity() > KEEP && self.direct {
+            self.room(KEEP);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn on_disk(path: &Path) -> Vec<u8> {
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn each_flush_puts_the_stream_on_disk_padded_and_later_writes_continue_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.mwrec");
+        let (file, direct) = create(&path).unwrap();
+        // ext4 and tmpfs (Linux 6.6 on) both take direct writes.
+        assert!(direct, "O_DIRECT refused in {}", dir.path().display());
+        let file = Arc::new(file);
+        let mut out = RecordingFile::new(file.clone(), direct);
+        let mut stream = Vec::new();
+        for (i, len) in [100usize, 5000, 1, 3 * BLOCK, 1 << 20, 7, BLOCK - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let part: Vec<u8> = (0..len).map(|j| (i * 31 + j % 251 + 1) as u8).collect();
+            out.write_all(&part).unwrap();
+            stream.extend_from_slice(&part);
+            out.flush().unwrap();
+            let disk = on_disk(&path);
+            assert_eq!(disk.len(), whole_blocks(stream.len()), "after part {i}");
+            assert_eq!(&disk[..stream.len()], &stream[..], "after part {i}");
+            assert!(disk[stream.len()..].iter().all(|b| *b == 0));
+        }
+        assert_eq!(out.written, stream.len() as u64);
+        assert!(
+            out.capacity() <= KEEP,
+            "a small flush gives the staging memory back"
+        );
+        file.set_len(out.written).unwrap();
+        assert_eq!(on_disk(&path), stream);
+    }
+
+    #[test]
+    fn without_direct_io_the_same_calls_write_through_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.mwrec");
+        let file = Arc::new(std::fs::File::create(&path).unwrap());
+        let mut out = RecordingFile::new(file, false);
+        out.write_all(b"header").unwrap();
+        out.flush().unwrap();
+        out.write_all(b" and a chunk").unwrap();
+        assert_eq!(on_disk(&path), b"header and a chunk");
+        assert_eq!(out.written, 18);
+    }
+}
