@@ -121,10 +121,12 @@ impl RecordingFile {
         self.start = start;
     }
 
-    /// The aligned region's first `n` bytes.
-    fn region(&mut self, n: usize) -> &mut [u8] {
+    /// The aligned region's first `n` bytes; an error (never a shorter slice) past its end.
+    fn region(&mut self, n: usize) -> std::io::Result<&mut [u8]> {
         let start = self.start;
-        self.stage.get_mut(start..start + n).unwrap_or_default()
+        self.stage
+            .get_mut(start..start + n)
+            .ok_or_else(|| std::io::Error::other("recording staging buffer overrun"))
     }
 
     /// Writes the staged bytes, zero-padded to whole blocks, at `base`; then keeps only the
@@ -133,15 +135,12 @@ impl RecordingFile {
         let len = self.len;
         let padded = whole_blocks(len);
         let base = self.base;
-        let start = self.start;
-        let region = self
-            .stage
-            .get_mut(start..start + padded)
-            .unwrap_or_default();
+        let file = self.file.clone();
+        let region = self.region(padded)?;
         if let Some(pad) = region.get_mut(len..) {
             pad.fill(0);
         }
-        let written = self.file.write_all_at(region, base);
+        let written = file.write_all_at(region, base);
         if let Err(e) = written {
             if e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
                 return Err(e);
@@ -149,7 +148,7 @@ impl RecordingFile {
             // The filesystem took O_DIRECT at open but refuses the write: go through the
             // page cache from here on.
             self.buffered()?;
-            let staged = self.region(len).to_vec();
+            let staged = self.region(len)?.to_vec();
             self.file.write_all_at(&staged, base)?;
             self.base += len as u64;
             self.len = 0;
@@ -190,10 +189,11 @@ impl Write for RecordingFile {
         if end > self.capacity() {
             self.room(whole_blocks(end).max(2 * self.capacity()));
         }
-        let at = self.start + self.len;
-        if let Some(to) = self.stage.get_mut(at..at + buf.len()) {
-            to.copy_from_slice(buf);
-        }
+        let len = self.len;
+        self.region(end)?
+            .get_mut(len..)
+            .unwrap_or_default()
+            .copy_from_slice(buf);
         self.len = end;
         self.written += buf.len() as u64;
         Ok(buf.len())
