@@ -28,8 +28,9 @@ use rustix::fs::OFlags;
 /// Alignment of direct writes, in memory, in the file and in length: a page, which covers
 /// every device's logical block size.
 pub(crate) const BLOCK: usize = 4096;
-/// Staging memory kept after a small flush: a session gone quiet after a burst gives the
-/// rest back.
+/// After a flush of at most this many bytes the staging memory goes back but for the partial
+/// last block (an interactive session's tick, a session gone quiet after a burst): an idle
+/// recording holds a few hundred bytes here, not an aligned buffer.
 const KEEP: usize = 2 * BLOCK;
 
 /// Creates `path` (never overwriting, mode 0600) for direct writes, or for buffered ones
@@ -58,7 +59,9 @@ pub(super) struct RecordingFile {
     file: Arc<File>,
     /// Whether writes bypass the page cache.
     direct: bool,
-    /// Staging memory: `BLOCK` bytes of slack, so that an aligned region starts within it.
+    /// Staging memory: the aligned region and `BLOCK` bytes of slack before it, or after a
+    /// small flush only the staged bytes (at `start` 0, unaligned; the next write makes
+    /// room again).
     stage: Vec<u8>,
     /// Where the aligned region starts in `stage`.
     start: usize,
@@ -80,7 +83,7 @@ fn whole_blocks(n: usize) -> usize {
 impl RecordingFile {
     /// Writes to `file` from offset 0; `direct` when it was opened with `O_DIRECT`.
     pub(super) fn new(file: Arc<File>, direct: bool) -> RecordingFile {
-        let mut staged = RecordingFile {
+        RecordingFile {
             file,
             direct,
             stage: Vec::new(),
@@ -89,11 +92,7 @@ impl RecordingFile {
             base: 0,
             flushed: 0,
             written: 0,
-        };
-        if direct {
-            staged.room(BLOCK);
         }
-        staged
     }
 
     /// The file, for the task's fsyncs and trim.
@@ -101,7 +100,7 @@ impl RecordingFile {
         self.file.clone()
     }
 
-    /// The aligned region's capacity.
+    /// The aligned region's capacity: none while only the partial last block is kept.
     fn capacity(&self) -> usize {
         self.stage.len().saturating_sub(BLOCK)
     }
@@ -210,8 +209,9 @@ impl Write for RecordingFile {
         let n = self.written - self.flushed;
         crate::metrics::recording_written(n as usize, started.elapsed());
         self.flushed = self.written;
-        if !large && self.capacity() > KEEP && self.direct {
-            self.room(KEEP);
+        if !large && self.direct {
+            self.stage = self.region(self.len)?.to_vec();
+            self.start = 0;
         }
         Ok(())
     }
