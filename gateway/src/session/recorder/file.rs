@@ -46,11 +46,22 @@ pub(super) fn create(path: &Path) -> std::io::Result<(File, bool)> {
     };
     match open(OFlags::DIRECT) {
         Ok(file) => Ok((file, true)),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-            open(OFlags::empty()).map(|file| (file, false))
-        }
+        Err(e) if refused(&e) => open(OFlags::empty()).map(|file| (file, false)),
         Err(e) => Err(e),
     }
+}
+
+/// Whether `e` is the filesystem refusing direct I/O (EINVAL).
+fn refused(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
+}
+
+/// The first `n` bytes of the aligned region at `start` in `stage`; an error (never a shorter
+/// slice) past its end.
+fn aligned(stage: &mut [u8], start: usize, n: usize) -> std::io::Result<&mut [u8]> {
+    stage
+        .get_mut(start..start + n)
+        .ok_or_else(|| std::io::Error::other("recording staging buffer overrun"))
 }
 
 /// A recording file shared between the writer (which writes through this) and the task
@@ -69,7 +80,7 @@ pub(super) struct RecordingFile {
     len: usize,
     /// The file offset of the staged bytes, a multiple of [`BLOCK`].
     base: u64,
-    /// Bytes of the stream on disk (up to the last flush).
+    /// Bytes of the stream on disk (up to the last flush); direct writes only.
     flushed: u64,
     /// Bytes of the stream taken: the file's length once the recording ends.
     pub(super) written: u64,
@@ -122,10 +133,7 @@ impl RecordingFile {
 
     /// The aligned region's first `n` bytes; an error (never a shorter slice) past its end.
     fn region(&mut self, n: usize) -> std::io::Result<&mut [u8]> {
-        let start = self.start;
-        self.stage
-            .get_mut(start..start + n)
-            .ok_or_else(|| std::io::Error::other("recording staging buffer overrun"))
+        aligned(&mut self.stage, self.start, n)
     }
 
     /// Writes the staged bytes, zero-padded to whole blocks, at `base`; then keeps only the
@@ -134,21 +142,19 @@ impl RecordingFile {
         let len = self.len;
         let padded = whole_blocks(len);
         let base = self.base;
-        let file = self.file.clone();
-        let region = self.region(padded)?;
+        let region = aligned(&mut self.stage, self.start, padded)?;
         if let Some(pad) = region.get_mut(len..) {
             pad.fill(0);
         }
-        let written = file.write_all_at(region, base);
-        if let Err(e) = written {
-            if e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()) {
+        if let Err(e) = self.file.write_all_at(region, base) {
+            if !refused(&e) {
                 return Err(e);
             }
             // The filesystem took O_DIRECT at open but refuses the write: go through the
             // page cache from here on.
             self.buffered()?;
-            let staged = self.region(len)?.to_vec();
-            self.file.write_all_at(&staged, base)?;
+            let staged = aligned(&mut self.stage, self.start, len)?;
+            self.file.write_all_at(staged, base)?;
             self.base += len as u64;
             self.len = 0;
             self.stage = Vec::new();
@@ -181,7 +187,6 @@ impl Write for RecordingFile {
             let n = self.file.write_at(buf, self.written)?;
             crate::metrics::recording_written(n, started.elapsed());
             self.written += n as u64;
-            self.flushed = self.written;
             return Ok(n);
         }
         let end = self.len + buf.len();

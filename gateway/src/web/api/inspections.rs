@@ -105,7 +105,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RunPath {
             name: segments.remove("name").unwrap_or_default(),
             id: segments.remove("id").unwrap_or_default(),
         };
-        crate::web::error::no_nul("the path", &format!("{}/{}", path.name, path.id))?;
+        for part in [&path.name, &path.id] {
+            crate::web::error::no_nul("the path", part)?;
+        }
         Ok(path)
     }
 }
