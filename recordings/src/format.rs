@@ -16,10 +16,13 @@ use crate::meta::Meta;
 pub(crate) const MAGIC: [u8; 8] = *b"\x89MWREC\r\n";
 /// Format version written. Version 2 compresses and (when the header names a data key)
 /// seals each chunk's events with ChaCha20-Poly1305, see `payload.rs`; version 3 seals with
-/// AES-256-GCM and chains chunks with BLAKE3 instead of SHA-256.
-pub(crate) const VERSION: u16 = 3;
+/// AES-256-GCM and chains chunks with BLAKE3 instead of SHA-256; version 4 seals with
+/// AEGIS-256X2, the same framing and chain.
+pub(crate) const VERSION: u16 = 4;
 /// The first version whose chunk hashes are BLAKE3 and whose payloads are AES-256-GCM.
 pub(crate) const V3: u16 = 3;
+/// The first version whose payloads are AEGIS-256X2.
+pub(crate) const V4: u16 = 4;
 /// The oldest version still read: version 1 chunks hold the encoded events as they are.
 pub(crate) const OLDEST_VERSION: u16 = 1;
 /// Header bytes before the metadata: magic, version, key, metadata length.

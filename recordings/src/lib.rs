@@ -69,7 +69,7 @@ pub use meta::Meta;
 pub use payload::DataKey;
 pub use reader::{Ending, Recording};
 pub use verify::{verify, VerifyReport};
-pub use writer::Writer;
+pub use writer::{Sink, Writer};
 
 /// The format version this crate writes and reads.
 pub const FORMAT_VERSION: u16 = format::VERSION;

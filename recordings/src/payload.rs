@@ -1,15 +1,20 @@
-//! A chunk's payload in format versions 2 and 3: the encoded events compressed with zstd,
-//! then sealed under the recording's data key (AES-256-GCM in version 3, ChaCha20-Poly1305
-//! in version 2). The chain in `format.rs` hashes and signs the sealed bytes, so verifying
-//! needs no key; reading the events does. Not the framing (`format.rs`) nor the event bytes
-//! (`codec.rs`).
+//! A chunk's payload in format versions 2 to 4: the encoded events compressed with zstd,
+//! then sealed under the recording's data key (AEGIS-256X2 in version 4, AES-256-GCM in
+//! version 3, ChaCha20-Poly1305 in version 2). The chain in `format.rs` hashes and signs the
+//! sealed bytes, so verifying needs no key; reading the events does. Not the framing
+//! (`format.rs`) nor the event bytes (`codec.rs`).
 //!
 //! ```text
 //! plain   = flag u8 | body             flag 0: body = events; 1: body = zstd(events)
 //! payload = plain                      when the header names no data key (Meta.key unset)
-//!         | seal(plain) | tag [16]     otherwise: nonce = seq u64 | 0u32,
-//!                                      associated data = H(header) | seq
+//!         | seal(plain) | tag [16]     otherwise: nonce = seq u64 | zeros (32 bytes in
+//!                                      version 4, 12 before), associated data = H(header) | seq
 //! ```
+//!
+//! Version 4's AEAD is AEGIS-256X2 (the CFRG's AEGIS draft: a 256-bit key and nonce, a
+//! 128-bit tag) because it seals from one buffer into another at a fraction of
+//! AES-256-GCM's CPU per byte: the writer encrypts the events straight into the memory the
+//! record is written from, so sealing is the copy (BENCHMARKS.md, "Recording cost").
 //!
 //! A chunk that zstd does not shrink (random data, already compressed files) is stored with
 //! flag 0, so a chunk never grows by more than the flag and the tag. The writer does not
@@ -24,7 +29,7 @@ use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use zeroize::Zeroizing;
 
-use crate::format::{fill, Hash, V3};
+use crate::format::{fill, Hash, V3, V4};
 
 /// Flag of a body stored as it is.
 const RAW: u8 = 0;
@@ -82,12 +87,16 @@ impl fmt::Debug for DataKey {
     }
 }
 
-/// The nonce of chunk `seq`: unique per chunk under a key used by one recording only.
-fn nonce_bytes(seq: u64) -> [u8; 12] {
-    let mut n = [0u8; 12];
+/// The nonce of chunk `seq` (`N` bytes: 12 for AES-GCM and ChaCha20-Poly1305, 32 for
+/// AEGIS-256): unique per chunk under a key used by one recording only.
+fn nonce_bytes<const N: usize>(seq: u64) -> [u8; N] {
+    let mut n = [0u8; N];
     fill(&mut n, &[&seq.to_le_bytes()]);
     n
 }
+
+/// Format 4's AEAD with its 16-byte tag.
+type Aegis = aegis::aegis256x2::Aegis256X2<TAG_LEN>;
 
 /// The associated data of chunk `seq`: the chunk cannot be moved to another place or file
 /// and still open.
@@ -97,46 +106,31 @@ fn aad(header: &Hash, seq: u64) -> [u8; 40] {
     a
 }
 
-/// The writer's AEAD: ring's AES-256-GCM natively, the aes-gcm crate in wasm (tests only).
-struct SealKey {
-    #[cfg(not(target_arch = "wasm32"))]
-    key: ring::aead::LessSafeKey,
-    #[cfg(target_arch = "wasm32")]
-    key: Aes256Gcm,
-}
+/// The writer's AEAD (format 4's AEGIS-256X2) under one recording's data key.
+struct SealKey(DataKey);
 
 impl SealKey {
-    fn new(key: &DataKey) -> std::io::Result<SealKey> {
-        #[cfg(not(target_arch = "wasm32"))]
-        let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key.expose())
-            .map(ring::aead::LessSafeKey::new)
-            .map_err(|_| std::io::Error::other("the data key does not fit AES-256-GCM"))?;
-        #[cfg(target_arch = "wasm32")]
-        let key = Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(key.expose()));
-        Ok(SealKey { key })
+    /// Seals the plaintext `flag | body` of chunk `seq` into `out` (its flag byte, then the
+    /// encrypted body, then the tag; `1 + body.len() + TAG_LEN` bytes): encrypting is the
+    /// copy, `body` is read once.
+    fn seal_into(&self, seq: u64, aad: &[u8], flag: u8, body: &[u8], out: &mut [u8]) {
+        let mut enc = Aegis::new(self.0.expose(), &nonce_bytes(seq)).encryptor(aad);
+        let (out_flag, rest) = out.split_at_mut(1.min(out.len()));
+        let (out_body, out_tag) = rest.split_at_mut(body.len().min(rest.len()));
+        enc.update(&[flag], out_flag);
+        enc.update(body, out_body);
+        let tag = enc.finalize();
+        fill(out_tag, &[&tag]);
     }
+}
 
-    /// Encrypts `plain` in place, returning the tag.
-    fn seal(&self, seq: u64, aad: &[u8], plain: &mut [u8]) -> std::io::Result<[u8; TAG_LEN]> {
-        let too_large = |_| std::io::Error::other("chunk too large to seal");
-        #[cfg(not(target_arch = "wasm32"))]
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(nonce_bytes(seq)),
-                ring::aead::Aad::from(aad),
-                plain,
-            )
-            .map_err(too_large)?;
-        #[cfg(target_arch = "wasm32")]
-        let tag = self
-            .key
-            .encrypt_in_place_detached(&nonce_bytes(seq).into(), aad, plain)
-            .map_err(too_large)?;
-        let mut out = [0u8; TAG_LEN];
-        fill(&mut out, &[tag.as_ref()]);
-        Ok(out)
-    }
+/// What [`Sealer::prepare`] decided for a chunk: whether its body is compressed (in the
+/// sealer's scratch buffer) and the payload's length.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prepared {
+    compressed: bool,
+    /// Bytes of the payload: flag, body and (sealed) tag.
+    pub(crate) len: usize,
 }
 
 /// Turns events into payloads of the current version; holds the compression context and
@@ -163,7 +157,7 @@ impl Sealer {
     /// A sealer for one recording; without a key payloads are compressed only.
     pub(crate) fn new(key: Option<&DataKey>) -> std::io::Result<Sealer> {
         Ok(Sealer {
-            key: key.map(SealKey::new).transpose()?,
+            key: key.map(|k| SealKey(k.clone())),
             #[cfg(not(target_arch = "wasm32"))]
             compressor: zstd::bulk::Compressor::new(TEXT_LEVEL)?,
             #[cfg(not(target_arch = "wasm32"))]
@@ -185,39 +179,47 @@ impl Sealer {
         self.text_like
     }
 
-    /// Turns chunk `seq`'s events into its payload. `chunk` holds `at` bytes of room (for
-    /// the chunk's framing), one for the payload's flag, then the events. Events stored as
-    /// they are (random data) are sealed in place, so the payload follows the room in
-    /// `chunk`; compressed, the payload is built after `at` bytes of room in `spare`.
-    /// Whether the payload is in `spare`.
-    pub(crate) fn seal(
-        &mut self,
-        chunk: &mut Vec<u8>,
-        spare: &mut Vec<u8>,
-        at: usize,
+    /// Decides how chunk `events` is stored: compressed into the scratch buffer when that
+    /// shrinks it, else as they are. The payload's length, for the caller to find the memory
+    /// [`Sealer::seal_into`] writes it to.
+    pub(crate) fn prepare(&mut self, events: &[u8]) -> std::io::Result<Prepared> {
+        let compressed = self.compress(events)?;
+        let body = if compressed {
+            self.compressed().len()
+        } else {
+            events.len()
+        };
+        let tag = if self.key.is_some() { TAG_LEN } else { 0 };
+        Ok(Prepared {
+            compressed,
+            len: 1 + body + tag,
+        })
+    }
+
+    /// Writes chunk `seq`'s payload, as `prepared` from `events`, into `out` (exactly
+    /// `prepared.len` bytes): the flag and the body, encrypted on the way when the recording
+    /// has a data key.
+    pub(crate) fn seal_into(
+        &self,
+        events: &[u8],
+        prepared: Prepared,
+        out: &mut [u8],
         header: &Hash,
         seq: u64,
-    ) -> std::io::Result<bool> {
-        let events = chunk.get(at + 1..).unwrap_or_default();
-        let compressed = self.compress(events)?;
-        let out = if compressed {
-            spare.clear();
-            spare.resize(at, 0);
-            spare.push(ZSTD);
-            spare.extend_from_slice(self.compressed());
-            spare
-        } else {
-            if let Some(flag) = chunk.get_mut(at) {
-                *flag = RAW;
-            }
-            chunk
-        };
-        if let Some(key) = &self.key {
-            let plain = out.get_mut(at..).unwrap_or_default();
-            let tag = key.seal(seq, &aad(header, seq), plain)?;
-            out.extend_from_slice(&tag);
+    ) -> std::io::Result<()> {
+        if out.len() != prepared.len {
+            return Err(std::io::Error::other("payload memory of the wrong length"));
         }
-        Ok(compressed)
+        let (flag, body) = if prepared.compressed {
+            (ZSTD, self.compressed())
+        } else {
+            (RAW, events)
+        };
+        match &self.key {
+            Some(key) => key.seal_into(seq, &aad(header, seq), flag, body, out),
+            None => fill(out, &[&[flag], body]),
+        }
+        Ok(())
     }
 
     /// Gives back buffer memory beyond `keep` bytes (a session gone quiet after a burst).
@@ -303,11 +305,14 @@ impl Sealer {
 enum OpenKey {
     ChaCha(ChaCha20Poly1305),
     Aes(Box<Aes256Gcm>),
+    Aegis(DataKey),
 }
 
 impl OpenKey {
     fn new(version: u16, key: &DataKey) -> OpenKey {
-        if version >= V3 {
+        if version >= V4 {
+            OpenKey::Aegis(key.clone())
+        } else if version >= V3 {
             OpenKey::Aes(Box::new(Aes256Gcm::new(
                 aes_gcm::Key::<Aes256Gcm>::from_slice(key.expose()),
             )))
@@ -317,11 +322,18 @@ impl OpenKey {
     }
 
     fn open(&self, seq: u64, aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), OpenError> {
+        if let OpenKey::Aegis(key) = self {
+            let tag = <[u8; TAG_LEN]>::try_from(tag).map_err(|_| OpenError::WrongKey)?;
+            return Aegis::new(key.expose(), &nonce_bytes(seq))
+                .decrypt_in_place(buf, &tag, aad)
+                .map_err(|_| OpenError::WrongKey);
+        }
         let nonce = Nonce::from(nonce_bytes(seq));
         let tag = Tag::from_slice(tag);
         match self {
             OpenKey::ChaCha(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
             OpenKey::Aes(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
+            OpenKey::Aegis(_) => return Err(OpenError::WrongKey),
         }
         .map_err(|_| OpenError::WrongKey)
     }
@@ -428,21 +440,17 @@ pub(crate) fn open(
 mod tests {
     use super::*;
 
-    /// Chunk `seq`'s payload of `events`, sealed by `sealer` after 7 bytes of room.
+    /// Chunk `seq`'s payload of `events`, sealed by `sealer`.
     fn seal(sealer: &mut Sealer, events: &[u8], seq: u64) -> Vec<u8> {
-        let mut chunk = vec![0xee; 8];
-        chunk.extend_from_slice(events);
-        let mut spare = vec![0xdd; 3];
-        let in_spare = sealer
-            .seal(&mut chunk, &mut spare, 7, &[3; 32], seq)
+        let prepared = sealer.prepare(events).unwrap();
+        let mut out = vec![0xee; prepared.len];
+        sealer
+            .seal_into(events, prepared, &mut out, &[3; 32], seq)
             .unwrap();
-        let record = if in_spare { spare } else { chunk };
-        assert_eq!(
-            record[..7],
-            [if in_spare { 0 } else { 0xee }; 7],
-            "the room is kept"
-        );
-        record[7..].to_vec()
+        assert!(sealer
+            .seal_into(events, prepared, &mut out[1..], &[3; 32], seq)
+            .is_err());
+        out
     }
 
     fn round_trip(events: &[u8], key: Option<&DataKey>) -> usize {

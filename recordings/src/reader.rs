@@ -520,10 +520,35 @@ mod tests {
             Recording::parse(old, Some(&other)).unwrap_err(),
             ReadError::WrongDataKey { chunk: 0, .. }
         ));
-        // The new writer's file is version 3 and differs from the old one's.
+        // The new writer's file is version 4 and differs from the old one's.
         let bytes = sample(true).bytes;
-        assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+        assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
         assert_ne!(bytes[..], old[..]);
+    }
+
+    #[test]
+    fn a_version_3_recording_still_reads_and_verifies() {
+        // Written by the version 3 writer: AES-256-GCM payloads, a BLAKE3 chain.
+        let old = include_bytes!("../testdata/v3-sample.mwrec");
+        assert_eq!(u16::from_le_bytes([old[8], old[9]]), 3);
+        let rec = Recording::parse(old, Some(&data_key())).unwrap();
+        let new = Recording::parse(&sample(true).bytes, Some(&data_key())).unwrap();
+        assert_eq!(rec.events(), new.events());
+        assert_eq!(rec.end_reason(), Some("client closed"));
+        assert!(crate::verify(old, &key().verifying_key()).is_sealed());
+        let other = DataKey::from_bytes([1; 32]);
+        assert!(matches!(
+            Recording::parse(old, Some(&other)).unwrap_err(),
+            ReadError::WrongDataKey { chunk: 0, .. }
+        ));
+        // Same events and framing, another AEAD: the version 4 file differs.
+        let bytes = sample(true).bytes;
+        assert_eq!(bytes.len(), old.len());
+        assert_ne!(bytes[..], old[..]);
+        let mut flipped = old.to_vec();
+        let last = flipped.len() - 200;
+        flipped[last] ^= 1;
+        assert!(!crate::verify(&flipped, &key().verifying_key()).is_sealed());
     }
 
     #[test]
@@ -715,7 +740,7 @@ mod tests {
             Recording::parse(&bytes, Some(&data_key())).unwrap_err(),
             ReadError::UnsupportedVersion {
                 found: 9,
-                supported: 3
+                supported: 4
             }
         );
     }

@@ -2,8 +2,10 @@
 //!
 //! Events are buffered in memory, already encoded; [`Writer::flush_chunk`] compresses and
 //! (for [`Writer::encrypted`]) seals the buffer (`payload.rs`), hashes and signs it into one
-//! chunk, writes it with a single `write_all` and flushes the inner writer (which should sync
-//! to disk). The gateway calls it at least every second and when [`Writer::buffered_bytes`]
+//! chunk record, writes it in one piece and flushes the inner writer (which should sync to
+//! disk). The record is built in memory the [`Sink`] lends where it has some (the gateway's
+//! direct-I/O staging buffer: sealing writes the events there, so no byte is copied again
+//! before the disk), else in the writer's own buffer, handed to `write_all`. The gateway calls it at least every second and when [`Writer::buffered_bytes`]
 //! passes its threshold, so a crash loses at most that much. Nothing here reads a clock:
 //! callers pass timestamps. Not for reading (see `reader.rs`).
 
@@ -19,12 +21,9 @@ use crate::format::{self, Hash};
 use crate::meta::Meta;
 use crate::payload::{DataKey, Sealer, PAYLOAD_OVERHEAD};
 
-/// Room at the front of a chunk's buffer for its record header and fixed body part, so a
-/// chunk goes out in one write.
+/// A chunk record's bytes before its payload: the record header and the fixed body part
+/// (previous hash, own hash, signature).
 const PREFIX: usize = format::FRAME_HEADER_LEN + format::CHUNK_FIXED_LEN;
-/// Where the events start in the chunk buffer: after the prefix and the payload's flag, so
-/// events stored as they are (random data) are sealed and written where they were encoded.
-const EVENTS_AT: usize = PREFIX + 1;
 
 /// Encoded event bytes at which [`Writer::chunk_full`] says a chunk should be written.
 /// Large chunks compress terminal text better (a tenth of its size rather than 11% for
@@ -61,24 +60,54 @@ pub fn seal_len(reason_len: usize) -> usize {
     format::FRAME_HEADER_LEN + format::SEAL_FIXED_LEN + reason_len
 }
 
+/// Where a [`Writer`] puts its records: any [`Write`] (an empty `impl Sink for T {}` takes
+/// the defaults: the writer builds each record in its own buffer and hands it to
+/// `write_all`), or a sink that lends the writer the memory a chunk record is to be written
+/// from, so sealing puts the bytes where they leave from.
+pub trait Sink: Write {
+    /// `len` bytes of memory for the next chunk record, which [`Sink::commit`] writes; `None`
+    /// (the default) when the sink has none to lend.
+    fn lend(&mut self, len: usize) -> std::io::Result<Option<&mut [u8]>> {
+        let _ = len;
+        Ok(None)
+    }
+
+    /// Takes the record built in the memory [`Sink::lend`] gave, as if written with
+    /// `write_all`. Only called after a lend.
+    fn commit(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::other("nothing was lent"))
+    }
+}
+
+impl Sink for Vec<u8> {}
+impl Sink for std::fs::File {}
+impl<W: Write> Sink for std::io::BufWriter<W> {}
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn lend(&mut self, len: usize) -> std::io::Result<Option<&mut [u8]>> {
+        (**self).lend(len)
+    }
+    fn commit(&mut self) -> std::io::Result<()> {
+        (**self).commit()
+    }
+}
+
 /// Writes one recording to `W`.
-pub struct Writer<W: Write> {
+pub struct Writer<W: Sink> {
     inner: W,
     key: SigningKey,
     header_hash: Hash,
     /// Hash of the last chunk written (the header's before the first).
     head: Hash,
     next_seq: u64,
-    /// The next chunk: room for its prefix and flag ([`EVENTS_AT`]), then its encoded
-    /// events.
+    /// The next chunk's encoded events.
     buf: Vec<u8>,
-    /// Where a compressed chunk is built: `PREFIX` bytes, then the payload.
-    spare: Vec<u8>,
+    /// Where a chunk record is built when the sink lends no memory.
+    record: Vec<u8>,
     sealer: Sealer,
     failed: bool,
 }
 
-impl<W: Write> Writer<W> {
+impl<W: Sink> Writer<W> {
     /// Writes the signed header to `inner` and flushes it. Chunks are compressed but not
     /// encrypted: anyone who can read the file can read the session (`meta.key` is
     /// ignored). The gateway uses [`Writer::encrypted`].
@@ -120,8 +149,8 @@ impl<W: Write> Writer<W> {
             header_hash,
             head: header_hash,
             next_seq: 0,
-            buf: vec![0; EVENTS_AT],
-            spare: Vec::new(),
+            buf: Vec::new(),
+            record: Vec::new(),
             sealer,
             failed: false,
         })
@@ -170,7 +199,7 @@ impl<W: Write> Writer<W> {
 
     /// Bytes of encoded events waiting for the next chunk.
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.len().saturating_sub(EVENTS_AT)
+        self.buf.len()
     }
 
     /// Whether enough events are buffered ([`CHUNK_BYTES`]) to write a chunk now.
@@ -207,41 +236,46 @@ impl<W: Write> Writer<W> {
             self.failed = true;
             return Err(e);
         }
-        self.buf.truncate(EVENTS_AT);
+        self.buf.clear();
         if events < KEEP {
             self.buf.shrink_to(KEEP);
-            self.spare.shrink_to(KEEP);
+            self.record.shrink_to(KEEP);
             self.sealer.shrink(KEEP);
         }
         Ok(())
     }
 
     fn write_chunk(&mut self) -> Result<(), WriteError> {
-        let len = self.buffered_bytes();
-        let too_large = || WriteError::ChunkTooLarge { len };
+        let events = &self.buf;
+        let too_large = || WriteError::ChunkTooLarge { len: events.len() };
         let seq = self.next_seq;
-        let in_spare = self.sealer.seal(
-            &mut self.buf,
-            &mut self.spare,
-            PREFIX,
-            &self.header_hash,
-            seq,
-        )?;
-        let record = if in_spare {
-            &mut self.spare
-        } else {
-            &mut self.buf
+        let prepared = self.sealer.prepare(events)?;
+        let len = PREFIX + prepared.len;
+        let body_len = u32::try_from(len - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
+        let lent = self.inner.lend(len)?;
+        let is_lent = lent.is_some();
+        let record = match lent {
+            Some(memory) => memory,
+            None => {
+                self.record.clear();
+                self.record.resize(len, 0);
+                &mut self.record[..]
+            }
         };
-        let body_len =
-            u32::try_from(record.len() - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
-        let payload = record.get(PREFIX..).unwrap_or_default();
+        let (head, payload) = record.split_at_mut(PREFIX.min(record.len()));
+        self.sealer
+            .seal_into(events, prepared, payload, &self.header_hash, seq)?;
         let hash = format::chunk_hash(format::VERSION, &self.head, seq, payload);
         let sig = self
             .key
             .sign(&format::chunk_message(&self.header_hash, seq, &hash));
         let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
-        format::fill(record, &[&frame, &self.head, &hash, &sig.to_bytes()]);
-        self.inner.write_all(record)?;
+        format::fill(head, &[&frame, &self.head, &hash, &sig.to_bytes()]);
+        if is_lent {
+            self.inner.commit()?;
+        } else {
+            self.inner.write_all(&self.record)?;
+        }
         self.inner.flush()?;
         self.head = hash;
         self.next_seq += 1;
@@ -302,6 +336,7 @@ mod tests {
             Ok(())
         }
     }
+    impl Sink for FullDisk {}
 
     /// Counts flushes, to see that each chunk is synced.
     #[derive(Default)]
@@ -320,6 +355,7 @@ mod tests {
             Ok(())
         }
     }
+    impl Sink for Syncs {}
 
     #[test]
     fn a_writer_gone_quiet_after_a_burst_gives_its_buffers_back_and_both_kinds_of_chunk_read() {
@@ -343,9 +379,9 @@ mod tests {
         w.flush_chunk().unwrap();
         assert!(w.buf.capacity() <= KEEP, "kept {} bytes", w.buf.capacity());
         assert!(
-            w.spare.capacity() <= KEEP,
+            w.record.capacity() <= KEEP,
             "kept {} bytes",
-            w.spare.capacity()
+            w.record.capacity()
         );
         let file = w.seal(100, "done").unwrap().bytes;
         let rec = crate::Recording::parse(&file, Some(&data_key)).unwrap();
@@ -357,10 +393,64 @@ mod tests {
         }
         let mut expected = burst.clone();
         expected.extend_from_slice(&[b'a'; 200]);
-        assert_eq!(
-            output, expected,
-            "raw chunks sealed in place and compressed ones read back"
-        );
+        assert_eq!(output, expected, "raw chunks and compressed ones read back");
+    }
+
+    /// Lends the writer its memory for chunk records, as the gateway's direct-I/O file does.
+    #[derive(Default)]
+    struct Lends {
+        bytes: Vec<u8>,
+        lent: Vec<u8>,
+        commits: usize,
+    }
+
+    impl Write for Lends {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink for Lends {
+        fn lend(&mut self, len: usize) -> std::io::Result<Option<&mut [u8]>> {
+            // Stale bytes from the last record: the writer must overwrite all of them.
+            self.lent.resize(len, 0xa5);
+            Ok(Some(&mut self.lent))
+        }
+        fn commit(&mut self) -> std::io::Result<()> {
+            self.bytes.extend_from_slice(&self.lent);
+            self.commits += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_that_lends_memory_gets_the_same_file() {
+        let data_key = data_key();
+        let mut lends =
+            Writer::encrypted(Lends::default(), meta(), &key(), &data_key, "k".into()).unwrap();
+        let mut plain =
+            Writer::encrypted(Vec::new(), meta(), &key(), &data_key, "k".into()).unwrap();
+        let random = noise(CHUNK_BYTES + 1000, 3);
+        let text = b"$ make\r\ncc -c main.c\r\n".repeat(5000);
+        for (t, data) in [&random[..], &text[..], b"x", &random[..70_000]]
+            .iter()
+            .enumerate()
+        {
+            lends.push_data(t as u64, Stream::Output, 0, data).unwrap();
+            plain.push_data(t as u64, Stream::Output, 0, data).unwrap();
+            lends.flush_chunk().unwrap();
+            plain.flush_chunk().unwrap();
+        }
+        let lent = lends.seal(9, "end").unwrap();
+        assert_eq!(lent.commits, 4, "every chunk was built in the lent memory");
+        let file = plain.seal(9, "end").unwrap();
+        assert_eq!(lent.bytes, file);
+        let rec = crate::Recording::parse(&file, Some(&data_key)).unwrap();
+        assert_eq!(rec.events().len(), 4);
     }
 
     #[test]

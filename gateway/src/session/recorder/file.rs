@@ -5,6 +5,10 @@
 //! cost"). Where it does not (a filesystem that refuses `O_DIRECT` at open or at the first
 //! write), the same calls write through the page cache.
 //!
+//! The writer builds each chunk record in the staging buffer itself ([`recordings::Sink`]):
+//! sealing encrypts the events straight into the memory they are written from, so no byte
+//! is copied between the sealing and the disk.
+//!
 //! Direct writes must start and end on block boundaries, the stream does not: each flush
 //! (the writer flushes after every record) writes what is staged, zero-padded to the next
 //! block, and keeps the partial last block staged, to be written again with what follows.
@@ -84,6 +88,8 @@ pub(super) struct RecordingFile {
     flushed: u64,
     /// Bytes of the stream taken: the file's length once the recording ends.
     pub(super) written: u64,
+    /// Bytes lent to the writer after the staged ones, taken by `commit`.
+    lent: usize,
 }
 
 /// `n` rounded up to a whole number of blocks.
@@ -103,6 +109,7 @@ impl RecordingFile {
             base: 0,
             flushed: 0,
             written: 0,
+            lent: 0,
         }
     }
 
@@ -178,6 +185,15 @@ impl RecordingFile {
         );
         Ok(())
     }
+
+    /// The `n` bytes of staging memory after the staged ones, made room for.
+    fn after_staged(&mut self, n: usize) -> std::io::Result<&mut [u8]> {
+        let (len, end) = (self.len, self.len + n);
+        if end > self.capacity() {
+            self.room(whole_blocks(end).max(2 * self.capacity()));
+        }
+        Ok(self.region(end)?.get_mut(len..).unwrap_or_default())
+    }
 }
 
 impl Write for RecordingFile {
@@ -189,16 +205,8 @@ impl Write for RecordingFile {
             self.written += n as u64;
             return Ok(n);
         }
-        let end = self.len + buf.len();
-        if end > self.capacity() {
-            self.room(whole_blocks(end).max(2 * self.capacity()));
-        }
-        let len = self.len;
-        self.region(end)?
-            .get_mut(len..)
-            .unwrap_or_default()
-            .copy_from_slice(buf);
-        self.len = end;
+        self.after_staged(buf.len())?.copy_from_slice(buf);
+        self.len += buf.len();
         self.written += buf.len() as u64;
         Ok(buf.len())
     }
@@ -218,6 +226,28 @@ impl Write for RecordingFile {
             self.stage = self.region(self.len)?.to_vec();
             self.start = 0;
         }
+        Ok(())
+    }
+}
+
+/// Chunk records are built in the staging memory after the staged bytes; buffered writes
+/// lend nothing (the writer's own buffer goes to `write`, one copy into the page cache).
+impl recordings::Sink for RecordingFile {
+    fn lend(&mut self, len: usize) -> std::io::Result<Option<&mut [u8]>> {
+        if !self.direct {
+            return Ok(None);
+        }
+        self.lent = len;
+        self.after_staged(len).map(Some)
+    }
+
+    fn commit(&mut self) -> std::io::Result<()> {
+        let n = std::mem::take(&mut self.lent);
+        if n == 0 {
+            return Err(std::io::Error::other("nothing was lent"));
+        }
+        self.len += n;
+        self.written += n as u64;
         Ok(())
     }
 }
@@ -261,6 +291,63 @@ mod tests {
         );
         file.set_len(out.written).unwrap();
         assert_eq!(on_disk(&path), stream);
+    }
+
+    #[test]
+    fn chunks_built_in_the_staging_memory_make_the_same_file_as_a_plain_writer() {
+        use recordings::{DataKey, Meta, Writer};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.mwrec");
+        let (file, direct) = create(&path).unwrap();
+        assert!(direct, "O_DIRECT refused in {}", dir.path().display());
+        let file = Arc::new(file);
+        let meta = Meta {
+            session_id: "s-1".into(),
+            engineer: "alice".into(),
+            target: "web01".into(),
+            grant_id: "g-1".into(),
+            started_at_ms: 1_700_000_000_000,
+            node: "gw".into(),
+            key: None,
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let data_key = DataKey::from_bytes([9; 32]);
+        let out = RecordingFile::new(file.clone(), direct);
+        let mut staged = Writer::encrypted(out, meta.clone(), &key, &data_key, "k".into()).unwrap();
+        let mut plain = Writer::encrypted(Vec::new(), meta, &key, &data_key, "k".into()).unwrap();
+        let random: Vec<u8> = (0..(1usize << 20) + 777)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8)
+            .collect();
+        let text = b"$ make\r\ncc -c main.c\r\n".repeat(3000);
+        for (t, data) in [&random[..], b"x", &text[..], &random[..5000]]
+            .iter()
+            .enumerate()
+        {
+            for w in [&mut staged as &mut dyn Push, &mut plain] {
+                w.push(t as u64, data);
+            }
+            assert_eq!(
+                on_disk(&path)[..staged.get_ref().written as usize],
+                *plain.get_ref(),
+                "after chunk {t}"
+            );
+        }
+        let written = staged.seal(9, "end").unwrap().written;
+        file.set_len(written).unwrap();
+        assert_eq!(on_disk(&path), plain.seal(9, "end").unwrap());
+    }
+
+    /// A chunk pushed and written, through either sink.
+    trait Push {
+        fn push(&mut self, t: u64, data: &[u8]);
+    }
+
+    impl<W: recordings::Sink> Push for recordings::Writer<W> {
+        fn push(&mut self, t: u64, data: &[u8]) {
+            self.push_data(t, recordings::Stream::Output, 0, data)
+                .unwrap();
+            self.flush_chunk().unwrap();
+        }
     }
 
     #[test]
