@@ -62,13 +62,26 @@ pub(crate) fn encode_data(
     channel: u32,
     data: &[u8],
 ) {
+    encode_data_header(out, at_micros, stream, channel, data.len());
+    out.extend_from_slice(data);
+}
+
+/// Appends a data event's bytes before its `len` data bytes (kind, time, channel, length),
+/// for a writer that seals the data from where it lies.
+pub(crate) fn encode_data_header(
+    out: &mut Vec<u8>,
+    at_micros: u64,
+    stream: Stream,
+    channel: u32,
+    len: usize,
+) {
     let kind = match stream {
         Stream::Input => INPUT,
         Stream::Output => OUTPUT,
         Stream::Stderr => STDERR,
     };
     start(out, kind, at_micros, channel);
-    put_bytes(out, data);
+    put_varint(out, len as u64);
 }
 
 /// Appends one event.

@@ -167,15 +167,22 @@ pub(crate) fn fill(dst: &mut [u8], parts: &[&[u8]]) {
     }
 }
 
+/// The BLAKE3 chunk hash (version 3 on) of chunk `seq` after `prev`, before its payload:
+/// feed it the payload, in as many pieces as it comes in, then finalize.
+pub(crate) fn chunk_hasher(prev: &Hash, seq: u64) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    h.update(b"menwei-rec chunk")
+        .update(prev)
+        .update(&seq.to_le_bytes());
+    h
+}
+
 /// A chunk's hash in format `version`, chaining it to the previous one: BLAKE3 from
 /// version 3, SHA-256 before, over the same bytes.
 pub(crate) fn chunk_hash(version: u16, prev: &Hash, seq: u64, events: &[u8]) -> Hash {
     if version >= V3 {
-        let mut h = blake3::Hasher::new();
-        h.update(b"menwei-rec chunk")
-            .update(prev)
-            .update(&seq.to_le_bytes())
-            .update(events);
+        let mut h = chunk_hasher(prev, seq);
+        h.update(events);
         return h.finalize().into();
     }
     Sha256::new()

@@ -124,11 +124,59 @@ impl SealKey {
     }
 }
 
+/// A chunk payload sealed and hashed piece by piece as its events arrive (stored as they
+/// are: random data), each piece encrypted from where it lies into the record's memory and
+/// hashed there soon after, while it is still in the cache. The bytes are exactly those of
+/// [`Sealer::seal_into`] on the whole chunk, flag `RAW`.
+pub(crate) struct StreamSeal {
+    enc: aegis::aegis256x2::Encryptor<TAG_LEN>,
+    hash: blake3::Hasher,
+    /// Payload bytes hashed so far.
+    hashed: usize,
+}
+
+/// The chunk hash takes the payload in whole steps of this many bytes of its input: BLAKE3
+/// hashes many 1 KiB chunks at once only from input that starts on a boundary of as many
+/// (packets of 32 KiB and a few bytes, hashed one by one, make it hash most chunks alone).
+const HASH_STEP: usize = 64 * 1024;
+
+impl StreamSeal {
+    /// Seals the next plaintext piece into `out` (as long).
+    pub(crate) fn update(&mut self, plain: &[u8], out: &mut [u8]) {
+        self.enc.update(plain, out);
+    }
+
+    /// Hashes what `payload` (the payload sealed so far, from its flag) holds beyond what was
+    /// hashed, up to the last whole [`HASH_STEP`] of the hash's input.
+    pub(crate) fn hash_along(&mut self, payload: &[u8]) {
+        let count = usize::try_from(self.hash.count()).unwrap_or(usize::MAX);
+        let pending = payload.len().saturating_sub(self.hashed);
+        let step = (count + pending) / HASH_STEP * HASH_STEP;
+        let n = step.saturating_sub(count).min(pending);
+        if let Some(piece) = payload.get(self.hashed..self.hashed + n) {
+            self.hash.update(piece);
+            self.hashed += n;
+        }
+    }
+
+    /// Writes the tag into the last [`TAG_LEN`] bytes of `payload` (the whole payload, flag
+    /// to tag) and hashes the rest of it: the chunk hash.
+    pub(crate) fn finish(mut self, payload: &mut [u8]) -> Hash {
+        let tag = self.enc.finalize();
+        let at = payload.len().saturating_sub(TAG_LEN);
+        fill(payload.get_mut(at..).unwrap_or_default(), &[&tag]);
+        self.hash
+            .update(payload.get(self.hashed..).unwrap_or_default());
+        self.hash.finalize().into()
+    }
+}
+
 /// What [`Sealer::prepare`] decided for a chunk: whether its body is compressed (in the
 /// sealer's scratch buffer) and the payload's length.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prepared {
-    compressed: bool,
+    /// Whether the body is the events compressed.
+    pub(crate) compressed: bool,
     /// Bytes of the payload: flag, body and (sealed) tag.
     pub(crate) len: usize,
 }
@@ -177,6 +225,52 @@ impl Sealer {
     #[cfg(test)]
     pub(crate) fn text_like(&self) -> bool {
         self.text_like
+    }
+
+    /// Whether payloads are sealed (the recording has a data key).
+    pub(crate) fn sealed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Starts sealing chunk `seq` (after the chunk hash `prev`) as its events arrive, its
+    /// flag byte (`RAW`) written into `flag`; `None` without a data key.
+    pub(crate) fn stream(
+        &self,
+        header: &Hash,
+        prev: &Hash,
+        seq: u64,
+        flag: &mut [u8],
+    ) -> Option<StreamSeal> {
+        let key = self.key.as_ref()?;
+        let enc = Aegis::new(key.0.expose(), &nonce_bytes(seq)).encryptor(&aad(header, seq));
+        let mut seal = StreamSeal {
+            enc,
+            hash: crate::format::chunk_hasher(prev, seq),
+            hashed: 0,
+        };
+        seal.update(&[RAW], flag);
+        Some(seal)
+    }
+
+    /// Whether `data` (a piece of a chunk being streamed) would shrink under zstd: a sample
+    /// of [`SAMPLE`] bytes of it compresses to less than 90% at level 1. Too short to tell:
+    /// `None`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn shrinks(&mut self, data: &[u8]) -> std::io::Result<Option<bool>> {
+        let Some(sample) = data.get(..SAMPLE) else {
+            return Ok(None);
+        };
+        self.scratch.clear();
+        self.scratch
+            .reserve(zstd::zstd_safe::compress_bound(SAMPLE));
+        let n = self.probe.compress_to_buffer(sample, &mut self.scratch)?;
+        Ok(Some(n * 10 < sample.len() * 9))
+    }
+
+    /// The browser never writes recordings: no sample is taken.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn shrinks(&mut self, _data: &[u8]) -> std::io::Result<Option<bool>> {
+        Ok(None)
     }
 
     /// Decides how chunk `events` is stored: compressed into the scratch buffer when that
@@ -277,12 +371,7 @@ impl Sealer {
     fn samples_shrink(&mut self, events: &[u8]) -> std::io::Result<bool> {
         let last = events.len().saturating_sub(SAMPLE);
         for at in [0, last / 2, last] {
-            let sample = events.get(at..at + SAMPLE).unwrap_or_default();
-            self.scratch.clear();
-            self.scratch
-                .reserve(zstd::zstd_safe::compress_bound(SAMPLE));
-            let n = self.probe.compress_to_buffer(sample, &mut self.scratch)?;
-            if n * 10 < sample.len() * 9 {
+            if self.shrinks(events.get(at..).unwrap_or_default())? == Some(true) {
                 return Ok(true);
             }
         }

@@ -19,7 +19,7 @@ use crate::error::WriteError;
 use crate::event::{Event, Stream};
 use crate::format::{self, Hash};
 use crate::meta::Meta;
-use crate::payload::{DataKey, Sealer, PAYLOAD_OVERHEAD};
+use crate::payload::{DataKey, Sealer, StreamSeal, PAYLOAD_OVERHEAD, TAG_LEN};
 
 /// A chunk record's bytes before its payload: the record header and the fixed body part
 /// (previous hash, own hash, signature).
@@ -34,6 +34,9 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 /// Buffer memory a writer keeps after a chunk much smaller than [`CHUNK_BYTES`]: a session
 /// that goes quiet after a burst gives the rest back.
 const KEEP: usize = 64 * 1024;
+/// Encoded event bytes a chunk stored as it is must reach before the chunks after it are
+/// streamed (sealed as their events arrive).
+const STREAM_AFTER: usize = 64 * 1024;
 
 /// Bytes a chunk adds around its events at most: the record header, the previous and own
 /// hashes, the signature, the payload's compression flag and encryption tag (a chunk that
@@ -104,7 +107,53 @@ pub struct Writer<W: Sink> {
     /// Where a chunk record is built when the sink lends no memory.
     record: Vec<u8>,
     sealer: Sealer,
+    /// The chunk being streamed, if any.
+    streamed: Option<Streamed>,
+    /// Whether the next chunk is streamed: the last one was large, sealed and stored as it
+    /// is (random data), and no sample since shrank under zstd.
+    stream_next: bool,
+    /// One event's bytes before they are streamed (the whole event, or a data event's
+    /// header).
+    event: Vec<u8>,
     failed: bool,
+}
+
+/// A chunk sealed and hashed piece by piece as its events arrive, into the record's memory
+/// (the sink's or the writer's `record`). Random data passes through the writer's CPU once,
+/// while it is still in the cache, instead of being buffered and then read again to be
+/// sealed and again to be hashed. Chosen after a chunk of random data, until a sample of the
+/// data shrinks under zstd again (then the chunk after is buffered and compressed).
+struct Streamed {
+    seal: StreamSeal,
+    /// Payload bytes so far: the flag and the sealed events.
+    payload: usize,
+    /// Encoded event bytes so far.
+    events: usize,
+    /// Whether the memory is the sink's.
+    lent: bool,
+    /// Whether a sample of this chunk's second half was taken.
+    probed_late: bool,
+}
+
+/// `len` bytes of memory for the chunk record being built, its bytes from earlier calls
+/// kept: the sink's if it lends some, else `own`. Whether it is the sink's.
+fn record_memory<'a, W: Sink>(
+    inner: &'a mut W,
+    own: &'a mut Vec<u8>,
+    len: usize,
+) -> std::io::Result<(&'a mut [u8], bool)> {
+    if let Some(memory) = inner.lend(len)? {
+        if memory.len() != len {
+            return Err(std::io::Error::other(
+                "the sink lent memory of the wrong length",
+            ));
+        }
+        return Ok((memory, true));
+    }
+    if own.len() < len {
+        own.resize(len, 0);
+    }
+    Ok((own.get_mut(..len).unwrap_or_default(), false))
 }
 
 impl<W: Sink> Writer<W> {
@@ -152,6 +201,9 @@ impl<W: Sink> Writer<W> {
             buf: Vec::new(),
             record: Vec::new(),
             sealer,
+            streamed: None,
+            stream_next: false,
+            event: Vec::new(),
             failed: false,
         })
     }
@@ -164,11 +216,21 @@ impl<W: Sink> Writer<W> {
         }
     }
 
-    /// Buffers one event. Fails only after an earlier write failed.
+    /// Buffers one event (or seals it into the chunk being streamed). Fails after an
+    /// earlier write failed, and when the sink cannot lend the memory a streamed chunk
+    /// grows into (then the writer takes no more).
     pub fn push(&mut self, at_micros: u64, event: Event) -> Result<(), WriteError> {
         self.usable()?;
-        codec::encode(&mut self.buf, at_micros, &event);
-        Ok(())
+        if !self.streams() {
+            codec::encode(&mut self.buf, at_micros, &event);
+            return Ok(());
+        }
+        let mut bytes = std::mem::take(&mut self.event);
+        bytes.clear();
+        codec::encode(&mut bytes, at_micros, &event);
+        let streamed = self.stream_in(&bytes, &[]);
+        self.event = bytes;
+        streamed
     }
 
     /// Buffers terminal data without building an [`Event`] (saves a copy per packet); the
@@ -181,7 +243,78 @@ impl<W: Sink> Writer<W> {
         data: &[u8],
     ) -> Result<(), WriteError> {
         self.usable()?;
-        codec::encode_data(&mut self.buf, at_micros, stream, channel, data);
+        if !self.streams() {
+            codec::encode_data(&mut self.buf, at_micros, stream, channel, data);
+            return Ok(());
+        }
+        let mut head = std::mem::take(&mut self.event);
+        head.clear();
+        codec::encode_data_header(&mut head, at_micros, stream, channel, data.len());
+        let streamed = self.stream_in(&head, data);
+        self.event = head;
+        streamed
+    }
+
+    /// Whether the next event goes into a streamed chunk: one is open, or the next chunk is
+    /// to be streamed and no events wait in the buffer.
+    fn streams(&self) -> bool {
+        self.streamed.is_some() || (self.stream_next && self.buf.is_empty())
+    }
+
+    /// Seals `head` then `data` (one event's bytes) into the streamed chunk, opening it if
+    /// need be. Any error stops the writer.
+    fn stream_in(&mut self, head: &[u8], data: &[u8]) -> Result<(), WriteError> {
+        let result = self.try_stream_in(head, data);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn try_stream_in(&mut self, head: &[u8], data: &[u8]) -> Result<(), WriteError> {
+        if self.streamed.is_none() {
+            let (memory, lent) = record_memory(&mut self.inner, &mut self.record, PREFIX + 1)?;
+            let flag = memory.get_mut(PREFIX..).unwrap_or_default();
+            let seal = self
+                .sealer
+                .stream(&self.header_hash, &self.head, self.next_seq, flag)
+                .ok_or_else(|| std::io::Error::other("only sealed chunks are streamed"))?;
+            self.streamed = Some(Streamed {
+                seal,
+                payload: 1,
+                events: 0,
+                lent,
+                probed_late: false,
+            });
+        }
+        let Some(st) = self.streamed.as_mut() else {
+            return Ok(());
+        };
+        let at = PREFIX + st.payload;
+        let n = head.len() + data.len();
+        let (memory, lent) = record_memory(&mut self.inner, &mut self.record, at + n)?;
+        if lent != st.lent {
+            return Err(std::io::Error::other("the sink stopped lending memory mid-chunk").into());
+        }
+        let (out_head, out_data) = memory
+            .get_mut(at..)
+            .unwrap_or_default()
+            .split_at_mut(head.len());
+        st.seal.update(head, out_head);
+        st.seal.update(data, out_data);
+        st.seal
+            .hash_along(memory.get(PREFIX..at + n).unwrap_or_default());
+        // A sample at the chunk's start and one past its middle: data that compresses
+        // again (text after a download) sends the next chunk back to zstd.
+        let late = st.events >= CHUNK_BYTES / 2;
+        if st.events == 0 || (late && !st.probed_late) {
+            if let Some(shrinks) = self.sealer.shrinks(data)? {
+                st.probed_late |= late;
+                self.stream_next &= !shrinks;
+            }
+        }
+        st.payload += n;
+        st.events += n;
         Ok(())
     }
 
@@ -199,7 +332,7 @@ impl<W: Sink> Writer<W> {
 
     /// Bytes of encoded events waiting for the next chunk.
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.streamed.as_ref().map_or(0, |st| st.events)
     }
 
     /// Whether enough events are buffered ([`CHUNK_BYTES`]) to write a chunk now.
@@ -232,11 +365,16 @@ impl<W: Sink> Writer<W> {
         if events == 0 {
             return Ok(());
         }
-        if let Err(e) = self.write_chunk() {
+        let written = match self.streamed.take() {
+            Some(st) => self.finish_streamed(st),
+            None => self.write_chunk(),
+        };
+        if let Err(e) = written {
             self.failed = true;
             return Err(e);
         }
         self.buf.clear();
+        self.record.clear();
         if events < KEEP {
             self.buf.shrink_to(KEEP);
             self.record.shrink_to(KEEP);
@@ -250,6 +388,8 @@ impl<W: Sink> Writer<W> {
         let too_large = || WriteError::ChunkTooLarge { len: events.len() };
         let seq = self.next_seq;
         let prepared = self.sealer.prepare(events)?;
+        self.stream_next =
+            self.sealer.sealed() && !prepared.compressed && events.len() >= STREAM_AFTER;
         let len = PREFIX + prepared.len;
         let body_len = u32::try_from(len - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
         let lent = self.inner.lend(len)?;
@@ -275,6 +415,36 @@ impl<W: Sink> Writer<W> {
             self.inner.commit()?;
         } else {
             self.inner.write_all(&self.record)?;
+        }
+        self.inner.flush()?;
+        self.head = hash;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Writes the streamed chunk `st`: its tag after the payload, then the prefix.
+    fn finish_streamed(&mut self, st: Streamed) -> Result<(), WriteError> {
+        let seq = self.next_seq;
+        let at = PREFIX + st.payload;
+        let len = at + TAG_LEN;
+        let body_len = u32::try_from(len - format::FRAME_HEADER_LEN)
+            .map_err(|_| WriteError::ChunkTooLarge { len: st.events })?;
+        let (memory, lent) = record_memory(&mut self.inner, &mut self.record, len)?;
+        if lent != st.lent {
+            return Err(std::io::Error::other("the sink stopped lending memory mid-chunk").into());
+        }
+        let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
+        let hash = st.seal.finish(payload);
+        let sig = self
+            .key
+            .sign(&format::chunk_message(&self.header_hash, seq, &hash));
+        let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
+        format::fill(head, &[&frame, &self.head, &hash, &sig.to_bytes()]);
+        if lent {
+            self.inner.commit()?;
+        } else {
+            self.inner
+                .write_all(self.record.get(..len).unwrap_or_default())?;
         }
         self.inner.flush()?;
         self.head = hash;
@@ -451,6 +621,72 @@ mod tests {
         assert_eq!(lent.bytes, file);
         let rec = crate::Recording::parse(&file, Some(&data_key)).unwrap();
         assert_eq!(rec.events().len(), 4);
+    }
+
+    /// Pushes `data` in 32 KiB packets, writing chunks as they fill: what the gateway does.
+    fn pour<W: Sink>(w: &mut Writer<W>, data: &[u8]) {
+        for packet in data.chunks(32 * 1024) {
+            w.push_data(1, Stream::Output, 0, packet).unwrap();
+            if w.chunk_full() {
+                w.flush_chunk().unwrap();
+            }
+        }
+        w.flush_chunk().unwrap();
+    }
+
+    #[test]
+    fn random_data_is_sealed_as_it_arrives_and_text_after_it_is_compressed_again() {
+        let data_key = data_key();
+        let mut lends =
+            Writer::encrypted(Lends::default(), meta(), &key(), &data_key, "k".into()).unwrap();
+        let mut plain =
+            Writer::encrypted(Syncs::default(), meta(), &key(), &data_key, "k".into()).unwrap();
+        let random = noise(3 * CHUNK_BYTES, 11);
+        let text = b"Setting up libfoo:amd64 (1.2.3) ...\r\n".repeat(20_000);
+        let mut sizes = Vec::new();
+        for (i, data) in [&random[..], &text[..], &text[..]].into_iter().enumerate() {
+            let before = plain.get_ref().bytes.len();
+            pour(&mut plain, data);
+            pour(&mut lends, data);
+            sizes.push(plain.get_ref().bytes.len() - before);
+            if i == 0 {
+                // The first chunk is buffered (nothing told it apart); the random ones after
+                // it are sealed as they arrive.
+                assert!(plain.stream_next, "random data goes on streamed");
+                assert!(plain.buf.capacity() > 0);
+            }
+        }
+        assert!(!plain.stream_next, "text sends the writer back to zstd");
+        // Random data costs its size; the first text after it is stored as it is (its chunk
+        // was streamed), the next is compressed.
+        assert!(
+            sizes[0] >= random.len() && sizes[0] < random.len() + 4096,
+            "{sizes:?}"
+        );
+        assert!(sizes[1] >= text.len(), "{sizes:?}");
+        assert!(sizes[2] < text.len() / 10, "{sizes:?}");
+        let lent = lends.seal(9, "end").unwrap();
+        let file = plain.seal(9, "end").unwrap().bytes;
+        assert!(
+            lent.bytes == file,
+            "the bytes differ with the sink lending memory"
+        );
+        assert!(
+            lent.commits >= 3,
+            "streamed chunks were built in the lent memory"
+        );
+        let rec = crate::Recording::parse(&file, Some(&data_key)).unwrap();
+        let mut output = Vec::new();
+        for (_, e) in rec.events() {
+            if let Event::Output { data, .. } = e {
+                output.extend_from_slice(data);
+            }
+        }
+        assert!(
+            output == [&random[..], &text[..], &text[..]].concat(),
+            "output differs"
+        );
+        assert!(crate::verify(&file, &key().verifying_key()).is_sealed());
     }
 
     #[test]

@@ -124,13 +124,14 @@ impl RecordingFile {
     }
 
     /// Makes the aligned region exactly `capacity` bytes (whole blocks, at least the staged
-    /// bytes padded), keeping the staged bytes.
+    /// and lent bytes padded), keeping the staged bytes and those lent.
     fn room(&mut self, capacity: usize) {
         let mut stage = vec![0u8; capacity + BLOCK];
         let start = stage.as_ptr().align_offset(BLOCK).min(BLOCK);
+        let keep = self.len + self.lent;
         if let (Some(to), Some(from)) = (
-            stage.get_mut(start..start + self.len),
-            self.stage.get(self.start..self.start + self.len),
+            stage.get_mut(start..start + keep),
+            self.stage.get(self.start..self.start + keep),
         ) {
             to.copy_from_slice(from);
         }
@@ -186,7 +187,8 @@ impl RecordingFile {
         Ok(())
     }
 
-    /// The `n` bytes of staging memory after the staged ones, made room for.
+    /// The `n` bytes of staging memory after the staged ones, made room for (keeping what
+    /// was lent).
     fn after_staged(&mut self, n: usize) -> std::io::Result<&mut [u8]> {
         let (len, end) = (self.len, self.len + n);
         if end > self.capacity() {
@@ -237,6 +239,8 @@ impl recordings::Sink for RecordingFile {
         if !self.direct {
             return Ok(None);
         }
+        // Grown with what was lent kept (a streamed chunk asks again as it grows).
+        self.after_staged(len)?;
         self.lent = len;
         self.after_staged(len).map(Some)
     }
@@ -315,37 +319,60 @@ mod tests {
         let out = RecordingFile::new(file.clone(), direct);
         let mut staged = Writer::encrypted(out, meta.clone(), &key, &data_key, "k".into()).unwrap();
         let mut plain = Writer::encrypted(Vec::new(), meta, &key, &data_key, "k".into()).unwrap();
-        let random: Vec<u8> = (0..(1usize << 20) + 777)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8)
+        // Random data: the chunks after the first are sealed as their packets arrive, into
+        // staging memory that grows under them.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let random: Vec<u8> = (0..(3usize << 19) + 777)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
             .collect();
         let text = b"$ make\r\ncc -c main.c\r\n".repeat(3000);
-        for (t, data) in [&random[..], b"x", &text[..], &random[..5000]]
-            .iter()
-            .enumerate()
+        // Small packets first, then large ones: a streamed chunk outgrows the staging memory
+        // the first chunk left and is moved with it.
+        for (t, (data, packet)) in [
+            (&random[..], 4096),
+            (&random[..], 100_000),
+            (&b"x"[..], 1),
+            (&text[..], 4096),
+            (&random[..5000], 4096),
+        ]
+        .iter()
+        .enumerate()
         {
             for w in [&mut staged as &mut dyn Push, &mut plain] {
-                w.push(t as u64, data);
+                w.push(t as u64, data, *packet);
             }
-            assert_eq!(
-                on_disk(&path)[..staged.get_ref().written as usize],
-                *plain.get_ref(),
-                "after chunk {t}"
+            assert!(
+                on_disk(&path)[..staged.get_ref().written as usize] == *plain.get_ref(),
+                "the files differ after chunk {t}"
             );
         }
         let written = staged.seal(9, "end").unwrap().written;
         file.set_len(written).unwrap();
-        assert_eq!(on_disk(&path), plain.seal(9, "end").unwrap());
+        assert!(
+            on_disk(&path) == plain.seal(9, "end").unwrap(),
+            "the files differ"
+        );
     }
 
     /// A chunk pushed and written, through either sink.
     trait Push {
-        fn push(&mut self, t: u64, data: &[u8]);
+        fn push(&mut self, t: u64, data: &[u8], packet: usize);
     }
 
     impl<W: recordings::Sink> Push for recordings::Writer<W> {
-        fn push(&mut self, t: u64, data: &[u8]) {
-            self.push_data(t, recordings::Stream::Output, 0, data)
-                .unwrap();
+        fn push(&mut self, t: u64, data: &[u8], packet: usize) {
+            for packet in data.chunks(packet) {
+                self.push_data(t, recordings::Stream::Output, 0, packet)
+                    .unwrap();
+                if self.chunk_full() {
+                    self.flush_chunk().unwrap();
+                }
+            }
             self.flush_chunk().unwrap();
         }
     }
