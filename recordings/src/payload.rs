@@ -190,6 +190,7 @@ pub(crate) struct Sealer {
     #[cfg(not(target_arch = "wasm32"))]
     level: i32,
     /// Whether the last chunk large enough to tell was text-like.
+    #[cfg(not(target_arch = "wasm32"))]
     text_like: bool,
     /// Compresses the samples, at level 1.
     #[cfg(not(target_arch = "wasm32"))]
@@ -210,6 +211,7 @@ impl Sealer {
             compressor: zstd::bulk::Compressor::new(TEXT_LEVEL)?,
             #[cfg(not(target_arch = "wasm32"))]
             level: TEXT_LEVEL,
+            #[cfg(not(target_arch = "wasm32"))]
             text_like: true,
             #[cfg(not(target_arch = "wasm32"))]
             probe: zstd::bulk::Compressor::new(1)?,
@@ -222,7 +224,7 @@ impl Sealer {
 
     /// Whether the stream looks like terminal text: the last chunk large enough to tell
     /// compressed to between 1.5% and 30% (before the first, it is taken to be).
-    #[cfg(test)]
+    #[cfg(all(test, not(target_arch = "wasm32")))]
     pub(crate) fn text_like(&self) -> bool {
         self.text_like
     }

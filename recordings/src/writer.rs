@@ -5,7 +5,14 @@
 //! chunk record, writes it in one piece and flushes the inner writer (which should sync to
 //! disk). The record is built in memory the [`Sink`] lends where it has some (the gateway's
 //! direct-I/O staging buffer: sealing writes the events there, so no byte is copied again
-//! before the disk), else in the writer's own buffer, handed to `write_all`. The gateway calls it at least every second and when [`Writer::buffered_bytes`]
+//! before the disk), else in the writer's own buffer, handed to `write_all`.
+//!
+//! After a large chunk that zstd could not shrink (random data), the chunks that follow are
+//! streamed instead: each event is sealed into the record's memory as it is pushed, straight
+//! from the caller's packet, and hashed there soon after, so bulk data crosses the writer's
+//! CPU once while it is in the cache (`Streamed`). A zstd sample of the streamed data that
+//! shrinks sends the next chunk back to buffering and compression. The file is the same
+//! either way; only the writer's work differs. The gateway calls it at least every second and when [`Writer::buffered_bytes`]
 //! passes its threshold, so a crash loses at most that much. Nothing here reads a clock:
 //! callers pass timestamps. Not for reading (see `reader.rs`).
 

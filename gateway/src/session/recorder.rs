@@ -387,6 +387,26 @@ fn stop(stopped: &watch::Sender<Option<RecordingStopped>>, why: RecordingStopped
     });
 }
 
+/// The metadata of test session `id`.
+#[cfg(test)]
+fn test_meta(id: &str) -> Meta {
+    Meta {
+        session_id: id.into(),
+        engineer: "alice".into(),
+        target: "web01".into(),
+        grant_id: "g-1".into(),
+        started_at_ms: 1_700_000_000_000,
+        node: "gw".into(),
+        key: None,
+    }
+}
+
+/// The signing key of test recordings.
+#[cfg(test)]
+fn test_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[3; 32])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -397,16 +417,8 @@ mod tests {
 
     /// A recording of session `id` in `dir`, held to `max_bytes`.
     fn start(dir: &Path, id: &str, max_bytes: u64) -> Recorder {
-        let meta = Meta {
-            session_id: id.into(),
-            engineer: "alice".into(),
-            target: "web01".into(),
-            grant_id: "g-1".into(),
-            started_at_ms: 1_700_000_000_000,
-            node: "gw".into(),
-            key: None,
-        };
-        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let meta = test_meta(id);
+        let key = test_key();
         let limits = Limits {
             max_bytes,
             min_free: MinFree::Bytes(0),

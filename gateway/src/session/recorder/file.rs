@@ -299,22 +299,14 @@ mod tests {
 
     #[test]
     fn chunks_built_in_the_staging_memory_make_the_same_file_as_a_plain_writer() {
-        use recordings::{DataKey, Meta, Writer};
+        use recordings::{DataKey, Writer};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.mwrec");
         let (file, direct) = create(&path).unwrap();
         assert!(direct, "O_DIRECT refused in {}", dir.path().display());
         let file = Arc::new(file);
-        let meta = Meta {
-            session_id: "s-1".into(),
-            engineer: "alice".into(),
-            target: "web01".into(),
-            grant_id: "g-1".into(),
-            started_at_ms: 1_700_000_000_000,
-            node: "gw".into(),
-            key: None,
-        };
-        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let meta = super::super::test_meta("s-1");
+        let key = super::super::test_key();
         let data_key = DataKey::from_bytes([9; 32]);
         let out = RecordingFile::new(file.clone(), direct);
         let mut staged = Writer::encrypted(out, meta.clone(), &key, &data_key, "k".into()).unwrap();
