@@ -2,17 +2,20 @@
 //! session runs, read back for replay, verified for audit, exported as asciicast v2.
 //!
 //! The crate is a pure library: no async, no clock, no file system. The [`Writer`] wraps any
-//! [`std::io::Write`] (the gateway hands it a file whose `flush` syncs to disk); the reader
+//! [`Sink`]: a [`std::io::Write`], or one that lends the memory chunk records are built in
+//! (the gateway hands it its direct-I/O recording file); the reader
 //! ([`Recording::parse`]) and [`verify()`] work on `&[u8]`, so they also run in the browser.
 //!
-//! Chunks are compressed (zstd) and encrypted (ChaCha20-Poly1305) under a per-recording
+//! Chunks are compressed (zstd) and encrypted (AEGIS-256X2) under a per-recording
 //! [`DataKey`] *before* they are hashed and signed: [`verify()`] needs no key, reading the
 //! events needs the data key, which the gateway keeps wrapped by its vault key in the signed
-//! header (`Meta::key`). Version 1 files (events stored as they are) still read.
+//! header (`Meta::key`). Files of versions 1 (events stored as they are), 2
+//! (ChaCha20-Poly1305) and 3 (AES-256-GCM) still read.
 //!
-//! # Format (version 2)
+//! # Format (version 4)
 //!
-//! All integers are little-endian. `H(x)` is SHA-256.
+//! All integers are little-endian. `H(x)` is SHA-256; `C(x)`, the chunk hash, is BLAKE3 from
+//! version 3 (SHA-256 in versions 1 and 2).
 //!
 //! ```text
 //! file    = header record* [seal]            records are appended, never rewritten
@@ -23,8 +26,9 @@
 //!           lengths, so a damaged record is never mistaken for a cut-short one)
 //! chunk   = tag 'C', seq = 0, 1, 2, ...;  body = prev [32] | hash [32] | sig [64] | payload
 //!           prev: hash of the previous chunk, for chunk 0 H(header)
-//!           hash = H("menwei-rec chunk" | prev | seq | payload)
-//!           payload: the events, compressed and sealed, see `payload.rs` (version 1: the
+//!           hash = C("menwei-rec chunk" | prev | seq | payload)
+//!           payload: the events, compressed and sealed (AEGIS-256X2 in version 4,
+//!           AES-256-GCM in 3, ChaCha20-Poly1305 in 2), see `payload.rs` (version 1: the
 //!           events as they are)
 //!           sig: Ed25519 over "menwei-rec chunk sig" | H(header) | seq | hash
 //! seal    = tag 'S', seq = number of chunks;  body = head [32] | end_micros u64 | sig [64]
