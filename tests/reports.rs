@@ -297,6 +297,17 @@ both_databases! {
         assert_eq!(o["today"]["requests"], 5, "{o}");
         let (status, _, _) = api(&w.gw, &token, &format!("/reports/overview?from={day}&to=2020-01-01"));
         assert_eq!(status, 400, "a period that ends before it starts");
+        // No period given: the two weeks to the bureau's today (UTC+8), whatever the
+        // caller's zone, so the console's first view holds today's work after 16:00 UTC too.
+        let (status, _, body) = api(&w.gw, &token, "/reports/overview");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let o: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(o["to"], day.as_str(), "{o}");
+        assert_eq!(o["days"].as_array().unwrap().len(), 14, "{o}");
+        assert_eq!(o["days"][13]["sessions"], 3, "{o}");
+        assert_eq!(o["period"]["requests"], s["requests"], "{o}");
+        let (status, _, _) = api(&w.gw, &token, &format!("/reports/overview?from={day}"));
+        assert_eq!(status, 400, "half a period");
         w.gw.wait_audit("report.made", |e| json_text(e, "actor") == "audrey");
         // The printable pages in headless Chromium, screenshots kept as test artifacts.
         report_screenshots(&w.gw, &token, label, &[

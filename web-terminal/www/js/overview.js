@@ -40,9 +40,17 @@ export function overviewPage() {
   h('label', {}, h('span', {}, t('to')), h('input', { name: 'to', class: 'date', value: day(today), placeholder: '2026-01-31', 'aria-label': t('to') })),
   h('button', { type: 'submit' }, t('show')));
 
+  // Without from and to (the first load), the gateway picks the two weeks to today in the
+  // bureau's calendar, which is not the browser's in another zone; the form then shows them.
+  let shown = false;
   async function load(from, to) {
-    const o = await attempt(() => api('GET', `/reports/overview?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`));
-    if (o) render(o);
+    const q = from || to ? `?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}` : '';
+    const o = await attempt(() => api('GET', `/reports/overview${q}`));
+    if (!o) return;
+    shown = true;
+    form.elements.from.value = o.from;
+    form.elements.to.value = o.to;
+    render(o);
   }
 
   function render(o) {
@@ -114,5 +122,5 @@ export function overviewPage() {
     perDay.canvas.setAttribute('aria-label', o.days.map((d) => `${d.date} ${d.sessions}`).join('，'));
     window.menweiOverview = o;
   }
-  return { el: h('div', {}, form, out), load: () => { const d = formData(form); load(d.from, d.to); } };
+  return { el: h('div', {}, form, out), load: () => { const d = formData(form); return shown ? load(d.from, d.to) : load(); } };
 }

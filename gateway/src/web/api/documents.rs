@@ -124,19 +124,31 @@ pub struct OverviewQuery {
     to: Option<String>,
 }
 
+/// Days in the overview's period when the caller names none: two weeks to today.
+const OVERVIEW_DAYS: i64 = 14;
+
 /// `GET /reports/overview?from=YYYY-MM-DD&to=YYYY-MM-DD`: the console's dashboard, the
-/// service report's figures for the period, today and each day (JSON).
+/// service report's figures for the period, today and each day (JSON). Without `from` and
+/// `to`, the [`OVERVIEW_DAYS`] days to today in the reports' calendar (`[reports]
+/// utc_offset`), not the browser's: a console in another zone still sees the bureau's today.
 pub async fn overview(
     State(state): State<AppState>,
     Params(q): Params<OverviewQuery>,
 ) -> ApiResult<axum::Json<crate::reports::facts::Overview>> {
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     let need = |name: &str, v: &Option<String>| {
-        v.clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::bad_input(format!("{name}: missing; expected YYYY-MM-DD")))
+        given(v).ok_or_else(|| ApiError::bad_input(format!("{name}: missing; expected YYYY-MM-DD")))
     };
-    let (from, to) = (need("from", &q.from)?, need("to", &q.to)?);
     let ctx = &state.ctx;
+    let (from, to) = if given(&q.from).is_none() && given(&q.to).is_none() {
+        let today = ctx.config.reports.calendar.day_of(crate::time::now_ms());
+        (
+            policy::sla::format_day(today - (OVERVIEW_DAYS - 1)),
+            policy::sla::format_day(today),
+        )
+    } else {
+        (need("from", &q.from)?, need("to", &q.to)?)
+    };
     let window = ctx.policy.current().response_window_ms;
     let o = crate::reports::facts::overview(&ctx.config, &ctx.db, window, &from, &to)
         .await
