@@ -129,7 +129,7 @@ const OVERVIEW_DAYS: i64 = 14;
 
 /// `GET /reports/overview?from=YYYY-MM-DD&to=YYYY-MM-DD`: the console's dashboard, the
 /// service report's figures for the period, today and each day (JSON). Without `from` and
-/// `to`, the [`OVERVIEW_DAYS`] days to today in the reports' calendar (`[reports]
+/// `to`, the 14 days (`OVERVIEW_DAYS`) to today in the reports' calendar (`[reports]
 /// utc_offset`), not the browser's: a console in another zone still sees the bureau's today.
 pub async fn overview(
     State(state): State<AppState>,
