@@ -42,7 +42,8 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 /// that goes quiet after a burst gives the rest back.
 const KEEP: usize = 64 * 1024;
 /// Encoded event bytes a chunk stored as it is must reach before the chunks after it are
-/// streamed (sealed as their events arrive).
+/// streamed (sealed as their events arrive); a streamed chunk written smaller ends the
+/// streaming.
 const STREAM_AFTER: usize = 64 * 1024;
 
 /// Bytes a chunk adds around its events at most: the record header, the previous and own
@@ -373,7 +374,13 @@ impl<W: Sink> Writer<W> {
             return Ok(());
         }
         let written = match self.streamed.take() {
-            Some(st) => self.finish_streamed(st),
+            Some(st) => {
+                // A streamed chunk written before it grew large (the flush interval's) says
+                // the bulk transfer is over: what follows, terminal text as likely as not, is
+                // buffered and compressed again.
+                self.stream_next &= st.events >= STREAM_AFTER;
+                self.finish_streamed(st)
+            }
             None => self.write_chunk(),
         };
         if let Err(e) = written {
@@ -694,6 +701,33 @@ mod tests {
             "output differs"
         );
         assert!(crate::verify(&file, &key().verifying_key()).is_sealed());
+    }
+
+    #[test]
+    fn after_a_download_small_chunks_of_text_are_compressed_again() {
+        let mut w =
+            Writer::encrypted(Syncs::default(), meta(), &key(), &data_key(), "k".into()).unwrap();
+        pour(&mut w, &noise(3 * CHUNK_BYTES, 4));
+        assert!(w.stream_next);
+        // Interactive work after the download: echoes and short outputs, each well under
+        // the samples' size, written at each flush interval.
+        let line = b"$ ls -l /var/log\r\ntotal 1204\r\n-rw-r--r-- 1 root root 3021 syslog\r\n";
+        let mut sizes = Vec::new();
+        for _ in 0..3 {
+            let before = w.get_ref().bytes.len();
+            for _ in 0..40 {
+                w.push_data(2, Stream::Output, 0, line).unwrap();
+            }
+            w.flush_chunk().unwrap();
+            sizes.push(w.get_ref().bytes.len() - before);
+        }
+        assert!(!w.stream_next, "a small streamed chunk ends the streaming");
+        let raw = 40 * line.len();
+        assert!(sizes[0] > raw, "the first was streamed as it is: {sizes:?}");
+        assert!(
+            sizes[1] < raw / 4 && sizes[2] < raw / 4,
+            "then compressed: {sizes:?}"
+        );
     }
 
     #[test]
