@@ -110,11 +110,17 @@ fn aad(header: &Hash, seq: u64) -> [u8; 40] {
 struct SealKey(DataKey);
 
 impl SealKey {
+    /// An encryption of chunk `seq`'s payload in the recording whose header hashes to
+    /// `header` (its nonce and associated data).
+    fn encryptor(&self, header: &Hash, seq: u64) -> aegis::aegis256x2::Encryptor<TAG_LEN> {
+        Aegis::new(self.0.expose(), &nonce_bytes(seq)).encryptor(&aad(header, seq))
+    }
+
     /// Seals the plaintext `flag | body` of chunk `seq` into `out` (its flag byte, then the
     /// encrypted body, then the tag; `1 + body.len() + TAG_LEN` bytes): encrypting is the
     /// copy, `body` is read once.
-    fn seal_into(&self, seq: u64, aad: &[u8], flag: u8, body: &[u8], out: &mut [u8]) {
-        let mut enc = Aegis::new(self.0.expose(), &nonce_bytes(seq)).encryptor(aad);
+    fn seal_into(&self, header: &Hash, seq: u64, flag: u8, body: &[u8], out: &mut [u8]) {
+        let mut enc = self.encryptor(header, seq);
         let (out_flag, rest) = out.split_at_mut(1.min(out.len()));
         let (out_body, out_tag) = rest.split_at_mut(body.len().min(rest.len()));
         enc.update(&[flag], out_flag);
@@ -244,9 +250,8 @@ impl Sealer {
         flag: &mut [u8],
     ) -> Option<StreamSeal> {
         let key = self.key.as_ref()?;
-        let enc = Aegis::new(key.0.expose(), &nonce_bytes(seq)).encryptor(&aad(header, seq));
         let mut seal = StreamSeal {
-            enc,
+            enc: key.encryptor(header, seq),
             hash: crate::format::chunk_hasher(prev, seq),
             hashed: 0,
         };
@@ -312,7 +317,7 @@ impl Sealer {
             (RAW, events)
         };
         match &self.key {
-            Some(key) => key.seal_into(seq, &aad(header, seq), flag, body, out),
+            Some(key) => key.seal_into(header, seq, flag, body, out),
             None => fill(out, &[&[flag], body]),
         }
         Ok(())
@@ -413,20 +418,22 @@ impl OpenKey {
     }
 
     fn open(&self, seq: u64, aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), OpenError> {
-        if let OpenKey::Aegis(key) = self {
-            let tag = <[u8; TAG_LEN]>::try_from(tag).map_err(|_| OpenError::WrongKey)?;
-            return Aegis::new(key.expose(), &nonce_bytes(seq))
-                .decrypt_in_place(buf, &tag, aad)
-                .map_err(|_| OpenError::WrongKey);
-        }
-        let nonce = Nonce::from(nonce_bytes(seq));
-        let tag = Tag::from_slice(tag);
+        let wrong = |_| OpenError::WrongKey;
+        let nonce = || Nonce::from(nonce_bytes(seq));
         match self {
-            OpenKey::ChaCha(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
-            OpenKey::Aes(c) => c.decrypt_in_place_detached(&nonce, aad, buf, tag),
-            OpenKey::Aegis(_) => return Err(OpenError::WrongKey),
+            OpenKey::ChaCha(c) => c
+                .decrypt_in_place_detached(&nonce(), aad, buf, Tag::from_slice(tag))
+                .map_err(wrong),
+            OpenKey::Aes(c) => c
+                .decrypt_in_place_detached(&nonce(), aad, buf, Tag::from_slice(tag))
+                .map_err(wrong),
+            OpenKey::Aegis(key) => {
+                let tag = <[u8; TAG_LEN]>::try_from(tag).map_err(|_| OpenError::WrongKey)?;
+                Aegis::new(key.expose(), &nonce_bytes(seq))
+                    .decrypt_in_place(buf, &tag, aad)
+                    .map_err(|_| OpenError::WrongKey)
+            }
         }
-        .map_err(|_| OpenError::WrongKey)
     }
 }
 

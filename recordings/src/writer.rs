@@ -164,6 +164,22 @@ fn record_memory<'a, W: Sink>(
     Ok((own.get_mut(..len).unwrap_or_default(), false))
 }
 
+/// Fills chunk `seq`'s record prefix: its frame header (`body_len`), the previous hash
+/// `prev`, its own `hash` and the signature over it.
+fn fill_prefix(
+    key: &SigningKey,
+    header_hash: &Hash,
+    prev: &Hash,
+    seq: u64,
+    hash: &Hash,
+    body_len: u32,
+    head: &mut [u8],
+) {
+    let sig = key.sign(&format::chunk_message(header_hash, seq, hash));
+    let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
+    format::fill(head, &[&frame, prev, hash, &sig.to_bytes()]);
+}
+
 impl<W: Sink> Writer<W> {
     /// Writes the signed header to `inner` and flushes it. Chunks are compressed but not
     /// encrypted: anyone who can read the file can read the session (`meta.key` is
@@ -406,29 +422,31 @@ impl<W: Sink> Writer<W> {
             self.sealer.sealed() && !prepared.compressed && events.len() >= STREAM_AFTER;
         let len = PREFIX + prepared.len;
         let body_len = u32::try_from(len - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
-        let lent = self.inner.lend(len)?;
-        let is_lent = lent.is_some();
-        let record = match lent {
-            Some(memory) => memory,
-            None => {
-                self.record.clear();
-                self.record.resize(len, 0);
-                &mut self.record[..]
-            }
-        };
-        let (head, payload) = record.split_at_mut(PREFIX.min(record.len()));
+        let (memory, lent) = record_memory(&mut self.inner, &mut self.record, len)?;
+        let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
         self.sealer
             .seal_into(events, prepared, payload, &self.header_hash, seq)?;
         let hash = format::chunk_hash(format::VERSION, &self.head, seq, payload);
-        let sig = self
-            .key
-            .sign(&format::chunk_message(&self.header_hash, seq, &hash));
-        let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
-        format::fill(head, &[&frame, &self.head, &hash, &sig.to_bytes()]);
-        if is_lent {
+        fill_prefix(
+            &self.key,
+            &self.header_hash,
+            &self.head,
+            seq,
+            &hash,
+            body_len,
+            head,
+        );
+        self.send_record(len, lent, hash)
+    }
+
+    /// Writes the chunk record of `len` bytes just built (in the sink's memory when `lent`,
+    /// else in `record`) and flushes; `hash` becomes the chain's head.
+    fn send_record(&mut self, len: usize, lent: bool, hash: Hash) -> Result<(), WriteError> {
+        if lent {
             self.inner.commit()?;
         } else {
-            self.inner.write_all(&self.record)?;
+            self.inner
+                .write_all(self.record.get(..len).unwrap_or_default())?;
         }
         self.inner.flush()?;
         self.head = hash;
@@ -449,21 +467,16 @@ impl<W: Sink> Writer<W> {
         }
         let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
         let hash = st.seal.finish(payload);
-        let sig = self
-            .key
-            .sign(&format::chunk_message(&self.header_hash, seq, &hash));
-        let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
-        format::fill(head, &[&frame, &self.head, &hash, &sig.to_bytes()]);
-        if lent {
-            self.inner.commit()?;
-        } else {
-            self.inner
-                .write_all(self.record.get(..len).unwrap_or_default())?;
-        }
-        self.inner.flush()?;
-        self.head = hash;
-        self.next_seq += 1;
-        Ok(())
+        fill_prefix(
+            &self.key,
+            &self.header_hash,
+            &self.head,
+            seq,
+            &hash,
+            body_len,
+            head,
+        );
+        self.send_record(len, lent, hash)
     }
 
     /// Writes the buffered events, then the seal (chunk count, head hash, end time, why the

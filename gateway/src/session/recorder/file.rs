@@ -265,15 +265,21 @@ mod tests {
         std::fs::read(path).unwrap()
     }
 
-    #[test]
-    fn each_flush_puts_the_stream_on_disk_padded_and_later_writes_continue_it() {
+    /// A new recording file in a fresh directory, opened for direct writes (ext4 and tmpfs,
+    /// Linux 6.6 on, both take them): the directory (kept for the test), its path, the
+    /// file.
+    fn direct_file() -> (tempfile::TempDir, std::path::PathBuf, Arc<File>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.mwrec");
         let (file, direct) = create(&path).unwrap();
-        // ext4 and tmpfs (Linux 6.6 on) both take direct writes.
         assert!(direct, "O_DIRECT refused in {}", dir.path().display());
-        let file = Arc::new(file);
-        let mut out = RecordingFile::new(file.clone(), direct);
+        (dir, path, Arc::new(file))
+    }
+
+    #[test]
+    fn each_flush_puts_the_stream_on_disk_padded_and_later_writes_continue_it() {
+        let (_dir, path, file) = direct_file();
+        let mut out = RecordingFile::new(file.clone(), true);
         let mut stream = Vec::new();
         for (i, len) in [100usize, 5000, 1, 3 * BLOCK, 1 << 20, 7, BLOCK - 1]
             .into_iter()
@@ -300,15 +306,11 @@ mod tests {
     #[test]
     fn chunks_built_in_the_staging_memory_make_the_same_file_as_a_plain_writer() {
         use recordings::{DataKey, Writer};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.mwrec");
-        let (file, direct) = create(&path).unwrap();
-        assert!(direct, "O_DIRECT refused in {}", dir.path().display());
-        let file = Arc::new(file);
+        let (_dir, path, file) = direct_file();
         let meta = super::super::test_meta("s-1");
         let key = super::super::test_key();
         let data_key = DataKey::from_bytes([9; 32]);
-        let out = RecordingFile::new(file.clone(), direct);
+        let out = RecordingFile::new(file.clone(), true);
         let mut staged = Writer::encrypted(out, meta.clone(), &key, &data_key, "k".into()).unwrap();
         let mut plain = Writer::encrypted(Vec::new(), meta, &key, &data_key, "k".into()).unwrap();
         // Random data: the chunks after the first are sealed as their packets arrive, into
