@@ -180,6 +180,23 @@ fn fill_prefix(
     format::fill(head, &[&frame, prev, hash, &sig.to_bytes()]);
 }
 
+/// [`record_memory`] for a streamed chunk whose memory came from where `lent` says: the
+/// same place, or an error.
+fn streamed_memory<'a, W: Sink>(
+    inner: &'a mut W,
+    own: &'a mut Vec<u8>,
+    len: usize,
+    lent: bool,
+) -> std::io::Result<&'a mut [u8]> {
+    let (memory, now) = record_memory(inner, own, len)?;
+    if now != lent {
+        return Err(std::io::Error::other(
+            "the sink stopped lending memory mid-chunk",
+        ));
+    }
+    Ok(memory)
+}
+
 impl<W: Sink> Writer<W> {
     /// Writes the signed header to `inner` and flushes it. Chunks are compressed but not
     /// encrypted: anyone who can read the file can read the session (`meta.key` is
@@ -316,10 +333,7 @@ impl<W: Sink> Writer<W> {
         };
         let at = PREFIX + st.payload;
         let n = head.len() + data.len();
-        let (memory, lent) = record_memory(&mut self.inner, &mut self.record, at + n)?;
-        if lent != st.lent {
-            return Err(std::io::Error::other("the sink stopped lending memory mid-chunk").into());
-        }
+        let memory = streamed_memory(&mut self.inner, &mut self.record, at + n, st.lent)?;
         let (out_head, out_data) = memory
             .get_mut(at..)
             .unwrap_or_default()
@@ -461,10 +475,7 @@ impl<W: Sink> Writer<W> {
         let len = at + TAG_LEN;
         let body_len = u32::try_from(len - format::FRAME_HEADER_LEN)
             .map_err(|_| WriteError::ChunkTooLarge { len: st.events })?;
-        let (memory, lent) = record_memory(&mut self.inner, &mut self.record, len)?;
-        if lent != st.lent {
-            return Err(std::io::Error::other("the sink stopped lending memory mid-chunk").into());
-        }
+        let memory = streamed_memory(&mut self.inner, &mut self.record, len, st.lent)?;
         let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
         let hash = st.seal.finish(payload);
         fill_prefix(
@@ -476,7 +487,7 @@ impl<W: Sink> Writer<W> {
             body_len,
             head,
         );
-        self.send_record(len, lent, hash)
+        self.send_record(len, st.lent, hash)
     }
 
     /// Writes the buffered events, then the seal (chunk count, head hash, end time, why the
