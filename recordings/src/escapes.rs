@@ -70,6 +70,16 @@ impl Escapes {
         Byte::Sequence
     }
 
+    /// How many of the first bytes of `data` are outside any sequence, up to the next ESC:
+    /// bytes [`Escapes::feed`] would each take as [`Byte::Plain`] without changing state, so
+    /// a reader with nothing to do for text skips them at once. None while in a sequence.
+    pub(crate) fn plain_run(&self, data: &[u8]) -> usize {
+        if self.state != State::Ground {
+            return 0;
+        }
+        memchr::memchr(0x1b, data).unwrap_or(data.len())
+    }
+
     /// The parameter bytes of the last CSI sequence (at most 32).
     pub(crate) fn params(&self) -> &[u8] {
         &self.params
