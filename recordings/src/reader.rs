@@ -3,7 +3,12 @@
 //!
 //! The walk is strict: every chunk's framing, sequence number, hash, chain link and
 //! signature (against the key in the header) must hold, or the first one that does not is
-//! reported. The one thing tolerated is a file that ends inside its last record, which is
+//! reported. [`Recording::parse`] first checks only the last record's signature
+//! ([`Signatures::Last`]): each chunk's hash covers the one before it, so the signature of
+//! the seal (or, cut short, of the last chunk) vouches for every byte before it, and a
+//! replay opens without verifying thousands of signatures; anything wrong, and it walks
+//! again checking every signature, to name the first bad record as
+//! [`crate::verify()`] (which always checks every one) does. The one thing tolerated is a file that ends inside its last record, which is
 //! what a crash of the gateway leaves behind. The walk needs no data key: the chain covers
 //! the sealed payloads; [`Recording::parse`] then opens them (`payload.rs`). Works on `&[u8]`
 //! only (no file system), so it also builds for the browser. Deciding whether the header's
@@ -79,8 +84,18 @@ pub(crate) struct Walk<'a> {
     pub outcome: Result<Ending, ReadError>,
 }
 
+/// Which chunk signatures a walk verifies. The seal's is always verified.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signatures {
+    /// Every chunk's: the first bad one is named (`recording verify`).
+    Every,
+    /// Only the last record's (the seal's, or the last chunk's when cut short): it covers
+    /// the chunks before it through their hashes, which are all checked.
+    Last,
+}
+
 /// Walks header, chunks and seal. `Err` only when the header itself is unusable.
-pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
+pub(crate) fn walk(bytes: &[u8], signatures: Signatures) -> Result<Walk<'_>, ReadError> {
     if bytes.is_empty() {
         return Err(ReadError::Empty);
     }
@@ -123,8 +138,9 @@ pub(crate) fn walk(bytes: &[u8]) -> Result<Walk<'_>, ReadError> {
         }
         let expected = walk.chunks.len() as u64;
         let later = frames.get(index + 1..).unwrap_or_default();
+        let signed = signatures == Signatures::Every || later.is_empty();
         let checked = match frame.tag {
-            TAG_CHUNK => check_chunk(&walk, frame, expected, later).map(|c| {
+            TAG_CHUNK => check_chunk(&walk, frame, expected, later, signed).map(|c| {
                 walk.head = c.1;
                 walk.chunks.push(c.0);
             }),
@@ -180,11 +196,14 @@ enum Tail {
     Damaged { tag: u8, seq: u64, body_len: u32 },
 }
 
+/// Checks chunk `frame`, expected to be chunk number `expected`; its signature too when
+/// `signed`.
 fn check_chunk<'a>(
     walk: &Walk<'_>,
     frame: &Frame<'a>,
     expected: u64,
     later: &[Frame<'_>],
+    signed: bool,
 ) -> Result<(GoodChunk<'a>, Hash), ReadError> {
     let at_byte = frame.at as u64;
     if frame.seq != expected {
@@ -214,7 +233,7 @@ fn check_chunk<'a>(
         return Err(altered("hash mismatch"));
     }
     let msg = format::chunk_message(&walk.header.hash, frame.seq, &body.hash);
-    if !format::signature_ok(&walk.header.key, &msg, &body.sig) {
+    if signed && !format::signature_ok(&walk.header.key, &msg, &body.sig) {
         return Err(altered("signature mismatch"));
     }
     if body.prev != walk.head {
@@ -310,7 +329,8 @@ fn decode_into(
 }
 
 /// A parsed recording: metadata, events, and how it ends. Every chunk was checked against
-/// the gateway key named in the header; use [`crate::verify()`] to also check that key.
+/// the gateway key named in the header (its hash and link, and through them the signature
+/// of the last record); use [`crate::verify()`] to also check that key.
 #[derive(Clone, Debug)]
 pub struct Recording {
     meta: Meta,
@@ -326,7 +346,11 @@ impl Recording {
     /// other damage is an error naming the chunk and byte offset. An encrypted recording
     /// (`Meta::key` set) needs its unwrapped `data_key`, others ignore it.
     pub fn parse(bytes: &[u8], data_key: Option<&DataKey>) -> Result<Recording, ReadError> {
-        let walk = walk(bytes)?;
+        let walk = match walk(bytes, Signatures::Last) {
+            Ok(walk) if walk.outcome.is_ok() => walk,
+            // Named as the full check names it: the first bad signature, not a later fault.
+            _ => walk(bytes, Signatures::Every)?,
+        };
         let ending = walk.outcome?;
         let sealed = walk.header.meta.key.is_some();
         if sealed && data_key.is_none() {
@@ -542,6 +566,55 @@ mod tests {
         let last = flipped.len() - 200;
         flipped[last] ^= 1;
         assert!(!crate::verify(&flipped, &key().verifying_key()).is_sealed());
+    }
+
+    /// `s` with one byte of chunk `n`'s payload changed and every hash from there on
+    /// recomputed and linked again (the seal's head too): what a forger without the
+    /// gateway's signing key can do. Only the signatures are left as they were.
+    fn rehashed(s: &Sample, n: usize) -> Vec<u8> {
+        let mut bytes = s.bytes.clone();
+        let starts: Vec<usize> = std::iter::once(s.header_len)
+            .chain(s.chunk_ends.iter().copied())
+            .collect();
+        let body = |i: usize| starts[i] + format::FRAME_HEADER_LEN;
+        bytes[body(n) + format::CHUNK_FIXED_LEN + 5] ^= 1;
+        let mut prev: Hash = format::array(&bytes, body(n)).unwrap();
+        for (i, end) in s.chunk_ends.iter().enumerate().skip(n) {
+            let at = body(i);
+            bytes[at..at + 32].copy_from_slice(&prev);
+            let events = &bytes[at + format::CHUNK_FIXED_LEN..*end];
+            prev = format::chunk_hash(format::VERSION, &prev, i as u64, events);
+            bytes[at + 32..at + 64].copy_from_slice(&prev);
+        }
+        if bytes.len() > *s.chunk_ends.last().unwrap() {
+            let at = body(s.chunk_ends.len());
+            bytes[at..at + 32].copy_from_slice(&prev);
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_chain_hashed_again_without_the_signing_key_is_refused_and_named_as_verify_names_it() {
+        for sealed in [true, false] {
+            let s = sample(sealed);
+            for n in 0..s.chunk_ends.len() {
+                let forged = rehashed(&s, n);
+                let e = Recording::parse(&forged, Some(&data_key())).unwrap_err();
+                assert!(
+                    matches!(
+                        e,
+                        ReadError::Altered { chunk, what: "signature mismatch", .. } if chunk == n as u64
+                    ),
+                    "sealed {sealed}, chunk {n}: {e}"
+                );
+                let report = crate::verify(&forged, &key().verifying_key());
+                assert_eq!(
+                    report.outcome.unwrap_err().to_string(),
+                    e.to_string(),
+                    "sealed {sealed}, chunk {n}"
+                );
+            }
+        }
     }
 
     #[test]

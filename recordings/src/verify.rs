@@ -7,7 +7,7 @@
 use ed25519_dalek::VerifyingKey;
 
 use crate::error::ReadError;
-use crate::reader::{walk, Ending};
+use crate::reader::{walk, Ending, Signatures};
 
 /// The outcome of [`verify`]. Its `Display` is one line for an auditor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl std::fmt::Display for VerifyReport {
 /// Verifies `bytes` against the gateway key `key`: header signature and key, then every
 /// chunk's sequence, hash, chain link and signature, then the seal.
 pub fn verify(bytes: &[u8], key: &VerifyingKey) -> VerifyReport {
-    let walk = match walk(bytes) {
+    let walk = match walk(bytes, Signatures::Every) {
         Ok(walk) => walk,
         Err(e) => {
             return VerifyReport {
