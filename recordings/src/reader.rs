@@ -4,7 +4,7 @@
 //! The walk is strict: every chunk's framing, sequence number, hash, chain link and
 //! signature (against the key in the header) must hold, or the first one that does not is
 //! reported. [`Recording::parse`] first checks only the last record's signature
-//! ([`Signatures::Last`]): each chunk's hash covers the one before it, so the signature of
+//! (`Signatures::Last`): each chunk's hash covers the one before it, so the signature of
 //! the seal (or, cut short, of the last chunk) vouches for every byte before it, and a
 //! replay opens without verifying thousands of signatures; anything wrong, and it walks
 //! again checking every signature, to name the first bad record as
