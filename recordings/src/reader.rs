@@ -3,12 +3,12 @@
 //!
 //! The walk is strict: every chunk's framing, sequence number, hash, chain link and
 //! signature (against the key in the header) must hold, or the first one that does not is
-//! reported. [`Recording::parse`] first checks only the last record's signature
-//! (`Signatures::Last`): each chunk's hash covers the one before it, so the signature of
-//! the seal (or, cut short, of the last chunk) vouches for every byte before it, and a
-//! replay opens without verifying thousands of signatures; anything wrong, and it walks
-//! again checking every signature, to name the first bad record as
-//! [`crate::verify()`] (which always checks every one) does. The one thing tolerated is a file that ends inside its last record, which is
+//! reported. [`Recording::parse_for_replay`] (the browser's player) first checks only the
+//! last record's signature (`Signatures::Last`): each chunk's hash covers the one before
+//! it, so the signature of the seal (or, cut short, of the last chunk) vouches for every
+//! event before it, and a replay opens without verifying thousands of signatures; anything
+//! wrong, and it walks again checking every signature, to name the first bad record as
+//! [`Recording::parse`] and [`crate::verify()`] (which check every one) do. The one thing tolerated is a file that ends inside its last record, which is
 //! what a crash of the gateway leaves behind. The walk needs no data key: the chain covers
 //! the sealed payloads; [`Recording::parse`] then opens them (`payload.rs`). Works on `&[u8]`
 //! only (no file system), so it also builds for the browser. Deciding whether the header's
@@ -329,8 +329,7 @@ fn decode_into(
 }
 
 /// A parsed recording: metadata, events, and how it ends. Every chunk was checked against
-/// the gateway key named in the header (its hash and link, and through them the signature
-/// of the last record); use [`crate::verify()`] to also check that key.
+/// the gateway key named in the header; use [`crate::verify()`] to also check that key.
 #[derive(Clone, Debug)]
 pub struct Recording {
     meta: Meta,
@@ -346,8 +345,30 @@ impl Recording {
     /// other damage is an error naming the chunk and byte offset. An encrypted recording
     /// (`Meta::key` set) needs its unwrapped `data_key`, others ignore it.
     pub fn parse(bytes: &[u8], data_key: Option<&DataKey>) -> Result<Recording, ReadError> {
-        let walk = match walk(bytes, Signatures::Last) {
-            Ok(walk) if walk.outcome.is_ok() => walk,
+        Recording::read(bytes, data_key, Signatures::Every)
+    }
+
+    /// [`Recording::parse`] for the replay in the browser, which opens an hour-long
+    /// recording in a fraction of the time: every chunk's hash and link are checked, but
+    /// only the last record's signature (the seal's, or the last chunk's when cut short),
+    /// which vouches for every chunk's content before it through the chain. So the events
+    /// are exactly those the gateway signed; damage to an earlier chunk's signature bytes
+    /// alone, which changes no event, is left to [`Recording::parse`] and
+    /// [`crate::verify()`]. Any fault found is named as `parse` names it.
+    pub fn parse_for_replay(
+        bytes: &[u8],
+        data_key: Option<&DataKey>,
+    ) -> Result<Recording, ReadError> {
+        Recording::read(bytes, data_key, Signatures::Last)
+    }
+
+    fn read(
+        bytes: &[u8],
+        data_key: Option<&DataKey>,
+        signatures: Signatures,
+    ) -> Result<Recording, ReadError> {
+        let walk = match walk(bytes, signatures) {
+            Ok(walk) if walk.outcome.is_ok() || signatures == Signatures::Every => walk,
             // Named as the full check names it: the first bad signature, not a later fault.
             _ => walk(bytes, Signatures::Every)?,
         };
@@ -599,7 +620,7 @@ mod tests {
             let s = sample(sealed);
             for n in 0..s.chunk_ends.len() {
                 let forged = rehashed(&s, n);
-                let e = Recording::parse(&forged, Some(&data_key())).unwrap_err();
+                let e = Recording::parse_for_replay(&forged, Some(&data_key())).unwrap_err();
                 assert!(
                     matches!(
                         e,
@@ -608,13 +629,43 @@ mod tests {
                     "sealed {sealed}, chunk {n}: {e}"
                 );
                 let report = crate::verify(&forged, &key().verifying_key());
-                assert_eq!(
-                    report.outcome.unwrap_err().to_string(),
-                    e.to_string(),
-                    "sealed {sealed}, chunk {n}"
-                );
+                let full = Recording::parse(&forged, Some(&data_key())).unwrap_err();
+                for other in [report.outcome.unwrap_err(), full] {
+                    assert_eq!(
+                        other.to_string(),
+                        e.to_string(),
+                        "sealed {sealed}, chunk {n}"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn an_earlier_chunks_signature_bytes_alone_stop_parse_and_verify_not_the_replay() {
+        let s = sample(true);
+        let mut bytes = s.bytes.clone();
+        // Chunk 1's signature, after its frame header, prev and hash.
+        bytes[s.chunk_ends[0] + format::FRAME_HEADER_LEN + 64 + 3] ^= 1;
+        let e = Recording::parse(&bytes, Some(&data_key())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ReadError::Altered {
+                    chunk: 1,
+                    what: "signature mismatch",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let report = crate::verify(&bytes, &key().verifying_key());
+        assert_eq!(report.outcome.unwrap_err().to_string(), e.to_string());
+        // The events are still the ones the seal's signature vouches for.
+        let replay = Recording::parse_for_replay(&bytes, Some(&data_key())).unwrap();
+        let whole = Recording::parse(&s.bytes, Some(&data_key())).unwrap();
+        assert_eq!(replay.events(), whole.events());
+        assert!(replay.is_sealed());
     }
 
     #[test]

@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => None,
     };
     let t = std::time::Instant::now();
-    let rec = recordings::Recording::parse(&bytes, key.as_ref())?;
+    let rec = recordings::Recording::parse_for_replay(&bytes, key.as_ref())?;
     let parsed = t.elapsed();
     let ch = recordings::interactive_channel(rec.events());
     let cmds = recordings::commands(rec.events(), ch);

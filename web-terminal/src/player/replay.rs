@@ -82,7 +82,7 @@ impl Player {
             ),
             None => None,
         };
-        let rec = recordings::Recording::parse(bytes, key.as_ref())
+        let rec = recordings::Recording::parse_for_replay(bytes, key.as_ref())
             .map_err(|e| JsError::new(&format!("recording cannot be read: {e}")))?;
         let channel = recordings::interactive_channel(rec.events());
         let duration = rec.duration_micros();
