@@ -8,8 +8,9 @@
 //! it, so the signature of the seal (or, cut short, of the last chunk) vouches for every
 //! event before it, and a replay opens without verifying thousands of signatures; anything
 //! wrong, and it walks again checking every signature, to name the first bad record as
-//! [`Recording::parse`] and [`crate::verify()`] (which check every one) do. The one thing tolerated is a file that ends inside its last record, which is
-//! what a crash of the gateway leaves behind. The walk needs no data key: the chain covers
+//! [`Recording::parse`] and [`crate::verify()`] (which check every one) do. The one thing
+//! tolerated is a file that ends inside its last record, which is what a crash of the
+//! gateway leaves behind. The walk needs no data key: the chain covers
 //! the sealed payloads; [`Recording::parse`] then opens them (`payload.rs`). Works on `&[u8]`
 //! only (no file system), so it also builds for the browser. Deciding whether the header's
 //! key is trusted is `verify.rs`.
@@ -87,7 +88,7 @@ pub(crate) struct Walk<'a> {
 /// Which chunk signatures a walk verifies. The seal's is always verified.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signatures {
-    /// Every chunk's: the first bad one is named (`recording verify`).
+    /// Every chunk's: the first bad one is named (`Recording::parse`, `recording verify`).
     Every,
     /// Only the last record's (the seal's, or the last chunk's when cut short): it covers
     /// the chunks before it through their hashes, which are all checked.

@@ -164,24 +164,9 @@ fn record_memory<'a, W: Sink>(
     Ok((own.get_mut(..len).unwrap_or_default(), false))
 }
 
-/// Fills chunk `seq`'s record prefix: its frame header (`body_len`), the previous hash
-/// `prev`, its own `hash` and the signature over it.
-fn fill_prefix(
-    key: &SigningKey,
-    header_hash: &Hash,
-    prev: &Hash,
-    seq: u64,
-    hash: &Hash,
-    body_len: u32,
-    head: &mut [u8],
-) {
-    let sig = key.sign(&format::chunk_message(header_hash, seq, hash));
-    let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
-    format::fill(head, &[&frame, prev, hash, &sig.to_bytes()]);
-}
-
-/// [`record_memory`] for a streamed chunk whose memory came from where `lent` says: the
-/// same place, or an error.
+/// [`record_memory`] again for a chunk record begun in memory from where `lent` says (a
+/// streamed chunk as it grows, any chunk when its prefix is filled): the same place, or an
+/// error.
 fn streamed_memory<'a, W: Sink>(
     inner: &'a mut W,
     own: &'a mut Vec<u8>,
@@ -437,25 +422,34 @@ impl<W: Sink> Writer<W> {
         let len = PREFIX + prepared.len;
         let body_len = u32::try_from(len - format::FRAME_HEADER_LEN).map_err(|_| too_large())?;
         let (memory, lent) = record_memory(&mut self.inner, &mut self.record, len)?;
-        let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
+        let payload = memory.get_mut(PREFIX..).unwrap_or_default();
         self.sealer
             .seal_into(events, prepared, payload, &self.header_hash, seq)?;
         let hash = format::chunk_hash(format::VERSION, &self.head, seq, payload);
-        fill_prefix(
-            &self.key,
-            &self.header_hash,
-            &self.head,
-            seq,
-            &hash,
-            body_len,
-            head,
-        );
-        self.send_record(len, lent, hash)
+        self.send_record(len, lent, hash, body_len)
     }
 
-    /// Writes the chunk record of `len` bytes just built (in the sink's memory when `lent`,
-    /// else in `record`) and flushes; `hash` becomes the chain's head.
-    fn send_record(&mut self, len: usize, lent: bool, hash: Hash) -> Result<(), WriteError> {
+    /// Writes the chunk record of `len` bytes whose payload is built (in the sink's memory
+    /// when `lent`, else in `record`) and hashes to `hash`: fills its prefix (frame header of
+    /// `body_len`, the previous hash, `hash`, the signature over it), then writes and
+    /// flushes; `hash` becomes the chain's head.
+    fn send_record(
+        &mut self,
+        len: usize,
+        lent: bool,
+        hash: Hash,
+        body_len: u32,
+    ) -> Result<(), WriteError> {
+        let seq = self.next_seq;
+        let memory = streamed_memory(&mut self.inner, &mut self.record, len, lent)?;
+        let sig = self
+            .key
+            .sign(&format::chunk_message(&self.header_hash, seq, &hash));
+        let frame = format::frame_header(format::TAG_CHUNK, seq, body_len);
+        format::fill(
+            memory.get_mut(..PREFIX).unwrap_or_default(),
+            &[&frame, &self.head, &hash, &sig.to_bytes()],
+        );
         if lent {
             self.inner.commit()?;
         } else {
@@ -470,24 +464,13 @@ impl<W: Sink> Writer<W> {
 
     /// Writes the streamed chunk `st`: its tag after the payload, then the prefix.
     fn finish_streamed(&mut self, st: Streamed) -> Result<(), WriteError> {
-        let seq = self.next_seq;
         let at = PREFIX + st.payload;
         let len = at + TAG_LEN;
         let body_len = u32::try_from(len - format::FRAME_HEADER_LEN)
             .map_err(|_| WriteError::ChunkTooLarge { len: st.events })?;
         let memory = streamed_memory(&mut self.inner, &mut self.record, len, st.lent)?;
-        let (head, payload) = memory.split_at_mut(PREFIX.min(memory.len()));
-        let hash = st.seal.finish(payload);
-        fill_prefix(
-            &self.key,
-            &self.header_hash,
-            &self.head,
-            seq,
-            &hash,
-            body_len,
-            head,
-        );
-        self.send_record(len, st.lent, hash)
+        let hash = st.seal.finish(memory.get_mut(PREFIX..).unwrap_or_default());
+        self.send_record(len, st.lent, hash, body_len)
     }
 
     /// Writes the buffered events, then the seal (chunk count, head hash, end time, why the
